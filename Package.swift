@@ -1,0 +1,48 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Wisp",
+    products: [
+        .library(name: "Wisp", targets: ["Wisp"]),
+        .executable(name: "wisp", targets: ["wisp"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+    ],
+    targets: [
+        // C interop: module maps and shim headers only, found through pkg-config.
+        .systemLibrary(
+            name: "CLAPACK",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+        // The engine: model -> differentiation -> operators -> solvers -> reports.
+        .target(
+            name: "Wisp",
+            dependencies: [
+                "CLAPACK",
+                .product(name: "RealModule", package: "swift-numerics"),
+            ]
+        ),
+        // The command-line tool: a thin layer of argument parsing over the engine.
+        .executableTarget(
+            name: "wisp",
+            dependencies: [
+                "Wisp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Dense reference builders (explicit Jacobians, LAPACK eigensolves) for tests only.
+        .target(
+            name: "WispTestSupport",
+            dependencies: ["Wisp", "CLAPACK"],
+            path: "Tests/WispTestSupport"
+        ),
+        .testTarget(
+            name: "WispTests",
+            dependencies: ["Wisp", "WispTestSupport", "CLAPACK"]
+        ),
+    ]
+)

@@ -1,0 +1,311 @@
+/// Hand-written forward, tangent (JVP) and adjoint (VJP) passes of a ``Network`` over a block
+/// of samples at once. Samples are the rows of every activation matrix, so each layer of each
+/// pass is one or two GEMMs of shape (samples × fan_in) · (fan_in × fan_out); nothing loops
+/// over samples around BLAS level 2.
+///
+/// With c_l = c_w^l and c_b from ``Architecture`` (Karakida et al. eq. 1):
+///
+///     forward   U^l = c_l H^(l−1) W^lᵀ + c_b 1 b^lᵀ,   H^l = φ(U^l),   f = U^L
+///     JVP       dU^l = c_l (H^(l−1) dW^lᵀ + dH^(l−1) W^lᵀ) + c_b 1 db^lᵀ,   dH^l = φ'(U^l) ⊙ dU^l
+///     VJP       Δ^L = u,  ∇W^l = c_l Δ^lᵀ H^(l−1),  ∇b^l = c_b Δ^lᵀ 1,  Δ^(l−1) = φ'(U^(l−1)) ⊙ (c_l Δ^l W^l)
+///
+/// The forward pass runs once at construction and its H^l and φ'(U^l) are cached (memory
+/// 2·T·Σ_(l<L) M_l scalars). Cost per JVP or VJP: 2·T·Σ_l M_l M_(l−1) flops, less the
+/// first layer's dH^0 term (inputs have no tangent): a Fisher product J^T J v costs about
+/// 4·T·(2 Σ_l M_l M_(l−1) − d M_1) flops (see ``flopsPerProduct``).
+///
+/// Not thread-safe: the passes share scratch buffers.
+public final class BatchedJacobian<S: BLASScalar> {
+    public let network: Network<S>
+    public var architecture: Architecture { network.architecture }
+    /// Number of samples in this block.
+    public let sampleCount: Int
+    /// P, the number of parameters.
+    public var parameterCount: Int { network.architecture.parameterCount }
+    /// C, the number of outputs.
+    public var outputCount: Int { network.architecture.outputs }
+
+    /// H^0 = X (T × d).
+    private let inputs: [S]
+    /// H^l (T × M_l) for l = 1…L−1, index l−1.
+    private var hidden: [[S]] = []
+    /// φ'(U^l) (T × M_l) for l = 1…L−1, index l−1.
+    private var slopes: [[S]] = []
+    /// f = U^L (T × C).
+    public private(set) var outputs: [S] = []
+    private var scratchA: [S]
+    private var scratchB: [S]
+    private let ones: [S]
+
+    public init(network: Network<S>, inputs: Dataset) throws {
+        let arch = network.architecture
+        guard inputs.dimension == arch.inputDimension else {
+            throw WispError.badInput("inputs have dimension \(inputs.dimension) but the network's first layer takes \(arch.inputDimension)")
+        }
+        self.network = network
+        self.sampleCount = inputs.samples.count
+        self.inputs = inputs.converted(to: S.self)
+        let maxWidth = arch.widths.max()!
+        scratchA = [S](repeating: 0, count: max(sampleCount * maxWidth, 1))
+        scratchB = [S](repeating: 0, count: max(sampleCount * maxWidth, 1))
+        ones = [S](repeating: 1, count: max(sampleCount, 1))
+        forward()
+        if let bad = outputs.firstIndex(where: { !$0.isFinite }) {
+            throw WispError.nonFinite("the network output for sample \(inputs.samples.lowerBound + bad / arch.outputs) is \(outputs[bad]) (overflow in the forward pass)")
+        }
+    }
+
+    /// Flops of one JVP + one VJP (one Fisher or NTK-Gram product) per sample block, counting
+    /// the GEMMs only (2mnk each); the elementwise and bias terms are O(T Σ M_l).
+    public var flopsPerProduct: Double {
+        let w = architecture.widths
+        var f = 0.0
+        for l in 1...architecture.depth {
+            let mk = Double(w[l]) * Double(w[l - 1])
+            f += 2 * 2 * Double(sampleCount) * mk   // JVP: H dWᵀ ; VJP: Δᵀ H
+            if l > 1 { f += 2 * 2 * Double(sampleCount) * mk }  // JVP: dH Wᵀ ; VJP: Δ W
+        }
+        return f
+    }
+
+    // MARK: Forward
+
+    private func forward() {
+        let arch = architecture
+        let T = sampleCount
+        hidden = []
+        slopes = []
+        var u = [S](repeating: 0, count: T * arch.widths.max()!)
+        network.parameters.withUnsafeBufferPointer { theta in
+            for l in 1...arch.depth {
+                let (fanIn, fanOut) = (arch.widths[l - 1], arch.widths[l])
+                let previous = l == 1 ? inputs : hidden[l - 2]
+                previous.withUnsafeBufferPointer { h in
+                    u.withUnsafeMutableBufferPointer { u in
+                        S.gemm(transA: false, transB: true, m: T, n: fanOut, k: fanIn,
+                               alpha: S(arch.weightScale(l)), a: h.baseAddress!, lda: fanIn,
+                               b: theta.baseAddress! + arch.weightOffset(l), ldb: fanIn,
+                               beta: 0, c: u.baseAddress!, ldc: fanOut)
+                        if arch.hasBias {
+                            ones.withUnsafeBufferPointer { one in
+                                S.ger(m: T, n: fanOut, alpha: S(arch.biasScale), x: one.baseAddress!,
+                                      y: theta.baseAddress! + arch.biasOffset(l), a: u.baseAddress!, lda: fanOut)
+                            }
+                        }
+                    }
+                }
+                if l < arch.depth {
+                    var h = [S](repeating: 0, count: T * fanOut)
+                    var d = [S](repeating: 0, count: T * fanOut)
+                    arch.activation.apply(u, value: &h, derivative: &d, count: T * fanOut)
+                    hidden.append(h)
+                    slopes.append(d)
+                } else {
+                    outputs = Array(u.prefix(T * fanOut))
+                }
+            }
+        }
+    }
+
+    // MARK: JVP
+
+    /// out ← J v: the directional derivative of every output of every sample along the
+    /// parameter direction v (P). `out` is T × C row-major (sample-major: index t·C + k).
+    public func jvp(_ v: UnsafePointer<S>, into out: UnsafeMutablePointer<S>) {
+        let arch = architecture
+        let T = sampleCount
+        let L = arch.depth
+        // dH^(l−1) lives in `prev`, dU^l is built in `cur`; they swap each layer.
+        var prevIsA = true
+        scratchA.withUnsafeMutableBufferPointer { a in
+            scratchB.withUnsafeMutableBufferPointer { b in
+                for l in 1...L {
+                    let (fanIn, fanOut) = (arch.widths[l - 1], arch.widths[l])
+                    let prev = prevIsA ? a.baseAddress! : b.baseAddress!
+                    let cur = l == L ? out : (prevIsA ? b.baseAddress! : a.baseAddress!)
+                    let c = S(arch.weightScale(l))
+                    withInputsOrHidden(l - 1) { hPrev in
+                        S.gemm(transA: false, transB: true, m: T, n: fanOut, k: fanIn, alpha: c,
+                               a: hPrev, lda: fanIn, b: v + arch.weightOffset(l), ldb: fanIn,
+                               beta: 0, c: cur, ldc: fanOut)
+                    }
+                    if l > 1 {
+                        network.parameters.withUnsafeBufferPointer { theta in
+                            S.gemm(transA: false, transB: true, m: T, n: fanOut, k: fanIn, alpha: c,
+                                   a: prev, lda: fanIn, b: theta.baseAddress! + arch.weightOffset(l), ldb: fanIn,
+                                   beta: 1, c: cur, ldc: fanOut)
+                        }
+                    }
+                    if arch.hasBias {
+                        ones.withUnsafeBufferPointer { one in
+                            S.ger(m: T, n: fanOut, alpha: S(arch.biasScale), x: one.baseAddress!,
+                                  y: v + arch.biasOffset(l), a: cur, lda: fanOut)
+                        }
+                    }
+                    if l < L {
+                        slopes[l - 1].withUnsafeBufferPointer { d in
+                            let d = d.baseAddress!
+                            for i in 0..<(T * fanOut) { cur[i] *= d[i] }
+                        }
+                        prevIsA.toggle()
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: VJP
+
+    /// g ← α Jᵀ u: the gradient of Σ_t Σ_k u_(t,k) f_k(x_t), scaled by α. `u` is T × C
+    /// (index t·C + k), `g` has length P and is overwritten.
+    public func vjp(_ u: UnsafePointer<S>, alpha: S, into g: UnsafeMutablePointer<S>) {
+        let arch = architecture
+        let T = sampleCount
+        backpropagate(u) { l, delta in
+            let (fanIn, fanOut) = (arch.widths[l - 1], arch.widths[l])
+            withInputsOrHidden(l - 1) { hPrev in
+                S.gemm(transA: true, transB: false, m: fanOut, n: fanIn, k: T,
+                       alpha: alpha * S(arch.weightScale(l)), a: delta, lda: fanOut,
+                       b: hPrev, ldb: fanIn, beta: 0, c: g + arch.weightOffset(l), ldc: fanIn)
+            }
+            if arch.hasBias {
+                ones.withUnsafeBufferPointer { one in
+                    S.gemv(trans: true, m: T, n: fanOut, alpha: alpha * S(arch.biasScale), a: delta, lda: fanOut,
+                           x: one.baseAddress!, beta: 0, y: g + arch.biasOffset(l))
+                }
+            }
+        }
+    }
+
+    /// Runs the backward recursion Δ^L = u, Δ^(l−1) = φ'(U^(l−1)) ⊙ (c_l Δ^l W^l), calling
+    /// `visit(l, Δ^l)` for l = L…1 (Δ^l is T × M_l, valid only during the call).
+    public func backpropagate(_ u: UnsafePointer<S>, visit: (Int, UnsafePointer<S>) -> Void) {
+        let arch = architecture
+        let T = sampleCount
+        let L = arch.depth
+        var curIsA = true
+        scratchA.withUnsafeMutableBufferPointer { a in
+            scratchB.withUnsafeMutableBufferPointer { b in
+                var delta: UnsafePointer<S> = u
+                for l in stride(from: L, through: 1, by: -1) {
+                    visit(l, delta)
+                    guard l > 1 else { break }
+                    let (fanIn, fanOut) = (arch.widths[l - 1], arch.widths[l])
+                    let next = curIsA ? a.baseAddress! : b.baseAddress!
+                    network.parameters.withUnsafeBufferPointer { theta in
+                        S.gemm(transA: false, transB: false, m: T, n: fanIn, k: fanOut,
+                               alpha: S(arch.weightScale(l)), a: delta, lda: fanOut,
+                               b: theta.baseAddress! + arch.weightOffset(l), ldb: fanIn,
+                               beta: 0, c: next, ldc: fanIn)
+                    }
+                    slopes[l - 2].withUnsafeBufferPointer { d in
+                        let d = d.baseAddress!
+                        for i in 0..<(T * fanIn) { next[i] *= d[i] }
+                    }
+                    delta = UnsafePointer(next)
+                    curIsA.toggle()
+                }
+            }
+        }
+    }
+
+    // MARK: Per-sample quantities
+
+    /// ‖∇θ f_k(x_t)‖² for every sample t and output k (T × C, index t·C + k), without forming
+    /// any gradient: ∇_(W^l) f_k(x_t) = c_l δ^l_k(t) h^(l−1)(t)ᵀ is rank one, so
+    ///     ‖∇θ f_k(x_t)‖² = Σ_l ‖δ^l_k(t)‖² (c_l² ‖h^(l−1)(t)‖² + c_b² [biases]).
+    /// Cost: C backward passes, 2·C·T·Σ_(l>1) M_l M_(l−1) flops.
+    public func squaredGradientNorms() -> [Double] {
+        let arch = architecture
+        let T = sampleCount, C = outputCount
+        let hNorms = activationNorms()
+        var result = [Double](repeating: 0, count: T * C)
+        for k in 0..<C {
+            withCotangent(output: k) { u in
+                backpropagate(u) { l, delta in
+                    let m = arch.widths[l]
+                    let cw = arch.weightScale(l), cb = arch.hasBias ? arch.biasScale : 0
+                    for t in 0..<T {
+                        let row = delta + t * m
+                        let dn = Double(S.dot(n: m, x: row, y: row))
+                        result[t * C + k] += dn * (cw * cw * hNorms[l - 1][t] + cb * cb)
+                    }
+                }
+            }
+        }
+        return result
+    }
+
+    /// The empirical tangent kernel Θ = J Jᵀ (TC × TC, index t·C + k, row-major), optionally
+    /// restricted to the parameters of `layers` (per-layer kernels: Θ = Σ_l Θ_l). Each layer's
+    /// block is a Hadamard product of a backward and a forward Gram matrix (Lou et al. eq. 9):
+    ///     Θ_l[(t,k),(s,k')] = (Δ^l_k Δ^l_k'ᵀ)[t,s] · (c_l² H^(l−1) H^(l−1)ᵀ + c_b² 11ᵀ)[t,s].
+    /// Cost: C backward passes plus Σ_l 2 (TC)² M_l + 2 T² M_(l−1) flops; memory (TC)² + TC·max M.
+    public func tangentKernel(layers: Set<Int>? = nil) -> [Double] {
+        let arch = architecture
+        let T = sampleCount, C = outputCount, n = T * C
+        let wanted = layers ?? Set(1...arch.depth)
+        var kernel = [Double](repeating: 0, count: n * n)
+        // Stacked backward signals D^l (TC × M_l): row t·C + k holds δ^l_k(t).
+        var stacked = [[S]](repeating: [], count: arch.depth + 1)
+        for l in wanted { stacked[l] = [S](repeating: 0, count: n * arch.widths[l]) }
+        for k in 0..<C {
+            withCotangent(output: k) { u in
+                backpropagate(u) { l, delta in
+                    guard wanted.contains(l) else { return }
+                    let m = arch.widths[l]
+                    stacked[l].withUnsafeMutableBufferPointer { dst in
+                        for t in 0..<T { (dst.baseAddress! + (t * C + k) * m).update(from: delta + t * m, count: m) }
+                    }
+                }
+            }
+        }
+        var gDelta = [S](repeating: 0, count: n * n)
+        var gH = [S](repeating: 0, count: T * T)
+        for l in wanted.sorted() {
+            let (fanIn, m) = (arch.widths[l - 1], arch.widths[l])
+            stacked[l].withUnsafeBufferPointer { d in
+                S.gemm(transA: false, transB: true, m: n, n: n, k: m, alpha: 1, a: d.baseAddress!, lda: m,
+                       b: d.baseAddress!, ldb: m, beta: 0, c: &gDelta, ldc: n)
+            }
+            withInputsOrHidden(l - 1) { h in
+                S.gemm(transA: false, transB: true, m: T, n: T, k: fanIn, alpha: 1, a: h, lda: fanIn,
+                       b: h, ldb: fanIn, beta: 0, c: &gH, ldc: T)
+            }
+            let cw2 = arch.weightScale(l) * arch.weightScale(l)
+            let cb2 = arch.hasBias ? arch.biasScale * arch.biasScale : 0
+            for i in 0..<n {
+                for j in 0..<n {
+                    kernel[i * n + j] += Double(gDelta[i * n + j]) * (cw2 * Double(gH[(i / C) * T + j / C]) + cb2)
+                }
+            }
+        }
+        return kernel
+    }
+
+    // MARK: Helpers
+
+    /// ‖h^l(t)‖² for l = 0…L−1 (index l), each of length T.
+    private func activationNorms() -> [[Double]] {
+        let arch = architecture
+        return (0..<arch.depth).map { l in
+            let width = arch.widths[l]
+            return withInputsOrHidden(l) { h in
+                (0..<sampleCount).map { t in Double(S.dot(n: width, x: h + t * width, y: h + t * width)) }
+            }
+        }
+    }
+
+    private func withCotangent<R>(output k: Int, _ body: (UnsafePointer<S>) -> R) -> R {
+        let C = outputCount
+        var u = [S](repeating: 0, count: sampleCount * C)
+        for t in 0..<sampleCount { u[t * C + k] = 1 }
+        return u.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+
+    /// Calls `body` with H^l (l = 0: the inputs).
+    private func withInputsOrHidden<R>(_ l: Int, _ body: (UnsafePointer<S>) -> R) -> R {
+        if l == 0 { return inputs.withUnsafeBufferPointer { body($0.baseAddress ?? UnsafePointer(bitPattern: 8)!) } }
+        return hidden[l - 1].withUnsafeBufferPointer { body($0.baseAddress ?? UnsafePointer(bitPattern: 8)!) }
+    }
+}

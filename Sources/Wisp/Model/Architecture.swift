@@ -1,0 +1,87 @@
+/// The shape and hyperparameters of a fully connected network (Karakida et al. eq. 1–2):
+/// L weight layers, u^l = c_w^l W^l h^(l−1) + c_b b^l, h^l = φ(u^l) for l < L, f = u^L.
+///
+/// Parameters are laid out as one flat vector θ, layer after layer, each layer's W^l
+/// ([M_l, M_(l−1)] row-major, PyTorch's `Linear.weight` layout) followed by b^l (M_l).
+public struct Architecture: Codable, Equatable, Sendable {
+    /// [d, M_1, …, M_(L−1), C]: widths from input to output.
+    public var widths: [Int]
+    public var activation: Activation
+    public var hasBias: Bool
+    public var parametrization: Parametrization
+    public var sigmaW2: Double
+    public var sigmaB2: Double
+
+    public init(widths: [Int], activation: Activation = .relu, hasBias: Bool = true,
+                parametrization: Parametrization = .standard, sigmaW2: Double = 2, sigmaB2: Double = 0) throws {
+        self.widths = widths
+        self.activation = activation
+        self.hasBias = hasBias
+        self.parametrization = parametrization
+        self.sigmaW2 = sigmaW2
+        self.sigmaB2 = sigmaB2
+        try validate()
+    }
+
+    /// A network of `depth` weight layers with every hidden width equal to `width`.
+    public init(depth: Int, width: Int, inputDimension: Int, outputs: Int, activation: Activation = .relu,
+                hasBias: Bool = true, parametrization: Parametrization = .standard,
+                sigmaW2: Double = 2, sigmaB2: Double = 0) throws {
+        guard depth >= 1 else { throw WispError.invalidConfiguration("--depth must be at least 1 (got \(depth))") }
+        try self.init(widths: [inputDimension] + Array(repeating: width, count: depth - 1) + [outputs],
+                      activation: activation, hasBias: hasBias, parametrization: parametrization,
+                      sigmaW2: sigmaW2, sigmaB2: sigmaB2)
+    }
+
+    func validate() throws {
+        guard widths.count >= 2 else { throw WispError.invalidConfiguration("a network needs at least one weight layer") }
+        if widths[0] < 1 { throw WispError.invalidConfiguration("--input-dim must be at least 1 (got \(widths[0]))") }
+        if widths.last! < 1 { throw WispError.invalidConfiguration("--outputs must be at least 1 (got \(widths.last!))") }
+        for m in widths.dropFirst().dropLast() where m < 1 {
+            throw WispError.invalidConfiguration("--width must be at least 1 (got \(m))")
+        }
+        guard sigmaW2.isFinite, sigmaW2 >= 0 else { throw WispError.invalidConfiguration("--sigma-w2 must be finite and non-negative (got \(sigmaW2))") }
+        guard sigmaB2.isFinite, sigmaB2 >= 0 else { throw WispError.invalidConfiguration("--sigma-b2 must be finite and non-negative (got \(sigmaB2))") }
+        let p = widths.indices.dropFirst().reduce(0.0) { $0 + Double(widths[$1]) * Double(widths[$1 - 1] + 1) }
+        guard p < 1e15 else { throw WispError.invalidConfiguration("the network has too many parameters (\(p))") }
+    }
+
+    /// L, the number of weight layers.
+    public var depth: Int { widths.count - 1 }
+    public var inputDimension: Int { widths[0] }
+    public var outputs: Int { widths[widths.count - 1] }
+
+    /// Offset of W^l in θ (l = 1…L).
+    public func weightOffset(_ l: Int) -> Int { layerOffsets[l - 1] }
+    /// Offset of b^l in θ (valid only with biases).
+    public func biasOffset(_ l: Int) -> Int { layerOffsets[l - 1] + widths[l] * widths[l - 1] }
+
+    private var layerOffsets: [Int] {
+        var offsets = [Int]()
+        var o = 0
+        for l in 1...depth {
+            offsets.append(o)
+            o += widths[l] * widths[l - 1] + (hasBias ? widths[l] : 0)
+        }
+        return offsets
+    }
+
+    /// P, the number of parameters.
+    public var parameterCount: Int {
+        (1...depth).reduce(0) { $0 + widths[$1] * widths[$1 - 1] + (hasBias ? widths[$1] : 0) }
+    }
+
+    /// c_w^l: the factor in front of W^l h^(l−1) (1, or σ_w/√M_(l−1) in the NTK form).
+    public func weightScale(_ l: Int) -> Double {
+        parametrization == .ntk ? (sigmaW2 / Double(widths[l - 1])).squareRoot() : 1
+    }
+    /// c_b: the factor in front of b^l (1, or σ_b in the NTK form).
+    public var biasScale: Double { parametrization == .ntk ? sigmaB2.squareRoot() : 1 }
+
+    /// Standard deviation of the stored W^l entries at initialization.
+    public func weightInitStd(_ l: Int) -> Double {
+        parametrization == .ntk ? 1 : (sigmaW2 / Double(widths[l - 1])).squareRoot()
+    }
+    /// Standard deviation of the stored b^l entries at initialization.
+    public var biasInitStd: Double { parametrization == .ntk ? 1 : sigmaB2.squareRoot() }
+}

@@ -1,0 +1,41 @@
+/// The Fisher information (Gauss–Newton) matrix of a network with C linear outputs
+/// (Karakida et al. §2):
+///
+///     F = (1/T) Σ_(t=1…T) Σ_(k=1…C) ∇θ f_k(x_t) ∇θ f_k(x_t)ᵀ = (1/T) Jᵀ J,   P × P,
+///
+/// applied as F v = (1/T) Jᵀ (J v): one JVP and one VJP over the local samples, then one
+/// sum of the P-vector over processes. F itself is never formed. Vectors are P-dimensional
+/// and replicated on every process.
+///
+/// Cost per application: ``BatchedJacobian/flopsPerProduct`` flops per process plus one
+/// allreduce of P doubles.
+public final class FisherOperator<S: BLASScalar>: LinearOperator {
+    public let jacobian: BatchedJacobian<S>
+    /// T over all processes.
+    public let totalSamples: Int
+    public let communicator: any Communicator
+    public let space: VectorSpace
+    private var tangents: [S]
+    private var input: ParameterBuffer<S>
+    private var output: ParameterBuffer<S>
+
+    public init(jacobian: BatchedJacobian<S>, totalSamples: Int, communicator: any Communicator = SerialCommunicator()) {
+        self.jacobian = jacobian
+        self.totalSamples = totalSamples
+        self.communicator = communicator
+        self.space = .replicated(jacobian.parameterCount)
+        tangents = [S](repeating: 0, count: max(jacobian.sampleCount * jacobian.outputCount, 1))
+        input = ParameterBuffer(count: jacobian.parameterCount)
+        output = ParameterBuffer(count: jacobian.parameterCount)
+    }
+
+    public func apply(_ x: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>) {
+        let p = jacobian.parameterCount
+        let scale = S(1 / Double(totalSamples))
+        tangents.withUnsafeMutableBufferPointer { jv in
+            input.withInput(x, count: p) { jacobian.jvp($0, into: jv.baseAddress!) }
+            output.withOutput(y, count: p) { jacobian.vjp(jv.baseAddress!, alpha: scale, into: $0) }
+        }
+        communicator.allreduceSum(UnsafeMutableBufferPointer(start: y, count: p))
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+
+/// Which end of the spectrum an eigensolver looks for.
+public enum SpectrumEnd: String, Codable, Sendable, CaseIterable {
+    /// The algebraically largest eigenvalues (the default for positive semi-definite matrices).
+    case largest
+    /// The algebraically smallest (most negative) eigenvalues.
+    case smallest
+    /// The eigenvalues of largest absolute value (indefinite matrices such as a Hessian).
+    case largestMagnitude = "largest-magnitude"
+}
+
+/// Settings of the thick-restart Lanczos eigensolver, as one value.
+public struct LanczosSettings: Codable, Sendable, Equatable {
+    /// k, the number of eigenpairs wanted.
+    public var count: Int = 1
+    public var which: SpectrumEnd = .largest
+    /// Convergence: ‖A y − θ y‖ ≤ tolerance · |θ| for every wanted pair.
+    public var tolerance: Double = 1e-8
+    /// m, the basis size between restarts (default max(2k + 20, 40), at most N).
+    public var basisSize: Int? = nil
+    /// Budget of operator applications (default 50·m).
+    public var maxApplications: Int? = nil
+    /// Seed of the start vector (a Gaussian from a counter-based stream keyed by global index).
+    public var seed: UInt64 = 0
+    /// Recompute each residual as ‖A y − θ y‖ with k extra applications (else report the
+    /// Lanczos estimate β |s_m,i|, exact in exact arithmetic).
+    public var verifyResiduals: Bool = true
+
+    public init(count: Int = 1, which: SpectrumEnd = .largest, tolerance: Double = 1e-8, basisSize: Int? = nil,
+                maxApplications: Int? = nil, seed: UInt64 = 0, verifyResiduals: Bool = true) {
+        self.count = count
+        self.which = which
+        self.tolerance = tolerance
+        self.basisSize = basisSize
+        self.maxApplications = maxApplications
+        self.seed = seed
+        self.verifyResiduals = verifyResiduals
+    }
+}
+
+/// Eigenpairs from ``Lanczos/solve(_:settings:progress:)`` with everything needed to judge them.
+public struct Eigenpairs: Sendable {
+    /// The wanted eigenvalues, ordered from the requested end (descending for `.largest`).
+    public var values: [Double]
+    /// ‖A y_i − θ_i y_i‖ for each pair (explicit when `verifyResiduals`, else the estimate).
+    public var residuals: [Double]
+    /// The Lanczos estimates β |s_(m,i)|.
+    public var residualEstimates: [Double]
+    /// Whether pair i met the tolerance.
+    public var converged: [Bool]
+    /// Local parts of the unit eigenvectors, one array per pair.
+    public var vectors: [[Double]]
+    /// Operator applications, including the verification ones.
+    public var operatorApplications: Int
+    public var restarts: Int
+    public var basisSize: Int
+    public var allConverged: Bool { converged.allSatisfy { $0 } }
+}
+
+/// Progress of a running solver, for a progress line.
+public struct SolverProgress: Sendable {
+    public var operatorApplications: Int
+    public var budget: Int
+    /// Worst relative residual estimate among the wanted pairs so far.
+    public var worstRelativeResidual: Double
+    public var leadingValue: Double
+}
+
+/// Thick-restart Lanczos with full reorthogonalization for a few extreme eigenpairs of a
+/// symmetric operator (Wu & Simon, SIAM J. Matrix Anal. Appl. 22 (2000); cf. Spectra's
+/// `SymEigsSolver` and KrylovKit's `eigsolve`).
+///
+/// Each cycle expands the factorization A V = V H + β v e_mᵀ to m vectors, solves the small
+/// eigenproblem of H with LAPACK, and stops when every wanted Ritz pair (θ_i, y_i = V s_i) has
+/// β |s_(m,i)| ≤ tol·|θ_i|; otherwise it restarts from the k + (m−k)/2 best Ritz vectors.
+/// Non-convergence within the budget is reported in the result, never thrown.
+public enum Lanczos {
+    public static func solve(
+        _ op: any LinearOperator, settings: LanczosSettings, progress: ((SolverProgress) -> Void)? = nil
+    ) throws -> Eigenpairs {
+        let N = op.dimension
+        guard settings.count >= 1 else { throw WispError.invalidConfiguration("--k must be at least 1 (got \(settings.count))") }
+        guard settings.count <= N else {
+            throw WispError.invalidConfiguration("--k \(settings.count) exceeds the matrix dimension \(N)")
+        }
+        guard settings.tolerance > 0, settings.tolerance.isFinite else {
+            throw WispError.invalidConfiguration("--tol must be positive (got \(settings.tolerance))")
+        }
+        let k = settings.count
+        let m = min(N, max(settings.basisSize ?? max(2 * k + 20, 40), k + 1))
+        let budget = settings.maxApplications ?? 50 * m
+        let f = LanczosFactorization(operator: op, capacity: m, seed: settings.seed)
+        f.startRandom()
+        var restarts = 0
+        var result: (values: [Double], vectors: [Double], order: [Int], estimates: [Double]) = ([], [], [], [])
+
+        func evaluate() throws -> Bool {
+            let (values, vectors) = try f.ritz()
+            let c = f.count
+            let order = ordering(values, which: settings.which)
+            let scale = values.map(abs).max() ?? 0
+            let wanted = Array(order.prefix(k))
+            let estimates = wanted.map { f.residualNorm * abs(vectors[(c - 1) * c + $0]) }
+            result = (values, vectors, order, estimates)
+            let relative = zip(wanted, estimates).map { $1 / max(abs(values[$0]), scale * 1e-14, .leastNormalMagnitude) }
+            progress?(SolverProgress(operatorApplications: f.applications, budget: budget,
+                                     worstRelativeResidual: relative.max() ?? 0, leadingValue: values[order[0]]))
+            return wanted.count == k && relative.allSatisfy { $0 <= settings.tolerance }
+        }
+
+        var done = false
+        while !done {
+            var exhausted = false
+            while f.count < m {
+                if !f.expand(onBreakdown: f.count + 1 < N ? .continueWithRandomVector : .stop) { exhausted = true; break }
+                if f.count >= k, try evaluate() { done = true; break }
+                if f.applications >= budget { break }
+            }
+            if !done { _ = try evaluate() }
+            if done || exhausted || f.count == N || f.applications >= budget { break }
+            let keep = Array(result.order.prefix(min(k + (m - k) / 2, m - 1)))
+            f.restart(values: result.values, vectors: result.vectors, columns: keep)
+            restarts += 1
+        }
+
+        let wanted = Array(result.order.prefix(k))
+        let values = wanted.map { result.values[$0] }
+        let ritz = f.ritzVectors(result.vectors, columns: wanted)
+        let n = op.space.localDimension
+        var vectors = [[Double]]()
+        var residuals = result.estimates
+        var applications = f.applications
+        for (i, theta) in values.enumerated() {
+            let y = Array(ritz[(i * n)..<((i + 1) * n)])
+            if settings.verifyResiduals {
+                var r = op.apply(y)
+                applications += 1
+                r.withUnsafeMutableBufferPointer { rp in
+                    y.withUnsafeBufferPointer { Double.axpy(n: n, alpha: -theta, x: $0.baseAddress!, y: rp.baseAddress!) }
+                }
+                residuals[i] = r.withUnsafeBufferPointer { op.space.dot($0.baseAddress!, $0.baseAddress!).squareRoot() }
+            }
+            vectors.append(y)
+        }
+        let scale = result.values.map(abs).max() ?? 0
+        let converged = zip(values, residuals).map { $1 <= settings.tolerance * max(abs($0), scale * 1e-14) }
+        return Eigenpairs(values: values, residuals: residuals, residualEstimates: result.estimates, converged: converged,
+                          vectors: vectors, operatorApplications: applications, restarts: restarts, basisSize: m)
+    }
+
+    /// Indices of `values` from the requested end first.
+    static func ordering(_ values: [Double], which: SpectrumEnd) -> [Int] {
+        switch which {
+        case .largest: return values.indices.sorted { values[$0] > values[$1] }
+        case .smallest: return values.indices.sorted { values[$0] < values[$1] }
+        case .largestMagnitude: return values.indices.sorted { abs(values[$0]) > abs(values[$1]) }
+        }
+    }
+}

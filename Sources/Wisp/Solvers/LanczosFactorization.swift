@@ -1,0 +1,205 @@
+/// A Lanczos factorization with full reorthogonalization, the building block of the
+/// eigensolver (``Lanczos``) and of stochastic Lanczos quadrature.
+///
+/// Invariant after every ``expand()``: with V the `count` orthonormal basis vectors (rows of
+/// `basis`), H = Vᵀ A V (`count` × `count`) and v the next vector (row `count`, unit norm,
+/// orthogonal to V),
+///
+///     A V = V H + β v e_countᵀ,   β = ``residualNorm``.
+///
+/// Before any restart H is tridiagonal (α on the diagonal, β below it); a thick restart
+/// (Wu & Simon 2000) replaces V by p Ritz vectors and H by diag(θ) bordered by the couplings
+/// β s_(count,i), after which H is an arrowhead matrix plus a tridiagonal tail.
+///
+/// Each expansion costs one operator application plus two Gram–Schmidt sweeps against the
+/// whole basis ("twice is enough", Giraud et al. 2005): 8·count·n flops as GEMV calls, and one
+/// reduction of `count` partial inner products for distributed vectors.
+/// Memory: (capacity + 1)·n doubles for the basis.
+final class LanczosFactorization {
+    let op: any LinearOperator
+    let space: VectorSpace
+    let n: Int
+    /// Maximum number of basis vectors (not counting the next vector).
+    let capacity: Int
+    private(set) var basis: [Double]
+    /// H, stored (capacity + 1)² row-major; the leading count × count block is valid.
+    private(set) var projected: [Double]
+    private(set) var count = 0
+    private(set) var residualNorm = 0.0
+    /// True until the first restart: H is tridiagonal.
+    private(set) var isTridiagonal = true
+    private(set) var applications = 0
+    private var work: [Double]
+    private var coefficients: [Double]
+    private var extraStarts = 0
+    private let seed: UInt64
+
+    init(operator op: any LinearOperator, capacity: Int, seed: UInt64) {
+        self.op = op
+        self.space = op.space
+        self.n = op.space.localDimension
+        self.capacity = capacity
+        self.seed = seed
+        basis = [Double](repeating: 0, count: max((capacity + 1) * n, 1))
+        projected = [Double](repeating: 0, count: (capacity + 1) * (capacity + 1))
+        work = [Double](repeating: 0, count: max(n, 1))
+        coefficients = [Double](repeating: 0, count: capacity + 1)
+    }
+
+    func h(_ i: Int, _ j: Int) -> Double { projected[i * (capacity + 1) + j] }
+    private func setH(_ i: Int, _ j: Int, _ value: Double) {
+        projected[i * (capacity + 1) + j] = value
+        projected[j * (capacity + 1) + i] = value
+    }
+
+    /// Starts from x/‖x‖ (x given as the local part); returns false if x is zero.
+    @discardableResult
+    func start(with x: [Double]) -> Bool {
+        precondition(x.count == n)
+        count = 0
+        isTridiagonal = true
+        basis.withUnsafeMutableBufferPointer { b in
+            b.baseAddress!.update(from: x, count: n)
+        }
+        return normalizeNext()
+    }
+
+    /// Starts from a Gaussian vector of stream (seed, lanczos start) keyed by global index.
+    func startRandom() {
+        _ = start(with: randomVector(stream: 0))
+    }
+
+    private func randomVector(stream: Int) -> [Double] {
+        var x = [Double](repeating: 0, count: n)
+        x.withUnsafeMutableBufferPointer {
+            CounterRandom(seed: seed &+ UInt64(stream), stream: .lanczosStart).fillNormal($0, first: space.local.lowerBound)
+        }
+        return x
+    }
+
+    private func normalizeNext() -> Bool {
+        basis.withUnsafeMutableBufferPointer { b in
+            let v = b.baseAddress! + count * n
+            let norm = space.dot(v, v).squareRoot()
+            guard norm > 0, norm.isFinite else { return false }
+            Double.scal(n: n, alpha: 1 / norm, x: v)
+            return true
+        }
+    }
+
+    /// Orthogonalizes the vector at `target` against the first `k` basis vectors, twice;
+    /// adds the removed components to `coefficients[0..<k]`.
+    private func orthogonalize(_ target: UnsafeMutablePointer<Double>, against k: Int, accumulate: Bool) {
+        guard k > 0 else { return }
+        basis.withUnsafeBufferPointer { b in
+            coefficients.withUnsafeMutableBufferPointer { c in
+                var pass = [Double](repeating: 0, count: k)
+                for _ in 0..<2 {
+                    pass.withUnsafeMutableBufferPointer { p in
+                        Double.gemv(trans: false, m: k, n: n, alpha: 1, a: b.baseAddress!, lda: max(n, 1),
+                                    x: target, beta: 0, y: p.baseAddress!)
+                        space.reduce(p)
+                        Double.gemv(trans: true, m: k, n: n, alpha: -1, a: b.baseAddress!, lda: max(n, 1),
+                                    x: p.baseAddress!, beta: 1, y: target)
+                        if accumulate { for i in 0..<k { c[i] += p[i] } }
+                    }
+                }
+            }
+        }
+    }
+
+    /// What to do when the Krylov space becomes invariant (β ≈ 0).
+    enum BreakdownPolicy { case stop, continueWithRandomVector }
+
+    /// Adds the next vector to the basis: w = A v, H's new column = Vᵀ w, β = ‖w − V Vᵀ w‖.
+    /// Returns false (and adds nothing more) on breakdown with `.stop` or when count == N.
+    @discardableResult
+    func expand(onBreakdown policy: BreakdownPolicy) -> Bool {
+        precondition(count < capacity)
+        let j = count
+        basis.withUnsafeBufferPointer { b in
+            work.withUnsafeMutableBufferPointer { w in
+                op.apply(b.baseAddress! + j * n, into: w.baseAddress!)
+            }
+        }
+        applications += 1
+        for i in 0...j { coefficients[i] = 0 }
+        work.withUnsafeMutableBufferPointer { w in
+            orthogonalize(w.baseAddress!, against: j + 1, accumulate: true)
+        }
+        for i in 0...j { setH(i, j, i == j ? coefficients[i] : (isTridiagonal && i < j - 1 ? 0 : h(i, j))) }
+        // Keep H symmetric: the entries above the diagonal come from earlier steps (β and, after
+        // a restart, the couplings); the diagonal is the new Rayleigh quotient α_j.
+        count = j + 1
+        let beta = work.withUnsafeBufferPointer { space.dot($0.baseAddress!, $0.baseAddress!).squareRoot() }
+        let scale = (0..<count).reduce(0.0) { max($0, abs(h($1, $1))) } + beta
+        if count == space.dimension || beta <= 1e-13 * scale || !beta.isFinite {
+            residualNorm = 0
+            guard policy == .continueWithRandomVector, count < space.dimension else { return false }
+            extraStarts += 1
+            let x = randomVector(stream: extraStarts)
+            basis.withUnsafeMutableBufferPointer { b in (b.baseAddress! + count * n).update(from: x, count: n) }
+            basis.withUnsafeMutableBufferPointer { b in orthogonalize(b.baseAddress! + count * n, against: count, accumulate: false) }
+            isTridiagonal = false
+            return normalizeNext()
+        }
+        residualNorm = beta
+        basis.withUnsafeMutableBufferPointer { b in
+            work.withUnsafeBufferPointer { w in
+                let v = b.baseAddress! + count * n
+                v.update(from: w.baseAddress!, count: n)
+                Double.scal(n: n, alpha: 1 / beta, x: v)
+            }
+        }
+        if count < capacity { setH(count, count - 1, beta) }
+        return true
+    }
+
+    /// Eigen-decomposition of H: Ritz values ascending and eigenvectors (count × count,
+    /// row-major, column i for value i). Tridiagonal H goes to `dstev`, arrowhead to `dsyevd`.
+    func ritz() throws -> (values: [Double], vectors: [Double]) {
+        let m = count
+        if isTridiagonal {
+            let d = (0..<m).map { h($0, $0) }
+            let e = (0..<max(m - 1, 0)).map { h($0 + 1, $0) }
+            return try LAPACK.tridiagonalEigen(diagonal: d, offDiagonal: e)
+        }
+        var dense = [Double](repeating: 0, count: m * m)
+        for i in 0..<m { for j in 0..<m { dense[i * m + j] = h(i, j) } }
+        return try LAPACK.symmetricEigen(dense, n: m, vectors: true)
+    }
+
+    /// Local parts of the Ritz vectors V s for the given columns of `vectors` (count × count).
+    func ritzVectors(_ vectors: [Double], columns: [Int]) -> [Double] {
+        let m = count, p = columns.count
+        var s = [Double](repeating: 0, count: p * m)   // p × m: row i = eigenvector columns[i]
+        for (i, c) in columns.enumerated() { for r in 0..<m { s[i * m + r] = vectors[r * m + c] } }
+        var y = [Double](repeating: 0, count: max(p * n, 1))
+        basis.withUnsafeBufferPointer { b in
+            Double.gemm(transA: false, transB: false, m: p, n: n, k: m, alpha: 1, a: s, lda: m,
+                        b: b.baseAddress!, ldb: max(n, 1), beta: 0, c: &y, ldc: max(n, 1))
+        }
+        return y
+    }
+
+    /// Thick restart: keeps the Ritz pairs `columns` (values θ, eigenvectors of H) as the new
+    /// basis, bordered by couplings β s_(count−1, i) to the current next vector.
+    func restart(values: [Double], vectors: [Double], columns: [Int]) {
+        let m = count, p = columns.count
+        precondition(p < m)
+        let kept = ritzVectors(vectors, columns: columns)
+        let beta = residualNorm
+        basis.withUnsafeMutableBufferPointer { b in
+            let base = b.baseAddress!
+            (base + p * n).update(from: base + m * n, count: n)   // the next vector moves to row p
+            kept.withUnsafeBufferPointer { base.update(from: $0.baseAddress!, count: p * n) }
+        }
+        for i in 0..<(capacity + 1) * (capacity + 1) { projected[i] = 0 }
+        for (i, c) in columns.enumerated() {
+            setH(i, i, values[c])
+            setH(p, i, beta * vectors[(m - 1) * m + c])
+        }
+        count = p
+        isTridiagonal = false
+    }
+}

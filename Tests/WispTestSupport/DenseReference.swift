@@ -1,0 +1,147 @@
+import Foundation
+@testable import Wisp
+
+/// Independent references for tests: a per-sample, per-output network evaluated with plain
+/// scalar loops in Double (no BLAS, no batching), the explicit Jacobian it gives, and
+/// central finite differences. Nothing here shares code with the engine's passes except the
+/// scalar activation functions.
+public enum DenseReference {
+    /// f(x_t) for one sample, by the definition u^l = c_l W^l h^(l−1) + c_b b^l.
+    public static func outputs(architecture a: Architecture, parameters theta: [Double], input x: [Double]) -> [Double] {
+        var h = x
+        for l in 1...a.depth {
+            let (fanIn, fanOut) = (a.widths[l - 1], a.widths[l])
+            var u = [Double](repeating: 0, count: fanOut)
+            for i in 0..<fanOut {
+                var s = 0.0
+                for j in 0..<fanIn { s += theta[a.weightOffset(l) + i * fanIn + j] * h[j] }
+                u[i] = a.weightScale(l) * s + (a.hasBias ? a.biasScale * theta[a.biasOffset(l) + i] : 0)
+            }
+            h = l < a.depth ? u.map { a.activation.value($0) } : u
+        }
+        return h
+    }
+
+    /// The explicit Jacobian J (TC × P, row t·C + k = ∇θ f_k(x_t)ᵀ) by per-sample, per-output
+    /// backpropagation with scalar loops.
+    public static func jacobian(architecture a: Architecture, parameters theta: [Double], inputs: Dataset) -> [Double] {
+        let T = inputs.samples.count, C = a.outputs, P = a.parameterCount, d = inputs.dimension
+        var J = [Double](repeating: 0, count: T * C * P)
+        for t in 0..<T {
+            let x = Array(inputs.values[(t * d)..<((t + 1) * d)])
+            // Forward, keeping pre-activations.
+            var hs = [x], us = [[Double]]()
+            for l in 1...a.depth {
+                let (fanIn, fanOut) = (a.widths[l - 1], a.widths[l])
+                var u = [Double](repeating: 0, count: fanOut)
+                for i in 0..<fanOut {
+                    var s = 0.0
+                    for j in 0..<fanIn { s += theta[a.weightOffset(l) + i * fanIn + j] * hs[l - 1][j] }
+                    u[i] = a.weightScale(l) * s + (a.hasBias ? a.biasScale * theta[a.biasOffset(l) + i] : 0)
+                }
+                us.append(u)
+                hs.append(l < a.depth ? u.map { a.activation.value($0) } : u)
+            }
+            for k in 0..<C {
+                var delta = [Double](repeating: 0, count: C)
+                delta[k] = 1
+                let row = (t * C + k) * P
+                for l in stride(from: a.depth, through: 1, by: -1) {
+                    let (fanIn, fanOut) = (a.widths[l - 1], a.widths[l])
+                    for i in 0..<fanOut {
+                        for j in 0..<fanIn { J[row + a.weightOffset(l) + i * fanIn + j] = a.weightScale(l) * delta[i] * hs[l - 1][j] }
+                        if a.hasBias { J[row + a.biasOffset(l) + i] = a.biasScale * delta[i] }
+                    }
+                    if l > 1 {
+                        var prev = [Double](repeating: 0, count: fanIn)
+                        for j in 0..<fanIn {
+                            var s = 0.0
+                            for i in 0..<fanOut { s += delta[i] * theta[a.weightOffset(l) + i * fanIn + j] }
+                            prev[j] = a.weightScale(l) * s * a.activation.derivative(us[l - 2][j])
+                        }
+                        delta = prev
+                    }
+                }
+            }
+        }
+        return J
+    }
+
+    /// Central differences (f(θ + h eᵢ) − f(θ − h eᵢ)) / 2h for every parameter: TC × P.
+    /// Truncation error O(h² f'''), rounding O(ε f / h); h = ε^(1/3) balances them.
+    public static func finiteDifferenceJacobian(architecture a: Architecture, parameters theta: [Double], inputs: Dataset,
+                                                step h: Double = 6e-6) -> [Double] {
+        let T = inputs.samples.count, C = a.outputs, P = a.parameterCount, d = inputs.dimension
+        var J = [Double](repeating: 0, count: T * C * P)
+        var p = theta
+        for i in 0..<P {
+            for t in 0..<T {
+                let x = Array(inputs.values[(t * d)..<((t + 1) * d)])
+                p[i] = theta[i] + h
+                let plus = outputs(architecture: a, parameters: p, input: x)
+                p[i] = theta[i] - h
+                let minus = outputs(architecture: a, parameters: p, input: x)
+                p[i] = theta[i]
+                for k in 0..<C { J[(t * C + k) * P + i] = (plus[k] - minus[k]) / (2 * h) }
+            }
+        }
+        return J
+    }
+
+    /// A Bᵀ-free product: (rows × inner) · (inner × cols), plain loops.
+    public static func multiply(_ a: [Double], _ b: [Double], rows: Int, inner: Int, cols: Int) -> [Double] {
+        var c = [Double](repeating: 0, count: rows * cols)
+        for i in 0..<rows { for k in 0..<inner { let x = a[i * inner + k]; if x != 0 { for j in 0..<cols { c[i * cols + j] += x * b[k * cols + j] } } } }
+        return c
+    }
+
+    public static func transpose(_ a: [Double], rows: Int, cols: Int) -> [Double] {
+        var t = [Double](repeating: 0, count: rows * cols)
+        for i in 0..<rows { for j in 0..<cols { t[j * rows + i] = a[i * cols + j] } }
+        return t
+    }
+
+    /// F = (1/T) Jᵀ J (P × P) from an explicit J.
+    public static func fisher(jacobian J: [Double], rows: Int, parameters P: Int, totalSamples T: Int) -> [Double] {
+        let Jt = transpose(J, rows: rows, cols: P)
+        return multiply(Jt, J, rows: P, inner: rows, cols: P).map { $0 / Double(T) }
+    }
+
+    /// K = (1/T) J Jᵀ (TC × TC) from an explicit J.
+    public static func gram(jacobian J: [Double], rows: Int, parameters P: Int, totalSamples T: Int) -> [Double] {
+        let Jt = transpose(J, rows: rows, cols: P)
+        return multiply(J, Jt, rows: rows, inner: P, cols: rows).map { $0 / Double(T) }
+    }
+
+    /// Largest |a_i − b_i| / (|b|_∞), the error measure of the comparisons.
+    public static func relativeError(_ a: [Double], _ b: [Double]) -> Double {
+        precondition(a.count == b.count)
+        let scale = b.map(abs).max() ?? 0
+        let diff = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+        return scale > 0 ? diff / scale : diff
+    }
+}
+
+/// The catalogue of tiny networks the derivative tests iterate over.
+public struct NetworkCase: CustomStringConvertible, Sendable {
+    public var architecture: Architecture
+    public var description: String {
+        "\(architecture.activation.rawValue) \(architecture.parametrization.rawValue) bias=\(architecture.hasBias) widths=\(architecture.widths)"
+    }
+
+    /// Every activation × parametrization × bias on a 3-layer net with 2 outputs. σ_b² > 0 so
+    /// the NTK-form biases have a nonzero factor.
+    public static var all: [NetworkCase] {
+        var cases = [NetworkCase]()
+        for activation in Activation.allCases {
+            for parametrization in Parametrization.allCases {
+                for bias in [true, false] {
+                    let a = try! Architecture(widths: [3, 5, 4, 2], activation: activation, hasBias: bias,
+                                              parametrization: parametrization, sigmaW2: 1.7, sigmaB2: 0.3)
+                    cases.append(NetworkCase(architecture: a))
+                }
+            }
+        }
+        return cases
+    }
+}
