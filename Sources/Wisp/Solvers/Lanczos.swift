@@ -15,7 +15,8 @@ public struct LanczosSettings: Codable, Sendable, Equatable {
     /// k, the number of eigenpairs wanted.
     public var count: Int = 1
     public var which: SpectrumEnd = .largest
-    /// Convergence: ‖A y − θ y‖ ≤ tolerance · |θ| for every wanted pair.
+    /// Convergence: ‖A y − θ y‖ ≤ tolerance · |θ| for every wanted pair (for eigenvalues near
+    /// zero, a residual at the rounding floor 10³·ε·‖A‖ also counts).
     public var tolerance: Double = 1e-8
     /// m, the basis size between restarts (default max(2k + 20, 40), at most N).
     public var basisSize: Int? = nil
@@ -73,7 +74,7 @@ public struct SolverProgress: Sendable {
 ///
 /// Each cycle expands the factorization A V = V H + β v e_mᵀ to m vectors, solves the small
 /// eigenproblem of H with LAPACK, and stops when every wanted Ritz pair (θ_i, y_i = V s_i) has
-/// β |s_(m,i)| ≤ tol·|θ_i|; otherwise it restarts from the k + (m−k)/2 best Ritz vectors.
+/// β |s_(m,i)| ≤ max(tol·|θ_i|, 10³·ε·‖A‖); otherwise it restarts from the k + (m−k)/2 best Ritz vectors.
 /// Non-convergence within the budget is reported in the result, never thrown.
 public enum Lanczos {
     public static func solve(
@@ -103,7 +104,7 @@ public enum Lanczos {
             let wanted = Array(order.prefix(k))
             let estimates = wanted.map { f.residualNorm * abs(vectors[(c - 1) * c + $0]) }
             result = (values, vectors, order, estimates)
-            let relative = zip(wanted, estimates).map { $1 / max(abs(values[$0]), scale * 1e-14, .leastNormalMagnitude) }
+            let relative = zip(wanted, estimates).map { $1 / max(abs(values[$0]), floor(scale, settings), .leastNormalMagnitude) }
             progress?(SolverProgress(operatorApplications: f.applications, budget: budget,
                                      worstRelativeResidual: relative.max() ?? 0, leadingValue: values[order[0]]))
             return wanted.count == k && relative.allSatisfy { $0 <= settings.tolerance }
@@ -144,9 +145,15 @@ public enum Lanczos {
             vectors.append(y)
         }
         let scale = result.values.map(abs).max() ?? 0
-        let converged = zip(values, residuals).map { $1 <= settings.tolerance * max(abs($0), scale * 1e-14) }
+        let converged = zip(values, residuals).map { $1 <= settings.tolerance * max(abs($0), floor(scale, settings)) }
         return Eigenpairs(values: values, residuals: residuals, residualEstimates: result.estimates, converged: converged,
                           vectors: vectors, operatorApplications: applications, restarts: restarts, basisSize: m)
+    }
+
+    /// The |θ| below which the relative test becomes absolute: a residual at the rounding level
+    /// 10³·ε·‖A‖ counts as converged (a zero eigenvalue has no relative accuracy).
+    static func floor(_ norm: Double, _ settings: LanczosSettings) -> Double {
+        1e3 * Double.ulpOfOne * norm / settings.tolerance
     }
 
     /// Indices of `values` from the requested end first.

@@ -137,9 +137,12 @@ final class LanczosFactorization {
             residualNorm = 0
             guard policy == .continueWithRandomVector, count < space.dimension else { return false }
             extraStarts += 1
-            let x = randomVector(stream: extraStarts)
-            basis.withUnsafeMutableBufferPointer { b in (b.baseAddress! + count * n).update(from: x, count: n) }
-            basis.withUnsafeMutableBufferPointer { b in orthogonalize(b.baseAddress! + count * n, against: count, accumulate: false) }
+            work = randomVector(stream: extraStarts)
+            work.withUnsafeMutableBufferPointer { orthogonalize($0.baseAddress!, against: count, accumulate: false) }
+            let offset = count * n
+            basis.withUnsafeMutableBufferPointer { b in
+                work.withUnsafeBufferPointer { (b.baseAddress! + offset).update(from: $0.baseAddress!, count: n) }
+            }
             isTridiagonal = false
             return normalizeNext()
         }
