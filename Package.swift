@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "Wisp", targets: ["Wisp"]),
         .executable(name: "wisp", targets: ["wisp"]),
+        .executable(name: "wisp-bench", targets: ["wisp-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,6 +34,12 @@ let package = Package(
                 "Wisp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // Benchmark harness: Fisher-product throughput against the machine's measured GEMM peak.
+        .executableTarget(
+            name: "wisp-bench",
+            dependencies: ["Wisp"],
+            path: "Sources/wisp-bench"
         ),
         // Dense reference builders (explicit Jacobians, LAPACK eigensolves) for tests only.
         .target(

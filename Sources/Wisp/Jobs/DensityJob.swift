@@ -1,0 +1,94 @@
+import Foundation
+
+/// One moment tr(Fᵖ)/P: the SLQ estimate with its standard error, and the exact value where
+/// Wisp computes it.
+public struct MomentRecord: Encodable, Sendable {
+    public var order: Int
+    public var estimate: Double
+    public var standardError: Double
+    public var exact: Double?
+
+    private enum CodingKeys: String, CodingKey { case order, estimate, standardError = "standard_error", exact }
+}
+
+/// The spectral density of F by stochastic Lanczos quadrature.
+public struct DensityResult: Encodable, Sendable {
+    public var matrix: CurvatureMatrix
+    public var space: String
+    public var method = "stochastic Lanczos quadrature (Rademacher probes, Gauss nodes, Gaussian broadening)"
+    public var probes: Int
+    public var steps: Int
+    /// Always "F": in sample space, ρ_F = (TC/P) ρ_K + (1 − TC/P) δ₀.
+    public var densityOf = "F"
+    /// 1 − TC/P when the density was measured in sample space (the exact null space of F
+    /// outside K's range), included in ``density``'s zero mass; 0 in parameter space.
+    public var nullSpaceFraction: Double
+    public var density: SpectralDensity
+    /// tr(Fᵖ)/P for p = 1…4.
+    public var moments: [MomentRecord]
+    /// The largest Gauss node over all probes (a lower bound on λ_max, close to it).
+    public var largestNode: Double
+    public var operatorApplications: Int
+    public var csv: String?
+    public var svg: String?
+
+    private enum CodingKeys: String, CodingKey {
+        case matrix, space, method, probes, steps, densityOf = "density_of", nullSpaceFraction = "null_space_fraction",
+             moments, largestNode = "largest_node", operatorApplications = "slq_operator_applications", csv, svg
+        case grid, gridScale = "grid_scale", densityValues = "density", broadening, zeroMass = "zero_mass", negativeMass = "negative_mass"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(matrix, forKey: .matrix)
+        try c.encode(space, forKey: .space)
+        try c.encode(method, forKey: .method)
+        try c.encode(probes, forKey: .probes)
+        try c.encode(steps, forKey: .steps)
+        try c.encode(densityOf, forKey: .densityOf)
+        try c.encode(nullSpaceFraction, forKey: .nullSpaceFraction)
+        try c.encode(moments, forKey: .moments)
+        try c.encode(largestNode, forKey: .largestNode)
+        try c.encode(operatorApplications, forKey: .operatorApplications)
+        try c.encodeIfPresent(csv, forKey: .csv)
+        try c.encodeIfPresent(svg, forKey: .svg)
+        try c.encode(density.grid, forKey: .grid)
+        try c.encode(density.scale, forKey: .gridScale)
+        try c.encode(density.density, forKey: .densityValues)
+        try c.encode(density.broadening, forKey: .broadening)
+        try c.encode(density.zeroMass, forKey: .zeroMass)
+        try c.encode(density.negativeMass, forKey: .negativeMass)
+    }
+}
+
+public enum DensityJob {
+    /// SLQ on F (parameter space) or K (sample space), mapped to the density of F.
+    ///
+    /// In sample space every SLQ node θ of K is an eigenvalue of F with weight scaled by
+    /// s = TC/P, and F has the extra mass 1 − s at zero:
+    ///     ρ_F = s ρ_K + (1 − s) δ₀,   tr(Fᵖ)/P = s · tr(Kᵖ)/TC.
+    public static func run(_ problem: Problem, matrix: CurvatureMatrix, settings: SLQSettings, grid: DensitySettings,
+                           reporter: ProgressReporter? = nil) throws -> (DensityResult, Timings) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let op = TimedOperator(problem.makeOperator(matrix))
+        try TopJob.ensureBasisFits(problem: problem, op: op, vectors: min(settings.steps, op.dimension) + 1)
+        let slq = try StochasticLanczosQuadrature.run(op, settings: settings) { p, _ in
+            let perProbe = op.seconds / Double(p + 1)
+            reporter?.report("probe \(p + 1)/\(settings.probes)", eta: perProbe * Double(settings.probes - p - 1))
+        }
+        let P = Double(problem.parameterCount)
+        let s = matrix == .ntk ? Double(problem.sampleSpaceDimension) / P : 1
+        let (nodes, weights) = SpectralDensity.pooled(slq.rules)
+        let density = try SpectralDensity(nodes: nodes, weights: weights.map { $0 * s }, extraZeroMass: 1 - s, settings: grid)
+        let exactMean = problem.exactTrace() / P
+        let moments = (1...4).map { order -> MomentRecord in
+            let e = slq.normalizedMoment(order).scaled(by: s)
+            return MomentRecord(order: order, estimate: e.mean, standardError: e.standardError, exact: order == 1 ? exactMean : nil)
+        }
+        let result = DensityResult(matrix: matrix, space: matrix == .fisher ? "parameter" : "sample", probes: settings.probes,
+                                   steps: min(settings.steps, op.dimension), nullSpaceFraction: max(1 - s, 0), density: density,
+                                   moments: moments, largestNode: nodes.max() ?? 0, operatorApplications: slq.operatorApplications)
+        let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        return (result, Timings(totalSeconds: total, operatorSeconds: op.seconds, operatorApplications: op.applications))
+    }
+}

@@ -1,0 +1,137 @@
+/// A configured problem: the network, this process's samples, and the operators on them.
+///
+/// Assembly only: it resolves a ``ProblemConfiguration`` (flags, files, defaults) into a
+/// ``Network`` and a ``Dataset`` in the requested precision, checks that they fit together,
+/// and hands out operators. The math lives in the types it builds.
+public final class Problem {
+    public let configuration: ProblemConfiguration
+    public let architecture: Architecture
+    public let dataset: Dataset
+    public let communicator: any Communicator
+    private let box: any JacobianBox
+
+    /// T, over all processes.
+    public var totalSamples: Int { dataset.totalSamples }
+    /// P.
+    public var parameterCount: Int { architecture.parameterCount }
+    /// TC, the dimension of sample space.
+    public var sampleSpaceDimension: Int { totalSamples * architecture.outputs }
+    /// Flops of one Fisher/NTK product on this process (GEMMs only).
+    public var flopsPerProduct: Double { box.flopsPerProduct }
+
+    public init(_ configuration: ProblemConfiguration, communicator: any Communicator = SerialCommunicator()) throws {
+        self.configuration = configuration
+        self.communicator = communicator
+        let c = configuration
+
+        // Inputs first: a file fixes d and bounds T.
+        var inputRows: NPYArray? = nil
+        if let path = c.inputsPath {
+            let array = try NPY.read(path: path)
+            guard array.shape.count == 2 else {
+                throw WispError.badInput("\(path): expected a 2-D array of inputs (T × d), found shape \(array.shape)")
+            }
+            inputRows = array
+        }
+        let fileRows = inputRows?.shape[0]
+        let T = c.samples ?? fileRows ?? 0
+        guard T >= 1 else { throw WispError.invalidConfiguration("--samples must be at least 1 (got \(T))") }
+        if let rows = fileRows, T > rows {
+            throw WispError.invalidConfiguration("--samples \(T) exceeds the \(rows) rows of \(c.inputsPath!)")
+        }
+
+        // The network: from a file (shapes fixed by it) or from flags.
+        var network64: Network<Double>
+        if let path = c.modelPath {
+            network64 = try Network<Double>.load(safetensors: path, activation: c.activation, parametrization: c.parametrization,
+                                                 sigmaW2: c.sigmaW2, sigmaB2: c.sigmaB2)
+        } else {
+            guard c.width >= 1 else { throw WispError.invalidConfiguration("--width must be at least 1 (got \(c.width))") }
+            let d = c.inputDimension ?? inputRows?.shape[1] ?? c.width
+            let arch = try Architecture(depth: c.depth, width: c.width, inputDimension: d, outputs: c.outputs,
+                                        activation: c.activation, hasBias: c.bias, parametrization: c.parametrization,
+                                        sigmaW2: c.sigmaW2, sigmaB2: c.sigmaB2)
+            network64 = Network<Double>(architecture: arch, seed: c.seed)
+        }
+        architecture = network64.architecture
+        let d = architecture.inputDimension
+        if let given = c.inputDimension, given != d {
+            throw WispError.invalidConfiguration("--input-dim \(given) disagrees with the model's input dimension \(d)")
+        }
+
+        let block = communicator.block(of: T)
+        if let array = inputRows {
+            guard array.shape[1] == d else {
+                throw WispError.badInput("\(c.inputsPath!): inputs have \(array.shape[1]) features but the network's first layer takes \(d)")
+            }
+            dataset = try Dataset(dimension: d, totalSamples: T, samples: block,
+                                  values: Array(array.values[(block.lowerBound * d)..<(block.upperBound * d)]))
+        } else {
+            dataset = try Dataset.gaussian(totalSamples: T, dimension: d, seed: c.seed, samples: block)
+        }
+
+        switch c.precision {
+        case .float64: box = try PrecisionBox(network: network64, dataset: dataset, communicator: communicator)
+        case .float32: box = try PrecisionBox(network: try network64.converted(to: Float.self), dataset: dataset, communicator: communicator)
+        }
+    }
+
+    /// The operator for `matrix` on this problem.
+    public func makeOperator(_ matrix: CurvatureMatrix) -> any LinearOperator { box.makeOperator(matrix) }
+
+    /// Exact tr F = tr K (``FisherMoments/trace(_:totalSamples:communicator:)``).
+    public func exactTrace() -> Double { box.exactTrace() }
+
+    /// The dense NTK Gram matrix K (TC × TC); single process only.
+    public func gramMatrix() throws -> [Double] {
+        guard communicator.size == 1 else {
+            throw WispError.invalidConfiguration("forming the NTK Gram matrix needs all samples in one process")
+        }
+        return box.gramMatrix()
+    }
+
+    /// The network in Float64 (for saving).
+    public func network() -> Network<Double> { box.network64() }
+}
+
+/// The precision-specific half of ``Problem``: one BatchedJacobian<S>, so the passes are
+/// specialized for S while callers see Float64.
+private protocol JacobianBox {
+    var flopsPerProduct: Double { get }
+    func makeOperator(_ matrix: CurvatureMatrix) -> any LinearOperator
+    func exactTrace() -> Double
+    func gramMatrix() -> [Double]
+    func network64() -> Network<Double>
+}
+
+private final class PrecisionBox<S: BLASScalar>: JacobianBox {
+    let jacobian: BatchedJacobian<S>
+    let dataset: Dataset
+    let communicator: any Communicator
+
+    init(network: Network<S>, dataset: Dataset, communicator: any Communicator) throws {
+        jacobian = try BatchedJacobian(network: network, inputs: dataset)
+        self.dataset = dataset
+        self.communicator = communicator
+    }
+
+    var flopsPerProduct: Double { jacobian.flopsPerProduct }
+
+    func makeOperator(_ matrix: CurvatureMatrix) -> any LinearOperator {
+        switch matrix {
+        case .fisher: return FisherOperator(jacobian: jacobian, totalSamples: dataset.totalSamples, communicator: communicator)
+        case .ntk: return NTKGramOperator(jacobian: jacobian, samples: dataset.samples, totalSamples: dataset.totalSamples,
+                                          communicator: communicator)
+        }
+    }
+
+    func exactTrace() -> Double {
+        FisherMoments.trace(jacobian, totalSamples: dataset.totalSamples, communicator: communicator)
+    }
+
+    func gramMatrix() -> [Double] { FisherMoments.gramMatrix(jacobian, totalSamples: dataset.totalSamples) }
+
+    func network64() -> Network<Double> {
+        try! Network<Double>(architecture: jacobian.network.architecture, parameters: jacobian.network.parameters.map { Double($0) })
+    }
+}

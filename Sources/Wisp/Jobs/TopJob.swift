@@ -1,0 +1,63 @@
+import Foundation
+
+/// The k extreme eigenpairs of F or K with their residuals.
+public struct TopResult: Encodable, Sendable {
+    public var matrix: CurvatureMatrix
+    /// "parameter" (F, P-dimensional) or "sample" (K, TC-dimensional).
+    public var space: String
+    public var method = "thick-restart Lanczos with full reorthogonalization (LAPACK dstev/dsyevd on the projected matrix)"
+    /// Descending.
+    public var eigenvalues: [Double]
+    /// ‖A y − θ y‖, recomputed with one extra application per pair.
+    public var residuals: [Double]
+    public var residualEstimates: [Double]
+    public var converged: [Bool]
+    public var operatorApplications: Int
+    public var restarts: Int
+    public var basisSize: Int
+    public var tolerance: Double
+
+    private enum CodingKeys: String, CodingKey {
+        case matrix, space, method, eigenvalues, residuals, residualEstimates = "residual_estimates", converged,
+             operatorApplications = "lanczos_operator_applications", restarts, basisSize = "basis_size", tolerance
+    }
+}
+
+public enum TopJob {
+    public static func run(_ problem: Problem, matrix: CurvatureMatrix, settings: LanczosSettings,
+                           reporter: ProgressReporter? = nil) throws -> (TopResult, Timings) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let op = TimedOperator(problem.makeOperator(matrix))
+        try ensureBasisFits(problem: problem, op: op, vectors: min(op.dimension, settings.basisSize ?? max(2 * settings.count + 20, 40)) + 1 + settings.count)
+        var first: (apps: Int, logRes: Double)? = nil
+        let pairs = try Lanczos.solve(op, settings: settings) { p in
+            let logRes = Foundation.log10(max(p.worstRelativeResidual, 1e-300))
+            var eta: Double? = nil
+            if let f = first, p.operatorApplications > f.apps, logRes < f.logRes {
+                let rate = (f.logRes - logRes) / Double(p.operatorApplications - f.apps)
+                let remaining = (logRes - Foundation.log10(settings.tolerance)) / rate
+                eta = max(remaining, 0) * op.seconds / Double(max(op.applications, 1))
+            } else if first == nil {
+                first = (p.operatorApplications, logRes)
+            }
+            reporter?.report(String(format: "applications %d/%d, worst relative residual %.2e, λ %.6e",
+                                    p.operatorApplications, p.budget, p.worstRelativeResidual, p.leadingValue), eta: eta)
+        }
+        let result = TopResult(matrix: matrix, space: matrix == .fisher ? "parameter" : "sample", eigenvalues: pairs.values,
+                               residuals: pairs.residuals, residualEstimates: pairs.residualEstimates, converged: pairs.converged,
+                               operatorApplications: pairs.operatorApplications, restarts: pairs.restarts,
+                               basisSize: pairs.basisSize, tolerance: settings.tolerance)
+        let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        return (result, Timings(totalSeconds: total, operatorSeconds: op.seconds, operatorApplications: op.applications))
+    }
+
+    /// Refuses a Krylov basis that cannot fit in memory, before allocating it.
+    static func ensureBasisFits(problem: Problem, op: any LinearOperator, vectors: Int) throws {
+        let bytes = Double(vectors) * Double(op.space.localDimension) * 8
+        if let available = ResourceUsage.availableBytes(), bytes > 0.8 * Double(available) {
+            throw WispError.invalidConfiguration(String(
+                format: "a Lanczos basis of %d vectors of length %d needs %.1f GB but only %.1f GB are available; use --matrix ntk (vectors of length TC = %d) or fewer steps",
+                vectors, op.space.localDimension, bytes / 1e9, Double(available) / 1e9, problem.sampleSpaceDimension))
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+
+/// The Wisp version written into every output.
+public let wispVersion = "0.1.0"
+
+/// Wall-clock timings of a run.
+public struct Timings: Codable, Sendable {
+    public var totalSeconds: Double
+    /// Time inside operator applications (the JVP/VJP passes and their reductions).
+    public var operatorSeconds: Double
+    public var operatorApplications: Int
+
+    public init(totalSeconds: Double, operatorSeconds: Double, operatorApplications: Int) {
+        self.totalSeconds = totalSeconds
+        self.operatorSeconds = operatorSeconds
+        self.operatorApplications = operatorApplications
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case totalSeconds = "total_seconds", operatorSeconds = "operator_seconds", operatorApplications = "operator_applications"
+    }
+}
+
+/// Where a run ran.
+public struct MachineRecord: Codable, Sendable {
+    public var cpu: String
+    public var cores: Int
+    public var blasThreads: String
+    public var ranks: Int
+
+    public static func current(ranks: Int) -> MachineRecord {
+        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("model name") }?
+            .split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
+        let env = ProcessInfo.processInfo.environment
+        return MachineRecord(cpu: cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
+                             blasThreads: env["OPENBLAS_NUM_THREADS"] ?? env["OMP_NUM_THREADS"] ?? "default (all cores)",
+                             ranks: ranks)
+    }
+
+    private enum CodingKeys: String, CodingKey { case cpu, cores, blasThreads = "blas_threads", ranks }
+}
+
+/// One output file: what ran (version, command, full configuration, machine), how long it
+/// took and how much memory it used, then the command's own result fields at the top level.
+public struct RunRecord<Result: Encodable>: Encodable {
+    public var command: String
+    public var arguments: [String]
+    public var configuration: ProblemConfiguration
+    /// The subcommand's own settings (solver, grid, matrix).
+    public var settings: [String: String]
+    public var parameters: Int
+    public var samples: Int
+    public var machine: MachineRecord
+    public var timings: Timings
+    public var peakMemoryBytes: Int
+    public var result: Result
+
+    public init(command: String, arguments: [String], configuration: ProblemConfiguration, settings: [String: String],
+                parameters: Int, samples: Int, machine: MachineRecord, timings: Timings, result: Result) {
+        self.command = command
+        self.arguments = arguments
+        self.configuration = configuration
+        self.settings = settings
+        self.parameters = parameters
+        self.samples = samples
+        self.machine = machine
+        self.timings = timings
+        self.peakMemoryBytes = ResourceUsage.peakResidentBytes()
+        self.result = result
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case version = "wisp_version", command, arguments, configuration, settings, parameters, samples, machine, timings,
+             peakMemoryBytes = "peak_memory_bytes", created
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(wispVersion, forKey: .version)
+        try c.encode(command, forKey: .command)
+        try c.encode(arguments, forKey: .arguments)
+        try c.encode(configuration, forKey: .configuration)
+        try c.encode(settings, forKey: .settings)
+        try c.encode(parameters, forKey: .parameters)
+        try c.encode(samples, forKey: .samples)
+        try c.encode(machine, forKey: .machine)
+        try c.encode(timings, forKey: .timings)
+        try c.encode(peakMemoryBytes, forKey: .peakMemoryBytes)
+        try c.encode(ISO8601DateFormatter().string(from: Date()), forKey: .created)
+        try result.encode(to: encoder)
+    }
+
+    /// Pretty, key-sorted JSON, written atomically.
+    public func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let data: Data
+        do { data = try encoder.encode(self) } catch { throw WispError.output("cannot encode the result of \(command): \(error)") }
+        try AtomicFile.createDirectory(forFile: path)
+        try AtomicFile.write(data, to: path)
+    }
+}

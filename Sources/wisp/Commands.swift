@@ -1,0 +1,120 @@
+import ArgumentParser
+import Foundation
+import Wisp
+
+/// The arguments this process was started with, for the run record.
+var commandLine: [String] { Array(CommandLine.arguments.dropFirst()) }
+
+struct Top: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The k largest eigenvalues of F (or K) by thick-restart Lanczos, each with its residual.")
+
+    @OptionGroup var network: NetworkOptions
+    @Option(help: "fisher: F = (1/T) JᵀJ in parameter space; ntk: K = (1/T) J Jᵀ in sample space (same nonzero eigenvalues).")
+    var matrix: CurvatureMatrix = .fisher
+    @Option(name: .customLong("k"), help: "Number of eigenpairs.")
+    var k: Int = 1
+    @Option(help: "Stop when ‖A y − θ y‖ ≤ tol · |θ| for every pair.")
+    var tol: Double = 1e-8
+    @Option(help: "Lanczos basis size between restarts. Default: max(2k + 20, 40).")
+    var basis: Int?
+    @Option(name: .customLong("max-applications"), help: "Budget of operator applications. Default: 50 × basis.")
+    var maxApplications: Int?
+    @OptionGroup var out: OutputOptions
+
+    func run() throws {
+        if let path = out.output { try OutputPath.checkWritable(path) }
+        let problem = try network.makeProblem()
+        let settings = LanczosSettings(count: k, tolerance: tol, basisSize: basis, maxApplications: maxApplications,
+                                       seed: network.seed)
+        let (result, timings) = try TopJob.run(problem, matrix: matrix, settings: settings,
+                                               reporter: ProgressReporter(label: "top", enabled: !out.quiet))
+        say(Summary.header(problem))
+        for (i, (value, residual)) in zip(result.eigenvalues, result.residuals).enumerated() {
+            say(String(format: "  λ_%-3d %.10e   residual %.2e%@", i + 1, value, residual, result.converged[i] ? "" : "  (not converged)"))
+        }
+        say(Summary.timing(timings))
+        if let path = out.output {
+            try RunRecord(command: "top", arguments: commandLine, configuration: problem.configuration,
+                          settings: ["matrix": matrix.rawValue, "k": "\(k)", "tol": "\(tol)", "basis": "\(result.basisSize)"],
+                          parameters: problem.parameterCount, samples: problem.totalSamples,
+                          machine: .current(ranks: 1), timings: timings, result: result).write(to: path)
+            say("  output     \(path)")
+        }
+        if !result.converged.allSatisfy({ $0 }) {
+            throw WispError.numerical("Lanczos did not converge within the budget of \(settings.maxApplications ?? 50 * result.basisSize) applications; the values above are reported with their residuals (raise --max-applications or --basis)")
+        }
+    }
+}
+
+struct Density: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The spectral density of F by stochastic Lanczos quadrature, as JSON, CSV and an SVG plot.")
+
+    @OptionGroup var network: NetworkOptions
+    @Option(help: "fisher: probes in parameter space; ntk: probes in sample space, mapped to F's density (recommended when P ≫ TC).")
+    var matrix: CurvatureMatrix = .ntk
+    @Option(help: "Rademacher probe vectors n_v.")
+    var probes: Int = 10
+    @Option(help: "Lanczos steps (quadrature nodes) per probe.")
+    var steps: Int = 64
+    @Option(help: "Grid: log (density per unit log10 λ) or linear (per unit λ).")
+    var grid: GridScale = .log
+    @Option(name: .customLong("grid-points"), help: "Grid points.")
+    var gridPoints: Int = 400
+    @Option(help: "Gaussian broadening σ: decades on a log grid, fraction of the span on a linear grid. Default: 0.05 / 0.01.")
+    var broadening: Double?
+    @OptionGroup var out: OutputOptions
+
+    func run() throws {
+        let path = out.output ?? "wisp-output/density.json"
+        try OutputPath.checkWritable(path)
+        let problem = try network.makeProblem()
+        let (result, timings) = try DensityJob.run(
+            problem, matrix: matrix, settings: SLQSettings(probes: probes, steps: steps, seed: network.seed),
+            grid: DensitySettings(scale: grid, points: gridPoints, broadening: broadening),
+            reporter: ProgressReporter(label: "density", enabled: !out.quiet))
+        let written = try DensityOutput.write(result, timings: timings, problem: problem, jsonPath: path, command: "density",
+                                              settings: ["matrix": matrix.rawValue, "probes": "\(probes)", "steps": "\(steps)",
+                                                         "grid": grid.rawValue, "grid_points": "\(gridPoints)"])
+        say(Summary.header(problem))
+        say(Summary.density(written))
+        say(Summary.timing(timings))
+        say("  output     \(path), \(written.csv!), \(written.svg!)")
+    }
+}
+
+struct Moments: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "tr F, the mean eigenvalue tr F / P and the second moment tr(F²)/P.")
+
+    @OptionGroup var network: NetworkOptions
+    @Option(name: .customLong("exact-limit"), help: "Form K exactly for tr(F²) when TC is at most this; else use Hutchinson.")
+    var exactLimit: Int = 8192
+    @Option(help: "Hutchinson probes when tr(F²) is estimated.")
+    var probes: Int = 30
+    @OptionGroup var out: OutputOptions
+
+    func run() throws {
+        if let path = out.output { try OutputPath.checkWritable(path) }
+        let problem = try network.makeProblem()
+        let (result, timings) = try MomentsJob.run(problem, exactLimit: exactLimit, probes: probes, seed: network.seed,
+                                                   reporter: ProgressReporter(label: "moments", enabled: !out.quiet))
+        say(Summary.header(problem))
+        say(String(format: "  tr F       %.10e  (exact)", result.trace))
+        say(String(format: "  mean λ     %.10e  (exact, tr F / P)", result.meanEigenvalue))
+        if result.probes != nil {
+            say(String(format: "  tr(F²)/P   %.6e ± %.2e  (Hutchinson, %d probes)", result.secondMoment, result.secondMomentStandardError, probes))
+        } else {
+            say(String(format: "  tr(F²)/P   %.10e  (exact, ‖K‖²_F / P)", result.secondMoment))
+        }
+        say(Summary.timing(timings))
+        if let path = out.output {
+            try RunRecord(command: "moments", arguments: commandLine, configuration: problem.configuration,
+                          settings: ["exact_limit": "\(exactLimit)", "probes": "\(probes)"],
+                          parameters: problem.parameterCount, samples: problem.totalSamples,
+                          machine: .current(ranks: 1), timings: timings, result: result).write(to: path)
+            say("  output     \(path)")
+        }
+    }
+}

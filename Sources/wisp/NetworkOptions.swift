@@ -1,0 +1,81 @@
+import ArgumentParser
+import Wisp
+
+/// Flags that define the network and its data (shared by every subcommand).
+struct NetworkOptions: ParsableArguments {
+    @Option(help: "Weight layers L (3 = two hidden layers). Default: 3.")
+    var depth: Int?
+    @Option(help: "Hidden width M of every hidden layer. Default: 512.")
+    var width: Int?
+    @Option(name: .customLong("input-dim"), help: "Input dimension d. Default: the width (or the columns of --inputs).")
+    var inputDim: Int?
+    @Option(help: "Linear outputs C. Default: 1.")
+    var outputs: Int?
+    @Option(help: "Hidden activation: \(Activation.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var activation: Activation = .relu
+    @Option(name: .customLong("sigma-w2"), help: "Weight variance σ_w² (times 1/fan_in).")
+    var sigmaW2: Double = 2
+    @Option(name: .customLong("sigma-b2"), help: "Bias variance σ_b².")
+    var sigmaB2: Double = 0
+    @Flag(name: .customLong("no-bias"), help: "Networks without biases.")
+    var noBias = false
+    @Option(help: "standard (W ~ N(0, σ_w²/fan_in)) or ntk (u = σ_w/√fan_in · W h + σ_b b).")
+    var parametrization: Parametrization = .standard
+    @Option(help: "Samples T. Default: 512, or all rows of --inputs.")
+    var samples: Int?
+    @Option(help: "Inputs as a .npy file (T × d, little-endian float64 or float32). Default: Gaussian N(0, I).")
+    var inputs: String?
+    @Option(help: "Parameters from a .safetensors file (<layer>.weight [out, in], <layer>.bias [out]).")
+    var model: String?
+    @Option(help: "Seed of the counter-based streams (weights, inputs, probes).")
+    var seed: UInt64 = 0
+    @Option(help: "Precision of the network passes: float64 or float32 (solvers always use float64).")
+    var precision: Precision = .float64
+    @Option(name: .customLong("save-model"), help: "Also save the network's parameters to this .safetensors file.")
+    var saveModel: String?
+    @Option(name: .customLong("save-dtype"), help: "dtype of --save-model: f64 or f32.")
+    var saveDtype: SafeTensorDType = .f64
+
+    func validate() throws {
+        if model != nil {
+            for (flag, given) in [("--depth", depth != nil), ("--width", width != nil), ("--outputs", outputs != nil), ("--no-bias", noBias)] where given {
+                throw ValidationError("\(flag) cannot be combined with --model: the model file fixes the layer shapes")
+            }
+        }
+    }
+
+    var configuration: ProblemConfiguration {
+        var c = ProblemConfiguration()
+        c.depth = depth ?? 3
+        c.width = width ?? 512
+        c.inputDimension = inputDim
+        c.outputs = outputs ?? 1
+        c.activation = activation
+        c.sigmaW2 = sigmaW2
+        c.sigmaB2 = sigmaB2
+        c.bias = !noBias
+        c.parametrization = parametrization
+        c.samples = samples ?? (inputs == nil ? 512 : nil)
+        c.inputsPath = inputs
+        c.modelPath = model
+        c.seed = seed
+        c.precision = precision
+        return c
+    }
+
+    /// Builds the problem and saves the network if asked.
+    func makeProblem() throws -> Problem {
+        if let path = saveModel { try OutputPath.checkWritable(path) }
+        let problem = try Problem(configuration)
+        if let path = saveModel { try problem.network().save(safetensors: path, dtype: saveDtype) }
+        return problem
+    }
+}
+
+/// Where results go.
+struct OutputOptions: ParsableArguments {
+    @Option(help: "Write the result as JSON to this file (written atomically).")
+    var output: String?
+    @Flag(help: "No progress lines on stderr.")
+    var quiet = false
+}

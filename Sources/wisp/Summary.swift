@@ -1,0 +1,34 @@
+import Foundation
+import Wisp
+
+/// The human-readable lines every subcommand prints.
+enum Summary {
+    static func header(_ p: Problem) -> String {
+        let a = p.architecture
+        let c = p.configuration
+        let hidden = a.widths.dropFirst().dropLast()
+        let widths = Set(hidden).count == 1 ? "M=\(hidden.first!)" : "widths \(Array(hidden))"
+        let data = c.inputsPath.map { "inputs \($0)" } ?? "Gaussian inputs"
+        return """
+        Wisp \(wispVersion)
+          network    L=\(a.depth), \(widths), d=\(a.inputDimension), C=\(a.outputs), \(a.activation.rawValue), \
+        σ_w²=\(a.sigmaW2), σ_b²=\(a.sigmaB2), \(a.hasBias ? "biases" : "no biases"), \(a.parametrization.rawValue) parametrization
+          data       T=\(p.totalSamples), \(data), seed \(c.seed), \(c.precision.rawValue)
+          P          \(p.parameterCount) parameters (TC = \(p.sampleSpaceDimension))
+        """
+    }
+
+    static func timing(_ t: Timings) -> String {
+        String(format: "  time       %.2f s (operator %.2f s over %d applications), peak memory %@", t.totalSeconds,
+               t.operatorSeconds, t.operatorApplications, ResourceUsage.format(bytes: ResourceUsage.peakResidentBytes()))
+    }
+
+    static func density(_ r: DensityResult) -> String {
+        var s = "  density    SLQ, \(r.probes) probes × \(r.steps) steps in \(r.space) space; zero mass \(String(format: "%.6f", r.density.zeroMass))"
+        for m in r.moments {
+            s += String(format: "\n  tr(F^%d)/P  %.6e ± %.2e", m.order, m.estimate, m.standardError)
+            if let e = m.exact { s += String(format: "   (exact %.6e)", e) }
+        }
+        return s
+    }
+}

@@ -1,2 +1,0 @@
-import Wisp
-print("wisp")
