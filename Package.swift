@@ -49,7 +49,8 @@ let package = Package(
         ),
         .testTarget(
             name: "WispTests",
-            dependencies: ["Wisp", "WispTestSupport", "CLAPACK"]
+            // `wisp` is a dependency so the CLI tests can run the built binary.
+            dependencies: ["Wisp", "WispTestSupport", "CLAPACK", "wisp"]
         ),
     ]
 )

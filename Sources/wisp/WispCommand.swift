@@ -17,6 +17,25 @@ struct WispCommand: ParsableCommand {
         subcommands: [Run.self, Top.self, Density.self, Moments.self],
         defaultSubcommand: Run.self
     )
+
+    /// Parses and runs; any failure is one line `wisp: error: …` on stderr and a non-zero exit
+    /// (64 for usage errors, 1 otherwise). Help and version go to stdout with exit 0.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                say(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            let message = self.message(for: error)
+                .split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+            FileHandle.standardError.write(Data("wisp: error: \(message)\n".utf8))
+            Foundation.exit(code.rawValue)
+        }
+    }
 }
 
 extension Activation: ExpressibleByArgument {}

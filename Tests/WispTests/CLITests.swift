@@ -1,0 +1,213 @@
+import Foundation
+import XCTest
+@testable import Wisp
+
+/// The `wisp` executable end to end: outputs and their fields, determinism, and one clear
+/// error line with a non-zero exit (and no output file) for every kind of bad input.
+final class CLITests: XCTestCase {
+    var directory: URL!
+    let small = ["--width", "24", "--samples", "12", "--quiet"]
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("wisp-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    struct Outcome { var status: Int32; var stdout: String; var stderr: String }
+
+    /// Runs the `wisp` built next to this test bundle.
+    func wisp(_ arguments: [String]) throws -> Outcome {
+        // On Linux the test executable sits in the products directory beside `wisp`.
+        let products = Bundle.main.bundleURL
+        let candidates = [products, products.deletingLastPathComponent()].map { $0.appendingPathComponent("wisp") }
+        let binary = candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Outcome(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                       stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    /// Asserts a failure: non-zero exit, exactly one stderr line that mentions `words`, and
+    /// no JSON written.
+    func assertFails(_ arguments: [String], mentioning words: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+        let output = path("out-\(UUID().uuidString).json")
+        let r = try wisp(arguments + ["--output", output])
+        XCTAssertNotEqual(r.status, 0, "\(arguments) should fail", file: file, line: line)
+        let lines = r.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "one error line expected, got: \(r.stderr)", file: file, line: line)
+        XCTAssertTrue(r.stderr.hasPrefix("wisp: error: "), r.stderr, file: file, line: line)
+        for w in words { XCTAssertTrue(r.stderr.contains(w), "'\(w)' not in: \(r.stderr)", file: file, line: line) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output), "no output on failure", file: file, line: line)
+    }
+
+    func json(_ file: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as! [String: Any]
+    }
+
+    func testTopWritesEigenvaluesResidualsAndRecord() throws {
+        let out = path("top.json")
+        let r = try wisp(["top", "--k", "3"] + small + ["--output", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let j = try json(out)
+        let values = j["eigenvalues"] as! [Double], residuals = j["residuals"] as! [Double]
+        XCTAssertEqual(values.count, 3)
+        XCTAssertEqual(values, values.sorted(by: >))
+        for (v, res) in zip(values, residuals) { XCTAssertLessThanOrEqual(res, 1e-8 * v) }
+        XCTAssertEqual(j["wisp_version"] as? String, wispVersion)
+        XCTAssertNotNil(j["peak_memory_bytes"])
+        let timings = j["timings"] as! [String: Any]
+        for key in ["total_seconds", "operator_seconds", "operator_applications"] { XCTAssertNotNil(timings[key], key) }
+        let config = j["configuration"] as! [String: Any]
+        XCTAssertEqual(config["width"] as? Int, 24)
+        XCTAssertEqual(j["parameters"] as? Int, 24 * 24 + 24 + 24 * 24 + 24 + 24 + 1)
+    }
+
+    func testDensityWritesJSONCSVAndSVG() throws {
+        let out = path("d.json")
+        let r = try wisp(["density", "--probes", "4", "--steps", "10"] + small + ["--output", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let j = try json(out)
+        XCTAssertEqual((j["grid"] as! [Double]).count, 400)
+        XCTAssertEqual((j["density"] as! [Double]).count, 400)
+        XCTAssertEqual((j["moments"] as! [[String: Any]]).count, 4)
+        XCTAssertEqual(j["probes"] as? Int, 4)
+        XCTAssertTrue(try String(contentsOfFile: path("d.csv"), encoding: .utf8).contains("lambda,density"))
+        XCTAssertTrue(try String(contentsOfFile: path("d.svg"), encoding: .utf8).hasPrefix("<svg"))
+    }
+
+    func testMomentsFields() throws {
+        let out = path("m.json")
+        XCTAssertEqual(try wisp(["moments"] + small + ["--output", out]).status, 0)
+        let j = try json(out)
+        for key in ["trace", "mean_eigenvalue", "second_moment", "parameters"] { XCTAssertNotNil(j[key], key) }
+        XCTAssertEqual((j["trace"] as! Double) / Double(j["parameters"] as! Int), j["mean_eigenvalue"] as! Double, accuracy: 1e-15)
+    }
+
+    func testDefaultJobRunsWithoutArguments() throws {
+        let r = try wisp(["run", "--width", "32", "--samples", "16", "--quiet", "--probes", "3", "--steps", "8"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for word in ["λ_max", "residual", "mean λ", "density.svg"] { XCTAssertTrue(r.stdout.contains(word), word) }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("wisp-output/run.json")))
+    }
+
+    /// Same seed → identical numbers; a different seed → different ones.
+    func testDeterminism() throws {
+        var results = [[Double]]()
+        for seed in ["1", "1", "2"] {
+            let out = path("s\(results.count).json")
+            XCTAssertEqual(try wisp(["top", "--k", "2", "--seed", seed] + small + ["--output", out]).status, 0)
+            results.append(try json(out)["eigenvalues"] as! [Double])
+        }
+        XCTAssertEqual(results[0], results[1])
+        XCTAssertNotEqual(results[0], results[2])
+    }
+
+    /// --save-model then --model reproduces the spectrum (F64 exactly; F32 to float rounding).
+    func testSafetensorsRoundTripThroughCLI() throws {
+        let model = path("net.safetensors"), a = path("a.json"), b = path("b.json"), c = path("c.json")
+        XCTAssertEqual(try wisp(["top"] + small + ["--save-model", model, "--output", a]).status, 0)
+        XCTAssertEqual(try wisp(["top", "--samples", "12", "--quiet", "--model", model, "--output", b]).status, 0)
+        XCTAssertEqual(try json(a)["eigenvalues"] as! [Double], try json(b)["eigenvalues"] as! [Double])
+        let model32 = path("net32.safetensors")
+        XCTAssertEqual(try wisp(["top"] + small + ["--save-model", model32, "--save-dtype", "f32"]).status, 0)
+        XCTAssertEqual(try wisp(["top", "--samples", "12", "--quiet", "--model", model32, "--output", c]).status, 0)
+        let x = (try json(a)["eigenvalues"] as! [Double])[0], y = (try json(c)["eigenvalues"] as! [Double])[0]
+        XCTAssertEqual(x, y, accuracy: 1e-5 * x)
+    }
+
+    func testBadFlagValues() throws {
+        try assertFails(["top", "--activation", "swish"], mentioning: ["swish", "--activation"])
+        try assertFails(["top", "--width", "0"], mentioning: ["--width", "at least 1"])
+        try assertFails(["top", "--samples", "0", "--width", "8"], mentioning: ["--samples"])
+        try assertFails(["top", "--depth", "0", "--width", "8"], mentioning: ["--depth"])
+        try assertFails(["top", "--matrix", "hessian"], mentioning: ["hessian"])
+        try assertFails(["top", "--matrix", "ntk", "--k", "13"] + small, mentioning: ["--k 13 exceeds the matrix dimension 12"])
+        try assertFails(["top", "--sigma-w2", "nan"] + small, mentioning: ["--sigma-w2"])
+        try assertFails(["top", "--bogus"], mentioning: ["--bogus"])
+        try assertFails(["density", "--probes", "0"] + small, mentioning: ["--probes"])
+    }
+
+    func testBadInputFiles() throws {
+        try assertFails(["top", "--inputs", path("missing.npy")] + ["--quiet"], mentioning: ["missing.npy"])
+        // NaN in inputs.
+        let nan = path("nan.npy")
+        try NPY.write(values: [1, 2, .nan, 4, 5, 6], shape: [3, 2], dtype: .float64, to: nan)
+        try assertFails(["top", "--inputs", nan, "--width", "4", "--quiet"], mentioning: ["nan"])
+        // Inf in inputs.
+        let inf = path("inf.npy")
+        try NPY.write(values: [1, 2, 3, .infinity], shape: [2, 2], dtype: .float32, to: inf)
+        try assertFails(["top", "--inputs", inf, "--width", "4", "--quiet"], mentioning: ["inf"])
+        // Truncated npy.
+        let good = NPY.encode(values: Array(repeating: 0.5, count: 12), shape: [6, 2], dtype: .float64)
+        let truncated = path("trunc.npy")
+        try good.prefix(good.count - 5).write(to: URL(fileURLWithPath: truncated))
+        try assertFails(["top", "--inputs", truncated, "--width", "4", "--quiet"], mentioning: ["truncated"])
+        // 1-D inputs.
+        let flat = path("flat.npy")
+        try NPY.write(values: [1, 2, 3], shape: [3], dtype: .float64, to: flat)
+        try assertFails(["top", "--inputs", flat, "--quiet"], mentioning: ["2-D"])
+        // More samples than rows.
+        let rows = path("rows.npy")
+        try NPY.write(values: Array(repeating: 0.1, count: 8), shape: [4, 2], dtype: .float64, to: rows)
+        try assertFails(["top", "--inputs", rows, "--samples", "5", "--width", "4", "--quiet"], mentioning: ["exceeds the 4 rows"])
+    }
+
+    func testBadModelFiles() throws {
+        let model = path("m.safetensors")
+        let arch = try Architecture(widths: [5, 7, 1])
+        try Network<Double>(architecture: arch, seed: 1).save(safetensors: model)
+        // Shapes that disagree with the inputs.
+        let inputs = path("x.npy")
+        try NPY.write(values: Array(repeating: 0.3, count: 12), shape: [4, 3], dtype: .float64, to: inputs)
+        try assertFails(["top", "--model", model, "--inputs", inputs, "--quiet"], mentioning: ["3 features", "takes 5"])
+        // Flags that contradict the file.
+        try assertFails(["top", "--model", model, "--width", "9", "--quiet"], mentioning: ["--width", "--model"])
+        // Truncated and corrupt files.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: model))
+        let cut = path("cut.safetensors")
+        try bytes.prefix(bytes.count - 3).write(to: URL(fileURLWithPath: cut))
+        try assertFails(["top", "--model", cut, "--samples", "4", "--quiet"], mentioning: ["cut.safetensors"])
+        let junk = path("junk.safetensors")
+        try Data("not a safetensors file at all".utf8).write(to: URL(fileURLWithPath: junk))
+        try assertFails(["top", "--model", junk, "--samples", "4", "--quiet"], mentioning: ["junk.safetensors"])
+        // NaN weights.
+        var theta = Network<Double>(architecture: arch, seed: 1).parameters
+        theta[3] = .nan
+        let bad = path("nan.safetensors")
+        try SafeTensorsFile(tensors: ["0.weight": SafeTensor(dtype: .f64, shape: [7, 5], values: Array(theta[0..<35])),
+                                      "0.bias": SafeTensor(dtype: .f64, shape: [7], values: Array(theta[35..<42])),
+                                      "2.weight": SafeTensor(dtype: .f64, shape: [1, 7], values: Array(theta[42..<49])),
+                                      "2.bias": SafeTensor(dtype: .f64, shape: [1], values: [theta[49]])]).write(to: bad)
+        try assertFails(["top", "--model", bad, "--samples", "4", "--quiet"], mentioning: ["0.weight", "nan"])
+        // A layer chain that does not connect.
+        let broken = path("broken.safetensors")
+        try SafeTensorsFile(tensors: ["0.weight": SafeTensor(dtype: .f64, shape: [7, 5], values: Array(repeating: 0.1, count: 35)),
+                                      "2.weight": SafeTensor(dtype: .f64, shape: [1, 6], values: Array(repeating: 0.1, count: 6))]).write(to: broken)
+        try assertFails(["top", "--model", broken, "--samples", "4", "--quiet"], mentioning: ["takes 6 inputs"])
+    }
+
+    func testUnwritableOutputFailsBeforeComputing() throws {
+        let blocker = path("file")
+        try Data().write(to: URL(fileURLWithPath: blocker))
+        let r = try wisp(["top"] + small + ["--output", blocker + "/out.json"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("out.json") || r.stderr.contains(blocker), r.stderr)
+        XCTAssertEqual(r.stdout, "", "nothing computed before the output path was checked")
+    }
+}
