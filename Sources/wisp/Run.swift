@@ -12,7 +12,7 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("output-dir"), help: "Directory for run.json, density.json/.csv/.svg.")
     var outputDir: String = "wisp-output"
     @Option(help: "SLQ probes.")
-    var probes: Int = 10
+    var probes: Int = 20
     @Option(help: "SLQ Lanczos steps per probe.")
     var steps: Int = 64
     @Flag(help: "No progress lines on stderr.")

@@ -14,7 +14,8 @@
 /// Each expansion costs one operator application plus two Gram–Schmidt sweeps against the
 /// whole basis ("twice is enough", Giraud et al. 2005): 8·count·n flops as GEMV calls, and one
 /// reduction of `count` partial inner products for distributed vectors.
-/// Memory: (capacity + 1)·n doubles for the basis.
+/// Memory: (count + 1)·n doubles for the basis, grown as vectors are added, so a solve that
+/// converges early never holds the full (capacity + 1)·n.
 final class LanczosFactorization {
     let op: any LinearOperator
     let space: VectorSpace
@@ -40,7 +41,7 @@ final class LanczosFactorization {
         self.n = op.space.localDimension
         self.capacity = capacity
         self.seed = seed
-        basis = [Double](repeating: 0, count: max((capacity + 1) * n, 1))
+        basis = [Double](repeating: 0, count: max(n, 1))
         projected = [Double](repeating: 0, count: (capacity + 1) * (capacity + 1))
         work = [Double](repeating: 0, count: max(n, 1))
         coefficients = [Double](repeating: 0, count: capacity + 1)
@@ -131,6 +132,7 @@ final class LanczosFactorization {
         // Keep H symmetric: the entries above the diagonal come from earlier steps (β and, after
         // a restart, the couplings); the diagonal is the new Rayleigh quotient α_j.
         count = j + 1
+        if basis.count < (count + 1) * n { basis.append(contentsOf: repeatElement(0, count: (count + 1) * n - basis.count)) }
         let beta = work.withUnsafeBufferPointer { space.dot($0.baseAddress!, $0.baseAddress!).squareRoot() }
         let scale = (0..<count).reduce(0.0) { max($0, abs(h($1, $1))) } + beta
         if count == space.dimension || beta <= 1e-13 * scale || !beta.isFinite {
