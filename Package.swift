@@ -19,6 +19,11 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
+        ),
         // The engine: model -> differentiation -> operators -> solvers -> reports.
         .target(
             name: "Wisp",
@@ -27,11 +32,17 @@ let package = Package(
                 .product(name: "RealModule", package: "swift-numerics"),
             ]
         ),
+        // The MPI implementation of the engine's Communicator: the only Swift code that calls MPI.
+        .target(
+            name: "WispMPI",
+            dependencies: ["Wisp", "CMPI"]
+        ),
         // The command-line tool: a thin layer of argument parsing over the engine.
         .executableTarget(
             name: "wisp",
             dependencies: [
                 "Wisp",
+                "WispMPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -2,9 +2,6 @@ import ArgumentParser
 import Foundation
 import Wisp
 
-/// The arguments this process was started with, for the run record.
-var commandLine: [String] { Array(CommandLine.arguments.dropFirst()) }
-
 struct Top: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The k largest eigenvalues of F (or K) by thick-restart Lanczos, each with its residual.")
@@ -23,26 +20,28 @@ struct Top: ParsableCommand {
     @OptionGroup var out: OutputOptions
 
     func run() throws {
-        if let path = out.output { try OutputPath.checkWritable(path) }
-        let problem = try network.makeProblem()
+        let problem = try network.makeProblem(outputs: [out.output])
         let settings = LanczosSettings(count: k, tolerance: tol, basisSize: basis, maxApplications: maxApplications,
                                        seed: network.seed)
         let (result, timings) = try TopJob.run(problem, matrix: matrix, settings: settings,
-                                               reporter: ProgressReporter(label: "top", enabled: !out.quiet))
+                                               reporter: Runtime.progress("top", quiet: out.quiet))
+        if Runtime.isLead { try report(problem, result, timings) }
+        if !result.converged.allSatisfy({ $0 }) {
+            throw WispError.numerical("Lanczos did not converge within the budget of \(settings.maxApplications ?? 50 * result.basisSize) applications; the values above are reported with their residuals (raise --max-applications or --basis)")
+        }
+    }
+
+    private func report(_ problem: Problem, _ result: TopResult, _ timings: Timings) throws {
         say(Summary.header(problem))
         for (i, (value, residual)) in zip(result.eigenvalues, result.residuals).enumerated() {
             say(String(format: "  λ_%-3d %.10e   residual %.2e%@", i + 1, value, residual, result.converged[i] ? "" : "  (not converged)"))
         }
         say(Summary.timing(timings))
         if let path = out.output {
-            try RunRecord(command: "top", arguments: commandLine, configuration: problem.configuration,
+            try RunRecord(command: "top", problem: problem,
                           settings: ["matrix": matrix.rawValue, "k": "\(k)", "tol": "\(tol)", "basis": "\(result.basisSize)"],
-                          parameters: problem.parameterCount, samples: problem.totalSamples,
-                          machine: .current(ranks: 1), timings: timings, result: result).write(to: path)
+                          timings: timings, result: result).write(to: path)
             say("  output     \(path)")
-        }
-        if !result.converged.allSatisfy({ $0 }) {
-            throw WispError.numerical("Lanczos did not converge within the budget of \(settings.maxApplications ?? 50 * result.basisSize) applications; the values above are reported with their residuals (raise --max-applications or --basis)")
         }
     }
 }
@@ -68,12 +67,12 @@ struct Density: ParsableCommand {
 
     func run() throws {
         let path = out.output ?? "wisp-output/density.json"
-        try OutputPath.checkWritable(path)
-        let problem = try network.makeProblem()
+        let problem = try network.makeProblem(outputs: [path])
         let (result, timings) = try DensityJob.run(
             problem, matrix: matrix, settings: SLQSettings(probes: probes, steps: steps, seed: network.seed),
             grid: DensitySettings(scale: grid, points: gridPoints, broadening: broadening),
-            reporter: ProgressReporter(label: "density", enabled: !out.quiet))
+            reporter: Runtime.progress("density", quiet: out.quiet))
+        guard Runtime.isLead else { return }
         let written = try DensityOutput.write(result, timings: timings, problem: problem, jsonPath: path, command: "density",
                                               settings: ["matrix": matrix.rawValue, "probes": "\(probes)", "steps": "\(steps)",
                                                          "grid": grid.rawValue, "grid_points": "\(gridPoints)"])
@@ -96,10 +95,10 @@ struct Moments: ParsableCommand {
     @OptionGroup var out: OutputOptions
 
     func run() throws {
-        if let path = out.output { try OutputPath.checkWritable(path) }
-        let problem = try network.makeProblem()
+        let problem = try network.makeProblem(outputs: [out.output])
         let (result, timings) = try MomentsJob.run(problem, exactLimit: exactLimit, probes: probes, seed: network.seed,
-                                                   reporter: ProgressReporter(label: "moments", enabled: !out.quiet))
+                                                   reporter: Runtime.progress("moments", quiet: out.quiet))
+        guard Runtime.isLead else { return }
         say(Summary.header(problem))
         say(String(format: "  tr F       %.10e  (exact)", result.trace))
         say(String(format: "  mean λ     %.10e  (exact, tr F / P)", result.meanEigenvalue))
@@ -110,10 +109,8 @@ struct Moments: ParsableCommand {
         }
         say(Summary.timing(timings))
         if let path = out.output {
-            try RunRecord(command: "moments", arguments: commandLine, configuration: problem.configuration,
-                          settings: ["exact_limit": "\(exactLimit)", "probes": "\(probes)"],
-                          parameters: problem.parameterCount, samples: problem.totalSamples,
-                          machine: .current(ranks: 1), timings: timings, result: result).write(to: path)
+            try RunRecord(command: "moments", problem: problem, settings: ["exact_limit": "\(exactLimit)", "probes": "\(probes)"],
+                          timings: timings, result: result).write(to: path)
             say("  output     \(path)")
         }
     }

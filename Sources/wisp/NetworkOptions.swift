@@ -63,11 +63,18 @@ struct NetworkOptions: ParsableArguments {
         return c
     }
 
-    /// Builds the problem and saves the network if asked.
-    func makeProblem() throws -> Problem {
-        if let path = saveModel { try OutputPath.checkWritable(path) }
-        let problem = try Problem(configuration)
-        if let path = saveModel { try problem.network().save(safetensors: path, dtype: saveDtype) }
+    /// Builds this process's part of the problem, checking the output paths (rank 0) first;
+    /// all processes agree on success before any computation, so a file missing or corrupt on
+    /// one node stops every process with one message. Saves the network if asked (rank 0).
+    func makeProblem(outputs: [String?]) throws -> Problem {
+        let communicator = Runtime.communicator
+        let problem = try communicator.agree { () throws -> Problem in
+            if Runtime.isLead {
+                for path in outputs + [saveModel] { if let path { try OutputPath.checkWritable(path) } }
+            }
+            return try Problem(configuration, communicator: communicator)
+        }
+        if Runtime.isLead, let path = saveModel { try problem.network().save(safetensors: path, dtype: saveDtype) }
         return problem
     }
 }

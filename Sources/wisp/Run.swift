@@ -20,33 +20,31 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let runPath = outputDir + "/run.json", densityPath = outputDir + "/density.json"
-        try OutputPath.checkWritable(runPath)
-        let problem = try network.makeProblem()
-        say(Summary.header(problem))
+        let problem = try network.makeProblem(outputs: [runPath, densityPath])
+        let lead = Runtime.isLead
+        if lead { say(Summary.header(problem)) }
 
         let (moments, momentTimings) = try MomentsJob.run(problem, exactLimit: 8192, probes: 30, seed: network.seed,
-                                                          reporter: ProgressReporter(label: "moments", enabled: !quiet))
+                                                          reporter: Runtime.progress("moments", quiet: quiet))
         let (top, topTimings) = try TopJob.run(problem, matrix: .ntk, settings: LanczosSettings(count: 1, tolerance: 1e-10, seed: network.seed),
-                                               reporter: ProgressReporter(label: "top", enabled: !quiet))
-        say(String(format: "  λ_max      %.10e   residual %.2e (%d Lanczos applications)", top.eigenvalues[0], top.residuals[0],
+                                               reporter: Runtime.progress("top", quiet: quiet))
+        if lead { say(String(format: "  λ_max      %.10e   residual %.2e (%d Lanczos applications)", top.eigenvalues[0], top.residuals[0],
                      top.operatorApplications))
-        say(String(format: "  mean λ     %.10e   (exact tr F / P)", moments.meanEigenvalue))
-        say(String(format: "  tr(F²)/P   %.10e   (%@)", moments.secondMoment, moments.secondMomentMethod))
+            say(String(format: "  mean λ     %.10e   (exact tr F / P)", moments.meanEigenvalue))
+            say(String(format: "  tr(F²)/P   %.10e   (%@)", moments.secondMoment, moments.secondMomentMethod))
+        }
 
         let (density, densityTimings) = try DensityJob.run(
             problem, matrix: .ntk, settings: SLQSettings(probes: probes, steps: steps, seed: network.seed),
-            grid: DensitySettings(), reporter: ProgressReporter(label: "density", enabled: !quiet))
+            grid: DensitySettings(), reporter: Runtime.progress("density", quiet: quiet))
+        guard lead else { return }
         let written = try DensityOutput.write(density, timings: densityTimings, problem: problem, jsonPath: densityPath, command: "run",
                                               settings: ["matrix": "ntk", "probes": "\(probes)", "steps": "\(steps)", "grid": "log"],
                                               markers: [("λ_max", top.eigenvalues[0])])
         say(Summary.density(written))
 
-        let timings = Timings(totalSeconds: momentTimings.totalSeconds + topTimings.totalSeconds + densityTimings.totalSeconds,
-                              operatorSeconds: momentTimings.operatorSeconds + topTimings.operatorSeconds + densityTimings.operatorSeconds,
-                              operatorApplications: momentTimings.operatorApplications + topTimings.operatorApplications + densityTimings.operatorApplications)
-        try RunRecord(command: "run", arguments: commandLine, configuration: problem.configuration,
-                      settings: ["probes": "\(probes)", "steps": "\(steps)"], parameters: problem.parameterCount,
-                      samples: problem.totalSamples, machine: .current(ranks: 1), timings: timings,
+        let timings = momentTimings + topTimings + densityTimings
+        try RunRecord(command: "run", problem: problem, settings: ["probes": "\(probes)", "steps": "\(steps)"], timings: timings,
                       result: DefaultJobResult(top: top, moments: moments, densityFile: densityPath)).write(to: runPath)
         say(Summary.timing(timings))
         say("  plot       \(written.svg!)")

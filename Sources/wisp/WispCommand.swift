@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Wisp
+import WispMPI
 
 @main
 struct WispCommand: ParsableCommand {
@@ -18,24 +19,50 @@ struct WispCommand: ParsableCommand {
         defaultSubcommand: Run.self
     )
 
-    /// Parses and runs; any failure is one line `wisp: error: …` on stderr and a non-zero exit
-    /// (64 for usage errors, 1 otherwise). Help and version go to stdout with exit 0.
+    /// Initializes MPI when started by a launcher, parses and runs. Any failure is one line
+    /// `wisp: error: …` on stderr (from rank 0, or from the lowest rank whose setup failed)
+    /// and a non-zero exit (64 for usage errors, 1 otherwise) on every rank. Help and version
+    /// go to stdout with exit 0.
     static func main() {
+        let mpi = MPICommunicator.launchedByMPI ? MPICommunicator() : nil
+        if let mpi { Runtime.communicator = mpi }
+        let rank = Runtime.communicator.rank
+        func finish(_ code: Int32) -> Never {
+            mpi?.finalize()
+            Foundation.exit(code)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()
+            finish(0)
         } catch {
             let code = exitCode(for: error)
             if code == .success {
-                say(fullMessage(for: error))
-                Foundation.exit(0)
+                if rank == 0 { say(fullMessage(for: error)) }
+                finish(0)
             }
-            let message = self.message(for: error)
-                .split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
-            FileHandle.standardError.write(Data("wisp: error: \(message)\n".utf8))
-            Foundation.exit(code.rawValue)
+            let reporter = (error is RankFailure) || (rank == 0 && !(error is PeerFailure))
+            if reporter {
+                let message = self.message(for: error)
+                    .split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+                FileHandle.standardError.write(Data("wisp: error: \(message)\n".utf8))
+            }
+            finish(code == .success ? 1 : code.rawValue)
         }
     }
+}
+
+/// Process-wide state of the executable: who this process is among the job's processes.
+enum Runtime {
+    nonisolated(unsafe) static var communicator: any Communicator = SerialCommunicator()
+
+    /// Progress lines go to stderr from rank 0 only.
+    static func progress(_ label: String, quiet: Bool) -> ProgressReporter {
+        ProgressReporter(label: label, enabled: !quiet && communicator.rank == 0)
+    }
+
+    /// Whether this process prints summaries and writes files.
+    static var isLead: Bool { communicator.rank == 0 }
 }
 
 extension Activation: ExpressibleByArgument {}

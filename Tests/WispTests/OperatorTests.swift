@@ -47,7 +47,7 @@ final class OperatorTests: XCTestCase {
         XCTAssertEqual(exact, trace, accuracy: 1e-12 * trace)
         let gram = FisherMoments.gramMatrix(p.jacobian, totalSamples: p.T)
         XCTAssertLessThan(DenseReference.relativeError(gram, p.K), 1e-12)
-        XCTAssertEqual(FisherMoments.secondTrace(gram: gram), second, accuracy: 1e-11 * second)
+        XCTAssertEqual(FisherMoments.secondTrace(gramRows: gram), second, accuracy: 1e-11 * second)
     }
 
     /// Top eigenvalues of F (P = 2402) and K (TC = 50) from Lanczos against LAPACK on the dense
@@ -93,7 +93,7 @@ final class OperatorTests: XCTestCase {
         let op = FisherOperator(jacobian: p.jacobian, totalSamples: p.T)
         let slq = try StochasticLanczosQuadrature.run(op, settings: SLQSettings(probes: 40, steps: 20, seed: 5))
         let exact1 = FisherMoments.trace(p.jacobian, totalSamples: p.T) / Double(p.P)
-        let exact2 = FisherMoments.secondTrace(gram: FisherMoments.gramMatrix(p.jacobian, totalSamples: p.T)) / Double(p.P)
+        let exact2 = FisherMoments.secondTrace(gramRows: FisherMoments.gramMatrix(p.jacobian, totalSamples: p.T)) / Double(p.P)
         let m1 = slq.normalizedMoment(1), m2 = slq.normalizedMoment(2)
         XCTAssertLessThan(abs(m1.mean - exact1), 4 * m1.standardError, "first moment \(m1) vs \(exact1)")
         XCTAssertLessThan(abs(m2.mean - exact2), 4 * m2.standardError, "second moment \(m2) vs \(exact2)")

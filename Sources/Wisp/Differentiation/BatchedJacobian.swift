@@ -242,17 +242,24 @@ public final class BatchedJacobian<S: BLASScalar> {
     ///     Θ_l[(t,k),(s,k')] = (Δ^l_k Δ^l_k'ᵀ)[t,s] · (c_l² H^(l−1) H^(l−1)ᵀ + c_b² 11ᵀ)[t,s].
     /// Cost: C backward passes plus Σ_l 2 (TC)² M_l + 2 T² M_(l−1) flops; memory (TC)² + TC·max M.
     public func tangentKernel(layers: Set<Int>? = nil) -> [Double] {
+        tangentKernelRows(layers: layers) { local, _, _ in local }
+    }
+
+    /// The rows of Θ for this block's samples against the samples of all blocks:
+    /// (T_block·C) × (T·C). `gather(matrix, rowsPerSample, columns)` must return the row-wise
+    /// concatenation, in block order, of every block's `matrix` (T_block·rowsPerSample rows ×
+    /// `columns`, row-major); on one process it is the identity. The Gram products run in Float64.
+    public func tangentKernelRows(layers: Set<Int>? = nil, gather: ([Double], Int, Int) -> [Double]) -> [Double] {
         let arch = architecture
         let T = sampleCount, C = outputCount, n = T * C
-        let wanted = layers ?? Set(1...arch.depth)
-        var kernel = [Double](repeating: 0, count: n * n)
+        let wanted = (layers ?? Set(1...arch.depth)).sorted()
         // Stacked backward signals D^l (TC × M_l): row t·C + k holds δ^l_k(t).
         var stacked = [[S]](repeating: [], count: arch.depth + 1)
         for l in wanted { stacked[l] = [S](repeating: 0, count: n * arch.widths[l]) }
         for k in 0..<C {
             withCotangent(output: k) { u in
                 backpropagate(u) { l, delta in
-                    guard wanted.contains(l) else { return }
+                    guard !stacked[l].isEmpty else { return }
                     let m = arch.widths[l]
                     stacked[l].withUnsafeMutableBufferPointer { dst in
                         for t in 0..<T { (dst.baseAddress! + (t * C + k) * m).update(from: delta + t * m, count: m) }
@@ -260,27 +267,34 @@ public final class BatchedJacobian<S: BLASScalar> {
                 }
             }
         }
-        var gDelta = [S](repeating: 0, count: n * n)
-        var gH = [S](repeating: 0, count: T * T)
-        for l in wanted.sorted() {
+        var rows: [Double]? = nil
+        for l in wanted {
             let (fanIn, m) = (arch.widths[l - 1], arch.widths[l])
-            stacked[l].withUnsafeBufferPointer { d in
-                S.gemm(transA: false, transB: true, m: n, n: n, k: m, alpha: 1, a: d.baseAddress!, lda: m,
-                       b: d.baseAddress!, ldb: m, beta: 0, c: &gDelta, ldc: n)
-            }
-            withInputsOrHidden(l - 1) { h in
-                S.gemm(transA: false, transB: true, m: T, n: T, k: fanIn, alpha: 1, a: h, lda: fanIn,
-                       b: h, ldb: fanIn, beta: 0, c: &gH, ldc: T)
-            }
+            let dLocal = stacked[l].map { Double($0) }
+            stacked[l] = []
+            let dAll = gather(dLocal, C, m)
+            let hLocal = withInputsOrHidden(l - 1) { h in (0..<(T * fanIn)).map { Double(h[$0]) } }
+            let hAll = gather(hLocal, 1, fanIn)
+            let N = dAll.count / max(m, 1), totalT = hAll.count / max(fanIn, 1)
+            if rows == nil { rows = [Double](repeating: 0, count: n * N) }
+            var gDelta = [Double](repeating: 0, count: max(n * N, 1))
+            var gH = [Double](repeating: 0, count: max(T * totalT, 1))
+            Double.gemm(transA: false, transB: true, m: n, n: N, k: m, alpha: 1, a: dLocal, lda: m,
+                        b: dAll, ldb: m, beta: 0, c: &gDelta, ldc: max(N, 1))
+            Double.gemm(transA: false, transB: true, m: T, n: totalT, k: fanIn, alpha: 1, a: hLocal, lda: fanIn,
+                        b: hAll, ldb: fanIn, beta: 0, c: &gH, ldc: max(totalT, 1))
             let cw2 = arch.weightScale(l) * arch.weightScale(l)
             let cb2 = arch.hasBias ? arch.biasScale * arch.biasScale : 0
-            for i in 0..<n {
-                for j in 0..<n {
-                    kernel[i * n + j] += Double(gDelta[i * n + j]) * (cw2 * Double(gH[(i / C) * T + j / C]) + cb2)
+            rows!.withUnsafeMutableBufferPointer { out in
+                for i in 0..<n {
+                    let hRow = (i / C) * totalT
+                    for j in 0..<N {
+                        out[i * N + j] += gDelta[i * N + j] * (cw2 * gH[hRow + j / C] + cb2)
+                    }
                 }
             }
         }
-        return kernel
+        return rows ?? []
     }
 
     // MARK: Helpers

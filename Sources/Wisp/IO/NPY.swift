@@ -55,8 +55,26 @@ public enum NPY {
         try decode(AtomicFile.read(path: path), name: path)
     }
 
-    /// Decodes the bytes of a `.npy` file. `name` prefixes every error message.
-    public static func decode(_ data: Data, name: String) throws -> NPYArray {
+    /// Reads only the rows `rows` of the first dimension (all of them when nil) of the `.npy`
+    /// file at `path`, validating the whole file's header and size. The file is memory-mapped,
+    /// so a process that holds a block of samples pages in only that block.
+    /// Returns the file's full shape with the selected rows' values.
+    public static func read(path: String, rows: Range<Int>?) throws -> (shape: [Int], values: [Double]) {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+        } catch {
+            _ = try AtomicFile.read(path: path)   // throws the descriptive read error
+            throw WispError.badInput("\(printable(path)): cannot read")
+        }
+        let array = try decode(data, name: path, rows: rows)
+        return (array.shape, array.values)
+    }
+
+    /// Decodes the bytes of a `.npy` file. `name` prefixes every error message. With `rows`,
+    /// only those rows of the first dimension are converted (the header and the total size
+    /// are still checked); the returned shape is the file's.
+    public static func decode(_ data: Data, name: String, rows: Range<Int>? = nil) throws -> NPYArray {
         func fail(_ problem: String) -> WispError { .badInput("\(printable(name)): \(problem)") }
 
         return try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws -> NPYArray in
@@ -97,8 +115,17 @@ public enum NPY {
                 throw fail("extra bytes after the array: expected \(byteCount) bytes of data for shape "
                     + "\(describe(header.shape)) of '\(header.dtype.rawValue)', found \(available)")
             }
+            var first = 0, selected = count
+            if let rows {
+                guard let rowCount = header.shape.first, rows.lowerBound >= 0, rows.upperBound <= rowCount else {
+                    throw fail("rows \(rows) are outside the array's shape \(describe(header.shape))")
+                }
+                let rowLength = rowCount == 0 ? 0 : count / rowCount
+                first = rows.lowerBound * rowLength
+                selected = rows.count * rowLength
+            }
             let values = LittleEndianFloats.decode(
-                raw, from: headerEnd, count: count, float32: header.dtype == .float32)
+                raw, from: headerEnd + first * header.dtype.itemSize, count: selected, float32: header.dtype == .float32)
             return NPYArray(shape: header.shape, dtype: header.dtype, values: values)
         }
     }

@@ -70,8 +70,9 @@ public enum DensityJob {
     public static func run(_ problem: Problem, matrix: CurvatureMatrix, settings: SLQSettings, grid: DensitySettings,
                            reporter: ProgressReporter? = nil) throws -> (DensityResult, Timings) {
         let start = DispatchTime.now().uptimeNanoseconds
+        let communicationBefore = problem.communicator.statistics
         let op = TimedOperator(problem.makeOperator(matrix))
-        try TopJob.ensureBasisFits(problem: problem, op: op, vectors: min(settings.steps, op.dimension) + 1)
+        try problem.communicator.agree { try TopJob.ensureBasisFits(problem: problem, op: op, vectors: min(settings.steps, op.dimension) + 1) }
         let slq = try StochasticLanczosQuadrature.run(op, settings: settings) { p, _ in
             let perProbe = op.seconds / Double(p + 1)
             reporter?.report("probe \(p + 1)/\(settings.probes)", eta: perProbe * Double(settings.probes - p - 1))
@@ -89,6 +90,8 @@ public enum DensityJob {
                                    steps: min(settings.steps, op.dimension), nullSpaceFraction: max(1 - s, 0), density: density,
                                    moments: moments, largestNode: nodes.max() ?? 0, operatorApplications: slq.operatorApplications)
         let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-        return (result, Timings(totalSeconds: total, operatorSeconds: op.seconds, operatorApplications: op.applications))
+        let communication = (problem.communicator.statistics - communicationBefore).seconds
+        return (result, Timings(totalSeconds: total, operatorSeconds: op.seconds, operatorApplications: op.applications,
+                            communicationSeconds: communication))
     }
 }

@@ -20,20 +20,21 @@ public struct MomentsResult: Encodable, Sendable {
 }
 
 public enum MomentsJob {
-    /// Exact tr F always; exact tr(F²) = ‖K‖²_F when TC ≤ `exactLimit` on one process
-    /// (memory ~ 2 (TC)² doubles), else Hutchinson's E‖K r‖² with `probes` Rademacher probes.
+    /// Exact tr F always; exact tr(F²) = ‖K‖²_F when TC ≤ `exactLimit` (memory per process
+    /// ~ 2·T_block·C·TC doubles plus the gathered factors TC·M), else Hutchinson's E‖K r‖² with `probes` Rademacher probes.
     public static func run(_ problem: Problem, exactLimit: Int, probes: Int, seed: UInt64,
                            reporter: ProgressReporter? = nil) throws -> (MomentsResult, Timings) {
         let start = DispatchTime.now().uptimeNanoseconds
+        let communicationBefore = problem.communicator.statistics
         let P = Double(problem.parameterCount)
         let trace = problem.exactTrace()
         let n = problem.sampleSpaceDimension
         var result = MomentsResult(parameters: problem.parameterCount, trace: trace, meanEigenvalue: trace / P,
                                    secondMoment: 0, secondMomentStandardError: 0, secondMomentMethod: "")
         var opSeconds = 0.0, applications = 0
-        if n <= exactLimit && problem.communicator.size == 1 {
+        if n <= exactLimit {
             reporter?.report("forming the \(n) × \(n) NTK Gram matrix", force: true)
-            result.secondMoment = FisherMoments.secondTrace(gram: try problem.gramMatrix()) / P
+            result.secondMoment = problem.exactSecondMoment()
             result.secondMomentMethod = "exact: ‖K‖²_F / P with K formed from per-layer Gram matrices"
         } else {
             let op = TimedOperator(problem.makeOperator(.ntk))
@@ -49,6 +50,8 @@ public enum MomentsJob {
             applications = op.applications
         }
         let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-        return (result, Timings(totalSeconds: total, operatorSeconds: opSeconds, operatorApplications: applications))
+        let communication = (problem.communicator.statistics - communicationBefore).seconds
+        return (result, Timings(totalSeconds: total, operatorSeconds: opSeconds, operatorApplications: applications,
+                            communicationSeconds: communication))
     }
 }

@@ -24,16 +24,17 @@ public final class Problem {
         self.communicator = communicator
         let c = configuration
 
-        // Inputs first: a file fixes d and bounds T.
-        var inputRows: NPYArray? = nil
+        // Inputs first: a file fixes d and bounds T. Only its shape is read here; each process
+        // reads its own rows below.
+        var fileShape: [Int]? = nil
         if let path = c.inputsPath {
-            let array = try NPY.read(path: path)
-            guard array.shape.count == 2 else {
-                throw WispError.badInput("\(path): expected a 2-D array of inputs (T × d), found shape \(array.shape)")
+            let shape = try NPY.read(path: path, rows: 0..<0).shape
+            guard shape.count == 2 else {
+                throw WispError.badInput("\(path): expected a 2-D array of inputs (T × d), found shape \(shape)")
             }
-            inputRows = array
+            fileShape = shape
         }
-        let fileRows = inputRows?.shape[0]
+        let fileRows = fileShape?[0]
         let T = c.samples ?? fileRows ?? 0
         guard T >= 1 else { throw WispError.invalidConfiguration("--samples must be at least 1 (got \(T))") }
         if let rows = fileRows, T > rows {
@@ -47,7 +48,7 @@ public final class Problem {
                                                  sigmaW2: c.sigmaW2, sigmaB2: c.sigmaB2)
         } else {
             guard c.width >= 1 else { throw WispError.invalidConfiguration("--width must be at least 1 (got \(c.width))") }
-            let d = c.inputDimension ?? inputRows?.shape[1] ?? c.width
+            let d = c.inputDimension ?? fileShape?[1] ?? c.width
             let arch = try Architecture(depth: c.depth, width: c.width, inputDimension: d, outputs: c.outputs,
                                         activation: c.activation, hasBias: c.bias, parametrization: c.parametrization,
                                         sigmaW2: c.sigmaW2, sigmaB2: c.sigmaB2)
@@ -60,12 +61,11 @@ public final class Problem {
         }
 
         let block = communicator.block(of: T)
-        if let array = inputRows {
-            guard array.shape[1] == d else {
-                throw WispError.badInput("\(c.inputsPath!): inputs have \(array.shape[1]) features but the network's first layer takes \(d)")
+        if let path = c.inputsPath, let shape = fileShape {
+            guard shape[1] == d else {
+                throw WispError.badInput("\(path): inputs have \(shape[1]) features but the network's first layer takes \(d)")
             }
-            dataset = try Dataset(dimension: d, totalSamples: T, samples: block,
-                                  values: Array(array.values[(block.lowerBound * d)..<(block.upperBound * d)]))
+            dataset = try Dataset(dimension: d, totalSamples: T, samples: block, values: try NPY.read(path: path, rows: block).values)
         } else {
             dataset = try Dataset.gaussian(totalSamples: T, dimension: d, seed: c.seed, samples: block)
         }
@@ -82,12 +82,12 @@ public final class Problem {
     /// Exact tr F = tr K (``FisherMoments/trace(_:totalSamples:communicator:)``).
     public func exactTrace() -> Double { box.exactTrace() }
 
-    /// The dense NTK Gram matrix K (TC × TC); single process only.
-    public func gramMatrix() throws -> [Double] {
-        guard communicator.size == 1 else {
-            throw WispError.invalidConfiguration("forming the NTK Gram matrix needs all samples in one process")
-        }
-        return box.gramMatrix()
+    /// This process's rows of the NTK Gram matrix K ((T_block·C) × TC; all of K on one process).
+    public func gramRows() -> [Double] { box.gramRows() }
+
+    /// tr(F²)/P = ‖K‖²_F / P, exactly (every process computes its rows of K).
+    public func exactSecondMoment() -> Double {
+        FisherMoments.secondTrace(gramRows: gramRows(), communicator: communicator) / Double(parameterCount)
     }
 
     /// The network in Float64 (for saving).
@@ -100,7 +100,7 @@ private protocol JacobianBox {
     var flopsPerProduct: Double { get }
     func makeOperator(_ matrix: CurvatureMatrix) -> any LinearOperator
     func exactTrace() -> Double
-    func gramMatrix() -> [Double]
+    func gramRows() -> [Double]
     func network64() -> Network<Double>
 }
 
@@ -129,7 +129,9 @@ private final class PrecisionBox<S: BLASScalar>: JacobianBox {
         FisherMoments.trace(jacobian, totalSamples: dataset.totalSamples, communicator: communicator)
     }
 
-    func gramMatrix() -> [Double] { FisherMoments.gramMatrix(jacobian, totalSamples: dataset.totalSamples) }
+    func gramRows() -> [Double] {
+        FisherMoments.gramRows(jacobian, totalSamples: dataset.totalSamples, communicator: communicator)
+    }
 
     func network64() -> Network<Double> {
         try! Network<Double>(architecture: jacobian.network.architecture, parameters: jacobian.network.parameters.map { Double($0) })

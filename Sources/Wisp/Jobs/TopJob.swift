@@ -27,8 +27,10 @@ public enum TopJob {
     public static func run(_ problem: Problem, matrix: CurvatureMatrix, settings: LanczosSettings,
                            reporter: ProgressReporter? = nil) throws -> (TopResult, Timings) {
         let start = DispatchTime.now().uptimeNanoseconds
+        let communicationBefore = problem.communicator.statistics
         let op = TimedOperator(problem.makeOperator(matrix))
-        try ensureBasisFits(problem: problem, op: op, vectors: min(op.dimension, settings.basisSize ?? max(2 * settings.count + 20, 40)) + 1 + settings.count)
+        let vectors = min(op.dimension, settings.basisSize ?? max(2 * settings.count + 20, 40)) + 1 + settings.count
+        try problem.communicator.agree { try ensureBasisFits(problem: problem, op: op, vectors: vectors) }
         var first: (apps: Int, logRes: Double)? = nil
         let pairs = try Lanczos.solve(op, settings: settings) { p in
             let logRes = Foundation.log10(max(p.worstRelativeResidual, 1e-300))
@@ -48,7 +50,9 @@ public enum TopJob {
                                operatorApplications: pairs.operatorApplications, restarts: pairs.restarts,
                                basisSize: pairs.basisSize, tolerance: settings.tolerance)
         let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-        return (result, Timings(totalSeconds: total, operatorSeconds: op.seconds, operatorApplications: op.applications))
+        let communication = (problem.communicator.statistics - communicationBefore).seconds
+        return (result, Timings(totalSeconds: total, operatorSeconds: op.seconds, operatorApplications: op.applications,
+                            communicationSeconds: communication))
     }
 
     /// Refuses a Krylov basis that cannot fit in memory, before allocating it.

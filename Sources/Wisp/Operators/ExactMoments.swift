@@ -25,16 +25,30 @@ public enum FisherMoments {
         return communicator.sum(local) / Double(totalSamples)
     }
 
-    /// The NTK Gram matrix K = (1/T) J Jᵀ, TC × TC row-major (index t·C + k), formed from the
-    /// kernel's Hadamard structure (``BatchedJacobian/tangentKernel(layers:)``). Single process
-    /// only: every entry couples two samples.
-    public static func gramMatrix<S>(_ jacobian: BatchedJacobian<S>, totalSamples: Int) -> [Double] {
+    /// The rows of the NTK Gram matrix K = (1/T) J Jᵀ for this process's samples (all of K on
+    /// one process): row-major (T_block·C) × (T·C), index t·C + k. Formed from the kernel's
+    /// Hadamard structure (``BatchedJacobian/tangentKernelRows(layers:gather:)``); with several
+    /// processes each layer's backward and forward factors are gathered from all of them
+    /// (TC·M_l + T·M_(l−1) doubles per layer).
+    public static func gramRows<S>(_ jacobian: BatchedJacobian<S>, totalSamples: Int,
+                                   communicator: any Communicator = SerialCommunicator()) -> [Double] {
         let scale = 1 / Double(totalSamples)
-        return jacobian.tangentKernel().map { $0 * scale }
+        return jacobian.tangentKernelRows { local, rowsPerSample, columns in
+            let counts = (0..<communicator.size).map {
+                communicator.block(of: totalSamples, rank: $0).count * rowsPerSample * columns
+            }
+            return communicator.allgather(local, counts: counts)
+        }.map { $0 * scale }
     }
 
-    /// tr(F²) = tr(K²) = ‖K‖²_F for symmetric K.
-    public static func secondTrace(gram: [Double]) -> Double {
-        gram.reduce(0) { $0 + $1 * $1 }
+    /// tr(F²) = ‖K‖²_F from the rows of K each process holds.
+    public static func secondTrace(gramRows rows: [Double], communicator: any Communicator = SerialCommunicator()) -> Double {
+        communicator.sum(rows.reduce(0) { $0 + $1 * $1 })
     }
+
+    /// The whole NTK Gram matrix K = (1/T) J Jᵀ on one process.
+    public static func gramMatrix<S>(_ jacobian: BatchedJacobian<S>, totalSamples: Int) -> [Double] {
+        gramRows(jacobian, totalSamples: totalSamples)
+    }
+
 }

@@ -41,9 +41,7 @@ public enum DensityOutput {
         try AtomicFile.createDirectory(forFile: jsonPath)
         try AtomicFile.write(Data(DensityFiles.csv(r.density).utf8), to: csv)
         try AtomicFile.write(Data(DensityFiles.svg(r.density, title: caption, markers: markers).utf8), to: svg)
-        try RunRecord(command: command, arguments: Array(CommandLine.arguments.dropFirst()), configuration: problem.configuration,
-                      settings: settings, parameters: problem.parameterCount, samples: problem.totalSamples,
-                      machine: .current(ranks: problem.communicator.size), timings: timings, result: r).write(to: jsonPath)
+        try RunRecord(command: command, problem: problem, settings: settings, timings: timings, result: r).write(to: jsonPath)
         return r
     }
 }

@@ -9,15 +9,68 @@ public struct Timings: Codable, Sendable {
     /// Time inside operator applications (the JVP/VJP passes and their reductions).
     public var operatorSeconds: Double
     public var operatorApplications: Int
+    /// Time in collectives (allreduce, allgather) on rank 0, part of the total.
+    public var communicationSeconds: Double
+    /// Time outside collectives: total − communication.
+    public var computeSeconds: Double { totalSeconds - communicationSeconds }
 
-    public init(totalSeconds: Double, operatorSeconds: Double, operatorApplications: Int) {
+    public init(totalSeconds: Double, operatorSeconds: Double, operatorApplications: Int, communicationSeconds: Double = 0) {
         self.totalSeconds = totalSeconds
         self.operatorSeconds = operatorSeconds
         self.operatorApplications = operatorApplications
+        self.communicationSeconds = communicationSeconds
+    }
+
+    /// The sum of the phases of a run.
+    public static func + (a: Timings, b: Timings) -> Timings {
+        Timings(totalSeconds: a.totalSeconds + b.totalSeconds, operatorSeconds: a.operatorSeconds + b.operatorSeconds,
+                operatorApplications: a.operatorApplications + b.operatorApplications,
+                communicationSeconds: a.communicationSeconds + b.communicationSeconds)
     }
 
     private enum CodingKeys: String, CodingKey {
-        case totalSeconds = "total_seconds", operatorSeconds = "operator_seconds", operatorApplications = "operator_applications"
+        case totalSeconds = "total_seconds", operatorSeconds = "operator_seconds", operatorApplications = "operator_applications",
+             communicationSeconds = "communication_seconds", computeSeconds = "compute_seconds"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(totalSeconds, forKey: .totalSeconds)
+        try c.encode(operatorSeconds, forKey: .operatorSeconds)
+        try c.encode(operatorApplications, forKey: .operatorApplications)
+        try c.encode(communicationSeconds, forKey: .communicationSeconds)
+        try c.encode(computeSeconds, forKey: .computeSeconds)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(totalSeconds: try c.decode(Double.self, forKey: .totalSeconds),
+                  operatorSeconds: try c.decode(Double.self, forKey: .operatorSeconds),
+                  operatorApplications: try c.decode(Int.self, forKey: .operatorApplications),
+                  communicationSeconds: try c.decode(Double.self, forKey: .communicationSeconds))
+    }
+}
+
+/// How the samples were spread over processes.
+public struct ParallelRecord: Codable, Sendable {
+    public var ranks: Int
+    /// Samples held by each rank, in rank order (contiguous blocks).
+    public var samplesPerRank: [Int]
+    /// Rank 0's collectives over the whole run.
+    public var communicationCalls: Int
+    public var communicationBytes: Int
+
+    public init(problem: Problem) {
+        let c = problem.communicator
+        ranks = c.size
+        samplesPerRank = (0..<c.size).map { c.block(of: problem.totalSamples, rank: $0).count }
+        communicationCalls = c.statistics.calls
+        communicationBytes = c.statistics.bytes
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case ranks, samplesPerRank = "samples_per_rank", communicationCalls = "communication_calls",
+             communicationBytes = "communication_bytes"
     }
 }
 
@@ -52,27 +105,30 @@ public struct RunRecord<Result: Encodable>: Encodable {
     public var parameters: Int
     public var samples: Int
     public var machine: MachineRecord
+    public var parallel: ParallelRecord
     public var timings: Timings
+    /// Rank 0's peak resident memory.
     public var peakMemoryBytes: Int
     public var result: Result
 
-    public init(command: String, arguments: [String], configuration: ProblemConfiguration, settings: [String: String],
-                parameters: Int, samples: Int, machine: MachineRecord, timings: Timings, result: Result) {
+    /// A record of `problem`'s run, with the configuration, machine and rank layout taken from it.
+    public init(command: String, problem: Problem, settings: [String: String], timings: Timings, result: Result) {
         self.command = command
-        self.arguments = arguments
-        self.configuration = configuration
+        self.arguments = Array(CommandLine.arguments.dropFirst())
+        self.configuration = problem.configuration
         self.settings = settings
-        self.parameters = parameters
-        self.samples = samples
-        self.machine = machine
+        self.parameters = problem.parameterCount
+        self.samples = problem.totalSamples
+        self.machine = .current(ranks: problem.communicator.size)
+        self.parallel = ParallelRecord(problem: problem)
         self.timings = timings
         self.peakMemoryBytes = ResourceUsage.peakResidentBytes()
         self.result = result
     }
 
     private enum CodingKeys: String, CodingKey {
-        case version = "wisp_version", command, arguments, configuration, settings, parameters, samples, machine, timings,
-             peakMemoryBytes = "peak_memory_bytes", created
+        case version = "wisp_version", command, arguments, configuration, settings, parameters, samples, machine, parallel,
+             timings, peakMemoryBytes = "peak_memory_bytes", created
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -85,6 +141,7 @@ public struct RunRecord<Result: Encodable>: Encodable {
         try c.encode(parameters, forKey: .parameters)
         try c.encode(samples, forKey: .samples)
         try c.encode(machine, forKey: .machine)
+        try c.encode(parallel, forKey: .parallel)
         try c.encode(timings, forKey: .timings)
         try c.encode(peakMemoryBytes, forKey: .peakMemoryBytes)
         try c.encode(ISO8601DateFormatter().string(from: Date()), forKey: .created)

@@ -1,0 +1,18 @@
+#ifndef WISP_CMPI_SHIM_H
+#define WISP_CMPI_SHIM_H
+// OpenMPI's handles (MPI_COMM_WORLD, MPI_DOUBLE, MPI_SUM, MPI_IN_PLACE, ...) are macros that
+// expand to casts of global symbols, which Swift cannot import. These functions return them.
+#include <mpi.h>
+#include <stdint.h>
+
+static inline MPI_Comm wisp_mpi_comm_world(void) { return MPI_COMM_WORLD; }
+static inline MPI_Datatype wisp_mpi_double(void) { return MPI_DOUBLE; }
+static inline MPI_Datatype wisp_mpi_int64(void) { return MPI_INT64_T; }
+static inline MPI_Op wisp_mpi_sum(void) { return MPI_SUM; }
+static inline MPI_Op wisp_mpi_min(void) { return MPI_MIN; }
+static inline MPI_Op wisp_mpi_max(void) { return MPI_MAX; }
+static inline void *wisp_mpi_in_place(void) { return MPI_IN_PLACE; }
+static inline int wisp_mpi_success(void) { return MPI_SUCCESS; }
+static inline int wisp_mpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
+
+#endif
