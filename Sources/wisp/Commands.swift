@@ -17,17 +17,23 @@ struct Top: ParsableCommand {
     var basis: Int?
     @Option(name: .customLong("max-applications"), help: "Budget of operator applications. Default: 50 × basis.")
     var maxApplications: Int?
+    @OptionGroup var checkpointing: CheckpointOptions
     @OptionGroup var out: OutputOptions
 
     func run() throws {
         let problem = try network.makeProblem(outputs: [out.output])
         let settings = LanczosSettings(count: k, tolerance: tol, basisSize: basis, maxApplications: maxApplications,
                                        seed: network.seed)
-        let (result, timings) = try TopJob.run(problem, matrix: matrix, settings: settings,
+        // Tolerance and budget only decide when to stop, so a run may resume with other values.
+        let checkpoint = try checkpointing.open("top", problem: problem, settings: [
+            "matrix": matrix.rawValue, "k": "\(k)", "basis": "\(basis.map(String.init) ?? "default")",
+        ], replicated: matrix == .fisher)
+        let (result, timings) = try TopJob.run(problem, matrix: matrix, settings: settings, checkpoint: checkpoint,
                                                reporter: Runtime.progress("top", quiet: out.quiet))
         if Runtime.isLead { try report(problem, result, timings) }
         if !result.converged.allSatisfy({ $0 }) {
-            throw WispError.numerical("Lanczos did not converge within the budget of \(settings.maxApplications ?? 50 * result.basisSize) applications; the values above are reported with their residuals (raise --max-applications or --basis)")
+            let missing = result.converged.filter { !$0 }.count
+            throw WispError.numerical("\(missing) of \(k) eigenpairs did not reach --tol \(tol) after \(result.operatorApplications) operator applications (budget \(settings.maxApplications ?? 50 * result.basisSize)); they are reported with their residuals (raise --max-applications or --basis)")
         }
     }
 
@@ -63,14 +69,18 @@ struct Density: ParsableCommand {
     var gridPoints: Int = 400
     @Option(help: "Gaussian broadening σ: decades on a log grid, fraction of the span on a linear grid. Default: 0.05 / 0.01.")
     var broadening: Double?
+    @OptionGroup var checkpointing: CheckpointOptions
     @OptionGroup var out: OutputOptions
 
     func run() throws {
         let path = out.output ?? "wisp-output/density.json"
         let problem = try network.makeProblem(outputs: [path])
+        // Probe p depends on (seed, p, steps) only: a rerun with more --probes reuses the finished ones.
+        let checkpoint = try checkpointing.open("density", problem: problem, settings: ["matrix": matrix.rawValue, "steps": "\(steps)"],
+                                                replicated: true)
         let (result, timings) = try DensityJob.run(
             problem, matrix: matrix, settings: SLQSettings(probes: probes, steps: steps, seed: network.seed),
-            grid: DensitySettings(scale: grid, points: gridPoints, broadening: broadening),
+            grid: DensitySettings(scale: grid, points: gridPoints, broadening: broadening), checkpoint: checkpoint,
             reporter: Runtime.progress("density", quiet: out.quiet))
         guard Runtime.isLead else { return }
         let written = try DensityOutput.write(result, timings: timings, problem: problem, jsonPath: path, command: "density",

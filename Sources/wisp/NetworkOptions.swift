@@ -79,6 +79,27 @@ struct NetworkOptions: ParsableArguments {
     }
 }
 
+/// Checkpointing of long solves.
+struct CheckpointOptions: ParsableArguments {
+    @Option(help: "Save progress to this directory and resume from it when rerun with the same settings.")
+    var checkpoint: String?
+    @Option(name: .customLong("checkpoint-every"), help: "Seconds between Lanczos checkpoints (SLQ saves after every probe).")
+    var checkpointEvery: Double = 300
+
+    /// The directory for a run of `command` with these solver settings (collective).
+    func open(_ command: String, problem: Problem, settings: [String: String], replicated: Bool) throws -> CheckpointDirectory? {
+        guard let checkpoint else { return nil }
+        guard checkpointEvery >= 0, checkpointEvery.isFinite else {
+            throw ValidationError("--checkpoint-every must be a non-negative number of seconds")
+        }
+        var fingerprint = problem.configuration.fingerprint
+        fingerprint["command"] = command
+        for (k, v) in settings { fingerprint[k] = v }
+        return try CheckpointDirectory(path: checkpoint, fingerprint: fingerprint, communicator: problem.communicator,
+                                       interval: checkpointEvery, replicatedVectors: replicated)
+    }
+}
+
 /// Where results go.
 struct OutputOptions: ParsableArguments {
     @Option(help: "Write the result as JSON to this file (written atomically).")

@@ -29,12 +29,14 @@ public struct DensityResult: Encodable, Sendable {
     /// The largest Gauss node over all probes (a lower bound on λ_max, close to it).
     public var largestNode: Double
     public var operatorApplications: Int
+    /// Probes restored from a checkpoint instead of computed in this run.
+    public var resumedProbes: Int
     public var csv: String?
     public var svg: String?
 
     private enum CodingKeys: String, CodingKey {
         case matrix, space, method, probes, steps, densityOf = "density_of", nullSpaceFraction = "null_space_fraction",
-             moments, largestNode = "largest_node", operatorApplications = "slq_operator_applications", csv, svg
+             moments, largestNode = "largest_node", operatorApplications = "slq_operator_applications", resumedProbes = "resumed_probes", csv, svg
         case grid, gridScale = "grid_scale", densityValues = "density", broadening, zeroMass = "zero_mass", negativeMass = "negative_mass"
     }
 
@@ -50,6 +52,7 @@ public struct DensityResult: Encodable, Sendable {
         try c.encode(moments, forKey: .moments)
         try c.encode(largestNode, forKey: .largestNode)
         try c.encode(operatorApplications, forKey: .operatorApplications)
+        try c.encode(resumedProbes, forKey: .resumedProbes)
         try c.encodeIfPresent(csv, forKey: .csv)
         try c.encodeIfPresent(svg, forKey: .svg)
         try c.encode(density.grid, forKey: .grid)
@@ -67,15 +70,23 @@ public enum DensityJob {
     /// In sample space every SLQ node θ of K is an eigenvalue of F with weight scaled by
     /// s = TC/P, and F has the extra mass 1 − s at zero:
     ///     ρ_F = s ρ_K + (1 − s) δ₀,   tr(Fᵖ)/P = s · tr(Kᵖ)/TC.
+    /// With `checkpoint`, finished probes are restored from and saved to it.
     public static func run(_ problem: Problem, matrix: CurvatureMatrix, settings: SLQSettings, grid: DensitySettings,
+                           checkpoint: CheckpointDirectory? = nil,
                            reporter: ProgressReporter? = nil) throws -> (DensityResult, Timings) {
         let start = DispatchTime.now().uptimeNanoseconds
         let communicationBefore = problem.communicator.statistics
         let op = TimedOperator(problem.makeOperator(matrix))
         try problem.communicator.agree { try TopJob.ensureBasisFits(problem: problem, op: op, vectors: min(settings.steps, op.dimension) + 1) }
-        let slq = try StochasticLanczosQuadrature.run(op, settings: settings) { p, _ in
-            let perProbe = op.seconds / Double(p + 1)
-            reporter?.report("probe \(p + 1)/\(settings.probes)", eta: perProbe * Double(settings.probes - p - 1))
+        var finished = try checkpoint?.finishedProbes() ?? [:]
+        let resumed = (0..<settings.probes).filter { finished[$0] != nil }.count
+        var computed = 0
+        let slq = try StochasticLanczosQuadrature.run(op, settings: settings, completed: finished) { p, rule in
+            computed += 1
+            finished[p] = rule
+            try checkpoint?.saveProbes(finished)
+            let perProbe = op.seconds / Double(computed)
+            reporter?.report("probe \(p + 1)/\(settings.probes)", eta: perProbe * Double(settings.probes - resumed - computed))
         }
         let P = Double(problem.parameterCount)
         let s = matrix == .ntk ? Double(problem.sampleSpaceDimension) / P : 1
@@ -88,7 +99,8 @@ public enum DensityJob {
         }
         let result = DensityResult(matrix: matrix, space: matrix == .fisher ? "parameter" : "sample", probes: settings.probes,
                                    steps: min(settings.steps, op.dimension), nullSpaceFraction: max(1 - s, 0), density: density,
-                                   moments: moments, largestNode: nodes.max() ?? 0, operatorApplications: slq.operatorApplications)
+                                   moments: moments, largestNode: nodes.max() ?? 0, operatorApplications: slq.operatorApplications,
+                                   resumedProbes: resumed)
         let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         let communication = (problem.communicator.statistics - communicationBefore).seconds
         return (result, Timings(totalSeconds: total, operatorSeconds: op.seconds, operatorApplications: op.applications,

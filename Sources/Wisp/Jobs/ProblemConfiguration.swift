@@ -1,3 +1,5 @@
+import Foundation
+
 /// Everything that defines the network and the data a job measures: recorded verbatim in
 /// every output so a run can be reproduced.
 public struct ProblemConfiguration: Codable, Sendable, Equatable {
@@ -28,5 +30,12 @@ public struct ProblemConfiguration: Codable, Sendable, Equatable {
     private enum CodingKeys: String, CodingKey {
         case depth, width, inputDimension = "input_dim", outputs, activation, sigmaW2 = "sigma_w2", sigmaB2 = "sigma_b2",
              bias, parametrization, samples, inputsPath = "inputs", modelPath = "model", seed, precision
+    }
+
+    /// Every setting as a string, keyed as in the JSON output (for checkpoint fingerprints).
+    public var fingerprint: [String: String] {
+        guard let data = try? JSONEncoder().encode(self),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+        return object.mapValues { "\($0)" }
     }
 }

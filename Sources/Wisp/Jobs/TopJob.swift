@@ -24,7 +24,9 @@ public struct TopResult: Encodable, Sendable {
 }
 
 public enum TopJob {
+    /// With `checkpoint`, the factorization is restored from and saved to it.
     public static func run(_ problem: Problem, matrix: CurvatureMatrix, settings: LanczosSettings,
+                           checkpoint: CheckpointDirectory? = nil,
                            reporter: ProgressReporter? = nil) throws -> (TopResult, Timings) {
         let start = DispatchTime.now().uptimeNanoseconds
         let communicationBefore = problem.communicator.statistics
@@ -32,7 +34,7 @@ public enum TopJob {
         let vectors = min(op.dimension, settings.basisSize ?? max(2 * settings.count + 20, 40)) + 1 + settings.count
         try problem.communicator.agree { try ensureBasisFits(problem: problem, op: op, vectors: vectors) }
         var first: (apps: Int, logRes: Double)? = nil
-        let pairs = try Lanczos.solve(op, settings: settings) { p in
+        let pairs = try Lanczos.solve(op, settings: settings, checkpoint: checkpoint) { p in
             let logRes = Foundation.log10(max(p.worstRelativeResidual, 1e-300))
             var eta: Double? = nil
             if let f = first, p.operatorApplications > f.apps, logRes < f.logRes {

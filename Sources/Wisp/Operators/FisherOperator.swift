@@ -29,6 +29,8 @@ public final class FisherOperator<S: BLASScalar>: LinearOperator {
         output = ParameterBuffer(count: jacobian.parameterCount)
     }
 
+    public var unitRoundoff: Double { Double(S.ulpOfOne) }
+
     public func apply(_ x: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>) {
         let p = jacobian.parameterCount
         let scale = S(1 / Double(totalSamples))

@@ -9,9 +9,14 @@ public protocol LinearOperator: AnyObject {
     /// y ← A x for the locally held parts of x and y (both of length `space.localDimension`).
     /// Writes into caller-owned memory and allocates nothing on the hot path.
     func apply(_ x: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>)
+    /// The unit roundoff of the arithmetic inside `apply` (ε of Float64 by default; ε of Float32
+    /// for networks run in Float32): no residual can be trusted below about ε·‖A‖.
+    var unitRoundoff: Double { get }
 }
 
 extension LinearOperator {
+    public var unitRoundoff: Double { Double.ulpOfOne }
+
     /// N, the global dimension.
     public var dimension: Int { space.dimension }
 

@@ -32,6 +32,8 @@ public final class NTKGramOperator<S: BLASScalar>: LinearOperator {
         parameterDirection = ParameterBuffer(count: jacobian.parameterCount)
     }
 
+    public var unitRoundoff: Double { Double(S.ulpOfOne) }
+
     public func apply(_ x: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>) {
         let n = space.localDimension, p = jacobian.parameterCount
         gradient.withUnsafeMutableBufferPointer { g in

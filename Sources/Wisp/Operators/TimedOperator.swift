@@ -9,6 +9,7 @@ public final class TimedOperator: LinearOperator {
     public init(_ base: any LinearOperator) { self.base = base }
 
     public var space: VectorSpace { base.space }
+    public var unitRoundoff: Double { base.unitRoundoff }
 
     public func apply(_ x: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>) {
         let start = DispatchTime.now().uptimeNanoseconds

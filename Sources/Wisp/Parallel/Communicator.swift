@@ -93,3 +93,14 @@ public final class SerialCommunicator: Communicator {
     public func allgather(_ local: [Double], counts: [Int]) -> [Double] { local }
     public var statistics: CommunicationStatistics { CommunicationStatistics() }
 }
+
+extension Communicator {
+    /// Rank 0's `values` on every process (the others' arguments are ignored). Cost: one
+    /// allreduce of the length and one allgather.
+    public func broadcastFromLead(_ values: [Double]) -> [Double] {
+        let n = Int(sum(rank == 0 ? Double(values.count) : 0))
+        var counts = [Int](repeating: 0, count: size)
+        counts[0] = n
+        return allgather(rank == 0 ? values : [], counts: counts)
+    }
+}

@@ -15,8 +15,9 @@ public struct LanczosSettings: Codable, Sendable, Equatable {
     /// k, the number of eigenpairs wanted.
     public var count: Int = 1
     public var which: SpectrumEnd = .largest
-    /// Convergence: ‖A y − θ y‖ ≤ tolerance · |θ| for every wanted pair (for eigenvalues near
-    /// zero, a residual at the rounding floor 10³·ε·‖A‖ also counts).
+    /// Convergence: ‖A y − θ y‖ ≤ tolerance · |θ| for every wanted pair (a residual at the
+    /// operator's rounding floor 100·ε·‖A‖ also counts: eigenvalues near zero have no relative
+    /// accuracy, and a Float32 operator cannot give residuals below ~ε₃₂·‖A‖).
     public var tolerance: Double = 1e-8
     /// m, the basis size between restarts (default max(2k + 20, 40), at most N).
     public var basisSize: Int? = nil
@@ -59,6 +60,16 @@ public struct Eigenpairs: Sendable {
     public var allConverged: Bool { converged.allSatisfy { $0 } }
 }
 
+/// Where an eigensolver saves and finds its state, so a killed run can resume (implemented
+/// outside the solver, which does no IO).
+public protocol LanczosCheckpoint: AnyObject {
+    /// A saved state to continue from, or nil to start afresh.
+    func restore() throws -> LanczosState?
+    /// Whether to save after this expansion; must answer the same on every process.
+    func isDue() -> Bool
+    func save(_ state: LanczosState) throws
+}
+
 /// Progress of a running solver, for a progress line.
 public struct SolverProgress: Sendable {
     public var operatorApplications: Int
@@ -74,11 +85,12 @@ public struct SolverProgress: Sendable {
 ///
 /// Each cycle expands the factorization A V = V H + β v e_mᵀ to m vectors, solves the small
 /// eigenproblem of H with LAPACK, and stops when every wanted Ritz pair (θ_i, y_i = V s_i) has
-/// β |s_(m,i)| ≤ max(tol·|θ_i|, 10³·ε·‖A‖); otherwise it restarts from the k + (m−k)/2 best Ritz vectors.
+/// β |s_(m,i)| ≤ max(tol·|θ_i|, 100·ε·‖A‖), ε the operator's unit roundoff; otherwise it restarts from the k + (m−k)/2 best Ritz vectors.
 /// Non-convergence within the budget is reported in the result, never thrown.
 public enum Lanczos {
     public static func solve(
-        _ op: any LinearOperator, settings: LanczosSettings, progress: ((SolverProgress) -> Void)? = nil
+        _ op: any LinearOperator, settings: LanczosSettings, checkpoint: (any LanczosCheckpoint)? = nil,
+        progress: ((SolverProgress) -> Void)? = nil
     ) throws -> Eigenpairs {
         let N = op.dimension
         guard settings.count >= 1 else { throw WispError.invalidConfiguration("--k must be at least 1 (got \(settings.count))") }
@@ -92,8 +104,16 @@ public enum Lanczos {
         let m = min(N, max(settings.basisSize ?? max(2 * k + 20, 40), k + 1))
         let budget = settings.maxApplications ?? 50 * m
         let f = LanczosFactorization(operator: op, capacity: m, seed: settings.seed)
-        f.startRandom()
         var restarts = 0
+        if let saved = try checkpoint?.restore() {
+            guard saved.localDimension == op.space.localDimension, saved.capacity == m else {
+                throw WispError.badInput("the Lanczos checkpoint holds vectors of length \(saved.localDimension) and a basis of \(saved.capacity), this run needs \(op.space.localDimension) and \(m)")
+            }
+            f.restore(saved)
+            restarts = saved.restarts
+        } else {
+            f.startRandom()
+        }
         var result: (values: [Double], vectors: [Double], order: [Int], estimates: [Double]) = ([], [], [], [])
 
         func evaluate() throws -> Bool {
@@ -104,7 +124,7 @@ public enum Lanczos {
             let wanted = Array(order.prefix(k))
             let estimates = wanted.map { f.residualNorm * abs(vectors[(c - 1) * c + $0]) }
             result = (values, vectors, order, estimates)
-            let relative = zip(wanted, estimates).map { $1 / max(abs(values[$0]), floor(scale, settings), .leastNormalMagnitude) }
+            let relative = zip(wanted, estimates).map { $1 / max(abs(values[$0]), floor(scale, op, settings), .leastNormalMagnitude) }
             progress?(SolverProgress(operatorApplications: f.applications, budget: budget,
                                      worstRelativeResidual: relative.max() ?? 0, leadingValue: values[order[0]]))
             return wanted.count == k && relative.allSatisfy { $0 <= settings.tolerance }
@@ -117,6 +137,11 @@ public enum Lanczos {
                 if !f.expand(onBreakdown: f.count + 1 < N ? .continueWithRandomVector : .stop) { exhausted = true; break }
                 if f.count >= k, try evaluate() { done = true; break }
                 if f.applications >= budget { break }
+                if let checkpoint, f.count < m, checkpoint.isDue() {
+                    var state = f.snapshot()
+                    state.restarts = restarts
+                    try checkpoint.save(state)
+                }
             }
             if !done { _ = try evaluate() }
             if done || exhausted || f.count == N || f.applications >= budget { break }
@@ -145,15 +170,15 @@ public enum Lanczos {
             vectors.append(y)
         }
         let scale = result.values.map(abs).max() ?? 0
-        let converged = zip(values, residuals).map { $1 <= settings.tolerance * max(abs($0), floor(scale, settings)) }
+        let converged = zip(values, residuals).map { $1 <= settings.tolerance * max(abs($0), floor(scale, op, settings)) }
         return Eigenpairs(values: values, residuals: residuals, residualEstimates: result.estimates, converged: converged,
                           vectors: vectors, operatorApplications: applications, restarts: restarts, basisSize: m)
     }
 
-    /// The |θ| below which the relative test becomes absolute: a residual at the rounding level
-    /// 10³·ε·‖A‖ counts as converged (a zero eigenvalue has no relative accuracy).
-    static func floor(_ norm: Double, _ settings: LanczosSettings) -> Double {
-        1e3 * Double.ulpOfOne * norm / settings.tolerance
+    /// The |θ| below which the relative test becomes absolute: a residual at the operator's
+    /// rounding level 100·ε·‖A‖ counts as converged.
+    static func floor(_ norm: Double, _ op: any LinearOperator, _ settings: LanczosSettings) -> Double {
+        100 * op.unitRoundoff * norm / settings.tolerance
     }
 
     /// Indices of `values` from the requested end first.

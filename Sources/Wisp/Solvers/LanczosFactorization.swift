@@ -32,7 +32,7 @@ final class LanczosFactorization {
     private(set) var applications = 0
     private var work: [Double]
     private var coefficients: [Double]
-    private var extraStarts = 0
+    private(set) var extraStarts = 0
     private let seed: UInt64
 
     init(operator op: any LinearOperator, capacity: Int, seed: UInt64) {
@@ -206,5 +206,56 @@ final class LanczosFactorization {
         }
         count = p
         isTridiagonal = false
+    }
+
+    /// Everything needed to continue exactly where this factorization stands.
+    func snapshot() -> LanczosState {
+        LanczosState(localDimension: n, capacity: capacity, count: count, residualNorm: residualNorm,
+                     isTridiagonal: isTridiagonal, applications: applications, extraStarts: extraStarts, restarts: 0,
+                     basis: Array(basis.prefix((count + 1) * n)), projected: projected)
+    }
+
+    /// Continues from `state` (same operator layout and capacity, checked by the caller).
+    func restore(_ state: LanczosState) {
+        precondition(state.localDimension == n && state.capacity == capacity)
+        count = state.count
+        residualNorm = state.residualNorm
+        isTridiagonal = state.isTridiagonal
+        applications = state.applications
+        extraStarts = state.extraStarts
+        basis = state.basis
+        if basis.isEmpty { basis = [0] }
+        projected = state.projected
+    }
+}
+
+/// A Lanczos factorization's state between two expansions: the basis (this process's rows,
+/// (count + 1) × localDimension), the projected matrix H ((capacity + 1)², row-major) and
+/// the counters. Restoring it and continuing gives bit-for-bit the numbers of a run that was
+/// never interrupted.
+public struct LanczosState: Sendable, Equatable {
+    public var localDimension: Int
+    public var capacity: Int
+    public var count: Int
+    public var residualNorm: Double
+    public var isTridiagonal: Bool
+    public var applications: Int
+    public var extraStarts: Int
+    public var restarts: Int
+    public var basis: [Double]
+    public var projected: [Double]
+
+    public init(localDimension: Int, capacity: Int, count: Int, residualNorm: Double, isTridiagonal: Bool,
+                applications: Int, extraStarts: Int, restarts: Int, basis: [Double], projected: [Double]) {
+        self.localDimension = localDimension
+        self.capacity = capacity
+        self.count = count
+        self.residualNorm = residualNorm
+        self.isTridiagonal = isTridiagonal
+        self.applications = applications
+        self.extraStarts = extraStarts
+        self.restarts = restarts
+        self.basis = basis
+        self.projected = projected
     }
 }

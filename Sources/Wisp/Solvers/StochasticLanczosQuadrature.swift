@@ -55,7 +55,7 @@ public enum StochasticLanczosQuadrature {
     /// restored from a checkpoint) and calls `finished(p, rule)` after each.
     public static func run(
         _ op: any LinearOperator, settings: SLQSettings, completed: [Int: QuadratureRule] = [:],
-        finished: ((Int, QuadratureRule) -> Void)? = nil
+        finished: ((Int, QuadratureRule) throws -> Void)? = nil
     ) throws -> SLQResult {
         let N = op.dimension
         guard settings.probes >= 1 else { throw WispError.invalidConfiguration("--probes must be at least 1 (got \(settings.probes))") }
@@ -76,7 +76,7 @@ public enum StochasticLanczosQuadrature {
             let c = f.count
             let rule = QuadratureRule(nodes: values, weights: (0..<c).map { vectors[$0] * vectors[$0] })
             rules.append(rule)
-            finished?(p, rule)
+            try finished?(p, rule)
         }
         return SLQResult(dimension: N, settings: settings, rules: rules, operatorApplications: f.applications)
     }

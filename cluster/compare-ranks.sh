@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Runs the same Wisp jobs on 1, 2, 3 and 4 MPI ranks (oversubscribed: this works on a 2-core
+# machine) and checks that every reported number agrees with the 1-rank run to 1e-12 relative.
+#
+#   cluster/compare-ranks.sh [path/to/wisp]      (default: .build/release/wisp, built if missing)
+#
+# Covers: top in parameter space (replicated vectors) and sample space (sharded vectors),
+# the SLQ density, exact and Hutchinson moments, inputs read per rank from a .npy file, a model
+# from a .safetensors file, ranks with zero samples (T < ranks) and uneven blocks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+wisp=${1:-.build/release/wisp}
+if [ ! -x "$wisp" ]; then swift build -c release --product wisp >&2; wisp=.build/release/wisp; fi
+wisp=$(cd "$(dirname "$wisp")" && pwd)/$(basename "$wisp")
+command -v mpirun >/dev/null || { echo "error: mpirun not found (install openmpi-bin: bash .ci/install-deps)" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "error: python3 is needed to compare the JSON outputs" >&2; exit 1; }
+if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
+export OPENBLAS_NUM_THREADS=1 OMPI_MCA_rmaps_base_oversubscribe=1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Inputs as a .npy file (written with the standard library: header, then little-endian f8).
+python3 - "$work/inputs.npy" <<'PY'
+import math, struct, sys
+T, d = 29, 12
+header = "{'descr': '<f8', 'fortran_order': False, 'shape': (%d, %d), }" % (T, d)
+header += " " * (64 - (10 + len(header) + 1) % 64) + "\n"
+values = [math.sin(1.3 * i + 0.7) * (1 + (i % 5)) for i in range(T * d)]
+with open(sys.argv[1], "wb") as f:
+    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + struct.pack("<%dd" % (T * d), *values))
+PY
+"$wisp" top --quiet --width 20 --input-dim 12 --outputs 3 --activation tanh --sigma-b2 0.1 --samples 29 \
+  --save-model "$work/model.safetensors" >/dev/null
+
+jobs=(
+  "top-fisher|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 4 --matrix fisher --activation tanh --sigma-b2 0.2"
+  "top-ntk|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 4 --matrix ntk --activation erf --parametrization ntk --sigma-b2 0.2"
+  "density|1e-12|density --quiet --width 32 --samples 23 --outputs 2 --probes 5 --steps 16"
+  "density-fisher|1e-12|density --quiet --width 16 --samples 11 --probes 3 --steps 12 --matrix fisher"
+  "moments-exact|1e-12|moments --quiet --width 32 --samples 23 --outputs 2"
+  "moments-hutchinson|1e-12|moments --quiet --width 32 --samples 23 --outputs 2 --exact-limit 0 --probes 6"
+  "files|1e-12|top --quiet --inputs $work/inputs.npy --model $work/model.safetensors --activation tanh --sigma-b2 0.1 --k 3 --matrix ntk"
+  "tiny|1e-12|moments --quiet --width 16 --samples 3 --outputs 2"
+  "float32|1e-5|top --quiet --width 32 --samples 23 --k 2 --precision float32"
+)
+for entry in "${jobs[@]}"; do
+  name=${entry%%|*}; rest=${entry#*|}; args=${rest#*|}
+  for np in 1 2 3 4; do
+    # shellcheck disable=SC2086
+    if ! timeout 300 mpirun --oversubscribe -np "$np" "$wisp" $args --output "$work/$name-$np.json" >"$work/$name-$np.log" 2>&1; then
+      echo "FAIL $name on $np ranks:" >&2; cat "$work/$name-$np.log" >&2; exit 1
+    fi
+  done
+done
+
+python3 - "$work" "${jobs[@]}" <<'PY'
+import json, sys
+work, jobs = sys.argv[1], [(j.split("|")[0], float(j.split("|")[1])) for j in sys.argv[2:]]
+# Fields that depend on the rank layout or the clock, not on the mathematics.
+skip = {"timings", "machine", "parallel", "created", "peak_memory_bytes", "arguments", "csv", "svg",
+        "residuals", "residual_estimates"}
+def walk(a, b, path, worst):
+    if isinstance(a, dict):
+        for k in a:
+            if k in skip: continue
+            walk(a[k], b[k], path + "." + k, worst)
+    elif isinstance(a, list):
+        assert len(a) == len(b), f"{path}: lengths {len(a)} vs {len(b)}"
+        scale = max([abs(x) for x in a if isinstance(x, (int, float))] or [0])
+        for i, (x, y) in enumerate(zip(a, b)):
+            if isinstance(x, (int, float)) and not isinstance(x, bool):
+                worst.append((abs(x - y) / scale if scale else abs(x - y), f"{path}[{i}]", x, y))
+            else:
+                walk(x, y, f"{path}[{i}]", worst)
+    elif isinstance(a, (int, float)) and not isinstance(a, bool):
+        worst.append((abs(a - b) / abs(a) if a else abs(b), path, a, b))
+    else:
+        assert a == b, f"{path}: {a!r} vs {b!r}"
+failed = False
+print(f"{'job':20s} {'ranks':>5s} {'worst relative difference':>26s}  where")
+for name, tolerance in jobs:
+    base = json.load(open(f"{work}/{name}-1.json"))
+    for np in (2, 3, 4):
+        other = json.load(open(f"{work}/{name}-{np}.json"))
+        assert other["parallel"]["ranks"] == np
+        assert sum(other["parallel"]["samples_per_rank"]) == other["samples"]
+        worst = []
+        walk(base, other, name, worst)
+        d, where, x, y = max(worst) if worst else (0.0, "-", 0, 0)
+        ok = d <= tolerance
+        failed |= not ok
+        print(f"{name:20s} {np:5d} {d:26.3e}  {where}{'' if ok else f'  ({x!r} vs {y!r})  FAIL'}")
+        if not all(other.get("converged", [True])):
+            print(f"{name} on {np} ranks: not every eigenpair converged"); failed = True
+print("rank comparison:", "FAILED" if failed else "all agree (float64 to 1e-12, float32 to 1e-5)")
+sys.exit(1 if failed else 0)
+PY
