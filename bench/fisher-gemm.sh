@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds wisp-bench (release, separate scratch path .build-bench) from the repository root and
 # runs it; all arguments are passed through (see `bench/fisher-gemm.sh --help`).
-#   bench/fisher-gemm.sh                 # full run: widths 1024,2048,4096, T=512, C=1,10 (~5 min, 2 cores)
+#   bench/fisher-gemm.sh                 # full run: widths 1024,2048,4096, T=512, C=1,10 (2–3 min on 2 cores)
 #   bench/fisher-gemm.sh --quick         # smoke run (about a second)
 #   bench/fisher-gemm.sh --widths 2048 --outputs 1 --repeats 3 --output /tmp/r.json
 # A relative --output path is taken relative to the directory you call the script from.

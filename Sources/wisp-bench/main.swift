@@ -1,8 +1,8 @@
 // wisp-bench: Fisher-product (F·v) throughput against this machine's measured GEMM peak.
 //
 // One run measures, with the same BLAS library and thread count:
-//   1. dgemm / sgemm peak: square GEMMs (n = 2048, 4096) and the exact shapes, transposes and
-//      β of every GEMM one Fisher product issues; best and median of `--repeats` timings;
+//   1. dgemm / sgemm peak: square GEMMs (n = 2048, 4096) and the exact shapes and transposes
+//      of the big GEMMs one Fisher product issues; best and median of `--repeats` timings;
 //   2. for each width M and output count C: a depth-3 ReLU network (d = M, standard
 //      parametrization), its BatchedJacobian and FisherOperator (float64, and float32), one
 //      warm-up F·v, then `--repeats` timed F·v products (best and median), separate JVP and VJP
@@ -474,6 +474,9 @@ func benchFisher<S: BLASScalar>(_: S.Type, width M: Int, outputs C: Int, options
     }
 
     let productOther = productLoad.otherCores()
+    // Peak RSS of this configuration: network + jacobian caches + operator buffers + x, y
+    // (read before the harness allocates its own JVP/VJP buffers below).
+    let hwm = peakReset ? procStatus("VmHWM") : nil
     // JVP and VJP separately, in the pass precision (no Float64 <-> S conversion).
     var v = [S](repeating: 0, count: P), g = [S](repeating: 0, count: P), u = [S](repeating: 0, count: T * C)
     for i in 0..<P { v[i] = S(x[i]) }
@@ -489,7 +492,6 @@ func benchFisher<S: BLASScalar>(_: S.Type, width M: Int, outputs C: Int, options
     let quad = zip(x, y).reduce(0.0) { $0 + $1.0 * $1.1 }
     let jvNorm2 = u.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(T)
     let check = abs(quad - jvNorm2) / max(abs(jvNorm2), .leastNormalMagnitude)
-    let hwm = peakReset ? procStatus("VmHWM") : nil
 
     // BLAS model: every call of the product timed in isolation (after the network is freed
     // the buffers are reused by malloc, so this does not raise the peak measured above).
@@ -502,7 +504,7 @@ func benchFisher<S: BLASScalar>(_: S.Type, width M: Int, outputs C: Int, options
     return FisherResult(
         precision: S.precisionName, width: M, inputDimension: M, depth: o.depth, samples: T, outputs: C, parameters: P,
         flopsPerProduct: flops,
-        flopFormula: "4T(2·Σ_l M_l·M_(l-1) − d·M_1); here widths [d=M, M, M, C]: 4T(3M² + 2MC) = 12TM² + 8TMC",
+        flopFormula: flopFormula(depth: o.depth),
         setupSeconds: setup, product: product,
         gflopsBest: flops / product.best / 1e9, gflopsMedian: flops / product.median / 1e9, peakGflops: peak,
         ratioToPeakBest: flops / product.best / 1e9 / peak, ratioToPeakMedian: flops / product.median / 1e9 / peak,
@@ -510,6 +512,15 @@ func benchFisher<S: BLASScalar>(_: S.Type, width M: Int, outputs C: Int, options
         nonBLASSeconds: product.best - blasModel, modelCalls: modelCalls,
         checkQuadraticFormRelError: check, peakMemoryBytes: hwm,
         otherLoadCoresProduct: productOther, otherLoadCoresConfig: configLoad.otherCores(), waitedForQuietSeconds: waited)
+}
+
+/// The flop count of one F·v in general and for the benchmarked widths [d = M, M, …, M, C].
+func flopFormula(depth L: Int) -> String {
+    let general = "4T(2·Σ_l M_l·M_(l-1) − d·M_1)"
+    if L == 1 { return general + "; widths [d=M, C]: 4TMC" }
+    let a = 2 * L - 3   // 2(L−1)M² + 2MC − M²
+    let mid = Array(repeating: "M", count: L - 1).joined(separator: ", ")
+    return general + "; widths [d=M, \(mid), C]: 4T(\(a == 1 ? "" : "\(a)")M² + 2MC) = \(4 * a)TM² + 8TMC"
 }
 
 // MARK: - Report
@@ -586,7 +597,7 @@ say("")
 var fisher = [FisherResult]()
 let cache = CallCache()
 say("Fisher product F·v: depth \(options.depth), ReLU, standard parametrization, d = M, T = \(options.samples); 1 warm-up + \(options.repeats) timed")
-say("flops/product = 4T(2·Σ_l M_l·M_(l-1) − d·M_1) = 12TM² + 8TMC (GEMMs only, BatchedJacobian.flopsPerProduct)")
+say("flops/product: \(flopFormula(depth: options.depth)) (GEMMs only, BatchedJacobian.flopsPerProduct)")
 let header = padR("prec", 8) + pad("M", 6) + pad("C", 4) + pad("P", 11) + pad("GFLOP", 8) + pad("best s", 9) + pad("med s", 9)
     + pad("GF/s", 8) + pad("%peak", 7) + pad("%pk med", 8) + pad("JVP s", 8) + pad("VJP s", 8) + pad("BLASmdl s", 10)
     + pad("nonBLAS s", 10) + pad("HWM MB", 8) + pad("bg", 6)
@@ -634,7 +645,7 @@ let totalPeak = procStatus("VmHWM")
 let total = now() - start
 let runOther = runLoad.otherCores()
 say("")
-say("peak memory (VmHWM): per configuration in the table (reset before each); process total at exit \(mb(totalPeak)) MB")
+say("peak memory (VmHWM): per configuration in the table (reset before each; network + caches + operator + x, y); process total at exit \(mb(totalPeak)) MB")
 say("total time \(f(total, 1)) s; other processes used \(runOther.map { f($0, 2) } ?? "-") cores on average during the run")
 
 let formatter = ISO8601DateFormatter()

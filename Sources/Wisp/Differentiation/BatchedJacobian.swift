@@ -55,18 +55,9 @@ public final class BatchedJacobian<S: BLASScalar> {
         }
     }
 
-    /// Flops of one JVP + one VJP (one Fisher or NTK-Gram product) per sample block, counting
-    /// the GEMMs only (2mnk each); the elementwise and bias terms are O(T Σ M_l).
-    public var flopsPerProduct: Double {
-        let w = architecture.widths
-        var f = 0.0
-        for l in 1...architecture.depth {
-            let mk = Double(w[l]) * Double(w[l - 1])
-            f += 2 * 2 * Double(sampleCount) * mk   // JVP: H dWᵀ ; VJP: Δᵀ H
-            if l > 1 { f += 2 * 2 * Double(sampleCount) * mk }  // JVP: dH Wᵀ ; VJP: Δ W
-        }
-        return f
-    }
+    /// Flops of one JVP + one VJP (one Fisher or NTK-Gram product) on this block
+    /// (``Architecture/flopsPerProduct(samples:)``).
+    public var flopsPerProduct: Double { architecture.flopsPerProduct(samples: sampleCount) }
 
     // MARK: Forward
 
@@ -143,10 +134,7 @@ public final class BatchedJacobian<S: BLASScalar> {
                         }
                     }
                     if l < L {
-                        slopes[l - 1].withUnsafeBufferPointer { d in
-                            let d = d.baseAddress!
-                            for i in 0..<(T * fanOut) { cur[i] *= d[i] }
-                        }
+                        slopes[l - 1].withUnsafeBufferPointer { S.multiply(cur, by: $0.baseAddress!, count: T * fanOut) }
                         prevIsA.toggle()
                     }
                 }
@@ -198,10 +186,7 @@ public final class BatchedJacobian<S: BLASScalar> {
                                b: theta.baseAddress! + arch.weightOffset(l), ldb: fanIn,
                                beta: 0, c: next, ldc: fanIn)
                     }
-                    slopes[l - 2].withUnsafeBufferPointer { d in
-                        let d = d.baseAddress!
-                        for i in 0..<(T * fanIn) { next[i] *= d[i] }
-                    }
+                    slopes[l - 2].withUnsafeBufferPointer { S.multiply(next, by: $0.baseAddress!, count: T * fanIn) }
                     delta = UnsafePointer(next)
                     curIsA.toggle()
                 }
@@ -270,10 +255,10 @@ public final class BatchedJacobian<S: BLASScalar> {
         var rows: [Double]? = nil
         for l in wanted {
             let (fanIn, m) = (arch.widths[l - 1], arch.widths[l])
-            let dLocal = stacked[l].map { Double($0) }
+            let dLocal = stacked[l].withUnsafeBufferPointer { Self.float64($0.baseAddress, count: n * m) }
             stacked[l] = []
             let dAll = gather(dLocal, C, m)
-            let hLocal = withInputsOrHidden(l - 1) { h in (0..<(T * fanIn)).map { Double(h[$0]) } }
+            let hLocal = withInputsOrHidden(l - 1) { Self.float64($0, count: T * fanIn) }
             let hAll = gather(hLocal, 1, fanIn)
             let N = dAll.count / max(m, 1), totalT = hAll.count / max(fanIn, 1)
             if rows == nil { rows = [Double](repeating: 0, count: n * N) }
@@ -308,6 +293,12 @@ public final class BatchedJacobian<S: BLASScalar> {
                 (0..<sampleCount).map { t in Double(S.dot(n: width, x: h + t * width, y: h + t * width)) }
             }
         }
+    }
+
+    private static func float64(_ x: UnsafePointer<S>?, count: Int) -> [Double] {
+        var y = [Double](repeating: 0, count: count)
+        if let x, count > 0 { y.withUnsafeMutableBufferPointer { S.convert(x, to: $0.baseAddress!, count: count) } }
+        return y
     }
 
     private func withCotangent<R>(output k: Int, _ body: (UnsafePointer<S>) -> R) -> R {

@@ -16,8 +16,8 @@ public final class Problem {
     public var parameterCount: Int { architecture.parameterCount }
     /// TC, the dimension of sample space.
     public var sampleSpaceDimension: Int { totalSamples * architecture.outputs }
-    /// Flops of one Fisher/NTK product on this process (GEMMs only).
-    public var flopsPerProduct: Double { box.flopsPerProduct }
+    /// GEMM flops of one Fisher/NTK product over all T samples (all processes together).
+    public var flopsPerProduct: Double { architecture.flopsPerProduct(samples: totalSamples) }
 
     public init(_ configuration: ProblemConfiguration, communicator: any Communicator = SerialCommunicator()) throws {
         self.configuration = configuration
@@ -97,7 +97,6 @@ public final class Problem {
 /// The precision-specific half of ``Problem``: one BatchedJacobian<S>, so the passes are
 /// specialized for S while callers see Float64.
 private protocol JacobianBox {
-    var flopsPerProduct: Double { get }
     func makeOperator(_ matrix: CurvatureMatrix) -> any LinearOperator
     func exactTrace() -> Double
     func gramRows() -> [Double]
@@ -114,8 +113,6 @@ private final class PrecisionBox<S: BLASScalar>: JacobianBox {
         self.dataset = dataset
         self.communicator = communicator
     }
-
-    var flopsPerProduct: Double { jacobian.flopsPerProduct }
 
     func makeOperator(_ matrix: CurvatureMatrix) -> any LinearOperator {
         switch matrix {

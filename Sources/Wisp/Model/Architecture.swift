@@ -51,6 +51,20 @@ public struct Architecture: Codable, Equatable, Sendable {
     public var inputDimension: Int { widths[0] }
     public var outputs: Int { widths[widths.count - 1] }
 
+    /// GEMM flops of one Fisher or NTK-Gram product (one JVP + one VJP) over `samples`
+    /// samples: 2mnk per GEMM, four GEMMs of T × M_(l−1) × M_l per layer except the first,
+    /// which has no dH^0 or Δ^0 term:
+    ///     4·T·(2 Σ_l M_l M_(l−1) − d·M_1).
+    /// The elementwise and bias terms add O(T Σ M_l) and are not counted.
+    public func flopsPerProduct(samples: Int) -> Double {
+        var f = 0.0
+        for l in 1...depth {
+            let mk = Double(widths[l]) * Double(widths[l - 1])
+            f += (l > 1 ? 8 : 4) * Double(samples) * mk
+        }
+        return f
+    }
+
     /// Offset of W^l in θ (l = 1…L).
     public func weightOffset(_ l: Int) -> Int { layerOffsets[l - 1] }
     /// Offset of b^l in θ (valid only with biases).

@@ -16,8 +16,8 @@ public final class FisherOperator<S: BLASScalar>: LinearOperator {
     public let communicator: any Communicator
     public let space: VectorSpace
     private var tangents: [S]
-    private var input: ParameterBuffer<S>
-    private var output: ParameterBuffer<S>
+    /// Holds v in precision S during the JVP, then F v during the VJP (Float32 only).
+    private var staging: ParameterBuffer<S>
 
     public init(jacobian: BatchedJacobian<S>, totalSamples: Int, communicator: any Communicator = SerialCommunicator()) {
         self.jacobian = jacobian
@@ -25,8 +25,7 @@ public final class FisherOperator<S: BLASScalar>: LinearOperator {
         self.communicator = communicator
         self.space = .replicated(jacobian.parameterCount)
         tangents = [S](repeating: 0, count: max(jacobian.sampleCount * jacobian.outputCount, 1))
-        input = ParameterBuffer(count: jacobian.parameterCount)
-        output = ParameterBuffer(count: jacobian.parameterCount)
+        staging = ParameterBuffer(count: jacobian.parameterCount)
     }
 
     public var unitRoundoff: Double { Double(S.ulpOfOne) }
@@ -35,8 +34,8 @@ public final class FisherOperator<S: BLASScalar>: LinearOperator {
         let p = jacobian.parameterCount
         let scale = S(1 / Double(totalSamples))
         tangents.withUnsafeMutableBufferPointer { jv in
-            input.withInput(x, count: p) { jacobian.jvp($0, into: jv.baseAddress!) }
-            output.withOutput(y, count: p) { jacobian.vjp(jv.baseAddress!, alpha: scale, into: $0) }
+            staging.withInput(x, count: p) { jacobian.jvp($0, into: jv.baseAddress!) }
+            staging.withOutput(y, count: p) { jacobian.vjp(jv.baseAddress!, alpha: scale, into: $0) }
         }
         communicator.allreduceSum(UnsafeMutableBufferPointer(start: y, count: p))
     }

@@ -1,6 +1,7 @@
 /// Moves Float64 solver vectors into and out of the precision `S` of the passes. For
 /// `S == Double` the solver's own memory is used directly (no copy of the vector); for Float32
-/// the vector is converted once per application into a preallocated buffer.
+/// the vector is converted once per application into a preallocated buffer, which one
+/// application may use first for its input and then for its output.
 struct ParameterBuffer<S: BLASScalar> {
     private var storage: [S]
 
@@ -14,7 +15,7 @@ struct ParameterBuffer<S: BLASScalar> {
             return body(UnsafeRawPointer(x).assumingMemoryBound(to: S.self))
         }
         return storage.withUnsafeMutableBufferPointer { s in
-            for i in 0..<count { s[i] = S(x[i]) }
+            S.convert(x, to: s.baseAddress!, count: count)
             return body(s.baseAddress!)
         }
     }
@@ -26,7 +27,7 @@ struct ParameterBuffer<S: BLASScalar> {
         }
         return storage.withUnsafeMutableBufferPointer { s in
             let r = body(s.baseAddress!)
-            for i in 0..<count { y[i] = Double(s[i]) }
+            S.convert(UnsafePointer(s.baseAddress!), to: y, count: count)
             return r
         }
     }

@@ -59,6 +59,8 @@ public struct ParallelRecord: Codable, Sendable {
     /// Rank 0's collectives over the whole run.
     public var communicationCalls: Int
     public var communicationBytes: Int
+    /// GEMM flops of one operator application over all ranks (``Architecture/flopsPerProduct(samples:)``).
+    public var flopsPerProduct: Double
 
     public init(problem: Problem) {
         let c = problem.communicator
@@ -66,11 +68,12 @@ public struct ParallelRecord: Codable, Sendable {
         samplesPerRank = (0..<c.size).map { c.block(of: problem.totalSamples, rank: $0).count }
         communicationCalls = c.statistics.calls
         communicationBytes = c.statistics.bytes
+        flopsPerProduct = problem.flopsPerProduct
     }
 
     private enum CodingKeys: String, CodingKey {
         case ranks, samplesPerRank = "samples_per_rank", communicationCalls = "communication_calls",
-             communicationBytes = "communication_bytes"
+             communicationBytes = "communication_bytes", flopsPerProduct = "flops_per_product"
     }
 }
 
