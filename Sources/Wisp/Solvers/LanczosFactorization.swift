@@ -11,18 +11,22 @@
 /// (Wu & Simon 2000) replaces V by p Ritz vectors and H by diag(θ) bordered by the couplings
 /// β s_(count,i), after which H is an arrowhead matrix plus a tridiagonal tail.
 ///
-/// Each expansion costs one operator application plus two Gram–Schmidt sweeps against the
-/// whole basis ("twice is enough", Giraud et al. 2005): 8·count·n flops as GEMV calls, and one
-/// reduction of `count` partial inner products for distributed vectors.
-/// Memory: (count + 1)·n doubles for the basis, grown as vectors are added, so a solve that
-/// converges early never holds the full (capacity + 1)·n.
+/// Each expansion costs one operator application, the known recurrence terms (one or two
+/// AXPYs; after a restart, one per kept Ritz vector), and one Gram–Schmidt sweep against the
+/// whole basis (two GEMVs, 4·count·n flops, memory-bound), with a second sweep only when the
+/// DGKS criterion detects cancellation; plus reductions of `count` partial inner products for
+/// distributed vectors.
+/// Memory: one allocation of (capacity + 1)·n doubles for the basis, of which the operating
+/// system commits only the rows written so far, so a solve that converges early never holds
+/// the full (capacity + 1)·n (and growing the basis never copies or zero-fills a vector).
 final class LanczosFactorization {
     let op: any LinearOperator
     let space: VectorSpace
     let n: Int
     /// Maximum number of basis vectors (not counting the next vector).
     let capacity: Int
-    private(set) var basis: [Double]
+    /// The basis rows, (capacity + 1) × n; row i is always written before it is read.
+    private let basis: UnsafeMutablePointer<Double>
     /// H, stored (capacity + 1)² row-major; the leading count × count block is valid.
     private(set) var projected: [Double]
     private(set) var count = 0
@@ -41,11 +45,16 @@ final class LanczosFactorization {
         self.n = op.space.localDimension
         self.capacity = capacity
         self.seed = seed
-        basis = [Double](repeating: 0, count: max(n, 1))
+        basis = .allocate(capacity: max((capacity + 1) * n, 1))
         projected = [Double](repeating: 0, count: (capacity + 1) * (capacity + 1))
         work = [Double](repeating: 0, count: max(n, 1))
         coefficients = [Double](repeating: 0, count: capacity + 1)
     }
+
+    deinit { basis.deallocate() }
+
+    /// Row i of the basis.
+    private func row(_ i: Int) -> UnsafeMutablePointer<Double> { basis + i * n }
 
     func h(_ i: Int, _ j: Int) -> Double { projected[i * (capacity + 1) + j] }
     private func setH(_ i: Int, _ j: Int, _ value: Double) {
@@ -59,54 +68,53 @@ final class LanczosFactorization {
         precondition(x.count == n)
         count = 0
         isTridiagonal = true
-        basis.withUnsafeMutableBufferPointer { b in
-            b.baseAddress!.update(from: x, count: n)
-        }
+        row(0).update(from: x, count: n)
         return normalizeNext()
     }
 
     /// Starts from a Gaussian vector of stream (seed, lanczos start) keyed by global index.
     func startRandom() {
-        _ = start(with: randomVector(stream: 0))
+        count = 0
+        isTridiagonal = true
+        fillRandom(row(0), stream: 0)
+        _ = normalizeNext()
     }
 
-    private func randomVector(stream: Int) -> [Double] {
-        var x = [Double](repeating: 0, count: n)
-        x.withUnsafeMutableBufferPointer {
-            CounterRandom(seed: seed &+ UInt64(stream), stream: .lanczosStart).fillNormal($0, first: space.local.lowerBound)
-        }
-        return x
+    private func fillRandom(_ x: UnsafeMutablePointer<Double>, stream: Int) {
+        CounterRandom(seed: seed &+ UInt64(stream), stream: .lanczosStart)
+            .fillNormal(UnsafeMutableBufferPointer(start: x, count: n), first: space.local.lowerBound)
     }
 
     private func normalizeNext() -> Bool {
-        basis.withUnsafeMutableBufferPointer { b in
-            let v = b.baseAddress! + count * n
-            let norm = space.dot(v, v).squareRoot()
-            guard norm > 0, norm.isFinite else { return false }
-            Double.scal(n: n, alpha: 1 / norm, x: v)
-            return true
-        }
+        let v = row(count)
+        let norm = space.dot(v, v).squareRoot()
+        guard norm > 0, norm.isFinite else { return false }
+        Double.scal(n: n, alpha: 1 / norm, x: v)
+        return true
     }
 
-    /// Orthogonalizes the vector at `target` against the first `k` basis vectors, twice;
-    /// adds the removed components to `coefficients[0..<k]`.
-    private func orthogonalize(_ target: UnsafeMutablePointer<Double>, against k: Int, accumulate: Bool) {
-        guard k > 0 else { return }
-        basis.withUnsafeBufferPointer { b in
-            coefficients.withUnsafeMutableBufferPointer { c in
-                var pass = [Double](repeating: 0, count: k)
-                for _ in 0..<2 {
-                    pass.withUnsafeMutableBufferPointer { p in
-                        Double.gemv(trans: false, m: k, n: n, alpha: 1, a: b.baseAddress!, lda: max(n, 1),
-                                    x: target, beta: 0, y: p.baseAddress!)
-                        space.reduce(p)
-                        Double.gemv(trans: true, m: k, n: n, alpha: -1, a: b.baseAddress!, lda: max(n, 1),
-                                    x: p.baseAddress!, beta: 1, y: target)
-                        if accumulate { for i in 0..<k { c[i] += p[i] } }
-                    }
-                }
+    /// Removes from the vector at `target` its components along the first `k` basis vectors by
+    /// classical Gram–Schmidt (two GEMVs per sweep), sweeping a second time only when the
+    /// first removed more than 1 − 1/√2 of the norm, the sign that cancellation may have left
+    /// it non-orthogonal (Daniel, Gragg, Kaufman & Stewart 1976; "twice is enough"). Adds the
+    /// removed components to `coefficients[0..<k]` and returns the norm left.
+    @discardableResult
+    private func orthogonalize(_ target: UnsafeMutablePointer<Double>, against k: Int, accumulate: Bool) -> Double {
+        var norm = space.dot(target, target).squareRoot()
+        guard k > 0 else { return norm }
+        var pass = [Double](repeating: 0, count: k)
+        for _ in 0..<2 {
+            pass.withUnsafeMutableBufferPointer { p in
+                Double.gemv(trans: false, m: k, n: n, alpha: 1, a: basis, lda: max(n, 1), x: target, beta: 0, y: p.baseAddress!)
+                space.reduce(p)
+                Double.gemv(trans: true, m: k, n: n, alpha: -1, a: basis, lda: max(n, 1), x: p.baseAddress!, beta: 1, y: target)
             }
+            if accumulate { for i in 0..<k { coefficients[i] += pass[i] } }
+            let after = space.dot(target, target).squareRoot()
+            defer { norm = after }
+            if after >= 0.5.squareRoot() * norm { break }
         }
+        return norm
     }
 
     /// What to do when the Krylov space becomes invariant (β ≈ 0).
@@ -118,44 +126,38 @@ final class LanczosFactorization {
     func expand(onBreakdown policy: BreakdownPolicy) -> Bool {
         precondition(count < capacity)
         let j = count
-        basis.withUnsafeBufferPointer { b in
-            work.withUnsafeMutableBufferPointer { w in
-                op.apply(b.baseAddress! + j * n, into: w.baseAddress!)
-            }
-        }
+        work.withUnsafeMutableBufferPointer { op.apply(row(j), into: $0.baseAddress!) }
         applications += 1
+        // First the components H already knows (β v_(j−1), or the couplings to the kept Ritz
+        // vectors after a restart) and α_j v_j, each a cheap update; then one Gram–Schmidt
+        // sweep against the whole basis removes the rounding-level rest.
         for i in 0...j { coefficients[i] = 0 }
+        let known = (0..<j).filter { h($0, j) != 0 }
         work.withUnsafeMutableBufferPointer { w in
-            orthogonalize(w.baseAddress!, against: j + 1, accumulate: true)
+            let w = w.baseAddress!
+            for i in known { Double.axpy(n: n, alpha: -h(i, j), x: row(i), y: w) }
+            let alpha = space.dot(row(j), w)
+            Double.axpy(n: n, alpha: -alpha, x: row(j), y: w)
+            coefficients[j] = alpha
         }
+        let beta = work.withUnsafeMutableBufferPointer { orthogonalize($0.baseAddress!, against: j + 1, accumulate: true) }
+        // H stays symmetric: entries above the diagonal come from earlier steps (β and, after a
+        // restart, the couplings); the diagonal is the new Rayleigh quotient α_j.
         for i in 0...j { setH(i, j, i == j ? coefficients[i] : (isTridiagonal && i < j - 1 ? 0 : h(i, j))) }
-        // Keep H symmetric: the entries above the diagonal come from earlier steps (β and, after
-        // a restart, the couplings); the diagonal is the new Rayleigh quotient α_j.
         count = j + 1
-        if basis.count < (count + 1) * n { basis.append(contentsOf: repeatElement(0, count: (count + 1) * n - basis.count)) }
-        let beta = work.withUnsafeBufferPointer { space.dot($0.baseAddress!, $0.baseAddress!).squareRoot() }
         let scale = (0..<count).reduce(0.0) { max($0, abs(h($1, $1))) } + beta
         if count == space.dimension || beta <= 1e-13 * scale || !beta.isFinite {
             residualNorm = 0
             guard policy == .continueWithRandomVector, count < space.dimension else { return false }
             extraStarts += 1
-            work = randomVector(stream: extraStarts)
-            work.withUnsafeMutableBufferPointer { orthogonalize($0.baseAddress!, against: count, accumulate: false) }
-            let offset = count * n
-            basis.withUnsafeMutableBufferPointer { b in
-                work.withUnsafeBufferPointer { (b.baseAddress! + offset).update(from: $0.baseAddress!, count: n) }
-            }
+            fillRandom(row(count), stream: extraStarts)
+            orthogonalize(row(count), against: count, accumulate: false)
             isTridiagonal = false
             return normalizeNext()
         }
         residualNorm = beta
-        basis.withUnsafeMutableBufferPointer { b in
-            work.withUnsafeBufferPointer { w in
-                let v = b.baseAddress! + count * n
-                v.update(from: w.baseAddress!, count: n)
-                Double.scal(n: n, alpha: 1 / beta, x: v)
-            }
-        }
+        work.withUnsafeBufferPointer { row(count).update(from: $0.baseAddress!, count: n) }
+        Double.scal(n: n, alpha: 1 / beta, x: row(count))
         if count < capacity { setH(count, count - 1, beta) }
         return true
     }
@@ -180,10 +182,8 @@ final class LanczosFactorization {
         var s = [Double](repeating: 0, count: p * m)   // p × m: row i = eigenvector columns[i]
         for (i, c) in columns.enumerated() { for r in 0..<m { s[i * m + r] = vectors[r * m + c] } }
         var y = [Double](repeating: 0, count: max(p * n, 1))
-        basis.withUnsafeBufferPointer { b in
-            Double.gemm(transA: false, transB: false, m: p, n: n, k: m, alpha: 1, a: s, lda: m,
-                        b: b.baseAddress!, ldb: max(n, 1), beta: 0, c: &y, ldc: max(n, 1))
-        }
+        Double.gemm(transA: false, transB: false, m: p, n: n, k: m, alpha: 1, a: s, lda: m,
+                    b: basis, ldb: max(n, 1), beta: 0, c: &y, ldc: max(n, 1))
         return y
     }
 
@@ -194,11 +194,8 @@ final class LanczosFactorization {
         precondition(p < m)
         let kept = ritzVectors(vectors, columns: columns)
         let beta = residualNorm
-        basis.withUnsafeMutableBufferPointer { b in
-            let base = b.baseAddress!
-            (base + p * n).update(from: base + m * n, count: n)   // the next vector moves to row p
-            kept.withUnsafeBufferPointer { base.update(from: $0.baseAddress!, count: p * n) }
-        }
+        row(p).update(from: row(m), count: n)   // the next vector moves to row p
+        kept.withUnsafeBufferPointer { basis.update(from: $0.baseAddress!, count: p * n) }
         for i in 0..<(capacity + 1) * (capacity + 1) { projected[i] = 0 }
         for (i, c) in columns.enumerated() {
             setH(i, i, values[c])
@@ -212,7 +209,7 @@ final class LanczosFactorization {
     func snapshot() -> LanczosState {
         LanczosState(localDimension: n, capacity: capacity, count: count, residualNorm: residualNorm,
                      isTridiagonal: isTridiagonal, applications: applications, extraStarts: extraStarts, restarts: 0,
-                     basis: Array(basis.prefix((count + 1) * n)), projected: projected)
+                     basis: Array(UnsafeBufferPointer(start: basis, count: (count + 1) * n)), projected: projected)
     }
 
     /// Continues from `state` (same operator layout and capacity, checked by the caller).
@@ -223,8 +220,8 @@ final class LanczosFactorization {
         isTridiagonal = state.isTridiagonal
         applications = state.applications
         extraStarts = state.extraStarts
-        basis = state.basis
-        if basis.isEmpty { basis = [0] }
+        precondition(state.basis.count == (state.count + 1) * n)
+        state.basis.withUnsafeBufferPointer { if let b = $0.baseAddress { basis.update(from: b, count: $0.count) } }
         projected = state.projected
     }
 }
