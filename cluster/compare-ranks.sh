@@ -6,7 +6,12 @@
 #
 # Covers: top in parameter space (replicated vectors) and sample space (sharded vectors),
 # the SLQ density, exact and Hutchinson moments, inputs read per rank from a .npy file, a model
-# from a .safetensors file, ranks with zero samples (T < ranks) and uneven blocks.
+# from a .safetensors file, ranks with zero samples (T < ranks) and uneven blocks, and the
+# normalization layers whose batch statistics are sums over every rank's samples.
+# The mean-subtraction density is compared on a linear grid: mean subtraction gives K an exact
+# null vector, whose Gauss node after a few steps is a small positive number known only to
+# absolute accuracy ε‖K‖; a log axis turns that into ~1e-8 relative changes of the density
+# next to it (an ill-conditioned quantity, not a difference between rank counts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 wisp=${1:-.build/release/wisp}
@@ -41,6 +46,10 @@ jobs=(
   "moments-hutchinson|1e-12|moments --quiet --width 32 --samples 23 --outputs 2 --exact-limit 0 --probes 6"
   "files|1e-12|top --quiet --inputs $work/inputs.npy --model $work/model.safetensors --activation tanh --sigma-b2 0.1 --k 3 --matrix ntk"
   "tiny|1e-12|moments --quiet --width 16 --samples 3 --outputs 2"
+  "middle-bn|1e-12|top --quiet --width 24 --samples 13 --outputs 2 --k 3 --matrix ntk --normalization middle-batchnorm --activation tanh"
+  "last-bn|1e-12|moments --quiet --width 24 --samples 13 --outputs 2 --normalization last-batchnorm"
+  "last-mean|1e-12|density --quiet --width 24 --samples 13 --probes 3 --steps 10 --normalization last-mean --grid linear"
+  "layernorm|1e-12|top --quiet --width 24 --samples 13 --outputs 3 --k 2 --normalization layernorm --activation erf"
   "float32|1e-5|top --quiet --width 32 --samples 23 --k 2 --precision float32"
 )
 for entry in "${jobs[@]}"; do

@@ -110,8 +110,13 @@ struct Moments: ParsableCommand {
                                                    reporter: Runtime.progress("moments", quiet: out.quiet))
         guard Runtime.isLead else { return }
         say(Summary.header(problem))
-        say(String(format: "  tr F       %.10e  (exact)", result.trace))
-        say(String(format: "  mean λ     %.10e  (exact, tr F / P)", result.meanEigenvalue))
+        if result.traceStandardError > 0 {
+            say(String(format: "  tr F       %.6e ± %.2e  (Hutchinson, %d probes)", result.trace, result.traceStandardError, probes))
+            say(String(format: "  mean λ     %.6e  (tr F / P)", result.meanEigenvalue))
+        } else {
+            say(String(format: "  tr F       %.10e  (exact)", result.trace))
+            say(String(format: "  mean λ     %.10e  (exact, tr F / P)", result.meanEigenvalue))
+        }
         if result.probes != nil {
             say(String(format: "  tr(F²)/P   %.6e ± %.2e  (Hutchinson, %d probes)", result.secondMoment, result.secondMomentStandardError, probes))
         } else {

@@ -21,6 +21,8 @@ struct NetworkOptions: ParsableArguments {
     var noBias = false
     @Option(help: "standard (W ~ N(0, σ_w²/fan_in)) or ntk (u = σ_w/√fan_in · W h + σ_b b).")
     var parametrization: Parametrization = .standard
+    @Option(help: "Normalization layers (γ = 1, β = 0, full-batch statistics): none, last-mean, last-batchnorm, middle-batchnorm, layernorm.")
+    var normalization: Normalization = .none
     @Option(help: "Samples T. Default: 512, or all rows of --inputs.")
     var samples: Int?
     @Option(help: "Inputs as a .npy file (T × d, little-endian float64 or float32). Default: Gaussian N(0, I).")
@@ -55,6 +57,7 @@ struct NetworkOptions: ParsableArguments {
         c.sigmaB2 = sigmaB2
         c.bias = !noBias
         c.parametrization = parametrization
+        c.normalization = normalization
         c.samples = samples ?? (inputs == nil ? 512 : nil)
         c.inputsPath = inputs
         c.modelPath = model

@@ -30,7 +30,8 @@ struct Run: ParsableCommand {
                                                reporter: Runtime.progress("top", quiet: quiet))
         if lead { say(String(format: "  λ_max      %.10e   residual %.2e (%d Lanczos applications)", top.eigenvalues[0], top.residuals[0],
                      top.operatorApplications))
-            say(String(format: "  mean λ     %.10e   (exact tr F / P)", moments.meanEigenvalue))
+            say(String(format: "  mean λ     %.10e   (%@)", moments.meanEigenvalue,
+                       moments.traceStandardError > 0 ? "Hutchinson tr F / P" : "exact tr F / P"))
             say(String(format: "  tr(F²)/P   %.10e   (%@)", moments.secondMoment, moments.secondMomentMethod))
         }
 

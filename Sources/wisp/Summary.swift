@@ -12,7 +12,8 @@ enum Summary {
         return """
         Wisp \(wispVersion)
           network    L=\(a.depth), \(widths), d=\(a.inputDimension), C=\(a.outputs), \(a.activation.rawValue), \
-        σ_w²=\(a.sigmaW2), σ_b²=\(a.sigmaB2), \(a.hasBias ? "biases" : "no biases"), \(a.parametrization.rawValue) parametrization
+        σ_w²=\(a.sigmaW2), σ_b²=\(a.sigmaB2), \(a.hasBias ? "biases" : "no biases"), \(a.parametrization.rawValue) parametrization\
+        \(a.normalization == .none ? "" : ", normalization \(a.normalization.rawValue)")
           data       T=\(p.totalSamples), \(data), seed \(c.seed), \(c.precision.rawValue)
           P          \(p.parameterCount) parameters (TC = \(p.sampleSpaceDimension))
         """

@@ -67,6 +67,7 @@ enum Runtime {
 
 extension Activation: ExpressibleByArgument {}
 extension Parametrization: ExpressibleByArgument {}
+extension Normalization: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}
 extension CurvatureMatrix: ExpressibleByArgument {}
 extension GridScale: ExpressibleByArgument {}

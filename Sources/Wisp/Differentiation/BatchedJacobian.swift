@@ -9,8 +9,17 @@
 ///     JVP       dU^l = c_l (H^(l−1) dW^lᵀ + dH^(l−1) W^lᵀ) + c_b 1 db^lᵀ,   dH^l = φ'(U^l) ⊙ dU^l
 ///     VJP       Δ^L = u,  ∇W^l = c_l Δ^lᵀ H^(l−1),  ∇b^l = c_b Δ^lᵀ 1,  Δ^(l−1) = φ'(U^(l−1)) ⊙ (c_l Δ^l W^l)
 ///
+/// With a ``Normalization``, layer l's pre-activations U^l are standardized before φ (or
+/// before the output): N(U) = (U − μ)/σ over samples (batch norm) or over units (layer norm),
+/// or only centered over samples. Its derivative is the symmetric map
+///     dN = (1/σ) (dU − E[dU] − Ẑ ⊙ E[Ẑ ⊙ dU]),   Ẑ = N(U),
+/// (E over the same axis as the statistic; without the Ẑ term and σ = 1 for mean subtraction),
+/// so the JVP applies it to dU^l and the VJP, being its adjoint, applies it to the incoming
+/// signal before Δ^l. Batch statistics are sums over all samples: they go through the
+/// ``SampleReduction`` (one reduction of 2·M_l doubles per normalized layer and pass).
+///
 /// The forward pass runs once at construction and its H^l and φ'(U^l) are cached (memory
-/// 2·T·Σ_(l<L) M_l scalars). Cost per JVP or VJP: 2·T·Σ_l M_l M_(l−1) flops, less the
+/// 2·T·Σ_(l<L) M_l scalars, plus T·M_l for each standardized layer's Ẑ). Cost per JVP or VJP: 2·T·Σ_l M_l M_(l−1) flops, less the
 /// first layer's dH^0 term (inputs have no tangent): a Fisher product J^T J v costs about
 /// 4·T·(2 Σ_l M_l M_(l−1) − d M_1) flops (see ``flopsPerProduct``).
 ///
@@ -31,25 +40,37 @@ public final class BatchedJacobian<S: BLASScalar> {
     private var hidden: [[S]] = []
     /// φ'(U^l) (T × M_l) for l = 1…L−1, index l−1.
     private var slopes: [[S]] = []
-    /// f = U^L (T × C).
+    /// f = N(U^L) (T × C).
     public private(set) var outputs: [S] = []
+    /// Ẑ^l = N(U^l) for batch- and layer-normalized layers (index l−1; empty otherwise).
+    private var standardized: [[S]] = []
+    /// 1/σ per unit (batch norm) or per sample (layer norm), index l−1.
+    private var inverseScales: [[Double]] = []
     private var scratchA: [S]
     private var scratchB: [S]
     private let ones: [S]
+    /// Sums over all samples, for batch statistics.
+    private let reduction: any SampleReduction
+    /// T over all processes (the E[·] of batch statistics).
+    public let totalSamples: Int
 
-    public init(network: Network<S>, inputs: Dataset) throws {
+    /// Runs the forward pass over this process's samples. `reduction` sums batch statistics
+    /// over all processes' samples (only used with a sample-coupling ``Normalization``).
+    public init(network: Network<S>, inputs: Dataset, reduction: any SampleReduction = LocalSamples()) throws {
         let arch = network.architecture
         guard inputs.dimension == arch.inputDimension else {
             throw WispError.badInput("inputs have dimension \(inputs.dimension) but the network's first layer takes \(arch.inputDimension)")
         }
         self.network = network
+        self.reduction = reduction
+        self.totalSamples = inputs.totalSamples
         self.sampleCount = inputs.samples.count
         self.inputs = inputs.converted(to: S.self)
         let maxWidth = arch.widths.max()!
         scratchA = [S](repeating: 0, count: max(sampleCount * maxWidth, 1))
         scratchB = [S](repeating: 0, count: max(sampleCount * maxWidth, 1))
         ones = [S](repeating: 1, count: max(sampleCount, 1))
-        forward()
+        try forward()
         if let bad = outputs.firstIndex(where: { !$0.isFinite }) {
             throw WispError.nonFinite("the network output for sample \(inputs.samples.lowerBound + bad / arch.outputs) is \(outputs[bad]) (overflow in the forward pass)")
         }
@@ -61,13 +82,15 @@ public final class BatchedJacobian<S: BLASScalar> {
 
     // MARK: Forward
 
-    private func forward() {
+    private func forward() throws {
         let arch = architecture
         let T = sampleCount
         hidden = []
         slopes = []
-        var u = [S](repeating: 0, count: T * arch.widths.max()!)
-        network.parameters.withUnsafeBufferPointer { theta in
+        standardized = Array(repeating: [], count: arch.depth)
+        inverseScales = Array(repeating: [], count: arch.depth)
+        var u = [S](repeating: 0, count: max(T * arch.widths.max()!, 1))
+        try network.parameters.withUnsafeBufferPointer { theta in
             for l in 1...arch.depth {
                 let (fanIn, fanOut) = (arch.widths[l - 1], arch.widths[l])
                 let previous = l == 1 ? inputs : hidden[l - 2]
@@ -85,6 +108,7 @@ public final class BatchedJacobian<S: BLASScalar> {
                         }
                     }
                 }
+                try u.withUnsafeMutableBufferPointer { try normalizeForward(layer: l, $0.baseAddress!) }
                 if l < arch.depth {
                     var h = [S](repeating: 0, count: T * fanOut)
                     var d = [S](repeating: 0, count: T * fanOut)
@@ -133,6 +157,7 @@ public final class BatchedJacobian<S: BLASScalar> {
                                   y: v + arch.biasOffset(l), a: cur, lda: fanOut)
                         }
                     }
+                    normalizeDifferential(layer: l, cur)
                     if l < L {
                         slopes[l - 1].withUnsafeBufferPointer { S.multiply(cur, by: $0.baseAddress!, count: T * fanOut) }
                         prevIsA.toggle()
@@ -166,7 +191,8 @@ public final class BatchedJacobian<S: BLASScalar> {
     }
 
     /// Runs the backward recursion Δ^L = u, Δ^(l−1) = φ'(U^(l−1)) ⊙ (c_l Δ^l W^l), calling
-    /// `visit(l, Δ^l)` for l = L…1 (Δ^l is T × M_l, valid only during the call).
+    /// `visit(l, Δ^l)` for l = L…1 (Δ^l is T × M_l, valid only during the call). With a
+    /// normalization, Δ^l is the signal at the pre-normalization U^l (dN applied first).
     public func backpropagate(_ u: UnsafePointer<S>, visit: (Int, UnsafePointer<S>) -> Void) {
         let arch = architecture
         let T = sampleCount
@@ -175,6 +201,12 @@ public final class BatchedJacobian<S: BLASScalar> {
         scratchA.withUnsafeMutableBufferPointer { a in
             scratchB.withUnsafeMutableBufferPointer { b in
                 var delta: UnsafePointer<S> = u
+                if architecture.normalization.kind(layer: L, depth: L) != nil {
+                    // The top signal is normalized in B, which the first step reads while writing A.
+                    b.baseAddress!.update(from: u, count: T * arch.widths[L])
+                    normalizeDifferential(layer: L, b.baseAddress!)
+                    delta = UnsafePointer(b.baseAddress!)
+                }
                 for l in stride(from: L, through: 1, by: -1) {
                     visit(l, delta)
                     guard l > 1 else { break }
@@ -187,8 +219,78 @@ public final class BatchedJacobian<S: BLASScalar> {
                                beta: 0, c: next, ldc: fanIn)
                     }
                     slopes[l - 2].withUnsafeBufferPointer { S.multiply(next, by: $0.baseAddress!, count: T * fanIn) }
+                    normalizeDifferential(layer: l - 1, next)
                     delta = UnsafePointer(next)
                     curIsA.toggle()
+                }
+            }
+        }
+    }
+
+    // MARK: Normalization
+
+    /// Whether each sample's outputs depend on the other samples (batch statistics); then the
+    /// per-sample quantities below do not apply.
+    public var couplesSamples: Bool { architecture.normalization.couplesSamples }
+
+    /// Standardizes U^l (T × M_l) in place and records Ẑ^l and 1/σ. Throws if a statistic's σ
+    /// is zero (a unit constant over the samples, or a sample constant over the units).
+    private func normalizeForward(layer l: Int, _ x: UnsafeMutablePointer<S>) throws {
+        guard let kind = architecture.normalization.kind(layer: l, depth: architecture.depth) else { return }
+        let T = sampleCount, m = architecture.widths[l]
+        let perColumn = kind != .layer
+        let n = perColumn ? m : T
+        let count = perColumn ? Double(totalSamples) : Double(m)
+        var mean = [Double](repeating: 0, count: max(n, 1))
+        S.sums(x, weights: nil, rows: T, columns: m, perColumn: perColumn, into: &mean, zSums: nil)
+        if perColumn { mean.withUnsafeMutableBufferPointer { reduction.sumOverSamples(UnsafeMutableBufferPointer(rebasing: $0[0..<n])) } }
+        for j in 0..<n { mean[j] /= count }
+        S.standardize(x, z: nil, shift: mean, projection: nil, scale: nil, rows: T, columns: m, perColumn: perColumn)
+        guard kind != .batchMean else { return }
+        var squares = [Double](repeating: 0, count: max(n, 1)), unused = [Double](repeating: 0, count: max(n, 1))
+        S.sums(x, weights: x, rows: T, columns: m, perColumn: perColumn, into: &unused, zSums: &squares)
+        if perColumn { squares.withUnsafeMutableBufferPointer { reduction.sumOverSamples(UnsafeMutableBufferPointer(rebasing: $0[0..<n])) } }
+        var inverse = [Double](repeating: 0, count: n)
+        for j in 0..<n {
+            let variance = squares[j] / count
+            guard variance > 0, variance.isFinite else {
+                throw WispError.numerical(perColumn
+                    ? "batch normalization of layer \(l): unit \(j) has the same pre-activation for all \(totalSamples) samples (σ = 0); it needs at least 2 distinct samples"
+                    : "layer normalization of layer \(l): a sample has the same pre-activation in all \(m) units (σ = 0)")
+            }
+            inverse[j] = 1 / variance.squareRoot()
+        }
+        let zero = [Double](repeating: 0, count: n)
+        S.standardize(x, z: nil, shift: zero, projection: nil, scale: inverse, rows: T, columns: m, perColumn: perColumn)
+        standardized[l - 1] = Array(UnsafeBufferPointer(start: x, count: T * m))
+        inverseScales[l - 1] = inverse
+    }
+
+    /// dU^l ← dN(dU^l) (see the type's documentation): the JVP of layer l's normalization, and,
+    /// the map being symmetric, also its VJP. No-op for unnormalized layers.
+    private func normalizeDifferential(layer l: Int, _ x: UnsafeMutablePointer<S>) {
+        guard let kind = architecture.normalization.kind(layer: l, depth: architecture.depth) else { return }
+        let T = sampleCount, m = architecture.widths[l]
+        let perColumn = kind != .layer
+        let n = perColumn ? m : T
+        let count = perColumn ? Double(totalSamples) : Double(m)
+        var moments = [Double](repeating: 0, count: max(2 * n, 1))
+        moments.withUnsafeMutableBufferPointer { buffer in
+            let sums = buffer.baseAddress!, zSums = buffer.baseAddress! + n
+            if kind == .batchMean {
+                S.sums(x, weights: nil, rows: T, columns: m, perColumn: true, into: sums, zSums: nil)
+                reduction.sumOverSamples(UnsafeMutableBufferPointer(rebasing: buffer[0..<n]))
+                for j in 0..<n { sums[j] /= count }
+                S.standardize(x, z: nil, shift: sums, projection: nil, scale: nil, rows: T, columns: m, perColumn: true)
+                return
+            }
+            standardized[l - 1].withUnsafeBufferPointer { z in
+                S.sums(x, weights: z.baseAddress, rows: T, columns: m, perColumn: perColumn, into: sums, zSums: zSums)
+                if perColumn { reduction.sumOverSamples(UnsafeMutableBufferPointer(rebasing: buffer[0..<(2 * n)])) }
+                for j in 0..<(2 * n) { buffer[j] /= count }
+                inverseScales[l - 1].withUnsafeBufferPointer { s in
+                    S.standardize(x, z: z.baseAddress, shift: sums, projection: zSums, scale: s.baseAddress,
+                                  rows: T, columns: m, perColumn: perColumn)
                 }
             }
         }
@@ -201,6 +303,7 @@ public final class BatchedJacobian<S: BLASScalar> {
     ///     ‖∇θ f_k(x_t)‖² = Σ_l ‖δ^l_k(t)‖² (c_l² ‖h^(l−1)(t)‖² + c_b² [biases]).
     /// Cost: C backward passes, 2·C·T·Σ_(l>1) M_l M_(l−1) flops.
     public func squaredGradientNorms() -> [Double] {
+        precondition(!couplesSamples, "per-sample gradients are not separable under batch normalization")
         let arch = architecture
         let T = sampleCount, C = outputCount
         let hNorms = activationNorms()
@@ -235,6 +338,7 @@ public final class BatchedJacobian<S: BLASScalar> {
     /// concatenation, in block order, of every block's `matrix` (T_block·rowsPerSample rows ×
     /// `columns`, row-major); on one process it is the identity. The Gram products run in Float64.
     public func tangentKernelRows(layers: Set<Int>? = nil, gather: ([Double], Int, Int) -> [Double]) -> [Double] {
+        precondition(!couplesSamples, "the Hadamard form of the kernel needs per-sample gradients (no batch normalization)")
         let arch = architecture
         let T = sampleCount, C = outputCount, n = T * C
         let wanted = (layers ?? Set(1...arch.depth)).sorted()

@@ -1,10 +1,10 @@
 /// Networks in safetensors files, laid out as a PyTorch `nn.Sequential` of `Linear` layers:
 /// tensors `<name>.weight` [out, in] and `<name>.bias` [out], layers in numeric-aware order
 /// of `<name>` (so keys `0.weight`, `0.bias`, `2.weight`, … load as saved by PyTorch). The
-/// activation, parametrization and σ's are not in the file: they come from flags.
+/// activation, parametrization, normalization and σ's are not in the file: they come from flags.
 extension Network where S == Double {
     public static func load(safetensors path: String, activation: Activation, parametrization: Parametrization,
-                            sigmaW2: Double, sigmaB2: Double) throws -> Network<Double> {
+                            sigmaW2: Double, sigmaB2: Double, normalization: Normalization = .none) throws -> Network<Double> {
         let file = try SafeTensorsFile.read(path: path)
         var weights = [String: SafeTensor](), biases = [String: SafeTensor]()
         for (key, tensor) in file.tensors {
@@ -37,7 +37,7 @@ extension Network where S == Double {
             }
         }
         let arch = try Architecture(widths: widths, activation: activation, hasBias: hasBias, parametrization: parametrization,
-                                    sigmaW2: sigmaW2, sigmaB2: sigmaB2)
+                                    sigmaW2: sigmaW2, sigmaB2: sigmaB2, normalization: normalization)
         var theta = [Double]()
         theta.reserveCapacity(arch.parameterCount)
         for name in names {

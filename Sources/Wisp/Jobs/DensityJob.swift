@@ -92,7 +92,8 @@ public enum DensityJob {
         let s = matrix == .ntk ? Double(problem.sampleSpaceDimension) / P : 1
         let (nodes, weights) = SpectralDensity.pooled(slq.rules)
         let density = try SpectralDensity(nodes: nodes, weights: weights.map { $0 * s }, extraZeroMass: 1 - s, settings: grid)
-        let exactMean = problem.exactTrace() / P
+        // The exact mean costs nothing extra without batch coupling, TC products with it.
+        let exactMean = problem.exactMomentsCost <= 256 ? problem.exactTrace() / P : nil
         let moments = (1...4).map { order -> MomentRecord in
             let e = slq.normalizedMoment(order).scaled(by: s)
             return MomentRecord(order: order, estimate: e.mean, standardError: e.standardError, exact: order == 1 ? exactMean : nil)

@@ -9,39 +9,61 @@ public struct MomentsResult: Encodable, Sendable {
     public var secondMoment: Double
     public var secondMomentStandardError: Double
     public var secondMomentMethod: String
+    /// 0 when the trace is exact.
+    public var traceStandardError: Double = 0
     public var traceMethod = "exact: (1/T) Σ_t Σ_k ‖∇θ f_k(x_t)‖² from per-sample gradient norms"
     public var probes: Int?
 
     private enum CodingKeys: String, CodingKey {
         case parameters, trace, meanEigenvalue = "mean_eigenvalue", secondMoment = "second_moment",
              secondMomentStandardError = "second_moment_standard_error", secondMomentMethod = "second_moment_method",
-             traceMethod = "trace_method", probes
+             traceStandardError = "trace_standard_error", traceMethod = "trace_method", probes
     }
 }
 
 public enum MomentsJob {
-    /// Exact tr F always; exact tr(F²) = ‖K‖²_F when TC ≤ `exactLimit` (memory per process
-    /// ~ 2·T_block·C·TC doubles plus the gathered factors TC·M), else Hutchinson's E‖K r‖² with `probes` Rademacher probes.
+    /// Exact tr F, and exact tr(F²) = ‖K‖²_F when TC ≤ `exactLimit` (memory per process
+    /// ~ 2·T_block·C·TC doubles plus the gathered factors TC·M); else Hutchinson's E‖K r‖² with
+    /// `probes` Rademacher probes. With batch normalization (samples coupled) the exact values
+    /// need K column by column, TC operator applications: done when TC ≤ `exactLimit`/8,
+    /// otherwise both moments are Hutchinson estimates.
     public static func run(_ problem: Problem, exactLimit: Int, probes: Int, seed: UInt64,
                            reporter: ProgressReporter? = nil) throws -> (MomentsResult, Timings) {
         let start = DispatchTime.now().uptimeNanoseconds
         let communicationBefore = problem.communicator.statistics
         let P = Double(problem.parameterCount)
-        let trace = problem.exactTrace()
         let n = problem.sampleSpaceDimension
-        var result = MomentsResult(parameters: problem.parameterCount, trace: trace, meanEigenvalue: trace / P,
+        let coupled = problem.exactMomentsCost > 0
+        let exact = n <= (coupled ? exactLimit / 8 : exactLimit)
+        var result = MomentsResult(parameters: problem.parameterCount, trace: 0, meanEigenvalue: 0,
                                    secondMoment: 0, secondMomentStandardError: 0, secondMomentMethod: "")
         var opSeconds = 0.0, applications = 0
-        if n <= exactLimit {
-            reporter?.report("forming the \(n) × \(n) NTK Gram matrix", force: true)
+        if exact {
+            reporter?.report("forming the \(n) × \(n) NTK Gram matrix" + (coupled ? " column by column (\(n) products)" : ""), force: true)
+            let kernelStart = DispatchTime.now().uptimeNanoseconds
+            result.trace = problem.exactTrace()
             result.secondMoment = problem.exactSecondMoment()
-            result.secondMomentMethod = "exact: ‖K‖²_F / P with K formed from per-layer Gram matrices"
+            result.secondMomentMethod = coupled
+                ? "exact: ‖K‖²_F / P with K formed column by column (K e_i)"
+                : "exact: ‖K‖²_F / P with K formed from per-layer Gram matrices"
+            if coupled {
+                result.traceMethod = "exact: Σ_i (K e_i)_i, K formed column by column (batch statistics couple the samples)"
+                applications = problem.exactMomentsCost
+                opSeconds = Double(DispatchTime.now().uptimeNanoseconds - kernelStart) * 1e-9
+            }
         } else {
             let op = TimedOperator(problem.makeOperator(.ntk))
-            let (_, second) = try Hutchinson.firstTwoMoments(op, probes: probes, seed: seed) { done in
+            let (first, second) = try Hutchinson.firstTwoMoments(op, probes: probes, seed: seed) { done in
                 reporter?.report("probe \(done)/\(probes)", eta: op.seconds / Double(done) * Double(probes - done))
             }
             let s = Double(n) / P
+            if coupled {
+                result.trace = first.mean * Double(n)
+                result.traceStandardError = first.standardError * Double(n)
+                result.traceMethod = "Hutchinson: E rᵀ K r over Rademacher probes in sample space (batch statistics make the exact trace cost TC products)"
+            } else {
+                result.trace = problem.exactTrace()
+            }
             result.secondMoment = second.mean * s
             result.secondMomentStandardError = second.standardError * s
             result.secondMomentMethod = "Hutchinson: E‖K r‖² over Rademacher probes in sample space, times TC/P"
@@ -49,9 +71,10 @@ public enum MomentsJob {
             opSeconds = op.seconds
             applications = op.applications
         }
+        result.meanEigenvalue = result.trace / P
         let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         let communication = (problem.communicator.statistics - communicationBefore).seconds
         return (result, Timings(totalSeconds: total, operatorSeconds: opSeconds, operatorApplications: applications,
-                            communicationSeconds: communication))
+                                communicationSeconds: communication))
     }
 }

@@ -45,13 +45,13 @@ public final class Problem {
         var network64: Network<Double>
         if let path = c.modelPath {
             network64 = try Network<Double>.load(safetensors: path, activation: c.activation, parametrization: c.parametrization,
-                                                 sigmaW2: c.sigmaW2, sigmaB2: c.sigmaB2)
+                                                 sigmaW2: c.sigmaW2, sigmaB2: c.sigmaB2, normalization: c.normalization)
         } else {
             guard c.width >= 1 else { throw WispError.invalidConfiguration("--width must be at least 1 (got \(c.width))") }
             let d = c.inputDimension ?? fileShape?[1] ?? c.width
             let arch = try Architecture(depth: c.depth, width: c.width, inputDimension: d, outputs: c.outputs,
                                         activation: c.activation, hasBias: c.bias, parametrization: c.parametrization,
-                                        sigmaW2: c.sigmaW2, sigmaB2: c.sigmaB2)
+                                        sigmaW2: c.sigmaW2, sigmaB2: c.sigmaB2, normalization: c.normalization)
             network64 = Network<Double>(architecture: arch, seed: c.seed)
         }
         architecture = network64.architecture
@@ -79,11 +79,45 @@ public final class Problem {
     /// The operator for `matrix` on this problem.
     public func makeOperator(_ matrix: CurvatureMatrix) -> any LinearOperator { box.makeOperator(matrix) }
 
-    /// Exact tr F = tr K (``FisherMoments/trace(_:totalSamples:communicator:)``).
-    public func exactTrace() -> Double { box.exactTrace() }
+    /// Operator applications the exact moments cost: none beyond backward passes without
+    /// sample coupling; TC (one per column of K) with batch normalization.
+    public var exactMomentsCost: Int { architecture.normalization.couplesSamples ? sampleSpaceDimension : 0 }
 
-    /// This process's rows of the NTK Gram matrix K ((T_block·C) × TC; all of K on one process).
-    public func gramRows() -> [Double] { box.gramRows() }
+    /// Exact tr F = tr K: from per-sample gradient norms (``FisherMoments/trace(_:totalSamples:communicator:)``),
+    /// or, when batch statistics couple the samples, from the diagonal of K formed column by column.
+    public func exactTrace() -> Double {
+        guard architecture.normalization.couplesSamples else { return box.exactTrace() }
+        let rows = gramRows(), n = sampleSpaceDimension, local = communicator.block(of: totalSamples)
+        let c = architecture.outputs
+        let diagonal = (0..<(local.count * c)).reduce(0.0) { $0 + rows[$1 * n + local.lowerBound * c + $1] }
+        return communicator.sum(diagonal)
+    }
+
+    /// This process's rows of the NTK Gram matrix K ((T_block·C) × TC; all of K on one process):
+    /// from per-layer Gram factors, or, when batch statistics couple the samples, as K e_i for
+    /// every i (TC operator applications). Computed once and kept.
+    public func gramRows() -> [Double] {
+        if let cachedGram { return cachedGram }
+        let rows: [Double]
+        if architecture.normalization.couplesSamples {
+            let op = makeOperator(.ntk)
+            let n = op.dimension, local = op.space.local
+            var result = [Double](repeating: 0, count: local.count * n)
+            var e = [Double](repeating: 0, count: max(local.count, 1)), y = e
+            for i in 0..<n {
+                if local.contains(i) { e[i - local.lowerBound] = 1 }
+                e.withUnsafeBufferPointer { ep in y.withUnsafeMutableBufferPointer { op.apply(ep.baseAddress!, into: $0.baseAddress!) } }
+                if local.contains(i) { e[i - local.lowerBound] = 0 }
+                for r in 0..<local.count { result[r * n + i] = y[r] }
+            }
+            rows = result
+        } else {
+            rows = box.gramRows()
+        }
+        cachedGram = rows
+        return rows
+    }
+    private var cachedGram: [Double]?
 
     /// tr(F²)/P = ‖K‖²_F / P, exactly (every process computes its rows of K).
     public func exactSecondMoment() -> Double {
@@ -109,7 +143,7 @@ private final class PrecisionBox<S: BLASScalar>: JacobianBox {
     let communicator: any Communicator
 
     init(network: Network<S>, dataset: Dataset, communicator: any Communicator) throws {
-        jacobian = try BatchedJacobian(network: network, inputs: dataset)
+        jacobian = try BatchedJacobian(network: network, inputs: dataset, reduction: communicator)
         self.dataset = dataset
         self.communicator = communicator
     }

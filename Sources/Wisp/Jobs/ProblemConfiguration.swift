@@ -16,6 +16,7 @@ public struct ProblemConfiguration: Codable, Sendable, Equatable {
     public var sigmaB2: Double = 0
     public var bias: Bool = true
     public var parametrization: Parametrization = .standard
+    public var normalization: Normalization = .none
     /// T; nil means all rows of `inputsPath` (and is required for Gaussian inputs).
     public var samples: Int? = 512
     /// A .npy file of inputs (T × d); nil means Gaussian inputs.
@@ -29,7 +30,7 @@ public struct ProblemConfiguration: Codable, Sendable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case depth, width, inputDimension = "input_dim", outputs, activation, sigmaW2 = "sigma_w2", sigmaB2 = "sigma_b2",
-             bias, parametrization, samples, inputsPath = "inputs", modelPath = "model", seed, precision
+             bias, parametrization, normalization, samples, inputsPath = "inputs", modelPath = "model", seed, precision
     }
 
     /// Every setting as a string, keyed as in the JSON output (for checkpoint fingerprints).

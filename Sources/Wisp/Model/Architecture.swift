@@ -1,5 +1,6 @@
 /// The shape and hyperparameters of a fully connected network (Karakida et al. eq. 1–2):
-/// L weight layers, u^l = c_w^l W^l h^(l−1) + c_b b^l, h^l = φ(u^l) for l < L, f = u^L.
+/// L weight layers, u^l = c_w^l W^l h^(l−1) + c_b b^l, h^l = φ(N(u^l)) for l < L, f = N(u^L),
+/// with N the layer's ``Normalization`` (the identity by default).
 ///
 /// Parameters are laid out as one flat vector θ, layer after layer, each layer's W^l
 /// ([M_l, M_(l−1)] row-major, PyTorch's `Linear.weight` layout) followed by b^l (M_l).
@@ -11,26 +12,29 @@ public struct Architecture: Codable, Equatable, Sendable {
     public var parametrization: Parametrization
     public var sigmaW2: Double
     public var sigmaB2: Double
+    public var normalization: Normalization
 
     public init(widths: [Int], activation: Activation = .relu, hasBias: Bool = true,
-                parametrization: Parametrization = .standard, sigmaW2: Double = 2, sigmaB2: Double = 0) throws {
+                parametrization: Parametrization = .standard, sigmaW2: Double = 2, sigmaB2: Double = 0,
+                normalization: Normalization = .none) throws {
         self.widths = widths
         self.activation = activation
         self.hasBias = hasBias
         self.parametrization = parametrization
         self.sigmaW2 = sigmaW2
         self.sigmaB2 = sigmaB2
+        self.normalization = normalization
         try validate()
     }
 
     /// A network of `depth` weight layers with every hidden width equal to `width`.
     public init(depth: Int, width: Int, inputDimension: Int, outputs: Int, activation: Activation = .relu,
                 hasBias: Bool = true, parametrization: Parametrization = .standard,
-                sigmaW2: Double = 2, sigmaB2: Double = 0) throws {
+                sigmaW2: Double = 2, sigmaB2: Double = 0, normalization: Normalization = .none) throws {
         guard depth >= 1 else { throw WispError.invalidConfiguration("--depth must be at least 1 (got \(depth))") }
         try self.init(widths: [inputDimension] + Array(repeating: width, count: depth - 1) + [outputs],
                       activation: activation, hasBias: hasBias, parametrization: parametrization,
-                      sigmaW2: sigmaW2, sigmaB2: sigmaB2)
+                      sigmaW2: sigmaW2, sigmaB2: sigmaB2, normalization: normalization)
     }
 
     func validate() throws {
@@ -42,6 +46,12 @@ public struct Architecture: Codable, Equatable, Sendable {
         }
         guard sigmaW2.isFinite, sigmaW2 >= 0 else { throw WispError.invalidConfiguration("--sigma-w2 must be finite and non-negative (got \(sigmaW2))") }
         guard sigmaB2.isFinite, sigmaB2 >= 0 else { throw WispError.invalidConfiguration("--sigma-b2 must be finite and non-negative (got \(sigmaB2))") }
+        if normalization == .layerNorm, let narrow = widths.dropFirst().min(), narrow < 2 {
+            throw WispError.invalidConfiguration("--normalization layernorm standardizes over the units of every layer, the outputs included: every width and --outputs must be at least 2 (got \(narrow))")
+        }
+        if normalization == .middleBatchNorm && depth < 2 {
+            throw WispError.invalidConfiguration("--normalization middle-batchnorm needs a hidden layer (--depth ≥ 2)")
+        }
         let p = widths.indices.dropFirst().reduce(0.0) { $0 + Double(widths[$1]) * Double(widths[$1 - 1] + 1) }
         guard p < 1e15 else { throw WispError.invalidConfiguration("the network has too many parameters (\(p))") }
     }

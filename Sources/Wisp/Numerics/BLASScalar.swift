@@ -41,6 +41,56 @@ public protocol BLASScalar: Real, BinaryFloatingPoint, Sendable {
     static func convert(_ x: UnsafePointer<Self>, to y: UnsafeMutablePointer<Double>, count: Int)
     /// x[i] *= d[i] for i < count.
     static func multiply(_ x: UnsafeMutablePointer<Self>, by d: UnsafePointer<Self>, count: Int)
+    /// For x (rows × columns, row-major): sums[j] = Σ x and, if `z` is given, zSums[j] = Σ z·x,
+    /// taken down each column (`perColumn`, j < columns) or along each row (j < rows), in Float64.
+    static func sums(_ x: UnsafePointer<Self>, weights z: UnsafePointer<Self>?, rows: Int, columns: Int, perColumn: Bool,
+                     into sums: UnsafeMutablePointer<Double>, zSums: UnsafeMutablePointer<Double>?)
+    /// x ← (x − a_j − z·b_j) · s_j with j the column (`perColumn`) or the row index; `z`/`b`
+    /// and `s` may be absent (no projection, unit scale).
+    static func standardize(_ x: UnsafeMutablePointer<Self>, z: UnsafePointer<Self>?, shift a: UnsafePointer<Double>,
+                            projection b: UnsafePointer<Double>?, scale s: UnsafePointer<Double>?,
+                            rows: Int, columns: Int, perColumn: Bool)
+}
+
+/// The bodies of ``BLASScalar/sums(_:weights:rows:columns:perColumn:into:zSums:)`` and
+/// ``BLASScalar/standardize(_:z:shift:projection:scale:rows:columns:perColumn:)``, inlined into
+/// each concrete type's implementation so they compile to plain loops.
+@inline(__always)
+func sumsKernel<S: BLASScalar>(_ x: UnsafePointer<S>, _ z: UnsafePointer<S>?, _ rows: Int, _ columns: Int, _ perColumn: Bool,
+                               _ sums: UnsafeMutablePointer<Double>, _ zSums: UnsafeMutablePointer<Double>?) {
+    let n = perColumn ? columns : rows
+    sums.update(repeating: 0, count: n)
+    zSums?.update(repeating: 0, count: n)
+    for r in 0..<rows {
+        let row = x + r * columns
+        if perColumn {
+            for c in 0..<columns { sums[c] += Double(row[c]) }
+            if let z, let zSums { let zr = z + r * columns; for c in 0..<columns { zSums[c] += Double(zr[c] * row[c]) } }
+        } else {
+            var s = 0.0, zs = 0.0
+            for c in 0..<columns { s += Double(row[c]) }
+            if let z { let zr = z + r * columns; for c in 0..<columns { zs += Double(zr[c] * row[c]) } }
+            sums[r] = s
+            zSums?[r] = zs
+        }
+    }
+}
+
+@inline(__always)
+func standardizeKernel<S: BLASScalar>(_ x: UnsafeMutablePointer<S>, _ z: UnsafePointer<S>?, _ a: UnsafePointer<Double>,
+                                      _ b: UnsafePointer<Double>?, _ s: UnsafePointer<Double>?,
+                                      _ rows: Int, _ columns: Int, _ perColumn: Bool) {
+    for r in 0..<rows {
+        let row = x + r * columns
+        let zr = z.map { $0 + r * columns }
+        for c in 0..<columns {
+            let j = perColumn ? c : r
+            var v = Double(row[c]) - a[j]
+            if let zr, let b { v -= Double(zr[c]) * b[j] }
+            if let s { v *= s[j] }
+            row[c] = S(v)
+        }
+    }
 }
 
 @inline(__always) private func op(_ t: Bool) -> CBLAS_TRANSPOSE { t ? CblasTrans : CblasNoTrans }
@@ -56,6 +106,15 @@ extension Double: BLASScalar {
     }
     public static func multiply(_ x: UnsafeMutablePointer<Double>, by d: UnsafePointer<Double>, count: Int) {
         for i in 0..<count { x[i] *= d[i] }
+    }
+    public static func sums(_ x: UnsafePointer<Double>, weights z: UnsafePointer<Double>?, rows: Int, columns: Int, perColumn: Bool,
+                            into sums: UnsafeMutablePointer<Double>, zSums: UnsafeMutablePointer<Double>?) {
+        sumsKernel(x, z, rows, columns, perColumn, sums, zSums)
+    }
+    public static func standardize(_ x: UnsafeMutablePointer<Double>, z: UnsafePointer<Double>?, shift a: UnsafePointer<Double>,
+                                   projection b: UnsafePointer<Double>?, scale s: UnsafePointer<Double>?,
+                                   rows: Int, columns: Int, perColumn: Bool) {
+        standardizeKernel(x, z, a, b, s, rows, columns, perColumn)
     }
     @inline(__always)
     public static func gemm(
@@ -111,6 +170,15 @@ extension Float: BLASScalar {
     }
     public static func multiply(_ x: UnsafeMutablePointer<Float>, by d: UnsafePointer<Float>, count: Int) {
         for i in 0..<count { x[i] *= d[i] }
+    }
+    public static func sums(_ x: UnsafePointer<Float>, weights z: UnsafePointer<Float>?, rows: Int, columns: Int, perColumn: Bool,
+                            into sums: UnsafeMutablePointer<Double>, zSums: UnsafeMutablePointer<Double>?) {
+        sumsKernel(x, z, rows, columns, perColumn, sums, zSums)
+    }
+    public static func standardize(_ x: UnsafeMutablePointer<Float>, z: UnsafePointer<Float>?, shift a: UnsafePointer<Double>,
+                                   projection b: UnsafePointer<Double>?, scale s: UnsafePointer<Double>?,
+                                   rows: Int, columns: Int, perColumn: Bool) {
+        standardizeKernel(x, z, a, b, s, rows, columns, perColumn)
     }
     @inline(__always)
     public static func gemm(

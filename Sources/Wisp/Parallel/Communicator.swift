@@ -3,7 +3,7 @@
 /// decides which implementation to pass in (``SerialCommunicator`` or WispMPI's).
 ///
 /// Every method is collective: all processes call it, in the same order.
-public protocol Communicator: AnyObject {
+public protocol Communicator: SampleReduction {
     /// This process's index, 0 ..< size.
     var rank: Int { get }
     /// The number of processes.
@@ -37,6 +37,9 @@ public struct CommunicationStatistics: Codable, Sendable, Equatable {
 }
 
 extension Communicator {
+    /// Sample sums are sums over processes.
+    public func sumOverSamples(_ values: UnsafeMutableBufferPointer<Double>) { allreduceSum(values) }
+
     /// The sum of `value` over all processes.
     public func sum(_ value: Double) -> Double {
         var v = value

@@ -83,8 +83,10 @@ public struct SpectralDensity: Codable, Sendable {
         var width: Double
         switch settings.scale {
         case .log:
+            // Ends snapped outward to 0.1 decade, so rounding-level changes of the extreme
+            // nodes (e.g. a Ritz value near a null space) do not move the whole grid.
             width = sigma
-            (lo, hi) = (lo0 - 4 * width, hi0 + 4 * width)
+            (lo, hi) = (Foundation.floor((lo0 - 4 * width) * 10) / 10, Foundation.ceil((hi0 + 4 * width) * 10) / 10)
         case .linear:
             let span = max(hi0 - lo0, abs(hi0) * 1e-3, .leastNormalMagnitude)
             width = sigma * span
