@@ -30,23 +30,25 @@ struct Top: ParsableCommand {
         ], replicated: matrix == .fisher)
         let (result, timings) = try TopJob.run(problem, matrix: matrix, settings: settings, checkpoint: checkpoint,
                                                reporter: Runtime.progress("top", quiet: out.quiet))
-        if Runtime.isLead { try report(problem, result, timings) }
+        let theory = TheoryBlock.make(for: problem).comparing(["lambda_max": result.eigenvalues[0]])
+        if Runtime.isLead { try report(problem, result, timings, theory) }
         if !result.converged.allSatisfy({ $0 }) {
             let missing = result.converged.filter { !$0 }.count
             throw WispError.numerical("\(missing) of \(k) eigenpairs did not reach --tol \(tol) after \(result.operatorApplications) operator applications (budget \(settings.maxApplications ?? 50 * result.basisSize)); they are reported with their residuals (raise --max-applications or --basis)")
         }
     }
 
-    private func report(_ problem: Problem, _ result: TopResult, _ timings: Timings) throws {
+    private func report(_ problem: Problem, _ result: TopResult, _ timings: Timings, _ theory: TheoryBlock) throws {
         say(Summary.header(problem))
         for (i, (value, residual)) in zip(result.eigenvalues, result.residuals).enumerated() {
             say(String(format: "  λ_%-3d %.10e   residual %.2e%@", i + 1, value, residual, result.converged[i] ? "" : "  (not converged)"))
         }
+        say(Summary.theory(theory))
         say(Summary.timing(timings))
         if let path = out.output {
             try RunRecord(command: "top", problem: problem,
                           settings: ["matrix": matrix.rawValue, "k": "\(k)", "tol": "\(tol)", "basis": "\(result.basisSize)"],
-                          timings: timings, result: result).write(to: path)
+                          timings: timings, theory: theory, result: result).write(to: path)
             say("  output     \(path)")
         }
     }
@@ -82,12 +84,17 @@ struct Density: ParsableCommand {
             problem, matrix: matrix, settings: SLQSettings(probes: probes, steps: steps, seed: network.seed),
             grid: DensitySettings(scale: grid, points: gridPoints, broadening: broadening), checkpoint: checkpoint,
             reporter: Runtime.progress("density", quiet: out.quiet))
+        let theory = TheoryBlock.make(for: problem).comparing([
+            "mean_eigenvalue": result.moments[0].exact ?? result.moments[0].estimate, "second_moment": result.moments[1].estimate,
+        ])
         guard Runtime.isLead else { return }
         let written = try DensityOutput.write(result, timings: timings, problem: problem, jsonPath: path, command: "density",
                                               settings: ["matrix": matrix.rawValue, "probes": "\(probes)", "steps": "\(steps)",
-                                                         "grid": grid.rawValue, "grid_points": "\(gridPoints)"])
+                                                         "grid": grid.rawValue, "grid_points": "\(gridPoints)"], theory: theory,
+                                              markers: theory.predictions["lambda_max"].map { [("λ_max theory", $0)] } ?? [])
         say(Summary.header(problem))
         say(Summary.density(written))
+        say(Summary.theory(theory))
         say(Summary.timing(timings))
         say("  output     \(path), \(written.csv!), \(written.svg!)")
     }
@@ -108,6 +115,8 @@ struct Moments: ParsableCommand {
         let problem = try network.makeProblem(outputs: [out.output])
         let (result, timings) = try MomentsJob.run(problem, exactLimit: exactLimit, probes: probes, seed: network.seed,
                                                    reporter: Runtime.progress("moments", quiet: out.quiet))
+        let theory = TheoryBlock.make(for: problem).comparing(["mean_eigenvalue": result.meanEigenvalue,
+                                                               "second_moment": result.secondMoment])
         guard Runtime.isLead else { return }
         say(Summary.header(problem))
         if result.traceStandardError > 0 {
@@ -122,11 +131,41 @@ struct Moments: ParsableCommand {
         } else {
             say(String(format: "  tr(F²)/P   %.10e  (exact, ‖K‖²_F / P)", result.secondMoment))
         }
+        say(Summary.theory(theory))
         say(Summary.timing(timings))
         if let path = out.output {
             try RunRecord(command: "moments", problem: problem, settings: ["exact_limit": "\(exactLimit)", "probes": "\(probes)"],
-                          timings: timings, result: result).write(to: path)
+                          timings: timings, theory: theory, result: result).write(to: path)
             say("  output     \(path)")
         }
     }
 }
+
+struct Theory: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The mean-field predictions for a configuration (Karakida et al.): order parameters, κ₁, κ₂, m_λ, λ_max.",
+        discussion: "Builds the network (for the realized outputs that layer and last-layer batch norm use) but runs no solver.")
+
+    @OptionGroup var network: NetworkOptions
+    @OptionGroup var out: OutputOptions
+
+    func run() throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let problem = try network.makeProblem(outputs: [out.output])
+        let theory = TheoryBlock.make(for: problem)
+        if !theory.covered { throw WispError.invalidConfiguration("the mean-field theory does not cover this configuration: \(theory.reason ?? "")") }
+        guard Runtime.isLead else { return }
+        say(Summary.header(problem))
+        say(Summary.theory(theory, detailed: true))
+        if let path = out.output {
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            try RunRecord(command: "theory", problem: problem, settings: [:],
+                          timings: Timings(totalSeconds: seconds, operatorSeconds: 0, operatorApplications: 0),
+                          theory: theory, result: EmptyResult()).write(to: path)
+            say("  output     \(path)")
+        }
+    }
+}
+
+/// A command whose record has no fields beyond the common ones.
+struct EmptyResult: Encodable {}

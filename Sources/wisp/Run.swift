@@ -38,15 +38,19 @@ struct Run: ParsableCommand {
         let (density, densityTimings) = try DensityJob.run(
             problem, matrix: .ntk, settings: SLQSettings(probes: probes, steps: steps, seed: network.seed),
             grid: DensitySettings(), reporter: Runtime.progress("density", quiet: quiet))
+        let theory = TheoryBlock.make(for: problem).comparing([
+            "lambda_max": top.eigenvalues[0], "mean_eigenvalue": moments.meanEigenvalue, "second_moment": moments.secondMoment,
+        ])
         guard lead else { return }
         let written = try DensityOutput.write(density, timings: densityTimings, problem: problem, jsonPath: densityPath, command: "run",
                                               settings: ["matrix": "ntk", "probes": "\(probes)", "steps": "\(steps)", "grid": "log"],
-                                              markers: [("λ_max", top.eigenvalues[0])])
+                                              theory: theory, markers: [("λ_max", top.eigenvalues[0])])
         say(Summary.density(written))
+        say(Summary.theory(theory))
 
         let timings = momentTimings + topTimings + densityTimings
         try RunRecord(command: "run", problem: problem, settings: ["probes": "\(probes)", "steps": "\(steps)"], timings: timings,
-                      result: DefaultJobResult(top: top, moments: moments, densityFile: densityPath)).write(to: runPath)
+                      theory: theory, result: DefaultJobResult(top: top, moments: moments, densityFile: densityPath)).write(to: runPath)
         say(Summary.timing(timings))
         say("  plot       \(written.svg!)")
         say("  output     \(runPath), \(densityPath)")

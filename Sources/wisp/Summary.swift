@@ -32,4 +32,22 @@ enum Summary {
         }
         return s
     }
+
+    /// The theory block: predictions and, where measured, the measured/predicted ratios.
+    static func theory(_ t: TheoryBlock, detailed: Bool = false) -> String {
+        guard t.covered else { return "  theory     not covered: \(t.reason ?? "")" }
+        let names: [(String, String)] = [
+            ("lambda_max", "λ_max"), ("lambda_max_finite_width", "λ_max (finite width)"),
+            ("lambda_max_lower_bound", "λ_max lower bound"), ("lambda_max_upper_bound", "λ_max upper bound"),
+            ("mean_eigenvalue", "m_λ"), ("mean_eigenvalue_finite_width", "m_λ (finite width)"), ("second_moment", "tr(F²)/P"),
+        ] + (detailed ? [("kappa1", "κ₁"), ("kappa2", "κ₂"), ("alpha", "α"), ("lambda_max_multiplicity", "λ_max multiplicity")] : [])
+        var lines = ["  theory     Karakida et al. mean field\(t.hypothesesHold == false ? " (hypotheses do not hold: \(t.reason ?? ""))" : "")"]
+        for (key, label) in names {
+            guard let p = t.predictions[key] else { continue }
+            var line = "    " + label.padding(toLength: 22, withPad: " ", startingAt: 0) + String(format: " %.6e", p)
+            if let r = t.measuredOverPredicted[key] { line += String(format: "   measured/predicted %.4f", r) }
+            lines.append(line)
+        }
+        return lines.joined(separator: "\n")
+    }
 }

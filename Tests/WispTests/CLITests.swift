@@ -77,6 +77,30 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(j["parameters"] as? Int, 24 * 24 + 24 + 24 * 24 + 24 + 24 + 1)
     }
 
+    /// Every measurement carries the mean-field predictions and the measured/predicted ratios;
+    /// configurations the theory does not cover say why.
+    func testTheoryBlocks() throws {
+        let out = path("t.json")
+        XCTAssertEqual(try wisp(["top", "--width", "64", "--samples", "16", "--quiet", "--matrix", "ntk", "--output", out]).status, 0)
+        let theory = try json(out)["theory"] as! [String: Any]
+        XCTAssertEqual(theory["covered"] as? Bool, true)
+        let predictions = theory["predictions"] as! [String: Double], ratios = theory["measured_over_predicted"] as! [String: Double]
+        let measured = (try json(out)["eigenvalues"] as! [Double])[0]
+        XCTAssertEqual(ratios["lambda_max"]!, measured / predictions["lambda_max"]!, accuracy: 1e-12)
+        let theoryOut = path("theory.json")
+        let r = try wisp(["theory", "--width", "64", "--samples", "16", "--normalization", "last-mean", "--output", theoryOut])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("λ_max lower bound"), r.stdout)
+        let inputs = path("x.npy")
+        try NPY.write(values: (0..<64).map { Double($0 % 7) }, shape: [16, 4], dtype: .float64, to: inputs)
+        let m = path("m.json")
+        XCTAssertEqual(try wisp(["moments", "--inputs", inputs, "--width", "8", "--quiet", "--output", m]).status, 0)
+        let uncovered = try json(m)["theory"] as! [String: Any]
+        XCTAssertEqual(uncovered["covered"] as? Bool, false)
+        XCTAssertTrue((uncovered["reason"] as! String).contains("Gaussian inputs"))
+        try assertFails(["theory", "--parametrization", "ntk", "--width", "16", "--samples", "8"], mentioning: ["theory does not cover"])
+    }
+
     func testDensityWritesJSONCSVAndSVG() throws {
         let out = path("d.json")
         let r = try wisp(["density", "--probes", "4", "--steps", "10"] + small + ["--output", out])

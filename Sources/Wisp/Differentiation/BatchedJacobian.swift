@@ -42,6 +42,8 @@ public final class BatchedJacobian<S: BLASScalar> {
     private var slopes: [[S]] = []
     /// f = N(U^L) (T × C).
     public private(set) var outputs: [S] = []
+    /// U^L before the output normalization (T × C; equal to `outputs` without one).
+    public private(set) var rawOutputs: [S] = []
     /// Ẑ^l = N(U^l) for batch- and layer-normalized layers (index l−1; empty otherwise).
     private var standardized: [[S]] = []
     /// 1/σ per unit (batch norm) or per sample (layer norm), index l−1.
@@ -108,6 +110,7 @@ public final class BatchedJacobian<S: BLASScalar> {
                         }
                     }
                 }
+                if l == arch.depth { rawOutputs = Array(u.prefix(T * fanOut)) }
                 try u.withUnsafeMutableBufferPointer { try normalizeForward(layer: l, $0.baseAddress!) }
                 if l < arch.depth {
                     var h = [S](repeating: 0, count: T * fanOut)

@@ -124,6 +124,14 @@ public final class Problem {
         FisherMoments.secondTrace(gramRows: gramRows(), communicator: communicator) / Double(parameterCount)
     }
 
+    /// The raw last-layer outputs U^L (before any output normalization) of all T samples,
+    /// T × C row-major, on every process (collective: gathers the blocks).
+    public func rawOutputs() -> [Double] {
+        let c = architecture.outputs
+        let counts = (0..<communicator.size).map { communicator.block(of: totalSamples, rank: $0).count * c }
+        return communicator.allgather(box.rawOutputs(), counts: counts)
+    }
+
     /// The network in Float64 (for saving).
     public func network() -> Network<Double> { box.network64() }
 }
@@ -134,6 +142,7 @@ private protocol JacobianBox {
     func makeOperator(_ matrix: CurvatureMatrix) -> any LinearOperator
     func exactTrace() -> Double
     func gramRows() -> [Double]
+    func rawOutputs() -> [Double]
     func network64() -> Network<Double>
 }
 
@@ -163,6 +172,8 @@ private final class PrecisionBox<S: BLASScalar>: JacobianBox {
     func gramRows() -> [Double] {
         FisherMoments.gramRows(jacobian, totalSamples: dataset.totalSamples, communicator: communicator)
     }
+
+    func rawOutputs() -> [Double] { jacobian.rawOutputs.map { Double($0) } }
 
     func network64() -> Network<Double> {
         try! Network<Double>(architecture: jacobian.network.architecture, parameters: jacobian.network.parameters.map { Double($0) })

@@ -28,7 +28,8 @@ public enum OutputPath {
 public enum DensityOutput {
     @discardableResult
     public static func write(_ result: DensityResult, timings: Timings, problem: Problem, jsonPath: String, command: String,
-                             settings: [String: String], title: String? = nil, markers: [(label: String, value: Double)] = [])
+                             settings: [String: String], theory: TheoryBlock? = nil, title: String? = nil,
+                             markers: [(label: String, value: Double)] = [])
         throws -> DensityResult
     {
         var r = result
@@ -41,7 +42,8 @@ public enum DensityOutput {
         try AtomicFile.createDirectory(forFile: jsonPath)
         try AtomicFile.write(Data(DensityFiles.csv(r.density).utf8), to: csv)
         try AtomicFile.write(Data(DensityFiles.svg(r.density, title: caption, markers: markers).utf8), to: svg)
-        try RunRecord(command: command, problem: problem, settings: settings, timings: timings, result: r).write(to: jsonPath)
+        try RunRecord(command: command, problem: problem, settings: settings, timings: timings, theory: theory, result: r)
+            .write(to: jsonPath)
         return r
     }
 }

@@ -112,10 +112,13 @@ public struct RunRecord<Result: Encodable>: Encodable {
     public var timings: Timings
     /// Rank 0's peak resident memory.
     public var peakMemoryBytes: Int
+    /// The mean-field predictions and measured/predicted ratios, where computed.
+    public var theory: TheoryBlock?
     public var result: Result
 
     /// A record of `problem`'s run, with the configuration, machine and rank layout taken from it.
-    public init(command: String, problem: Problem, settings: [String: String], timings: Timings, result: Result) {
+    public init(command: String, problem: Problem, settings: [String: String], timings: Timings, theory: TheoryBlock? = nil,
+                result: Result) {
         self.command = command
         self.arguments = Array(CommandLine.arguments.dropFirst())
         self.configuration = problem.configuration
@@ -126,12 +129,13 @@ public struct RunRecord<Result: Encodable>: Encodable {
         self.parallel = ParallelRecord(problem: problem)
         self.timings = timings
         self.peakMemoryBytes = ResourceUsage.peakResidentBytes()
+        self.theory = theory
         self.result = result
     }
 
     private enum CodingKeys: String, CodingKey {
         case version = "wisp_version", command, arguments, configuration, settings, parameters, samples, machine, parallel,
-             timings, peakMemoryBytes = "peak_memory_bytes", created
+             timings, peakMemoryBytes = "peak_memory_bytes", created, theory
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -148,6 +152,7 @@ public struct RunRecord<Result: Encodable>: Encodable {
         try c.encode(timings, forKey: .timings)
         try c.encode(peakMemoryBytes, forKey: .peakMemoryBytes)
         try c.encode(ISO8601DateFormatter().string(from: Date()), forKey: .created)
+        try c.encodeIfPresent(theory, forKey: .theory)
         try result.encode(to: encoder)
     }
 
