@@ -47,12 +47,6 @@ public final class MPICommunicator: Communicator {
         check(MPI_Finalize(), "MPI_Finalize")
     }
 
-    /// Ends every process of the job (for failures that cannot be agreed on).
-    public func abort(code: Int32) -> Never {
-        MPI_Abort(comm, code)
-        exit(code)
-    }
-
     public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) {
         let start = DispatchTime.now().uptimeNanoseconds
         var offset = 0

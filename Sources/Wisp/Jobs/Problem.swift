@@ -85,13 +85,21 @@ public final class Problem {
 
     /// Exact tr F = tr K: from per-sample gradient norms (``FisherMoments/trace(_:totalSamples:communicator:)``),
     /// or, when batch statistics couple the samples, from the diagonal of K formed column by column.
+    /// Computed once and kept (collective).
     public func exactTrace() -> Double {
-        guard architecture.normalization.couplesSamples else { return box.exactTrace() }
-        let rows = gramRows(), n = sampleSpaceDimension, local = communicator.block(of: totalSamples)
-        let c = architecture.outputs
-        let diagonal = (0..<(local.count * c)).reduce(0.0) { $0 + rows[$1 * n + local.lowerBound * c + $1] }
-        return communicator.sum(diagonal)
+        if let cachedTrace { return cachedTrace }
+        let trace: Double
+        if architecture.normalization.couplesSamples {
+            let rows = gramRows(), n = sampleSpaceDimension, local = communicator.block(of: totalSamples)
+            let c = architecture.outputs
+            trace = communicator.sum((0..<(local.count * c)).reduce(0.0) { $0 + rows[$1 * n + local.lowerBound * c + $1] })
+        } else {
+            trace = box.exactTrace()
+        }
+        cachedTrace = trace
+        return trace
     }
+    private var cachedTrace: Double?
 
     /// This process's rows of the NTK Gram matrix K ((T_block·C) × TC; all of K on one process):
     /// from per-layer Gram factors, or, when batch statistics couple the samples, as K e_i for

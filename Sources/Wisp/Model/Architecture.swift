@@ -76,19 +76,14 @@ public struct Architecture: Codable, Equatable, Sendable {
     }
 
     /// Offset of W^l in θ (l = 1…L).
-    public func weightOffset(_ l: Int) -> Int { layerOffsets[l - 1] }
-    /// Offset of b^l in θ (valid only with biases).
-    public func biasOffset(_ l: Int) -> Int { layerOffsets[l - 1] + widths[l] * widths[l - 1] }
-
-    private var layerOffsets: [Int] {
-        var offsets = [Int]()
+    /// O(l), no allocation (it is called per layer inside the passes).
+    public func weightOffset(_ l: Int) -> Int {
         var o = 0
-        for l in 1...depth {
-            offsets.append(o)
-            o += widths[l] * widths[l - 1] + (hasBias ? widths[l] : 0)
-        }
-        return offsets
+        for j in 1..<l { o += widths[j] * widths[j - 1] + (hasBias ? widths[j] : 0) }
+        return o
     }
+    /// Offset of b^l in θ (valid only with biases).
+    public func biasOffset(_ l: Int) -> Int { weightOffset(l) + widths[l] * widths[l - 1] }
 
     /// P, the number of parameters.
     public var parameterCount: Int {

@@ -157,15 +157,18 @@ public enum Lanczos {
         var vectors = [[Double]]()
         var residuals = result.estimates
         var applications = f.applications
+        var r = [Double](repeating: 0, count: settings.verifyResiduals ? max(n, 1) : 0)
         for (i, theta) in values.enumerated() {
             let y = Array(ritz[(i * n)..<((i + 1) * n)])
             if settings.verifyResiduals {
-                var r = op.apply(y)
-                applications += 1
-                r.withUnsafeMutableBufferPointer { rp in
-                    y.withUnsafeBufferPointer { Double.axpy(n: n, alpha: -theta, x: $0.baseAddress!, y: rp.baseAddress!) }
+                y.withUnsafeBufferPointer { yp in
+                    r.withUnsafeMutableBufferPointer { rp in
+                        op.apply(yp.baseAddress!, into: rp.baseAddress!)
+                        Double.axpy(n: n, alpha: -theta, x: yp.baseAddress!, y: rp.baseAddress!)
+                        residuals[i] = op.space.dot(rp.baseAddress!, rp.baseAddress!).squareRoot()
+                    }
                 }
-                residuals[i] = r.withUnsafeBufferPointer { op.space.dot($0.baseAddress!, $0.baseAddress!).squareRoot() }
+                applications += 1
             }
             vectors.append(y)
         }
