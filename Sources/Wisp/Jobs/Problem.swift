@@ -142,6 +142,23 @@ public final class Problem {
 
     /// The network in Float64 (for saving).
     public func network() -> Network<Double> { box.network64() }
+
+    /// The targets of this process's samples: by default the outputs of a teacher network
+    /// (``Targets/teacher(architecture:studentSeed:inputs:precision:reduction:)``).
+    /// Computed once and kept (collective when batch statistics couple the samples).
+    public func targets() throws -> Targets {
+        if let cachedTargets { return cachedTargets }
+        let t: Targets
+        switch configuration.precision {
+        case .float64: t = try Targets.teacher(architecture: architecture, studentSeed: configuration.seed, inputs: dataset,
+                                               precision: Double.self, reduction: communicator)
+        case .float32: t = try Targets.teacher(architecture: architecture, studentSeed: configuration.seed, inputs: dataset,
+                                               precision: Float.self, reduction: communicator)
+        }
+        cachedTargets = t
+        return t
+    }
+    private var cachedTargets: Targets?
 }
 
 /// The precision-specific half of ``Problem``: one BatchedJacobian<S>, so the passes are
