@@ -7,10 +7,12 @@ struct Top: ParsableCommand {
         abstract: "The k largest eigenvalues of F (or K) by thick-restart Lanczos, each with its residual.")
 
     @OptionGroup var network: NetworkOptions
-    @Option(help: "fisher: F = (1/T) JᵀJ in parameter space; ntk: K = (1/T) J Jᵀ in sample space (same nonzero eigenvalues).")
+    @Option(help: "fisher: F = (1/T) JᵀJ in parameter space; ntk: K = (1/T) J Jᵀ in sample space (same nonzero eigenvalues); ggn: G = (1/T) Jᵀ H_ℓ J of --loss; hessian: H = G + S; residual: S = H − G.")
     var matrix: CurvatureMatrix = .fisher
     @Option(name: .customLong("k"), help: "Number of eigenpairs.")
     var k: Int = 1
+    @Option(help: "Which eigenvalues: largest, smallest (most negative) or largest-magnitude (for the indefinite hessian and residual).")
+    var which: SpectrumEnd = .largest
     @Option(help: "Stop when ‖A y − θ y‖ ≤ tol · |θ| for every pair.")
     var tol: Double = 1e-8
     @Option(help: "Lanczos basis size between restarts. Default: max(2k + 20, 40).")
@@ -22,15 +24,15 @@ struct Top: ParsableCommand {
 
     func run() throws {
         let problem = try network.makeProblem(outputs: [out.output])
-        let settings = LanczosSettings(count: k, tolerance: tol, basisSize: basis, maxApplications: maxApplications,
+        let settings = LanczosSettings(count: k, which: which, tolerance: tol, basisSize: basis, maxApplications: maxApplications,
                                        seed: network.seed)
         // Tolerance and budget only decide when to stop, so a run may resume with other values.
         let checkpoint = try checkpointing.open("top", problem: problem, settings: [
-            "matrix": matrix.rawValue, "k": "\(k)", "basis": "\(basis.map(String.init) ?? "default")",
-        ], replicated: matrix == .fisher)
+            "matrix": matrix.rawValue, "k": "\(k)", "which": which.rawValue, "basis": "\(basis.map(String.init) ?? "default")",
+        ], replicated: !matrix.isSampleSpace)
         let (result, timings) = try TopJob.run(problem, matrix: matrix, settings: settings, checkpoint: checkpoint,
                                                reporter: Runtime.progress("top", quiet: out.quiet))
-        let theory = TheoryBlock.make(for: problem).comparing(["lambda_max": result.eigenvalues[0]])
+        let theory = TheoryBlock.make(for: problem, matrix: matrix).comparing(["lambda_max": result.eigenvalues[0]])
         if Runtime.isLead { try report(problem, result, timings, theory) }
         if !result.converged.allSatisfy({ $0 }) {
             let missing = result.converged.filter { !$0 }.count
@@ -47,7 +49,7 @@ struct Top: ParsableCommand {
         say(Summary.timing(timings))
         if let path = out.output {
             try RunRecord(command: "top", problem: problem,
-                          settings: ["matrix": matrix.rawValue, "k": "\(k)", "tol": "\(tol)", "basis": "\(result.basisSize)"],
+                          settings: ["matrix": matrix.rawValue, "k": "\(k)", "which": which.rawValue, "tol": "\(tol)", "basis": "\(result.basisSize)"],
                           timings: timings, theory: theory, result: result).write(to: path)
             say("  output     \(path)")
         }
@@ -59,7 +61,7 @@ struct Density: ParsableCommand {
         abstract: "The spectral density of F by stochastic Lanczos quadrature, as JSON, CSV and an SVG plot.")
 
     @OptionGroup var network: NetworkOptions
-    @Option(help: "fisher: probes in parameter space; ntk: probes in sample space, mapped to F's density (recommended when P ≫ TC).")
+    @Option(help: "fisher: probes in parameter space; ntk: probes in sample space, mapped to F's density (recommended when P ≫ TC); ggn, hessian, residual: the matrices of --loss in parameter space (use --grid linear for the indefinite ones).")
     var matrix: CurvatureMatrix = .ntk
     @Option(help: "Rademacher probe vectors n_v.")
     var probes: Int = 10
@@ -84,7 +86,7 @@ struct Density: ParsableCommand {
             problem, matrix: matrix, settings: SLQSettings(probes: probes, steps: steps, seed: network.seed),
             grid: DensitySettings(scale: grid, points: gridPoints, broadening: broadening), checkpoint: checkpoint,
             reporter: Runtime.progress("density", quiet: out.quiet))
-        let theory = TheoryBlock.make(for: problem).comparing([
+        let theory = TheoryBlock.make(for: problem, matrix: matrix).comparing([
             "mean_eigenvalue": result.moments[0].exact ?? result.moments[0].estimate, "second_moment": result.moments[1].estimate,
         ])
         guard Runtime.isLead else { return }

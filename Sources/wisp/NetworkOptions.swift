@@ -21,6 +21,10 @@ struct NetworkOptions: ParsableArguments {
     var noBias = false
     @Option(help: "standard (W ~ N(0, σ_w²/fan_in)) or ntk (u = σ_w/√fan_in · W h + σ_b b).")
     var parametrization: Parametrization = .standard
+    @Option(help: "Bias factor β of the NTK parametrization (Jacot et al.: u = W h/√fan_in + β b, W, b ~ N(0, 1)): sets --parametrization ntk, --sigma-w2 1 and --sigma-b2 β².")
+    var beta: Double?
+    @Option(help: "Loss of --matrix ggn|hessian|residual and of training: mse ((1/2T) Σ‖f − y‖²), cross-entropy (softmax), bce (per-output sigmoid).")
+    var loss: Loss = .mse
     @Option(help: "Normalization layers (γ = 1, β = 0, full-batch statistics): none, last-mean, last-batchnorm, middle-batchnorm, layernorm.")
     var normalization: Normalization = .none
     @Option(help: "Samples T. Default: 512, or all rows of --inputs.")
@@ -39,6 +43,9 @@ struct NetworkOptions: ParsableArguments {
     var saveDtype: SafeTensorDType = .f64
 
     func validate() throws {
+        if let beta {
+            guard beta.isFinite, beta >= 0 else { throw ValidationError("--beta must be a finite non-negative number (got \(beta))") }
+        }
         if model != nil {
             for (flag, given) in [("--depth", depth != nil), ("--width", width != nil), ("--outputs", outputs != nil), ("--no-bias", noBias)] where given {
                 throw ValidationError("\(flag) cannot be combined with --model: the model file fixes the layer shapes")
@@ -57,6 +64,12 @@ struct NetworkOptions: ParsableArguments {
         c.sigmaB2 = sigmaB2
         c.bias = !noBias
         c.parametrization = parametrization
+        if let beta {
+            c.parametrization = .ntk
+            c.sigmaW2 = 1
+            c.sigmaB2 = beta * beta
+        }
+        c.loss = loss
         c.normalization = normalization
         c.samples = samples ?? (inputs == nil ? 512 : nil)
         c.inputsPath = inputs

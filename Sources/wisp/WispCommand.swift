@@ -70,6 +70,8 @@ extension Parametrization: ExpressibleByArgument {}
 extension Normalization: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}
 extension CurvatureMatrix: ExpressibleByArgument {}
+extension Loss: ExpressibleByArgument {}
+extension SpectrumEnd: ExpressibleByArgument {}
 extension GridScale: ExpressibleByArgument {}
 extension SafeTensorDType: ExpressibleByArgument {
     public init?(argument: String) {

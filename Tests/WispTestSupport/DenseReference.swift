@@ -125,6 +125,7 @@ public enum DenseReference {
 /// The catalogue of tiny networks the derivative tests iterate over.
 public struct NetworkCase: CustomStringConvertible, Sendable {
     public var architecture: Architecture
+    public init(architecture: Architecture) { self.architecture = architecture }
     public var description: String {
         "\(architecture.activation.rawValue) \(architecture.parametrization.rawValue) bias=\(architecture.hasBias) widths=\(architecture.widths)"
     }
@@ -143,5 +144,43 @@ public struct NetworkCase: CustomStringConvertible, Sendable {
             }
         }
         return cases
+    }
+}
+
+extension DenseReference {
+    /// Σ_(t,k) w_tk ∇²_θ f_k(x_t) (P × P) by central differences of the scalar-loop Jacobian:
+    /// column i = Σ_(t,k) w_tk (J(θ + h eᵢ) − J(θ − h eᵢ))_((t,k),:) / 2h. Truncation O(h² f⁗),
+    /// rounding O(ε |J| / h).
+    public static func weightedOutputHessian(architecture a: Architecture, parameters theta: [Double], inputs: Dataset,
+                                             weights w: [Double], step h: Double = 1e-5) -> [Double] {
+        let P = a.parameterCount, rows = inputs.samples.count * a.outputs
+        precondition(w.count == rows)
+        var result = [Double](repeating: 0, count: P * P)
+        var p = theta
+        for i in 0..<P {
+            p[i] = theta[i] + h
+            let plus = jacobian(architecture: a, parameters: p, inputs: inputs)
+            p[i] = theta[i] - h
+            let minus = jacobian(architecture: a, parameters: p, inputs: inputs)
+            p[i] = theta[i]
+            for r in 0..<rows where w[r] != 0 {
+                for j in 0..<P { result[j * P + i] += w[r] * (plus[r * P + j] - minus[r * P + j]) / (2 * h) }
+            }
+        }
+        return result
+    }
+
+    /// The dense matrix of an operator on a replicated space, one column per unit vector.
+    public static func dense(_ op: any LinearOperator) -> [Double] {
+        let n = op.dimension
+        var m = [Double](repeating: 0, count: n * n)
+        var e = [Double](repeating: 0, count: n)
+        for i in 0..<n {
+            e[i] = 1
+            let col = op.apply(e)
+            e[i] = 0
+            for j in 0..<n { m[j * n + i] = col[j] }
+        }
+        return m
     }
 }

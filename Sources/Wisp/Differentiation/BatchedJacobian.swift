@@ -35,11 +35,11 @@ public final class BatchedJacobian<S: BLASScalar> {
     public var outputCount: Int { network.architecture.outputs }
 
     /// H^0 = X (T × d).
-    private let inputs: [S]
+    let inputs: [S]
     /// H^l (T × M_l) for l = 1…L−1, index l−1.
-    private var hidden: [[S]] = []
+    private(set) var hidden: [[S]] = []
     /// φ'(U^l) (T × M_l) for l = 1…L−1, index l−1.
-    private var slopes: [[S]] = []
+    private(set) var slopes: [[S]] = []
     /// f = N(U^L) (T × C).
     public private(set) var outputs: [S] = []
     /// U^L before the output normalization (T × C; equal to `outputs` without one).
@@ -50,7 +50,7 @@ public final class BatchedJacobian<S: BLASScalar> {
     private var inverseScales: [[Double]] = []
     private var scratchA: [S]
     private var scratchB: [S]
-    private let ones: [S]
+    let ones: [S]
     /// Sums over all samples, for batch statistics.
     private let reduction: any SampleReduction
     /// T over all processes (the E[·] of batch statistics).
@@ -129,7 +129,9 @@ public final class BatchedJacobian<S: BLASScalar> {
 
     /// out ← J v: the directional derivative of every output of every sample along the
     /// parameter direction v (P). `out` is T × C row-major (sample-major: index t·C + k).
-    public func jvp(_ v: UnsafePointer<S>, into out: UnsafeMutablePointer<S>) {
+    /// `visit(l, dU^l)`, if given, sees each layer's tangent pre-activation (after its
+    /// normalization, before φ'), valid only during the call.
+    public func jvp(_ v: UnsafePointer<S>, into out: UnsafeMutablePointer<S>, visit: ((Int, UnsafePointer<S>) -> Void)? = nil) {
         let arch = architecture
         let T = sampleCount
         let L = arch.depth
@@ -161,6 +163,7 @@ public final class BatchedJacobian<S: BLASScalar> {
                         }
                     }
                     normalizeDifferential(layer: l, cur)
+                    visit?(l, cur)
                     if l < L {
                         slopes[l - 1].withUnsafeBufferPointer { S.multiply(cur, by: $0.baseAddress!, count: T * fanOut) }
                         prevIsA.toggle()
@@ -416,7 +419,7 @@ public final class BatchedJacobian<S: BLASScalar> {
     }
 
     /// Calls `body` with H^l (l = 0: the inputs).
-    private func withInputsOrHidden<R>(_ l: Int, _ body: (UnsafePointer<S>) -> R) -> R {
+    func withInputsOrHidden<R>(_ l: Int, _ body: (UnsafePointer<S>) -> R) -> R {
         if l == 0 { return inputs.withUnsafeBufferPointer { body($0.baseAddress ?? UnsafePointer(bitPattern: 8)!) } }
         return hidden[l - 1].withUnsafeBufferPointer { body($0.baseAddress ?? UnsafePointer(bitPattern: 8)!) }
     }

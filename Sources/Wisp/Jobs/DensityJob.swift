@@ -18,7 +18,8 @@ public struct DensityResult: Encodable, Sendable {
     public var method = "stochastic Lanczos quadrature (Rademacher probes, Gauss nodes, Gaussian broadening)"
     public var probes: Int
     public var steps: Int
-    /// Always "F": in sample space, ρ_F = (TC/P) ρ_K + (1 − TC/P) δ₀.
+    /// "F" for fisher and ntk (in sample space, ρ_F = (TC/P) ρ_K + (1 − TC/P) δ₀), else the
+    /// matrix measured: "G", "H" or "S".
     public var densityOf = "F"
     /// 1 − TC/P when the density was measured in sample space (the exact null space of F
     /// outside K's range), included in ``density``'s zero mass; 0 in parameter space.
@@ -76,7 +77,7 @@ public enum DensityJob {
                            reporter: ProgressReporter? = nil) throws -> (DensityResult, Timings) {
         let start = DispatchTime.now().uptimeNanoseconds
         let communicationBefore = problem.communicator.statistics
-        let op = TimedOperator(problem.makeOperator(matrix))
+        let op = TimedOperator(try problem.makeOperator(matrix))
         try problem.communicator.agree { try TopJob.ensureBasisFits(problem: problem, op: op, vectors: min(settings.steps, op.dimension) + 1) }
         var finished = try checkpoint?.finishedProbes() ?? [:]
         let resumed = (0..<settings.probes).filter { finished[$0] != nil }.count
@@ -93,15 +94,18 @@ public enum DensityJob {
         let (nodes, weights) = SpectralDensity.pooled(slq.rules)
         let density = try SpectralDensity(nodes: nodes, weights: weights.map { $0 * s }, extraZeroMass: 1 - s, settings: grid)
         // The exact mean costs nothing extra without batch coupling, TC products with it.
-        let exactMean = problem.exactMomentsCost <= 256 ? problem.exactTrace() / P : nil
+        // tr G = tr F for mse; the Hessian's trace has no cheap exact form.
+        let traceIsF = matrix == .fisher || matrix == .ntk || (matrix == .ggn && problem.configuration.loss == .mse)
+        let exactMean = traceIsF && problem.exactMomentsCost <= 256 ? problem.exactTrace() / P : nil
         let moments = (1...4).map { order -> MomentRecord in
             let e = slq.normalizedMoment(order).scaled(by: s)
             return MomentRecord(order: order, estimate: e.mean, standardError: e.standardError, exact: order == 1 ? exactMean : nil)
         }
-        let result = DensityResult(matrix: matrix, space: matrix == .fisher ? "parameter" : "sample", probes: settings.probes,
+        var result = DensityResult(matrix: matrix, space: matrix.space, probes: settings.probes,
                                    steps: min(settings.steps, op.dimension), nullSpaceFraction: max(1 - s, 0), density: density,
                                    moments: moments, largestNode: nodes.max() ?? 0, operatorApplications: slq.operatorApplications,
                                    resumedProbes: resumed)
+        result.densityOf = ["ggn": "G", "hessian": "H", "residual": "S"][matrix.rawValue] ?? "F"
         let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         let communication = (problem.communicator.statistics - communicationBefore).seconds
         return (result, Timings(totalSeconds: total, operatorSeconds: op.seconds, operatorApplications: op.applications,

@@ -52,7 +52,7 @@ public enum MomentsJob {
                 opSeconds = Double(DispatchTime.now().uptimeNanoseconds - kernelStart) * 1e-9
             }
         } else {
-            let op = TimedOperator(problem.makeOperator(.ntk))
+            let op = TimedOperator(try problem.makeOperator(.ntk))
             let (first, second) = try Hutchinson.firstTwoMoments(op, probes: probes, seed: seed) { done in
                 reporter?.report("probe \(done)/\(probes)", eta: op.seconds / Double(done) * Double(probes - done))
             }

@@ -76,8 +76,43 @@ public final class Problem {
         }
     }
 
-    /// The operator for `matrix` on this problem.
-    public func makeOperator(_ matrix: CurvatureMatrix) -> any LinearOperator { box.makeOperator(matrix) }
+    /// The operator for `matrix` on this problem. Matrices of the loss (ggn, hessian, residual)
+    /// evaluate the loss at the targets first (``lossEvaluation()``).
+    public func makeOperator(_ matrix: CurvatureMatrix) throws -> any LinearOperator {
+        try box.makeOperator(matrix, loss: matrix.needsLoss ? lossEvaluation() : nil)
+    }
+
+    /// ℓ, r = ∂ℓ/∂f and H_ℓ of ``ProblemConfiguration/loss`` at this process's outputs and
+    /// targets. Computed once and kept.
+    public func lossEvaluation() throws -> LossEvaluation {
+        if let cachedLoss { return cachedLoss }
+        let t = try targets()
+        try configuration.loss.validate(targets: t, outputs: architecture.outputs)
+        let e = configuration.loss.evaluate(outputs: box.outputs(), targets: t.values, columns: architecture.outputs)
+        cachedLoss = e
+        return e
+    }
+    private var cachedLoss: LossEvaluation?
+
+    /// L(θ) = (1/T) Σ_t ℓ(f(x_t), y_t) over all samples, and the fraction classified correctly
+    /// where the targets are classes (collective).
+    public func loss() throws -> (value: Double, accuracy: Double?) {
+        let e = try lossEvaluation(), t = try targets()
+        let correct = configuration.loss.correct(outputs: box.outputs(), targets: t.values, columns: architecture.outputs,
+                                                 classes: t.classes)
+        var sums = [e.sum, Double(correct ?? 0)]
+        sums.withUnsafeMutableBufferPointer { communicator.allreduceSum($0) }
+        let T = Double(totalSamples)
+        return (sums[0] / T, correct == nil ? nil : sums[1] / T)
+    }
+
+    /// ∇L(θ) = (1/T) Jᵀ r over all samples (P, on every process; collective: one allreduce of
+    /// P doubles). Cost: one backward pass.
+    public func gradient() throws -> [Double] {
+        var g = box.vjp(try lossEvaluation().gradient, scale: 1 / Double(totalSamples))
+        g.withUnsafeMutableBufferPointer { communicator.allreduceSum($0) }
+        return g
+    }
 
     /// Operator applications the exact moments cost: none beyond backward passes without
     /// sample coupling; TC (one per column of K) with batch normalization.
@@ -108,7 +143,7 @@ public final class Problem {
         if let cachedGram { return cachedGram }
         let rows: [Double]
         if architecture.normalization.couplesSamples {
-            let op = makeOperator(.ntk)
+            let op = try! makeOperator(.ntk)
             let n = op.dimension, local = op.space.local
             var result = [Double](repeating: 0, count: local.count * n)
             var e = [Double](repeating: 0, count: max(local.count, 1)), y = e
@@ -151,9 +186,9 @@ public final class Problem {
         let t: Targets
         switch configuration.precision {
         case .float64: t = try Targets.teacher(architecture: architecture, studentSeed: configuration.seed, inputs: dataset,
-                                               precision: Double.self, reduction: communicator)
+                                               loss: configuration.loss, precision: Double.self, reduction: communicator)
         case .float32: t = try Targets.teacher(architecture: architecture, studentSeed: configuration.seed, inputs: dataset,
-                                               precision: Float.self, reduction: communicator)
+                                               loss: configuration.loss, precision: Float.self, reduction: communicator)
         }
         cachedTargets = t
         return t
@@ -164,7 +199,9 @@ public final class Problem {
 /// The precision-specific half of ``Problem``: one BatchedJacobian<S>, so the passes are
 /// specialized for S while callers see Float64.
 private protocol JacobianBox {
-    func makeOperator(_ matrix: CurvatureMatrix) -> any LinearOperator
+    func makeOperator(_ matrix: CurvatureMatrix, loss: LossEvaluation?) throws -> any LinearOperator
+    func outputs() -> [Double]
+    func vjp(_ u: [Double], scale: Double) -> [Double]
     func exactTrace() -> Double
     func gramRows() -> [Double]
     func rawOutputs() -> [Double]
@@ -182,12 +219,27 @@ private final class PrecisionBox<S: BLASScalar>: JacobianBox {
         self.communicator = communicator
     }
 
-    func makeOperator(_ matrix: CurvatureMatrix) -> any LinearOperator {
+    func makeOperator(_ matrix: CurvatureMatrix, loss: LossEvaluation?) throws -> any LinearOperator {
+        let T = dataset.totalSamples
         switch matrix {
-        case .fisher: return FisherOperator(jacobian: jacobian, totalSamples: dataset.totalSamples, communicator: communicator)
-        case .ntk: return NTKGramOperator(jacobian: jacobian, samples: dataset.samples, totalSamples: dataset.totalSamples,
-                                          communicator: communicator)
+        case .fisher: return FisherOperator(jacobian: jacobian, totalSamples: T, communicator: communicator)
+        case .ntk: return NTKGramOperator(jacobian: jacobian, samples: dataset.samples, totalSamples: T, communicator: communicator)
+        case .ggn: return FisherOperator(jacobian: jacobian, totalSamples: T, communicator: communicator,
+                                         outputHessian: loss!.outputHessian)
+        case .hessian: return try HessianOperator(jacobian: jacobian, loss: loss!, part: .full, totalSamples: T, communicator: communicator)
+        case .residual: return try HessianOperator(jacobian: jacobian, loss: loss!, part: .residual, totalSamples: T, communicator: communicator)
         }
+    }
+
+    func outputs() -> [Double] { jacobian.outputs.map { Double($0) } }
+
+    func vjp(_ u: [Double], scale: Double) -> [Double] {
+        let uS = u.map { S($0) } + (u.isEmpty ? [0] : [])
+        var g = [S](repeating: 0, count: jacobian.parameterCount)
+        uS.withUnsafeBufferPointer { up in
+            g.withUnsafeMutableBufferPointer { jacobian.vjp(up.baseAddress!, alpha: S(scale), into: $0.baseAddress!) }
+        }
+        return S.self == Double.self ? g as! [Double] : g.map { Double($0) }
     }
 
     func exactTrace() -> Double {

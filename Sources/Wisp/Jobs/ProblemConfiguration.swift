@@ -25,12 +25,14 @@ public struct ProblemConfiguration: Codable, Sendable, Equatable {
     public var modelPath: String? = nil
     public var seed: UInt64 = 0
     public var precision: Precision = .float64
+    /// The loss whose Gauss–Newton matrix, Hessian and gradient the jobs use.
+    public var loss: Loss = .mse
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
         case depth, width, inputDimension = "input_dim", outputs, activation, sigmaW2 = "sigma_w2", sigmaB2 = "sigma_b2",
-             bias, parametrization, normalization, samples, inputsPath = "inputs", modelPath = "model", seed, precision
+             bias, parametrization, normalization, samples, inputsPath = "inputs", modelPath = "model", seed, precision, loss
     }
 
     /// Every setting as a string, keyed as in the JSON output (for checkpoint fingerprints).

@@ -22,9 +22,14 @@ public struct TheoryBlock: Encodable, Sendable {
 
     /// The predictions for `problem` (collective: gathers the raw outputs, which the
     /// layer-norm and last-layer batch-norm predictions use).
-    public static func make(for problem: Problem) -> TheoryBlock {
+    /// `matrix` is the matrix the run measured: Karakida et al.'s theory describes F (and K, and
+    /// G for mse), not the Hessian or its residual part.
+    public static func make(for problem: Problem, matrix: CurvatureMatrix = .fisher) -> TheoryBlock {
         let outputs = problem.rawOutputs()
         let c = problem.configuration
+        if matrix == .hessian || matrix == .residual || (matrix == .ggn && c.loss != .mse) {
+            return TheoryBlock(covered: false, reason: "the mean-field theory (Karakida et al.) describes the Fisher matrix F = (1/T) JᵀJ, not --matrix \(matrix.rawValue) with --loss \(c.loss.rawValue)")
+        }
         if c.inputsPath != nil {
             return TheoryBlock(covered: false, reason: "the inputs come from a file; the theory assumes Gaussian inputs (eq. 3)")
         }

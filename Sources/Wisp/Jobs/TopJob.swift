@@ -30,7 +30,7 @@ public enum TopJob {
                            reporter: ProgressReporter? = nil) throws -> (TopResult, Timings) {
         let start = DispatchTime.now().uptimeNanoseconds
         let communicationBefore = problem.communicator.statistics
-        let op = TimedOperator(problem.makeOperator(matrix))
+        let op = TimedOperator(try problem.makeOperator(matrix))
         let vectors = min(op.dimension, settings.basisSize ?? max(2 * settings.count + 20, 40)) + 1 + settings.count
         try problem.communicator.agree { try ensureBasisFits(problem: problem, op: op, vectors: vectors) }
         var first: (apps: Int, logRes: Double)? = nil
@@ -47,7 +47,7 @@ public enum TopJob {
             reporter?.report(String(format: "applications %d/%d, worst relative residual %.2e, λ %.6e",
                                     p.operatorApplications, p.budget, p.worstRelativeResidual, p.leadingValue), eta: eta)
         }
-        let result = TopResult(matrix: matrix, space: matrix == .fisher ? "parameter" : "sample", eigenvalues: pairs.values,
+        let result = TopResult(matrix: matrix, space: matrix.space, eigenvalues: pairs.values,
                                residuals: pairs.residuals, residualEstimates: pairs.residualEstimates, converged: pairs.converged,
                                operatorApplications: pairs.operatorApplications, restarts: pairs.restarts,
                                basisSize: pairs.basisSize, tolerance: settings.tolerance)

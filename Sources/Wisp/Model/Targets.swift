@@ -35,14 +35,29 @@ public struct Targets: Sendable {
     /// for every seed.
     public static func teacherSeed(student seed: UInt64) -> UInt64 { seed ^ 0x9E37_79B9_7F4A_7C15 }
 
-    /// Realizable targets y_t = f*(x_t): the outputs of a teacher network of the same
-    /// architecture, initialized from ``teacherSeed(student:)``. Costs one forward pass.
-    public static func teacher<S: BLASScalar>(architecture: Architecture, studentSeed: UInt64, inputs: Dataset,
+    /// Realizable targets from a teacher network f* of the same architecture, initialized from
+    /// ``teacherSeed(student:)``: y_t = f*(x_t) for mse; the one-hot arg-max class of f*(x_t)
+    /// for cross-entropy; y_tk = [f*_k(x_t) > 0] for bce. Costs one forward pass.
+    public static func teacher<S: BLASScalar>(architecture: Architecture, studentSeed: UInt64, inputs: Dataset, loss: Loss = .mse,
                                             precision: S.Type, reduction: any SampleReduction = LocalSamples()) throws -> Targets {
         let seed = teacherSeed(student: studentSeed)
         let network = Network<S>(architecture: architecture, seed: seed)
-        let outputs = try BatchedJacobian(network: network, inputs: inputs, reduction: reduction).outputs
-        return try Targets(columns: architecture.outputs, samples: inputs.samples, values: outputs.map { Double($0) },
-                           source: "teacher network (same architecture, seed \(seed))")
+        var y = try BatchedJacobian(network: network, inputs: inputs, reduction: reduction).outputs.map { Double($0) }
+        let C = architecture.outputs
+        var classes: Int? = nil
+        switch loss {
+        case .mse: break
+        case .crossEntropy:
+            classes = C
+            for t in 0..<(y.count / C) {
+                let row = y[(t * C)..<((t + 1) * C)]
+                let best = row.indices.max { row[$0] < row[$1] }!
+                for k in 0..<C { y[t * C + k] = t * C + k == best ? 1 : 0 }
+            }
+        case .binaryCrossEntropy:
+            y = y.map { $0 > 0 ? 1 : 0 }
+        }
+        return try Targets(columns: C, samples: inputs.samples, values: y, classes: classes,
+                           source: "teacher network (same architecture, seed \(seed)\(loss == .mse ? "" : ", labels for \(loss.rawValue)"))")
     }
 }

@@ -41,6 +41,9 @@ public protocol BLASScalar: Real, BinaryFloatingPoint, Sendable {
     static func convert(_ x: UnsafePointer<Self>, to y: UnsafeMutablePointer<Double>, count: Int)
     /// x[i] *= d[i] for i < count.
     static func multiply(_ x: UnsafeMutablePointer<Self>, by d: UnsafePointer<Self>, count: Int)
+    /// x[i] = x[i]·d[i] + a[i]·b[i] for i < count.
+    static func multiplyAdd(_ x: UnsafeMutablePointer<Self>, by d: UnsafePointer<Self>, adding a: UnsafePointer<Self>,
+                            times b: UnsafePointer<Self>, count: Int)
     /// For x (rows × columns, row-major): sums[j] = Σ x and, if `z` is given, zSums[j] = Σ z·x,
     /// taken down each column (`perColumn`, j < columns) or along each row (j < rows), in Float64.
     static func sums(_ x: UnsafePointer<Self>, weights z: UnsafePointer<Self>?, rows: Int, columns: Int, perColumn: Bool,
@@ -107,6 +110,10 @@ extension Double: BLASScalar {
     public static func multiply(_ x: UnsafeMutablePointer<Double>, by d: UnsafePointer<Double>, count: Int) {
         for i in 0..<count { x[i] *= d[i] }
     }
+    public static func multiplyAdd(_ x: UnsafeMutablePointer<Double>, by d: UnsafePointer<Double>, adding a: UnsafePointer<Double>,
+                                   times b: UnsafePointer<Double>, count: Int) {
+        for i in 0..<count { x[i] = x[i] * d[i] + a[i] * b[i] }
+    }
     public static func sums(_ x: UnsafePointer<Double>, weights z: UnsafePointer<Double>?, rows: Int, columns: Int, perColumn: Bool,
                             into sums: UnsafeMutablePointer<Double>, zSums: UnsafeMutablePointer<Double>?) {
         sumsKernel(x, z, rows, columns, perColumn, sums, zSums)
@@ -170,6 +177,10 @@ extension Float: BLASScalar {
     }
     public static func multiply(_ x: UnsafeMutablePointer<Float>, by d: UnsafePointer<Float>, count: Int) {
         for i in 0..<count { x[i] *= d[i] }
+    }
+    public static func multiplyAdd(_ x: UnsafeMutablePointer<Float>, by d: UnsafePointer<Float>, adding a: UnsafePointer<Float>,
+                                   times b: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count { x[i] = x[i] * d[i] + a[i] * b[i] }
     }
     public static func sums(_ x: UnsafePointer<Float>, weights z: UnsafePointer<Float>?, rows: Int, columns: Int, perColumn: Bool,
                             into sums: UnsafeMutablePointer<Double>, zSums: UnsafeMutablePointer<Double>?) {

@@ -7,6 +7,11 @@
 /// sum of the P-vector over processes. F itself is never formed. Vectors are P-dimensional
 /// and replicated on every process.
 ///
+/// With a loss's output Hessian H_ℓ it is the generalized Gauss–Newton matrix
+/// G = (1/T) Jᵀ H_ℓ J (Jacot et al.'s I; ``Loss``): H_ℓ(f_t) is applied to each sample's J v
+/// between the two passes (O(TC) work). For mse H_ℓ = I and G = F; for softmax cross-entropy G
+/// is the Fisher of the classifier.
+///
 /// Cost per application: ``BatchedJacobian/flopsPerProduct`` flops per process plus one
 /// allreduce of P doubles.
 public final class FisherOperator<S: BLASScalar>: LinearOperator {
@@ -15,12 +20,16 @@ public final class FisherOperator<S: BLASScalar>: LinearOperator {
     public let totalSamples: Int
     public let communicator: any Communicator
     public let space: VectorSpace
+    /// H_ℓ at this process's outputs; nil for F (H_ℓ = I).
+    public let outputHessian: OutputHessian?
     private var tangents: [S]
     /// Holds v in precision S during the JVP, then F v during the VJP (Float32 only).
     private var staging: ParameterBuffer<S>
 
-    public init(jacobian: BatchedJacobian<S>, totalSamples: Int, communicator: any Communicator = SerialCommunicator()) {
+    public init(jacobian: BatchedJacobian<S>, totalSamples: Int, communicator: any Communicator = SerialCommunicator(),
+                outputHessian: OutputHessian? = nil) {
         self.jacobian = jacobian
+        self.outputHessian = outputHessian
         self.totalSamples = totalSamples
         self.communicator = communicator
         self.space = .replicated(jacobian.parameterCount)
@@ -35,6 +44,7 @@ public final class FisherOperator<S: BLASScalar>: LinearOperator {
         let scale = S(1 / Double(totalSamples))
         tangents.withUnsafeMutableBufferPointer { jv in
             staging.withInput(x, count: p) { jacobian.jvp($0, into: jv.baseAddress!) }
+            outputHessian?.apply(jv.baseAddress!, rows: jacobian.sampleCount)
             staging.withOutput(y, count: p) { jacobian.vjp(jv.baseAddress!, alpha: scale, into: $0) }
         }
         communicator.allreduceSum(UnsafeMutableBufferPointer(start: y, count: p))

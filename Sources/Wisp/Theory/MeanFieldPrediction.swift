@@ -330,7 +330,7 @@ public struct MeanFieldPrediction: Codable, Sendable, Equatable {
             self.largestEigenvalueLowerBound = Double(a.widths[L - 1]) * ((Td - 1) / Td * bn.qHatOverlap + bn.qHat / Td)
             switch a.activation {
             case .relu, .sigmoid, .softplus: self.hypothesesHold = true
-            case .leakyRelu, .tanh, .erf, .linear: self.hypothesesHold = false
+            case .leakyRelu, .tanh, .erf, .linear, .normalizedSoftplus: self.hypothesesHold = false
             }
             return
         }

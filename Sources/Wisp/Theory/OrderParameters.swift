@@ -44,7 +44,7 @@ public enum ActivationMoments {
     public static func hasClosedForm(_ phi: Activation) -> Bool {
         switch phi {
         case .relu, .leakyRelu, .linear, .erf: return true
-        case .tanh, .sigmoid, .softplus: return false
+        case .tanh, .sigmoid, .softplus, .normalizedSoftplus: return false
         }
     }
 
@@ -62,7 +62,7 @@ public enum ActivationMoments {
         let d0: Double
         switch phi {
         case .tanh: d0 = Double.pi / 2
-        case .sigmoid, .softplus: d0 = Double.pi
+        case .sigmoid, .softplus, .normalizedSoftplus: d0 = Double.pi
         case .erf, .relu, .leakyRelu, .linear: d0 = Double.pi  // closed forms; only for forced use
         }
         let wanted = 400 * max(q, 0) / (d0 * d0)
@@ -97,7 +97,7 @@ public enum ActivationMoments {
         case .relu: return (q / (2 * Double.pi)).squareRoot()
         case .leakyRelu: return (1 - s) * (q / (2 * Double.pi)).squareRoot()
         case .linear, .erf: return 0
-        case .tanh, .sigmoid, .softplus: preconditionFailure("no closed form")
+        case .tanh, .sigmoid, .softplus, .normalizedSoftplus: preconditionFailure("no closed form")
         }
     }
 
@@ -120,7 +120,7 @@ public enum ActivationMoments {
         case .leakyRelu: return a * ((1 + s * s) * arcCosine1(c) - 2 * s * arcCosine1(-c))
         case .linear: return c * a
         case .erf: return 2 / Double.pi * asin(2 * c * a / (1 + 2 * a))
-        case .tanh, .sigmoid, .softplus: preconditionFailure("no closed form")
+        case .tanh, .sigmoid, .softplus, .normalizedSoftplus: preconditionFailure("no closed form")
         }
     }
 
@@ -146,7 +146,7 @@ public enum ActivationMoments {
         case .erf:
             let cb = c * a
             return 4 / Double.pi / ((1 + 2 * a) * (1 + 2 * a) - 4 * cb * cb).squareRoot()
-        case .tanh, .sigmoid, .softplus: preconditionFailure("no closed form")
+        case .tanh, .sigmoid, .softplus, .normalizedSoftplus: preconditionFailure("no closed form")
         }
     }
 }
@@ -341,7 +341,7 @@ public struct BatchNormOrderParameters: Codable, Sendable, Equatable {
         case .relu, .leakyRelu, .linear:
             qHat = try ActivationMoments.secondMoment(phi, variance: 1)
             qHatOverlap = try ActivationMoments.crossMoment(phi, variance: 1, covariance: -1 / Double(T - 1))
-        case .tanh, .sigmoid, .erf, .softplus:
+        case .tanh, .sigmoid, .erf, .softplus, .normalizedSoftplus:
             (qHat, qHatOverlap) = try Self.sphereMoments(phi, samples: T, radialOrder: 64, angles: 256)
         }
     }
