@@ -51,6 +51,8 @@ jobs=(
   "last-mean|1e-12|density --quiet --width 24 --samples 13 --probes 3 --steps 10 --normalization last-mean --grid linear"
   "layernorm|1e-12|top --quiet --width 24 --samples 13 --outputs 3 --k 2 --normalization layernorm --activation erf"
   "float32|1e-5|top --quiet --width 32 --samples 23 --k 2 --precision float32"
+  "hessian|1e-12|top --quiet --width 24 --samples 13 --outputs 3 --k 3 --matrix hessian --which largest-magnitude --activation softplus --loss cross-entropy"
+  "residual|1e-12|density --quiet --width 16 --samples 11 --probes 3 --steps 12 --matrix residual --grid linear --activation tanh --sigma-b2 0.1"
 )
 for entry in "${jobs[@]}"; do
   name=${entry%%|*}; rest=${entry#*|}; args=${rest#*|}

@@ -234,4 +234,26 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("out.json") || r.stderr.contains(blocker), r.stderr)
         XCTAssertEqual(r.stdout, "", "nothing computed before the output path was checked")
     }
+
+    /// The loss Hessian from the command line: indefinite, solved at the largest magnitude, with
+    /// the loss and end recorded; unsupported combinations fail with one line.
+    func testHessianCommand() throws {
+        let out = path("hessian.json")
+        let r = try wisp(["top", "--width", "12", "--samples", "8", "--outputs", "3", "--quiet", "--matrix", "hessian",
+                          "--which", "largest-magnitude", "--k", "2", "--loss", "cross-entropy", "--activation", "normalized-softplus",
+                          "--beta", "0.1", "--output", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let j = try json(out)
+        let configuration = j["configuration"] as! [String: Any]
+        XCTAssertEqual(configuration["loss"] as? String, "cross-entropy")
+        XCTAssertEqual(configuration["parametrization"] as? String, "ntk")
+        XCTAssertEqual(configuration["sigma_b2"] as? Double ?? 0, 0.01, accuracy: 1e-15)
+        XCTAssertEqual((j["settings"] as! [String: Any])["which"] as? String, "largest-magnitude")
+        XCTAssertEqual((j["theory"] as! [String: Any])["covered"] as? Bool, false)
+        XCTAssertEqual((j["eigenvalues"] as! [Double]).count, 2)
+        try assertFails(["top", "--matrix", "hessian", "--normalization", "layernorm"] + small, mentioning: ["normalization"])
+        try assertFails(["top", "--matrix", "ggn", "--loss", "cross-entropy"] + small, mentioning: ["cross-entropy", "2 outputs"])
+        try assertFails(["top", "--loss", "hinge"] + small, mentioning: ["hinge"])
+        try assertFails(["top", "--beta", "-1"] + small, mentioning: ["--beta"])
+    }
 }
