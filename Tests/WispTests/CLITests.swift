@@ -256,4 +256,33 @@ final class CLITests: XCTestCase {
         try assertFails(["top", "--loss", "hinge"] + small, mentioning: ["hinge"])
         try assertFails(["top", "--beta", "-1"] + small, mentioning: ["--beta"])
     }
+
+    /// `wisp train` end to end: the time series and figures, the recorded settings, and one
+    /// error line for bad training flags.
+    func testTrainCommand() throws {
+        let dir = path("train")
+        let r = try wisp(["train", "--width", "12", "--samples", "16", "--input-dim", "4", "--outputs", "3", "--quiet",
+                          "--activation", "softplus", "--steps", "10", "--every", "5", "--lr", "0.05",
+                          "--measure", "moments,grid,density", "--top", "4", "--grid", "1,2", "--grid-points", "3",
+                          "--probes", "3", "--slq-steps", "6", "--output-dir", dir])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for file in ["train.json", "train.csv", "loss.csv", "loss.svg", "moments.svg", "spectra.svg",
+                     "grid-step-000000005.csv", "grid-step-000000005.svg", "rayleigh-step-000000010.csv",
+                     "spectrum-step-000000000.svg", "models/step-000000010.safetensors"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/" + file), file)
+        }
+        let j = try json(dir + "/train.json")
+        XCTAssertEqual(j["command"] as? String, "train")
+        XCTAssertEqual((j["series"] as! [Any]).count, 3)
+        XCTAssertEqual((j["loss_curve"] as! [Any]).count, 10)
+        XCTAssertEqual((j["training"] as! [String: Any])["learning_rate"] as? Double, 0.05)
+        let csvLines = try String(contentsOfFile: dir + "/train.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(csvLines.count, 4)
+        XCTAssertTrue(csvLines[0].hasPrefix("step,loss,accuracy,gradient_norm,ggn_m1"))
+        try assertFails(["train", "--lr", "0"] + small, mentioning: ["--lr"])
+        try assertFails(["train", "--measure", "moments,everything"] + small, mentioning: ["everything"])
+        try assertFails(["train", "--batch-size", "0"] + small, mentioning: ["--batch-size"])
+        try assertFails(["train", "--measure", "grid", "--grid", "2,2"] + small, mentioning: ["--grid"])
+        try assertFails(["train", "--measure", "grid", "--grid", "x"] + small, mentioning: ["--grid"])
+    }
 }

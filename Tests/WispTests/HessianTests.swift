@@ -256,7 +256,8 @@ final class HessianTests: XCTestCase {
         let (value, accuracy) = try p.loss()
         XCTAssertNil(accuracy)
         XCTAssertGreaterThan(value, 0)
-        let grad = try p.gradient()
+        let (lossValue, _, grad) = try p.lossAndGradient()
+        XCTAssertEqual(lossValue, value, accuracy: 1e-15 * value)
         XCTAssertEqual(grad.count, p.parameterCount)
         // Teacher targets from a different seed: the student is not at the minimum.
         XCTAssertGreaterThan(grad.map(abs).max()!, 1e-6)

@@ -2,7 +2,7 @@ import Foundation
 
 /// One moment tr(Fᵖ)/P: the SLQ estimate with its standard error, and the exact value where
 /// Wisp computes it.
-public struct MomentRecord: Encodable, Sendable {
+public struct MomentRecord: Codable, Sendable {
     public var order: Int
     public var estimate: Double
     public var standardError: Double

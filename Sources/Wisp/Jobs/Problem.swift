@@ -8,7 +8,7 @@ public final class Problem {
     public let architecture: Architecture
     public let dataset: Dataset
     public let communicator: any Communicator
-    private let box: any JacobianBox
+    private var box: any JacobianBox
 
     /// T, over all processes.
     public var totalSamples: Int { dataset.totalSamples }
@@ -106,12 +106,72 @@ public final class Problem {
         return (sums[0] / T, correct == nil ? nil : sums[1] / T)
     }
 
-    /// ∇L(θ) = (1/T) Jᵀ r over all samples (P, on every process; collective: one allreduce of
-    /// P doubles). Cost: one backward pass.
-    public func gradient() throws -> [Double] {
-        var g = box.vjp(try lossEvaluation().gradient, scale: 1 / Double(totalSamples))
+    /// L(θ), the accuracy where the targets are classes, and ∇L(θ) = (1/T) Jᵀ r over all
+    /// samples (P, on every process). Collective: one allreduce of P + 2 doubles. Cost: one
+    /// backward pass (the forward pass is the cached one).
+    public func lossAndGradient() throws -> (loss: Double, accuracy: Double?, gradient: [Double]) {
+        let e = try lossEvaluation(), t = try targets()
+        let correct = configuration.loss.correct(outputs: box.outputs(), targets: t.values, columns: architecture.outputs,
+                                                 classes: t.classes)
+        var g = box.vjp(e.gradient, scale: 1 / Double(totalSamples))
+        g.append(e.sum)
+        g.append(Double(correct ?? 0))
         g.withUnsafeMutableBufferPointer { communicator.allreduceSum($0) }
-        return g
+        let T = Double(totalSamples)
+        let accuracy = correct == nil ? nil : g.removeLast() / T
+        if correct == nil { g.removeLast() }
+        let loss = g.removeLast() / T
+        return (loss, accuracy, g)
+    }
+
+    /// The mean loss and its gradient over a minibatch B of samples, at parameters θ:
+    /// (1/|B|) Σ_(t∈B) ℓ_t and (1/|B|) Σ_(t∈B) J_tᵀ r_t, on every process. `local` holds the
+    /// global indices of this process's samples in B (ascending), `batchSize` is |B| over all
+    /// processes; batch statistics of normalization layers are those of B. Collective: one
+    /// allreduce of P + 1 doubles. Cost: a forward and a backward pass over the local part of B.
+    public func batchLossAndGradient(parameters theta: [Double], local: [Int], batchSize: Int) throws -> (loss: Double, gradient: [Double]) {
+        let t = try targets()
+        try configuration.loss.validate(targets: t, outputs: architecture.outputs)
+        let d = dataset.dimension, C = architecture.outputs, first = dataset.samples.lowerBound
+        var x = [Double](), y = [Double]()
+        x.reserveCapacity(local.count * d)
+        y.reserveCapacity(local.count * C)
+        for i in local {
+            let r = i - first
+            precondition(dataset.samples.contains(i), "sample \(i) is not held by this process")
+            x.append(contentsOf: dataset.values[(r * d)..<((r + 1) * d)])
+            y.append(contentsOf: t.values[(r * C)..<((r + 1) * C)])
+        }
+        let batch = try Dataset(dimension: d, totalSamples: batchSize, samples: 0..<local.count, values: x)
+        var g = try box.batchGradient(parameters: theta, inputs: batch, targets: y, loss: configuration.loss)
+        g.withUnsafeMutableBufferPointer { communicator.allreduceSum($0) }
+        let loss = g.removeLast() / Double(batchSize)
+        return (loss, g)
+    }
+
+    /// L(θ') over all samples at other parameters θ', leaving the problem at θ (collective).
+    /// Cost: one forward pass.
+    public func loss(at theta: [Double]) throws -> Double {
+        let t = try targets()
+        var sum = [try box.lossSum(parameters: theta, targets: t.values, loss: configuration.loss)]
+        sum.withUnsafeMutableBufferPointer { communicator.allreduceSum($0) }
+        return sum[0] / Double(totalSamples)
+    }
+
+    /// θ (P) in Float64.
+    public var parameters: [Double] { box.network64().parameters }
+
+    /// Replaces θ and reruns the forward pass (collective with batch statistics). Cached
+    /// traces, Gram rows and loss values are dropped; the targets are kept.
+    public func setParameters(_ theta: [Double]) throws {
+        let network = try Network<Double>(architecture: architecture, parameters: theta)
+        switch configuration.precision {
+        case .float64: box = try PrecisionBox(network: network, dataset: dataset, communicator: communicator)
+        case .float32: box = try PrecisionBox(network: try network.converted(to: Float.self), dataset: dataset, communicator: communicator)
+        }
+        cachedTrace = nil
+        cachedGram = nil
+        cachedLoss = nil
     }
 
     /// Operator applications the exact moments cost: none beyond backward passes without
@@ -202,6 +262,8 @@ private protocol JacobianBox {
     func makeOperator(_ matrix: CurvatureMatrix, loss: LossEvaluation?) throws -> any LinearOperator
     func outputs() -> [Double]
     func vjp(_ u: [Double], scale: Double) -> [Double]
+    func batchGradient(parameters: [Double], inputs: Dataset, targets: [Double], loss: Loss) throws -> [Double]
+    func lossSum(parameters: [Double], targets: [Double], loss: Loss) throws -> Double
     func exactTrace() -> Double
     func gramRows() -> [Double]
     func rawOutputs() -> [Double]
@@ -232,6 +294,28 @@ private final class PrecisionBox<S: BLASScalar>: JacobianBox {
     }
 
     func outputs() -> [Double] { jacobian.outputs.map { Double($0) } }
+
+    /// Σ ℓ_t over this process's samples at θ (one forward pass).
+    func lossSum(parameters: [Double], targets: [Double], loss: Loss) throws -> Double {
+        let network = try Network<S>(architecture: jacobian.architecture, parameters: parameters.map { S($0) })
+        let j = try BatchedJacobian(network: network, inputs: dataset, reduction: communicator)
+        return loss.evaluate(outputs: j.outputs.map { Double($0) }, targets: targets, columns: jacobian.outputCount).sum
+    }
+
+    /// (1/B) Σ J_tᵀ r_t over `inputs` at θ, followed by Σ ℓ_t (P + 1 values, unreduced).
+    func batchGradient(parameters: [Double], inputs: Dataset, targets: [Double], loss: Loss) throws -> [Double] {
+        let network = try Network<S>(architecture: jacobian.architecture, parameters: parameters.map { S($0) })
+        let j = try BatchedJacobian(network: network, inputs: inputs, reduction: communicator)
+        let e = loss.evaluate(outputs: j.outputs.map { Double($0) }, targets: targets, columns: jacobian.outputCount)
+        let u = e.gradient.map { S($0) } + (e.gradient.isEmpty ? [0] : [])
+        var g = [S](repeating: 0, count: jacobian.parameterCount)
+        u.withUnsafeBufferPointer { up in
+            g.withUnsafeMutableBufferPointer { j.vjp(up.baseAddress!, alpha: S(1 / Double(inputs.totalSamples)), into: $0.baseAddress!) }
+        }
+        var result = S.self == Double.self ? g as! [Double] : g.map { Double($0) }
+        result.append(e.sum)
+        return result
+    }
 
     func vjp(_ u: [Double], scale: Double) -> [Double] {
         let uS = u.map { S($0) } + (u.isEmpty ? [0] : [])

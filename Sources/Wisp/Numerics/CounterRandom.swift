@@ -53,6 +53,10 @@ public struct CounterRandom: Sendable {
         return (-2 * Foundation.log(Self.unit(a))).squareRoot() * Foundation.cos(2 * Double.pi * Self.unit(b))
     }
 
+    /// 64 uniformly random bits at `index`.
+    @inline(__always)
+    public func bits(_ index: Int) -> UInt64 { block(UInt64(index)).0 }
+
     /// ±1 with equal probability at `index`.
     @inline(__always)
     public func rademacher(_ index: Int) -> Double {
@@ -86,6 +90,8 @@ public enum RandomStream: Sendable, Equatable {
     case inputs
     case probe(Int)
     case lanczosStart
+    /// The sample order of SGD epoch e.
+    case batches(epoch: Int)
 
     public var id: UInt64 {
         switch self {
@@ -94,6 +100,7 @@ public enum RandomStream: Sendable, Equatable {
         case .inputs: return 3 << 56
         case .probe(let p): return 4 << 56 | UInt64(p)
         case .lanczosStart: return 5 << 56
+        case .batches(let e): return 6 << 56 | UInt64(e)
         }
     }
 }

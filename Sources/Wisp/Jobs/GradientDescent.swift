@@ -1,0 +1,79 @@
+/// Settings of (stochastic) gradient descent on the mean loss L(θ) = (1/T) Σ_t ℓ(f(x_t), y_t):
+///     θ ← θ − η ∇L_B(θ),   L_B the mean loss over the minibatch B (all T samples for full-batch GD).
+public struct TrainingSettings: Codable, Sendable, Equatable {
+    /// The most steps to take.
+    public var steps: Int = 1000
+    /// η.
+    public var learningRate: Double = 0.1
+    /// |B|; nil for full-batch gradient descent.
+    public var batchSize: Int? = nil
+    /// Stop at the first checkpoint (or, for full-batch GD, the first step) whose full loss is
+    /// at most this.
+    public var targetLoss: Double? = nil
+    /// Measure and save a checkpoint every N steps (and at the first and last step).
+    public var every: Int = 100
+    /// Seed of the minibatch order.
+    public var seed: UInt64 = 0
+
+    public init(steps: Int = 1000, learningRate: Double = 0.1, batchSize: Int? = nil, targetLoss: Double? = nil,
+                every: Int = 100, seed: UInt64 = 0) {
+        self.steps = steps
+        self.learningRate = learningRate
+        self.batchSize = batchSize
+        self.targetLoss = targetLoss
+        self.every = every
+        self.seed = seed
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case steps, learningRate = "learning_rate", batchSize = "batch_size", targetLoss = "target_loss", every, seed
+    }
+
+    public func validate(samples T: Int) throws {
+        guard steps >= 0 else { throw WispError.invalidConfiguration("--steps must be non-negative (got \(steps))") }
+        guard learningRate > 0, learningRate.isFinite else {
+            throw WispError.invalidConfiguration("--lr must be a positive number (got \(learningRate))")
+        }
+        if let b = batchSize, !(1...T).contains(b) {
+            throw WispError.invalidConfiguration("--batch-size must be between 1 and the \(T) samples (got \(b))")
+        }
+        if let t = targetLoss, !(t.isFinite && t >= 0) {
+            throw WispError.invalidConfiguration("--target-loss must be a non-negative number (got \(t))")
+        }
+        guard every >= 1 else { throw WispError.invalidConfiguration("--every must be at least 1 (got \(every))") }
+    }
+}
+
+/// The minibatches of SGD without replacement: epoch e visits the samples in the order of a
+/// permutation π_e (the samples sorted by 64 random bits from stream (seed, batches e) at their
+/// global index), step s of the run takes the (s mod n_e)-th block of B samples of epoch
+/// ⌊s / n_e⌋, n_e = ⌊T/B⌋ (the last T mod B samples of each order are skipped). The batches
+/// depend only on (seed, T, B, s), never on the number of processes.
+public struct BatchSchedule: Sendable {
+    public let samples: Int
+    public let batchSize: Int
+    public let seed: UInt64
+    private var cachedEpoch = -1
+    private var order: [Int] = []
+
+    public init(samples: Int, batchSize: Int, seed: UInt64) {
+        precondition(batchSize >= 1 && batchSize <= samples)
+        self.samples = samples
+        self.batchSize = batchSize
+        self.seed = seed
+    }
+
+    public var stepsPerEpoch: Int { samples / batchSize }
+
+    /// The global sample indices of step s's batch, ascending. Cost O(T log T) once per epoch.
+    public mutating func batch(step s: Int) -> [Int] {
+        let epoch = s / stepsPerEpoch, j = s % stepsPerEpoch
+        if epoch != cachedEpoch {
+            let rng = CounterRandom(seed: seed, stream: .batches(epoch: epoch))
+            let keys = (0..<samples).map { rng.bits($0) }
+            order = (0..<samples).sorted { keys[$0] != keys[$1] ? keys[$0] < keys[$1] : $0 < $1 }
+            cachedEpoch = epoch
+        }
+        return order[(j * batchSize)..<((j + 1) * batchSize)].sorted()
+    }
+}

@@ -1,0 +1,259 @@
+import Foundation
+
+/// What `wisp train` measures at every checkpoint.
+public struct MeasurementSettings: Codable, Sendable, Equatable {
+    /// tr(Aᵏ)/P, k ≤ 4, of G, S and H (``HessianMoments``).
+    public var moments = true
+    /// The probes and Lanczos steps of the moments and of the density.
+    public var slq = SLQSettings(probes: 10, steps: 20)
+    /// k of the Rayleigh quotients of G's and S's top eigenvectors (``RayleighQuotients``); 0: none.
+    public var top = 0
+    /// Lanczos tolerance of the eigenvectors.
+    public var tolerance = 1e-6
+    /// The loss plane along eigenvectors (x, y) of G (1-based; both ≤ `top`), if wanted.
+    public var grid: GridRequest? = nil
+    /// A spectral density at each checkpoint (e.g. ggn on a log grid for sloppy spectra).
+    public var density: CurvatureMatrix? = nil
+    public var densityGrid = DensitySettings()
+
+    public struct GridRequest: Codable, Sendable, Equatable {
+        public var x: Int
+        public var y: Int
+        public var radius: Double
+        public var points: Int
+        public init(x: Int, y: Int, radius: Double, points: Int) {
+            self.x = x
+            self.y = y
+            self.radius = radius
+            self.points = points
+        }
+    }
+
+    public init() {}
+
+    private enum CodingKeys: String, CodingKey {
+        case moments, slq, top, tolerance, grid, density, densityGrid = "density_grid"
+    }
+
+    public func validate() throws {
+        guard top >= 0 else { throw WispError.invalidConfiguration("--top must be non-negative (got \(top))") }
+        if moments || density != nil {
+            guard slq.probes >= 1 else { throw WispError.invalidConfiguration("--probes must be at least 1 (got \(slq.probes))") }
+            guard slq.steps >= 3 else { throw WispError.invalidConfiguration("--slq-steps must be at least 3 for four exact moments (got \(slq.steps))") }
+        }
+        if let g = grid {
+            guard g.x >= 1, g.y >= 1, g.x != g.y else {
+                throw WispError.invalidConfiguration("--grid needs two different eigenvector indices ≥ 1 (got \(g.x),\(g.y))")
+            }
+            guard max(g.x, g.y) <= top else {
+                throw WispError.invalidConfiguration("--grid \(g.x),\(g.y) needs --top at least \(max(g.x, g.y))")
+            }
+            guard g.points >= 2, g.points <= 201 else { throw WispError.invalidConfiguration("--grid-points must be in 2…201 (got \(g.points))") }
+            guard g.radius > 0, g.radius.isFinite else { throw WispError.invalidConfiguration("--grid-radius must be positive (got \(g.radius))") }
+        }
+    }
+}
+
+/// A spectral density measured at a checkpoint (``DensityJob``).
+public struct SpectrumSnapshot: Codable, Sendable {
+    public var matrix: CurvatureMatrix
+    public var densityOf: String
+    public var probes: Int
+    public var steps: Int
+    public var density: SpectralDensity
+    public var largestNode: Double
+    public var moments: [MomentRecord]
+
+    private enum CodingKeys: String, CodingKey {
+        case matrix, densityOf = "density_of", probes, steps, density, largestNode = "largest_node", moments
+    }
+
+    init(_ r: DensityResult) {
+        matrix = r.matrix
+        densityOf = r.densityOf
+        probes = r.probes
+        steps = r.steps
+        density = r.density
+        largestNode = r.largestNode
+        moments = r.moments
+    }
+}
+
+/// Everything measured at one checkpoint of training.
+public struct CheckpointRecord: Codable, Sendable {
+    public var step: Int
+    /// L(θ) over all T samples, and the accuracy where the targets are classes.
+    public var loss: Double
+    public var accuracy: Double?
+    /// ‖∇L(θ)‖ over all samples.
+    public var gradientNorm: Double
+    /// The saved parameters (safetensors), if saved.
+    public var model: String?
+    public var moments: HessianMoments?
+    public var rayleigh: RayleighQuotients?
+    public var grid: LossGrid?
+    public var spectrum: SpectrumSnapshot?
+    /// Wall-clock seconds of this checkpoint's measurements.
+    public var seconds: Double
+
+    private enum CodingKeys: String, CodingKey {
+        case step, loss, accuracy, gradientNorm = "gradient_norm", model, moments, rayleigh, grid, spectrum, seconds
+    }
+}
+
+/// The loss after a step: the full-batch loss (gradient descent) or the minibatch loss (SGD).
+public struct StepLoss: Codable, Sendable {
+    public var step: Int
+    public var loss: Double
+}
+
+/// The result of `wisp train`: the settings, the checkpoints' measurements as a time series,
+/// and the loss at every step.
+public struct TrainResult: Codable, Sendable {
+    public var method: String
+    public var training: TrainingSettings
+    public var measurements: MeasurementSettings
+    public var series: [CheckpointRecord]
+    public var lossCurve: [StepLoss]
+    public var stepsTaken: Int
+    /// "steps", "target loss" or the reason training stopped early.
+    public var stoppedBecause: String
+    /// The step training resumed from (nil: started afresh).
+    public var resumedFrom: Int?
+    /// Wall-clock seconds of the checkpoint measurements in this run (the rest is training).
+    public var measurementSeconds: Double
+
+    private enum CodingKeys: String, CodingKey {
+        case method, training, measurements, series, lossCurve = "loss_curve", stepsTaken = "steps_taken",
+             stoppedBecause = "stopped_because", resumedFrom = "resumed_from", measurementSeconds = "measurement_seconds"
+    }
+}
+
+/// Training by (stochastic) gradient descent with the hand-written gradient, measuring the
+/// curvature at checkpoints (Jacot et al.: moments of G, S, H through training, Fig. 1;
+/// Rayleigh quotients, Fig. 2; the loss plane along eigenvectors of G, Fig. 3; and spectral
+/// densities through training as in Cowlagi & Chaudhari Fig. 2).
+///
+/// With MPI the gradient is one allreduce of P (+2) doubles per step, like an F·v product;
+/// minibatches are drawn by global sample index, so every rank count takes the same steps.
+///
+/// Resumable: with a ``TrainingCheckpoint`` the parameters and the series are saved at every
+/// checkpoint and a rerun continues from the last one, with the same numbers as an
+/// uninterrupted run (the minibatch order depends only on the step).
+public enum TrainJob {
+    /// Called after each checkpoint's measurements (rank 0 writes files from it).
+    public typealias CheckpointHandler = (_ record: CheckpointRecord, _ parameters: [Double]) throws -> String?
+
+    public static func run(_ problem: Problem, training: TrainingSettings, measurements: MeasurementSettings,
+                           checkpoint: TrainingCheckpoint? = nil, reporter: ProgressReporter? = nil,
+                           onCheckpoint: CheckpointHandler? = nil) throws -> (TrainResult, Timings) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let communicationBefore = problem.communicator.statistics
+        let T = problem.totalSamples
+        try training.validate(samples: T)
+        try measurements.validate()
+        try problem.configuration.loss.validate(targets: try problem.targets(), outputs: problem.architecture.outputs)
+        if measurements.moments || measurements.top > 0 || measurements.density?.needsLoss == true,
+           problem.architecture.normalization != .none {
+            throw WispError.invalidConfiguration("the Hessian measurements of wisp train need --normalization none (use --measure none or loss-only runs with normalization)")
+        }
+
+        var series = [CheckpointRecord](), lossCurve = [StepLoss](), step = 0, resumedFrom: Int? = nil
+        if let saved = try checkpoint?.restore(problem: problem) {
+            try problem.setParameters(saved.parameters)
+            (series, lossCurve, step, resumedFrom) = (saved.series, saved.lossCurve, saved.step, saved.step)
+        }
+        var theta = problem.parameters
+        var schedule = training.batchSize.map { BatchSchedule(samples: T, batchSize: $0, seed: training.seed) }
+        let local = problem.communicator.block(of: T)
+        let method = training.batchSize.map { "minibatch SGD (batch \($0), without replacement, order from counter-based stream (seed, epoch))" }
+            ?? "full-batch gradient descent"
+        var stopped = "steps"
+        var operatorApplications = 0, measurementSeconds = 0.0
+
+        while true {
+            let isCheckpoint = step % training.every == 0 || step == training.steps
+            // Gradient descent needs the full gradient at every step; SGD only at checkpoints.
+            var full: (loss: Double, accuracy: Double?, gradient: [Double])? = nil
+            if schedule == nil || isCheckpoint {
+                if schedule != nil { try problem.setParameters(theta) }
+                full = try problem.lossAndGradient()
+                guard full!.loss.isFinite else {
+                    throw WispError.numerical("training diverged at step \(step): the loss is \(full!.loss) (lower --lr)")
+                }
+            }
+            if isCheckpoint, series.last?.step != step {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                var record = CheckpointRecord(step: step, loss: full!.loss, accuracy: full!.accuracy,
+                                              gradientNorm: Double.dot(n: theta.count, x: full!.gradient, y: full!.gradient).squareRoot(),
+                                              seconds: 0)
+                operatorApplications += try measure(problem, measurements, into: &record)
+                record.seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+                measurementSeconds += record.seconds
+                record.model = try onCheckpoint?(record, theta)
+                series.append(record)
+                try checkpoint?.save(step: step, parameters: theta, series: series, lossCurve: lossCurve)
+                reporter?.report(String(format: "step %d/%d, loss %.6e (checkpoint)", step, training.steps, record.loss), force: true)
+            }
+            if let target = training.targetLoss, let f = full, f.loss <= target { stopped = "target loss"; break }
+            if step >= training.steps { break }
+
+            let gradient: [Double]
+            if var s = schedule {
+                let batch = s.batch(step: step).filter { local.contains($0) }
+                schedule = s
+                let (batchLoss, g) = try problem.batchLossAndGradient(parameters: theta, local: batch, batchSize: s.batchSize)
+                guard batchLoss.isFinite else {
+                    throw WispError.numerical("training diverged at step \(step): the minibatch loss is \(batchLoss) (lower --lr)")
+                }
+                lossCurve.append(StepLoss(step: step, loss: batchLoss))
+                gradient = g
+            } else {
+                lossCurve.append(StepLoss(step: step, loss: full!.loss))
+                gradient = full!.gradient
+            }
+            Double.axpy(n: theta.count, alpha: -training.learningRate, x: gradient, y: &theta)
+            step += 1
+            if schedule == nil { try problem.setParameters(theta) }
+            let elapsed = reporter?.elapsed ?? 0
+            reporter?.report(String(format: "step %d/%d, loss %.6e", step, training.steps, lossCurve.last!.loss),
+                             eta: elapsed / Double(max(step - (resumedFrom ?? 0), 1)) * Double(training.steps - step))
+        }
+        let result = TrainResult(method: method, training: training, measurements: measurements, series: series,
+                                 lossCurve: lossCurve, stepsTaken: step, stoppedBecause: stopped, resumedFrom: resumedFrom,
+                                 measurementSeconds: measurementSeconds)
+        let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        let communication = (problem.communicator.statistics - communicationBefore).seconds
+        // The measurements are almost entirely operator applications: their time stands for it.
+        return (result, Timings(totalSeconds: total, operatorSeconds: measurementSeconds, operatorApplications: operatorApplications,
+                                communicationSeconds: communication))
+    }
+
+    /// The requested measurements at the problem's current parameters; returns the operator
+    /// applications they took.
+    static func measure(_ problem: Problem, _ m: MeasurementSettings, into record: inout CheckpointRecord) throws -> Int {
+        var applications = 0
+        if m.moments {
+            let moments = try HessianMoments.measure(problem, settings: m.slq)
+            applications += moments.operatorApplications
+            record.moments = moments
+        }
+        if m.top > 0 {
+            let (rayleigh, vectors) = try RayleighQuotients.measure(problem, k: m.top, tolerance: m.tolerance, seed: m.slq.seed)
+            applications += rayleigh.operatorApplications
+            record.rayleigh = rayleigh
+            if let g = m.grid {
+                let (i, j) = (g.x - 1, g.y - 1)
+                record.grid = try LossGrid.measure(problem, u: vectors[i], v: vectors[j], indices: (g.x, g.y),
+                                                   eigenvalues: (rayleigh.gDirections[i].eigenvalue, rayleigh.gDirections[j].eigenvalue),
+                                                   radius: g.radius, points: g.points)
+            }
+        }
+        if let matrix = m.density {
+            let (d, timings) = try DensityJob.run(problem, matrix: matrix, settings: m.slq, grid: m.densityGrid)
+            applications += timings.operatorApplications
+            record.spectrum = SpectrumSnapshot(d)
+        }
+        return applications
+    }
+}

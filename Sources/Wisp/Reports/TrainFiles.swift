@@ -1,0 +1,111 @@
+import Foundation
+
+/// The CSV and SVG files of `wisp train`, written atomically into its output directory.
+public enum TrainFiles {
+    /// Per-checkpoint files: `grid-step-N.csv/.svg` (loss plane), `rayleigh-step-N.csv/.svg`
+    /// (Rayleigh quotients), `spectrum-step-N.csv/.svg` (density). Returns the paths written.
+    @discardableResult
+    public static func writeCheckpoint(_ r: CheckpointRecord, directory: String) throws -> [String] {
+        var written = [String]()
+        func write(_ text: String, _ name: String) throws {
+            let path = directory + "/" + name
+            try AtomicFile.createDirectory(forFile: path)
+            try AtomicFile.write(Data(text.utf8), to: path)
+            written.append(path)
+        }
+        let tag = String(format: "step-%09d", r.step)
+        if let g = r.grid {
+            try write(g.csv, "grid-\(tag).csv")
+            try write(g.svg(title: "loss around θ at step \(r.step) (Jacot et al. Fig. 3)"), "grid-\(tag).svg")
+        }
+        if let q = r.rayleigh {
+            var csv = "# Rayleigh quotients of the top eigenvectors of G (largest) and S (largest magnitude)\n"
+            csv += "eigenvectors_of,index,eigenvalue,residual,rayleigh_g,rayleigh_s\n"
+            for (name, dirs) in [("G", q.gDirections), ("S", q.sDirections)] {
+                for (i, d) in dirs.enumerated() { csv += "\(name),\(i + 1),\(d.eigenvalue),\(d.residual),\(d.quotientG),\(d.quotientS)\n" }
+            }
+            try write(csv, "rayleigh-\(tag).csv")
+            func panel(_ title: String, _ dirs: [RayleighQuotients.Direction]) -> SeriesPlot.Panel {
+                let x = dirs.indices.map { Double($0 + 1) }
+                return SeriesPlot.Panel(title: title, curves: [
+                    SeriesPlot.Curve(label: "|yᵀ G y|", x: x, y: dirs.map { abs($0.quotientG) }),
+                    SeriesPlot.Curve(label: "|yᵀ S y|", x: x, y: dirs.map { abs($0.quotientS) }),
+                ], logY: true)
+            }
+            try write(SeriesPlot.svg(title: "Rayleigh quotients at step \(r.step) (Jacot et al. Fig. 2)",
+                                     panels: [panel("eigenvectors y of G", q.gDirections), panel("eigenvectors y of S", q.sDirections)],
+                                     xLabel: "eigenvector index"), "rayleigh-\(tag).svg")
+        }
+        if let s = r.spectrum {
+            try write(DensityFiles.csv(s.density), "spectrum-\(tag).csv")
+            try write(DensityFiles.svg(s.density, title: "spectral density of \(s.densityOf) (\(s.matrix.rawValue)) at step \(r.step)"),
+                      "spectrum-\(tag).svg")
+        }
+        return written
+    }
+
+    /// The time series: `train.csv` (one row per checkpoint), `loss.csv` (every step),
+    /// `loss.svg`, `moments.svg` (Jacot et al. Fig. 1: tr(Aᵏ)/P of G, S, H against the step)
+    /// and `spectra.svg` (the densities of all checkpoints against λ/λ_max, Cowlagi &
+    /// Chaudhari Fig. 2). Returns the paths written.
+    public static func writeSeries(_ result: TrainResult, directory: String) throws -> [String] {
+        var written = [String]()
+        func write(_ text: String, _ name: String) throws {
+            let path = directory + "/" + name
+            try AtomicFile.createDirectory(forFile: path)
+            try AtomicFile.write(Data(text.utf8), to: path)
+            written.append(path)
+        }
+        let series = result.series
+        var header = ["step", "loss", "accuracy", "gradient_norm"]
+        let matrices = series.first?.moments?.matrices.map(\.matrix) ?? []
+        for m in matrices { for k in 1...4 { header += ["\(m.rawValue)_m\(k)", "\(m.rawValue)_m\(k)_se"] } }
+        if series.first?.moments != nil { for k in 1...4 { header += ["additivity_gap_m\(k)", "additivity_gap_m\(k)_se"] } }
+        if series.first?.rayleigh != nil { header += ["g_lambda_1", "g_lambda_1_rayleigh_s", "s_lambda_1", "s_lambda_1_rayleigh_g"] }
+        if series.first?.spectrum != nil { header += ["spectrum_largest_node", "spectrum_m1"] }
+        var csv = header.joined(separator: ",") + "\n"
+        for r in series {
+            var row = ["\(r.step)", "\(r.loss)", r.accuracy.map { "\($0)" } ?? "", "\(r.gradientNorm)"]
+            if let m = r.moments {
+                for mm in m.matrices { for rec in mm.moments { row += ["\(rec.estimate)", "\(rec.standardError)"] } }
+                for g in m.additivityGap { row += ["\(g.mean)", "\(g.standardError)"] }
+            }
+            if let q = r.rayleigh, let g = q.gDirections.first, let s = q.sDirections.first {
+                row += ["\(g.eigenvalue)", "\(g.quotientS)", "\(s.eigenvalue)", "\(s.quotientG)"]
+            }
+            if let s = r.spectrum { row += ["\(s.largestNode)", "\(s.moments.first?.estimate ?? .nan)"] }
+            csv += row.joined(separator: ",") + "\n"
+        }
+        try write(csv, "train.csv")
+        try write("step,loss\n" + result.lossCurve.map { "\($0.step),\($0.loss)" }.joined(separator: "\n") + "\n", "loss.csv")
+        let lossCurves = [SeriesPlot.Curve(label: "loss", x: result.lossCurve.map { Double($0.step) }, y: result.lossCurve.map(\.loss))]
+        try write(SeriesPlot.svg(title: "training loss (\(result.method))", panels: [SeriesPlot.Panel(title: "loss", curves: lossCurves, logY: true)],
+                                 xLabel: "step"), "loss.svg")
+        if series.first?.moments != nil {
+            let x = series.map { Double($0.step) }
+            let panels = (1...4).map { k in
+                SeriesPlot.Panel(title: "tr(A^\(k))/P", curves: matrices.enumerated().map { (i, m) in
+                    let label = ["ggn": "I = G (Gauss–Newton)", "residual": "S (residual)", "hessian": "H = I + S"][m.rawValue] ?? m.rawValue
+                    return SeriesPlot.Curve(label: label, x: x, y: series.map { $0.moments!.matrices[i].moments[k - 1].estimate },
+                                            error: series.map { $0.moments!.matrices[i].moments[k - 1].standardError })
+                })
+            }
+            try write(SeriesPlot.svg(title: "moments of the Hessian's parts through training (Jacot et al. Fig. 1)", panels: panels,
+                                     xLabel: "step"), "moments.svg")
+        }
+        let spectra = series.compactMap { r in r.spectrum.map { (r.step, $0) } }
+        if !spectra.isEmpty {
+            let curves = spectra.map { (step, s) -> SeriesPlot.Curve in
+                let top = max(s.largestNode, 1e-300)
+                let isLog = s.density.scale == .log
+                return SeriesPlot.Curve(label: "step \(step)", x: s.density.grid.map { isLog ? log10(max($0, 1e-300) / top) : $0 / top },
+                                        y: s.density.density)
+            }
+            let isLog = spectra[0].1.density.scale == .log
+            try write(SeriesPlot.svg(title: "spectral density of \(spectra[0].1.densityOf) through training", panels: [
+                SeriesPlot.Panel(title: "density (zero mass not shown)", curves: curves),
+            ], xLabel: isLog ? "log10(λ / λ_max)" : "λ / λ_max", columns: 1), "spectra.svg")
+        }
+        return written
+    }
+}

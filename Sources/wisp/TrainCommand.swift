@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import Wisp
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train by gradient descent (or SGD) and measure the loss Hessian's parts at checkpoints (Jacot et al.).",
+        discussion: """
+        Every --every steps (and at the first and last) θ is saved and the requested quantities \
+        are measured: moments tr(Aᵏ)/P (k ≤ 4) of G, S and H on shared probes, Rayleigh quotients \
+        of the top eigenvectors of G under S and vice versa, the loss on the plane of two \
+        eigenvectors of G, a spectral density. Writes train.json, train.csv, loss.csv and SVG \
+        figures to --output-dir.
+        """)
+
+    @OptionGroup var network: NetworkOptions
+    @Option(help: "Gradient steps.")
+    var steps: Int = 200
+    @Option(help: "Learning rate η.")
+    var lr: Double = 0.1
+    @Option(name: .customLong("batch-size"), help: "Minibatch size for SGD. Default: full-batch gradient descent.")
+    var batchSize: Int?
+    @Option(name: .customLong("target-loss"), help: "Stop once the full loss is at most this.")
+    var targetLoss: Double?
+    @Option(help: "Steps between checkpoints (measurements and saved parameters).")
+    var every: Int = 50
+    @Option(help: "Comma-separated: moments, top, grid, density, or none.")
+    var measure: String = "moments"
+    @Option(help: "Rademacher probes of the moments and densities.")
+    var probes: Int = 10
+    @Option(name: .customLong("slq-steps"), help: "Lanczos steps per probe.")
+    var slqSteps: Int = 20
+    @Option(help: "Eigenvectors of G and of S for the Rayleigh quotients (with 'top'). Default: 20.")
+    var top: Int?
+    @Option(help: "Eigenvectors of G spanning the loss plane, 1-based (with 'grid'; Jacot et al. Fig. 3 uses 1,4).")
+    var grid: String = "1,4"
+    @Option(name: .customLong("grid-radius"), help: "Half-width r of the loss plane: a, b ∈ [−r, r].")
+    var gridRadius: Double = 1
+    @Option(name: .customLong("grid-points"), help: "Points per axis of the loss plane.")
+    var gridPoints: Int = 21
+    @Option(name: .customLong("density-matrix"), help: "Matrix of the density (with 'density'): fisher, ntk, ggn, hessian, residual.")
+    var densityMatrix: CurvatureMatrix = .ggn
+    @Option(name: .customLong("density-grid"), help: "Grid of the density: log or linear.")
+    var densityGrid: GridScale = .log
+    @Option(name: .customLong("output-dir"), help: "Directory of the outputs.")
+    var outputDir: String = "wisp-output/train"
+    @Option(help: "Write the JSON record here instead of <output-dir>/train.json.")
+    var output: String?
+    @Flag(name: .customLong("no-save-models"), help: "Do not save θ at each checkpoint (models/step-N.safetensors).")
+    var noSaveModels = false
+    @OptionGroup var checkpointing: CheckpointOptions
+    @Flag(help: "No progress lines on stderr.")
+    var quiet = false
+
+    func measurementSettings() throws -> MeasurementSettings {
+        var m = MeasurementSettings()
+        let wanted = Set(measure.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        let known: Set = ["moments", "top", "grid", "density", "none"]
+        if let bad = wanted.subtracting(known).first {
+            throw ValidationError("--measure: unknown quantity '\(bad)' (use moments, top, grid, density or none)")
+        }
+        m.moments = wanted.contains("moments")
+        m.slq = SLQSettings(probes: probes, steps: slqSteps, seed: network.seed)
+        if wanted.contains("grid") {
+            let parts = grid.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard parts.count == 2, let x = parts[0], let y = parts[1] else {
+                throw ValidationError("--grid must be two eigenvector indices like 1,4 (got '\(grid)')")
+            }
+            m.grid = .init(x: x, y: y, radius: gridRadius, points: gridPoints)
+            m.top = top ?? max(20, x, y)
+        } else if wanted.contains("top") {
+            m.top = top ?? 20
+        }
+        if wanted.contains("density") {
+            m.density = densityMatrix
+            m.densityGrid = DensitySettings(scale: densityGrid)
+        }
+        return m
+    }
+
+    func run() throws {
+        let measurements = try measurementSettings()
+        let training = TrainingSettings(steps: steps, learningRate: lr, batchSize: batchSize, targetLoss: targetLoss,
+                                        every: every, seed: network.seed)
+        let jsonPath = output ?? outputDir + "/train.json"
+        let problem = try network.makeProblem(outputs: [jsonPath])
+        try training.validate(samples: problem.totalSamples)
+        try measurements.validate()
+        let settingsRecord = try String(decoding: JSONEncoder().encode(training), as: UTF8.self)
+            + String(decoding: JSONEncoder().encode(measurements), as: UTF8.self)
+        let checkpoint = try checkpointing.open("train", problem: problem, settings: ["training": settingsRecord], replicated: true)
+            .map { TrainingCheckpoint(directory: $0, architecture: problem.architecture) }
+        let saveModels = !noSaveModels
+        let directory = outputDir
+        let (result, timings) = try TrainJob.run(
+            problem, training: training, measurements: measurements, checkpoint: checkpoint,
+            reporter: Runtime.progress("train", quiet: quiet)
+        ) { record, theta in
+            guard Runtime.isLead else { return nil }
+            try TrainFiles.writeCheckpoint(record, directory: directory)
+            guard saveModels else { return nil }
+            let path = directory + String(format: "/models/step-%09d.safetensors", record.step)
+            try Network<Double>(architecture: problem.architecture, parameters: theta).save(safetensors: path)
+            return path
+        }
+        guard Runtime.isLead else { return }
+        try RunRecord(command: "train", problem: problem,
+                      settings: ["loss": problem.configuration.loss.rawValue, "steps": "\(steps)", "lr": "\(lr)",
+                                 "batch_size": batchSize.map(String.init) ?? "full", "every": "\(every)", "measure": measure],
+                      timings: timings, result: result).write(to: jsonPath)
+        let written = try TrainFiles.writeSeries(result, directory: directory)
+        say(Summary.header(problem))
+        say("  training   \(result.method), η = \(lr), \(result.stepsTaken) steps (\(result.stoppedBecause))"
+            + (result.resumedFrom.map { ", resumed from step \($0)" } ?? ""))
+        if let first = result.series.first, let last = result.series.last {
+            say(String(format: "  loss       %.6e → %.6e", first.loss, last.loss)
+                + (last.accuracy.map { String(format: ", accuracy %.4f", $0) } ?? ""))
+            if let m = last.moments {
+                for matrix in m.matrices {
+                    say("  " + matrix.matrix.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) + " " + matrix.moments.map {
+                        String(format: "m%d %.4e ± %.1e", $0.order, $0.estimate, $0.standardError)
+                    }.joined(separator: "  "))
+                }
+            }
+        }
+        say(Summary.timing(timings))
+        say("  output     \(jsonPath), " + written.joined(separator: ", "))
+    }
+}
