@@ -34,7 +34,7 @@ public enum SeriesPlot {
     /// Panels side by side (at most `columns` per row), each with its own y range, a shared
     /// x label, and a legend from the first panel's curve labels.
     public static func svg(title: String, panels: [Panel], xLabel: String, columns: Int = 2) -> String {
-        let (pw, ph) = (420.0, 300.0)
+        let (pw, ph) = (panels.count == 1 ? 720.0 : 420.0, panels.count == 1 ? 420.0 : 300.0)
         let (left, right, top, bottom) = (80.0, 20.0, 40.0, 45.0)
         let cols = max(1, min(columns, panels.count)), rows = (panels.count + cols - 1) / cols
         let (w, h) = (Double(cols) * pw, Double(rows) * ph + 50)
@@ -91,7 +91,9 @@ public enum SeriesPlot {
                     if let e = c.error?[i], e > 0, let lo = ty(y - e) ?? ty(y), let hi = ty(y + e) {
                         s += String(format: "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%@\"/>", px(x), py(lo), px(x), py(hi), color)
                     }
-                    s += String(format: "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"2.5\" fill=\"%@\"/>", px(x), py(t), color)
+                    if c.x.count <= 60 {
+                        s += String(format: "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"2.5\" fill=\"%@\"/>", px(x), py(t), color)
+                    }
                 }
                 s += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>\n"
             }
@@ -105,8 +107,10 @@ public enum SeriesPlot {
         let (w, h) = (560.0, 520.0)
         let (left, right, top, bottom) = (70.0, 90.0, 40.0, 50.0)
         let nx = x.count, ny = y.count
-        let zMin = z.min() ?? 0
-        let shifted = z.map { log10(max($0 - zMin, 1e-12 * max(abs(zMin), 1e-300)) ) }
+        // log₁₀(L − min L + ε), ε = 10⁻⁴ of the range: the minimum cell would otherwise sit at
+        // log 0 and squeeze every other level into the top band.
+        let zMin = z.min() ?? 0, zRange = max((z.max() ?? 0) - zMin, 1e-300)
+        let shifted = z.map { log10($0 - zMin + 1e-4 * zRange) }
         let lo = shifted.min() ?? 0, hi = max(shifted.max() ?? 1, lo + 1e-12)
         let cw = (w - left - right) / Double(max(nx, 1)), ch = (h - top - bottom) / Double(max(ny, 1))
         var s = """
@@ -143,7 +147,7 @@ public enum SeriesPlot {
         }
         s += "<text x=\"\(w - right + 35)\" y=\"\(top + 10)\">1e\(String(format: "%.2g", hi))</text>"
         s += "<text x=\"\(w - right + 35)\" y=\"\(h - bottom)\">1e\(String(format: "%.2g", lo))</text>"
-        s += "<text x=\"\(w - right + 10)\" y=\"\(top - 8)\">L − min L</text>\n"
+        s += "<text x=\"\(w - right + 5)\" y=\"\(top - 8)\">L − min L + ε</text>\n"
         return s + "</svg>\n"
     }
 

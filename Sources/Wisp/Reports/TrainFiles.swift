@@ -93,7 +93,9 @@ public enum TrainFiles {
             try write(SeriesPlot.svg(title: "moments of the Hessian's parts through training (Jacot et al. Fig. 1)", panels: panels,
                                      xLabel: "step"), "moments.svg")
         }
-        let spectra = series.compactMap { r in r.spectrum.map { (r.step, $0) } }
+        // The first, middle and last checkpoints, as in Cowlagi & Chaudhari's Fig. 2.
+        let all = series.compactMap { r in r.spectrum.map { (r.step, $0) } }
+        let spectra = all.count <= 3 ? all : [all[0], all[all.count / 2], all[all.count - 1]]
         if !spectra.isEmpty {
             let curves = spectra.map { (step, s) -> SeriesPlot.Curve in
                 let top = max(s.largestNode, 1e-300)
