@@ -24,7 +24,7 @@ struct Train: ParsableCommand {
     var targetLoss: Double?
     @Option(help: "Steps between checkpoints (measurements and saved parameters).")
     var every: Int = 50
-    @Option(help: "Comma-separated: moments, top, grid, density, or none.")
+    @Option(help: "Comma-separated: moments, top, grid, density, ntk-limit (Jacot et al.'s infinite-width moments of I, once), or none.")
     var measure: String = "moments"
     @Option(help: "Rademacher probes of the moments and densities.")
     var probes: Int = 10
@@ -55,10 +55,11 @@ struct Train: ParsableCommand {
     func measurementSettings() throws -> MeasurementSettings {
         var m = MeasurementSettings()
         let wanted = Set(measure.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        let known: Set = ["moments", "top", "grid", "density", "none"]
+        let known: Set = ["moments", "top", "grid", "density", "ntk-limit", "none"]
         if let bad = wanted.subtracting(known).first {
-            throw ValidationError("--measure: unknown quantity '\(bad)' (use moments, top, grid, density or none)")
+            throw ValidationError("--measure: unknown quantity '\(bad)' (use moments, top, grid, density, ntk-limit or none)")
         }
+        m.ntkLimit = wanted.contains("ntk-limit")
         m.moments = wanted.contains("moments")
         m.slq = SLQSettings(probes: probes, steps: slqSteps, seed: network.seed)
         if wanted.contains("grid") {
@@ -122,6 +123,10 @@ struct Train: ParsableCommand {
                     }.joined(separator: "  "))
                 }
             }
+        }
+        if let limit = result.ntkLimit {
+            say("  NTK limit  " + (limit.moments.map { $0.enumerated().map { String(format: "m%d %.4e", $0.offset + 1, $0.element) }.joined(separator: "  ") }
+                                   ?? "not covered: \(limit.reason ?? "")"))
         }
         say(Summary.timing(timings))
         say("  output     \(jsonPath), " + written.joined(separator: ", "))

@@ -281,4 +281,18 @@ final class HessianTests: XCTestCase {
             }
         }
     }
+
+    /// tr(Gᵏ)/P from sample space (tr((H_ℓ K)ᵏ)) against the eigenvalues of the dense G, for
+    /// every loss: both exact up to rounding, 1e-10 relative.
+    func testExactGaussNewtonMoments() throws {
+        for loss in Loss.allCases {
+            let p = try problem(loss)
+            let exact = try XCTUnwrap(try HessianMoments.exactGaussNewtonMoments(p))
+            let values = try LAPACK.symmetricEigen(DenseReference.dense(try p.makeOperator(.ggn)), n: p.parameterCount).values
+            for k in 1...4 {
+                let reference = values.reduce(0) { $0 + pow($1, Double(k)) } / Double(p.parameterCount)
+                XCTAssertEqual(exact[k - 1], reference, accuracy: 1e-10 * abs(reference), "\(loss) k = \(k)")
+            }
+        }
+    }
 }

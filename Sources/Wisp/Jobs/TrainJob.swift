@@ -15,6 +15,9 @@ public struct MeasurementSettings: Codable, Sendable, Equatable {
     /// A spectral density at each checkpoint (e.g. ggn on a log grid for sloppy spectra).
     public var density: CurvatureMatrix? = nil
     public var densityGrid = DensitySettings()
+    /// Jacot et al.'s infinite-width prediction of the moments of I (``NTKLimitPrediction``),
+    /// once at the start (the limiting NTK does not change in training).
+    public var ntkLimit = false
 
     public struct GridRequest: Codable, Sendable, Equatable {
         public var x: Int
@@ -32,7 +35,7 @@ public struct MeasurementSettings: Codable, Sendable, Equatable {
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
-        case moments, slq, top, tolerance, grid, density, densityGrid = "density_grid"
+        case moments, slq, top, tolerance, grid, density, densityGrid = "density_grid", ntkLimit = "ntk_limit"
     }
 
     public func validate() throws {
@@ -122,10 +125,12 @@ public struct TrainResult: Codable, Sendable {
     public var resumedFrom: Int?
     /// Wall-clock seconds of the checkpoint measurements in this run (the rest is training).
     public var measurementSeconds: Double
+    /// The infinite-width prediction for the moments of I, if requested.
+    public var ntkLimit: NTKLimitPrediction?
 
     private enum CodingKeys: String, CodingKey {
         case method, training, measurements, series, lossCurve = "loss_curve", stepsTaken = "steps_taken",
-             stoppedBecause = "stopped_because", resumedFrom = "resumed_from", measurementSeconds = "measurement_seconds"
+             stoppedBecause = "stopped_because", resumedFrom = "resumed_from", measurementSeconds = "measurement_seconds", ntkLimit = "ntk_limit"
     }
 }
 
@@ -158,6 +163,7 @@ public enum TrainJob {
             throw WispError.invalidConfiguration("the Hessian measurements of wisp train need --normalization none (use --measure none or loss-only runs with normalization)")
         }
 
+        let ntkLimit = measurements.ntkLimit ? try NTKLimitPrediction.make(for: problem) : nil
         var series = [CheckpointRecord](), lossCurve = [StepLoss](), step = 0, resumedFrom: Int? = nil
         if let saved = try checkpoint?.restore(problem: problem) {
             try problem.setParameters(saved.parameters)
@@ -221,7 +227,7 @@ public enum TrainJob {
         }
         let result = TrainResult(method: method, training: training, measurements: measurements, series: series,
                                  lossCurve: lossCurve, stepsTaken: step, stoppedBecause: stopped, resumedFrom: resumedFrom,
-                                 measurementSeconds: measurementSeconds)
+                                 measurementSeconds: measurementSeconds, ntkLimit: ntkLimit)
         let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         let communication = (problem.communicator.statistics - communicationBefore).seconds
         // The measurements are almost entirely operator applications: their time stands for it.

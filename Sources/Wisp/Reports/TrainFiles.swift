@@ -84,11 +84,15 @@ public enum TrainFiles {
         if series.first?.moments != nil {
             let x = series.map { Double($0.step) }
             let panels = (1...4).map { k in
-                SeriesPlot.Panel(title: "tr(A^\(k))/P", curves: matrices.enumerated().map { (i, m) in
+                var curves = matrices.enumerated().map { (i, m) in
                     let label = ["ggn": "I = G (Gauss–Newton)", "residual": "S (residual)", "hessian": "H = I + S"][m.rawValue] ?? m.rawValue
                     return SeriesPlot.Curve(label: label, x: x, y: series.map { $0.moments!.matrices[i].moments[k - 1].estimate },
                                             error: series.map { $0.moments!.matrices[i].moments[k - 1].standardError })
-                })
+                }
+                if let limit = result.ntkLimit?.moments {
+                    curves.append(SeriesPlot.Curve(label: "I, NTK limit", x: x, y: x.map { _ in limit[k - 1] }))
+                }
+                return SeriesPlot.Panel(title: "tr(A^\(k))/P", curves: curves)
             }
             try write(SeriesPlot.svg(title: "moments of the Hessian's parts through training (Jacot et al. Fig. 1)", panels: panels,
                                      xLabel: "step"), "moments.svg")
