@@ -11,6 +11,8 @@ public final class Problem {
     /// What the collective preprocessing steps found (scale divisor, constant features).
     public let preprocessingSummary: Preprocessing.Summary
     private let fileTargets: Targets?
+    /// Where the targets come from when a file gives them (nil: the teacher network).
+    public var targetsSource: String? { fileTargets?.source }
     private let box: any JacobianBox
 
     /// T, over all processes.
