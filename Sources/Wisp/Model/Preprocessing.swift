@@ -80,8 +80,7 @@ public struct Preprocessing: Codable, Sendable, Equatable {
                 throw WispError.badInput("--scale-pixels needs non-negative pixel values, but the inputs reach \(globalLow)")
             }
             guard globalHigh > 0 else { throw WispError.badInput("--scale-pixels: every input value is 0") }
-            let s = 1 / globalHigh
-            if !x.isEmpty { x.withUnsafeMutableBufferPointer { Double.scal(n: $0.count, alpha: s, x: $0.baseAddress!) } }
+            for i in x.indices { x[i] /= globalHigh }   // correctly rounded quotients (exact for m = 2ᵏ)
             summary.scaleDivisor = globalHigh
         }
         if standardize {
