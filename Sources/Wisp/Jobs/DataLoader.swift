@@ -69,7 +69,7 @@ public enum DataLoader {
                 throw WispError.invalidConfiguration("\(printable(path)) holds both inputs and targets: name the target columns with --target-column")
             }
             guard file.shape.count >= 2, file.rowLength >= 1 else {
-                throw WispError.badInput("\(printable(path)): expected inputs of shape T × d (or T × h × w images), found shape \(file.shape)")
+                throw WispError.badInput("\(printable(path)): expected a 2-D array of inputs (T × d; or T × h × w images), found shape \(file.shape)")
             }
             inputs = file
         }

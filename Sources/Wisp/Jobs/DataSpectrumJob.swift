@@ -111,7 +111,11 @@ public enum DataSpectrumJob {
         let mean = Array(sums[0..<d]), trace = sums[d]
         // tr of the covariance, (1/T) Σ ‖x_t − μ‖², from the deviations (no cancellation).
         var deviation = 0.0
-        for t in 0..<rows { for j in 0..<d { let e = x.values[t * d + j] - mean[j]; deviation += e * e } }
+        for t in 0..<rows {
+            var row = 0.0   // per-row partial sums: rounding error O(√(T) d ε) rather than O(T d ε)
+            for j in 0..<d { let e = x.values[t * d + j] - mean[j]; row += e * e }
+            deviation += row
+        }
         let centeredTrace = communicator.sum(deviation / T)
 
         let correlationFormula = "(1/T) XᵀX (d × d; nonzero eigenvalues = those of (1/T) X Xᵀ)"
