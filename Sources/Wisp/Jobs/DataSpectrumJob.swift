@@ -112,7 +112,7 @@ public enum DataSpectrumJob {
         // tr of the covariance, (1/T) Σ ‖x_t − μ‖², from the deviations (no cancellation).
         var deviation = 0.0
         for t in 0..<rows {
-            var row = 0.0   // per-row partial sums: rounding error O(√(T) d ε) rather than O(T d ε)
+            var row = 0.0   // per-row partial sums keep the running sums short
             for j in 0..<d { let e = x.values[t * d + j] - mean[j]; row += e * e }
             deviation += row
         }
