@@ -252,6 +252,37 @@ final class DataTests: XCTestCase {
         XCTAssertTrue(try Problem(c).targets().source.hasPrefix("teacher network"))
     }
 
+    /// Targets from a .npy file (T × 2) with a model file: a model with C = 2 runs, a model
+    /// with another C is an error; 3-D .npy inputs are images that --pool accepts.
+    func testNPYTargetsImagesAndModelOutputs() throws {
+        let images = path("images.npy"), targets = path("y.npy")
+        try NPY.write(values: (0..<(6 * 16)).map { Double($0 % 7) }, shape: [6, 4, 4], dtype: .float32, to: images)
+        try NPY.write(values: (0..<12).map { Double($0) / 3 }, shape: [6, 2], dtype: .float64, to: targets)
+        var c = ProblemConfiguration()
+        c.samples = nil
+        c.outputs = nil
+        c.width = 5
+        c.inputsPath = images
+        c.targetsPath = targets
+        c.pool = 2
+        let problem = try Problem(c)
+        XCTAssertEqual(problem.architecture.inputDimension, 4)
+        XCTAssertEqual(problem.architecture.outputs, 2)
+        XCTAssertEqual(try problem.targets().values, (0..<12).map { Double($0) / 3 })
+        XCTAssertNil(try problem.targets().classes)
+        let two = path("two.safetensors"), three = path("three.safetensors")
+        try problem.network().save(safetensors: two)
+        var other = c
+        other.outputs = 3
+        other.targetsPath = nil
+        try Problem(other).network().save(safetensors: three)
+        var withModel = c
+        withModel.modelPath = two
+        XCTAssertEqual(try Problem(withModel).architecture.outputs, 2)
+        withModel.modelPath = three
+        assertError(["three.safetensors", "3 outputs", "2 columns"]) { try Problem(withModel) }
+    }
+
     // MARK: - Preprocessing
 
     /// Average pooling of a 4 × 4 image by 2 (hand-computed window means); factors that do not
