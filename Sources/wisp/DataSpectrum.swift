@@ -38,7 +38,7 @@ struct DataSpectrum: ParsableCommand {
             guard data.inputs != nil || inputDim >= 1 else { throw ValidationError("--input-dim must be at least 1 (got \(inputDim))") }
             return try DataLoader.readLocal(c, gaussianDimension: inputDim, communicator: communicator)
         }
-        let prepared = try DataLoader.finish(loaded, configuration: c, communicator: communicator)
+        let prepared = try DataLoader.finish(consume loaded, configuration: c, communicator: communicator)
         let (result, timings) = try DataSpectrumJob.run(
             prepared, settings: DataSpectrumSettings(method: method, denseLimit: denseLimit, count: k, tolerance: tol, seed: seed),
             communicator: communicator, reporter: Runtime.progress("data-spectrum", quiet: out.quiet))

@@ -1,8 +1,12 @@
 /// This process's part of the inputs and targets after the local phase: files opened and
 /// validated, its rows read (and pooled), labels checked; nothing collective yet.
 public struct LocalData: Sendable {
-    /// The inputs before the collective preprocessing steps (finite, checked).
-    public var dataset: Dataset
+    /// d, T and this process's samples.
+    public var dimension: Int
+    public var totalSamples: Int
+    public var samples: Range<Int>
+    /// The local inputs before the collective preprocessing steps (finite, checked), row-major.
+    public var values: [Double]
     /// Targets or one-hot labels from a file; nil means the teacher network's.
     public var targets: Targets?
     /// h × w of each (pooled) image, when the inputs are T × h × w.
@@ -40,7 +44,7 @@ public enum DataLoader {
     /// Both phases, the first agreed across processes (collective).
     public static func load(_ c: ProblemConfiguration, gaussianDimension: Int, communicator: any Communicator) throws -> LoadedData {
         let local = try communicator.agree { try readLocal(c, gaussianDimension: gaussianDimension, communicator: communicator) }
-        return try finish(local, configuration: c, communicator: communicator)
+        return try finish(consume local, configuration: c, communicator: communicator)
     }
 
     /// Phase 1 (local). `gaussianDimension` is d for Gaussian inputs (no `inputsPath`).
@@ -127,16 +131,19 @@ public enum DataLoader {
                                       source: file.path + (c.targetColumns.map { " columns " + $0.joined(separator: ",") } ?? ""))
             }
         }
-        return LocalData(dataset: dataset, targets: targets, imageShape: imageShape, inputFormat: inputs?.format.rawValue ?? "gaussian")
+        return LocalData(dimension: dataset.dimension, totalSamples: T, samples: block, values: dataset.values, targets: targets,
+                         imageShape: imageShape, inputFormat: inputs?.format.rawValue ?? "gaussian")
     }
 
-    /// Phase 2 (collective): scale and standardize the inputs over all T samples.
-    public static func finish(_ local: LocalData, configuration c: ProblemConfiguration, communicator: any Communicator) throws -> LoadedData {
-        let d = local.dataset.dimension
-        var x = local.dataset.values
-        let summary = try c.preprocessing.applyCollective(&x, rows: local.dataset.samples.count, columns: d,
-                                                           totalSamples: local.dataset.totalSamples, communicator: communicator)
-        let dataset = try Dataset(dimension: d, totalSamples: local.dataset.totalSamples, samples: local.dataset.samples, values: x)
+    /// Phase 2 (collective): scale and standardize the inputs over all T samples, in place in
+    /// `local`'s buffer (pass it with `consume` to keep a single copy of the inputs).
+    public static func finish(_ local: consuming LocalData, configuration c: ProblemConfiguration,
+                              communicator: any Communicator) throws -> LoadedData {
+        var x: [Double] = []
+        swap(&x, &local.values)
+        let summary = try c.preprocessing.applyCollective(&x, rows: local.samples.count, columns: local.dimension,
+                                                           totalSamples: local.totalSamples, communicator: communicator)
+        let dataset = try Dataset(dimension: local.dimension, totalSamples: local.totalSamples, samples: local.samples, values: x)
         return LoadedData(dataset: dataset, targets: local.targets, imageShape: local.imageShape, inputFormat: local.inputFormat,
                           preprocessing: summary)
     }

@@ -72,8 +72,8 @@ public struct DataSpectrumResult: Encodable, Sendable {
 /// (1/T) XᵀX and of the covariance (1/T)(X − 1μᵀ)ᵀ(X − 1μᵀ) of the inputs, as Cowlagi &
 /// Chaudhari compare with the FIM spectrum (their X Xᵀ, normalized by 1/T like F).
 ///
-/// Dense: each process forms X_bᵀX_b (and X_cbᵀX_cb of its centered rows) with one GEMM
-/// (2 T_b d² flops), one allreduce of d² doubles per matrix (plus d for μ), then `dsyevd`
+/// Dense: each process forms X_bᵀX_b (and X_cbᵀX_cb of its centered rows) with `dsyrk`
+/// (T_b d² flops each), one allreduce of d² doubles per matrix (plus d for μ), then `dsyevd`
 /// (O(d³)) on every process. Lanczos: ``DataCovarianceOperator`` (2 GEMVs and one allreduce of
 /// d + 1 doubles per product) under ``Lanczos/solve(_:settings:checkpoint:progress:)``.
 public enum DataSpectrumJob {
@@ -123,14 +123,14 @@ public enum DataSpectrumJob {
         let correlation: MatrixSpectrum, covariance: MatrixSpectrum
         var applications = 0, operatorSeconds = 0.0
         if dense {
-            var centered = x.values
-            for t in 0..<rows { for j in 0..<d { centered[t * d + j] -= mean[j] } }
-            let method = "dense: allreduce of X_bᵀX_b over the sample blocks, LAPACK dsyevd"
+            let method = "dense: allreduce of X_bᵀX_b over the sample blocks (dsyrk), LAPACK dsyevd"
             correlation = MatrixSpectrum(matrix: correlationFormula, method: method,
-                                         eigenvalues: try denseEigenvalues(x.values, rows: rows, columns: d, totalSamples: T, communicator: communicator),
+                                         eigenvalues: try denseEigenvalues(x.values, rows: rows, columns: d, mean: nil, totalSamples: T,
+                                                                           communicator: communicator),
                                          trace: trace)
             covariance = MatrixSpectrum(matrix: covarianceFormula, method: method,
-                                        eigenvalues: try denseEigenvalues(centered, rows: rows, columns: d, totalSamples: T, communicator: communicator),
+                                        eigenvalues: try denseEigenvalues(x.values, rows: rows, columns: d, mean: mean, totalSamples: T,
+                                                                          communicator: communicator),
                                         trace: centeredTrace)
         } else {
             let lanczos = LanczosSettings(count: settings.count, tolerance: settings.tolerance, seed: settings.seed)
@@ -157,16 +157,24 @@ public enum DataSpectrumJob {
                                 communicationSeconds: (communicator.statistics - before).seconds))
     }
 
-    /// Eigenvalues (descending) of (1/T) Σ_b X_bᵀX_b: one GEMM per process, one allreduce of
-    /// d² doubles, `dsyevd`.
-    static func denseEigenvalues(_ x: [Double], rows: Int, columns d: Int, totalSamples T: Double,
+    /// Eigenvalues (descending) of (1/T) Σ_b X_bᵀX_b, or with `mean` of the centered rows
+    /// (1/T) Σ_b (X_b − 1μᵀ)ᵀ(X_b − 1μᵀ): `dsyrk` per process (T_b d² flops; centered rows are
+    /// formed `chunk` at a time, so no second copy of X), one allreduce of d² doubles, `dsyevd`.
+    static func denseEigenvalues(_ x: [Double], rows: Int, columns d: Int, mean: [Double]?, totalSamples T: Double,
                                  communicator: any Communicator) throws -> [Double] {
         var gram = [Double](repeating: 0, count: d * d)
-        if rows > 0 {
-            x.withUnsafeBufferPointer { xp in
-                Double.gemm(transA: true, transB: false, m: d, n: d, k: rows, alpha: 1 / T, a: xp.baseAddress!, lda: d,
-                            b: xp.baseAddress!, ldb: d, beta: 0, c: &gram, ldc: d)
+        if let mean {
+            let chunk = max(1, min(rows, 1 << 20 / max(d, 1)))
+            var block = [Double](repeating: 0, count: chunk * d)
+            var first = 0
+            while first < rows {
+                let n = min(chunk, rows - first)
+                for t in 0..<n { for j in 0..<d { block[t * d + j] = x[(first + t) * d + j] - mean[j] } }
+                block.withUnsafeBufferPointer { symmetricRankK(n: d, k: n, alpha: 1 / T, a: $0.baseAddress!, beta: 1, c: &gram) }
+                first += n
             }
+        } else if rows > 0 {
+            x.withUnsafeBufferPointer { symmetricRankK(n: d, k: rows, alpha: 1 / T, a: $0.baseAddress!, beta: 0, c: &gram) }
         }
         gram.withUnsafeMutableBufferPointer { communicator.allreduceSum($0) }
         return try LAPACK.symmetricEigen(gram, n: d).values.reversed()

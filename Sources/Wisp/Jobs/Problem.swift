@@ -43,7 +43,7 @@ public final class Problem {
             return (model, try DataLoader.readLocal(c, gaussianDimension: gaussianDimension, communicator: communicator))
         }
         // Collective phase: the same calls on every process.
-        let data = try DataLoader.finish(local, configuration: c, communicator: communicator)
+        let data = try DataLoader.finish(consume local, configuration: c, communicator: communicator)
         let fileD = c.inputsPath != nil ? data.dataset.dimension : nil
 
         // The network: from a file (shapes fixed by it) or from flags. Its outputs C are
