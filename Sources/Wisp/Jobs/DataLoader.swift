@@ -68,10 +68,10 @@ public enum DataLoader {
         // Open (headers only for .npy and IDX) and check shapes.
         var inputs: ArrayFile? = nil
         if let path = c.inputsPath {
-            let file = try ArrayFile(path: path, columns: sharesInputs ? .excluding(c.targetColumns ?? []) : .all)
-            if sharesInputs, file.format == .csv, c.targetColumns == nil {
-                throw WispError.invalidConfiguration("\(printable(path)) holds both inputs and targets: name the target columns with --target-column")
+            if sharesInputs, c.targetColumns == nil {
+                throw WispError.invalidConfiguration("\(printable(path)) cannot be both the inputs and the targets: name the target columns of a CSV with --target-column")
             }
+            let file = try ArrayFile(path: path, columns: sharesInputs ? .excluding(c.targetColumns ?? []) : .all)
             guard file.shape.count >= 2, file.rowLength >= 1 else {
                 throw WispError.badInput("\(printable(path)): expected a 2-D array of inputs (T × d; or T × h × w images), found shape \(file.shape)")
             }
