@@ -7,7 +7,10 @@
 # Covers: top in parameter space (replicated vectors) and sample space (sharded vectors),
 # the SLQ density, exact and Hutchinson moments, inputs read per rank from a .npy file, a model
 # from a .safetensors file, ranks with zero samples (T < ranks) and uneven blocks, and the
-# normalization layers whose batch statistics are sums over every rank's samples.
+# normalization layers whose batch statistics are sums over every rank's samples, and the real
+# datasets of ../shared/data (or $WISP_DATA): IDX digits with one-hot labels, pooled, scaled and
+# standardized (statistics summed over the ranks), the diabetes CSV with its target column, and
+# data-spectrum (dense: allreduce of XᵀX; Lanczos: the distributed operator).
 # The mean-subtraction density is compared on a linear grid: mean subtraction gives K an exact
 # null vector, whose Gauss node after a few steps is a small positive number known only to
 # absolute accuracy ε‖K‖; a log axis turns that into ~1e-8 relative changes of the density
@@ -56,6 +59,19 @@ jobs=(
   "train-sgd|1e-12|train --quiet --width 16 --samples 13 --outputs 3 --loss cross-entropy --steps 12 --every 6 --lr 0.3 --batch-size 4 --measure none --output-dir $work/train-files --no-save-models"
   "residual|1e-12|density --quiet --width 16 --samples 11 --probes 3 --steps 12 --matrix residual --grid linear --activation tanh --sigma-b2 0.1"
 )
+data=${WISP_DATA:-../shared/data}
+if [ -d "$data/digits" ] && [ -d "$data/diabetes" ]; then
+  data=$(cd "$data" && pwd)
+  digits="--inputs $data/digits/digits-images.idx3-ubyte"
+  jobs+=(
+    "digits-labels|1e-12|top --quiet --width 24 $digits --labels $data/digits/digits-labels.idx1-ubyte --samples 37 --pool 2 --scale-pixels --standardize --k 3 --matrix ntk"
+    "diabetes|1e-12|top --quiet --width 16 --inputs $data/diabetes/diabetes.csv --target-column target --standardize --samples 41 --k 2"
+    "data-spectrum-dense|1e-12|data-spectrum --quiet $digits --scale-pixels"
+    "data-spectrum-lanczos|1e-12|data-spectrum --quiet $digits --samples 101 --standardize --method lanczos --k 4"
+  )
+else
+  echo "note: $data/digits and $data/diabetes not found (set WISP_DATA); the real-data jobs are skipped" >&2
+fi
 for entry in "${jobs[@]}"; do
   name=${entry%%|*}; rest=${entry#*|}; args=${rest#*|}
   for np in 1 2 3 4; do

@@ -9,7 +9,7 @@ struct NetworkOptions: ParsableArguments {
     var width: Int?
     @Option(name: .customLong("input-dim"), help: "Input dimension d. Default: the width (or the columns of --inputs).")
     var inputDim: Int?
-    @Option(help: "Linear outputs C. Default: 1.")
+    @Option(help: "Linear outputs C. Default: the columns of the targets (classes of the labels), else 1.")
     var outputs: Int?
     @Option(help: "Hidden activation: \(Activation.allCases.map(\.rawValue).joined(separator: ", ")).")
     var activation: Activation = .relu
@@ -27,10 +27,7 @@ struct NetworkOptions: ParsableArguments {
     var loss: Loss = .mse
     @Option(help: "Normalization layers (γ = 1, β = 0, full-batch statistics): none, last-mean, last-batchnorm, middle-batchnorm, layernorm.")
     var normalization: Normalization = .none
-    @Option(help: "Samples T. Default: 512, or all rows of --inputs.")
-    var samples: Int?
-    @Option(help: "Inputs as a .npy file (T × d, little-endian float64 or float32). Default: Gaussian N(0, I).")
-    var inputs: String?
+    @OptionGroup var data: DataOptions
     @Option(help: "Parameters from a .safetensors file (<layer>.weight [out, in], <layer>.bias [out]).")
     var model: String?
     @Option(help: "Seed of the counter-based streams (weights, inputs, probes).")
@@ -58,7 +55,7 @@ struct NetworkOptions: ParsableArguments {
         c.depth = depth ?? 3
         c.width = width ?? 512
         c.inputDimension = inputDim
-        c.outputs = outputs ?? 1
+        c.outputs = outputs ?? (data.hasTargets ? nil : 1)
         c.activation = activation
         c.sigmaW2 = sigmaW2
         c.sigmaB2 = sigmaB2
@@ -71,8 +68,7 @@ struct NetworkOptions: ParsableArguments {
         }
         c.loss = loss
         c.normalization = normalization
-        c.samples = samples ?? (inputs == nil ? 512 : nil)
-        c.inputsPath = inputs
+        data.apply(to: &c)
         c.modelPath = model
         c.seed = seed
         c.precision = precision

@@ -8,7 +8,8 @@ enum Summary {
         let c = p.configuration
         let hidden = a.widths.dropFirst().dropLast()
         let widths = Set(hidden).count == 1 ? "M=\(hidden.first!)" : "widths \(Array(hidden))"
-        let data = c.inputsPath.map { "inputs \($0)" } ?? "Gaussian inputs"
+        var data = c.inputsPath.map { "inputs \($0)" } ?? "Gaussian inputs"
+        if let targets = p.targetsSource { data += ", targets \(targets)" }
         return """
         Wisp \(wispVersion)
           network    L=\(a.depth), \(widths), d=\(a.inputDimension), C=\(a.outputs), \(a.activation.rawValue), \

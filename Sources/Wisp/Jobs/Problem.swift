@@ -8,6 +8,11 @@ public final class Problem {
     public let architecture: Architecture
     public let dataset: Dataset
     public let communicator: any Communicator
+    /// What the collective preprocessing steps found (scale divisor, constant features).
+    public let preprocessingSummary: Preprocessing.Summary
+    private let fileTargets: Targets?
+    /// Where the targets come from when a file gives them (nil: the teacher network).
+    public var targetsSource: String? { fileTargets?.source }
     private var box: any JacobianBox
 
     /// T, over all processes.
@@ -24,32 +29,38 @@ public final class Problem {
         self.communicator = communicator
         let c = configuration
 
-        // Inputs first: a file fixes d and bounds T. Only its shape is read here; each process
-        // reads its own rows below.
-        var fileShape: [Int]? = nil
-        if let path = c.inputsPath {
-            let shape = try NPY.read(path: path, rows: 0..<0).shape
-            guard shape.count == 2 else {
-                throw WispError.badInput("\(path): expected a 2-D array of inputs (T × d), found shape \(shape)")
-            }
-            fileShape = shape
-        }
-        let fileRows = fileShape?[0]
-        let T = c.samples ?? fileRows ?? 0
-        guard T >= 1 else { throw WispError.invalidConfiguration("--samples must be at least 1 (got \(T))") }
-        if let rows = fileRows, T > rows {
-            throw WispError.invalidConfiguration("--samples \(T) exceeds the \(rows) rows of \(c.inputsPath!)")
-        }
-
-        // The network: from a file (shapes fixed by it) or from flags.
-        var network64: Network<Double>
-        if let path = c.modelPath {
-            network64 = try Network<Double>.load(safetensors: path, activation: c.activation, parametrization: c.parametrization,
+        // Local phase, agreed across processes before any collective: the model file, and the
+        // data files (each process reads its own rows; see ``DataLoader``).
+        let (model, local) = try communicator.agree { () throws -> (Network<Double>?, LocalData) in
+            var model: Network<Double>? = nil
+            if let path = c.modelPath {
+                model = try Network<Double>.load(safetensors: path, activation: c.activation, parametrization: c.parametrization,
                                                  sigmaW2: c.sigmaW2, sigmaB2: c.sigmaB2, normalization: c.normalization)
+            } else {
+                guard c.width >= 1 else { throw WispError.invalidConfiguration("--width must be at least 1 (got \(c.width))") }
+            }
+            let gaussianDimension = model?.architecture.inputDimension ?? c.inputDimension ?? c.width
+            return (model, try DataLoader.readLocal(c, gaussianDimension: gaussianDimension, communicator: communicator))
+        }
+        // Collective phase: the same calls on every process.
+        let data = try DataLoader.finish(consume local, configuration: c, communicator: communicator)
+        let fileD = c.inputsPath != nil ? data.dataset.dimension : nil
+
+        // The network: from a file (shapes fixed by it) or from flags. Its outputs C are
+        // --outputs, or the targets' columns.
+        let network64: Network<Double>
+        if let model {
+            network64 = model
+            if let t = data.targets, t.columns != model.architecture.outputs {
+                throw WispError.badInput("\(c.modelPath!): the model has \(model.architecture.outputs) outputs but the targets \(t.source) have \(t.columns) columns")
+            }
         } else {
-            guard c.width >= 1 else { throw WispError.invalidConfiguration("--width must be at least 1 (got \(c.width))") }
-            let d = c.inputDimension ?? fileShape?[1] ?? c.width
-            let arch = try Architecture(depth: c.depth, width: c.width, inputDimension: d, outputs: c.outputs,
+            let d = c.inputDimension ?? fileD ?? c.width
+            let outputs = c.outputs ?? data.targets?.columns ?? 1
+            if let t = data.targets, t.columns != outputs {
+                throw WispError.invalidConfiguration("--outputs \(outputs) disagrees with the \(t.columns) columns of the targets \(t.source)")
+            }
+            let arch = try Architecture(depth: c.depth, width: c.width, inputDimension: d, outputs: outputs,
                                         activation: c.activation, hasBias: c.bias, parametrization: c.parametrization,
                                         sigmaW2: c.sigmaW2, sigmaB2: c.sigmaB2, normalization: c.normalization)
             network64 = Network<Double>(architecture: arch, seed: c.seed)
@@ -57,18 +68,14 @@ public final class Problem {
         architecture = network64.architecture
         let d = architecture.inputDimension
         if let given = c.inputDimension, given != d {
-            throw WispError.invalidConfiguration("--input-dim \(given) disagrees with the model's input dimension \(d)")
+            throw WispError.invalidConfiguration("--input-dim \(given) disagrees with the \(model != nil ? "model's" : "inputs'") input dimension \(d)")
         }
-
-        let block = communicator.block(of: T)
-        if let path = c.inputsPath, let shape = fileShape {
-            guard shape[1] == d else {
-                throw WispError.badInput("\(path): inputs have \(shape[1]) features but the network's first layer takes \(d)")
-            }
-            dataset = try Dataset(dimension: d, totalSamples: T, samples: block, values: try NPY.read(path: path, rows: block).values)
-        } else {
-            dataset = try Dataset.gaussian(totalSamples: T, dimension: d, seed: c.seed, samples: block)
+        if let fileD, fileD != d {
+            throw WispError.badInput("\(c.inputsPath!): inputs have \(fileD) features but the network's first layer takes \(d)")
         }
+        dataset = data.dataset
+        fileTargets = data.targets
+        preprocessingSummary = data.preprocessing
 
         switch c.precision {
         case .float64: box = try PrecisionBox(network: network64, dataset: dataset, communicator: communicator)
@@ -238,10 +245,12 @@ public final class Problem {
     /// The network in Float64 (for saving).
     public func network() -> Network<Double> { box.network64() }
 
-    /// The targets of this process's samples: by default the outputs of a teacher network
+    /// The targets of this process's samples: from `--targets`/`--labels` (or the inputs
+    /// CSV's `--target-column`) when given, else the outputs of a teacher network
     /// (``Targets/teacher(architecture:studentSeed:inputs:precision:reduction:)``).
     /// Computed once and kept (collective when batch statistics couple the samples).
     public func targets() throws -> Targets {
+        if let fileTargets { return fileTargets }
         if let cachedTargets { return cachedTargets }
         let t: Targets
         switch configuration.precision {

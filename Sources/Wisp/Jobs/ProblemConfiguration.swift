@@ -9,8 +9,8 @@ public struct ProblemConfiguration: Codable, Sendable, Equatable {
     public var width: Int = 512
     /// d; nil means "the width" (or the columns of `inputsPath`).
     public var inputDimension: Int? = nil
-    /// C.
-    public var outputs: Int = 1
+    /// C; nil means the columns of the targets (the classes of the labels), or 1 without them.
+    public var outputs: Int? = 1
     public var activation: Activation = .relu
     public var sigmaW2: Double = 2
     public var sigmaB2: Double = 0
@@ -19,8 +19,28 @@ public struct ProblemConfiguration: Codable, Sendable, Equatable {
     public var normalization: Normalization = .none
     /// T; nil means all rows of `inputsPath` (and is required for Gaussian inputs).
     public var samples: Int? = 512
-    /// A .npy file of inputs (T × d); nil means Gaussian inputs.
+    /// A .npy, IDX or CSV file of inputs (T × d, or T × h × w images); nil means Gaussian inputs.
     public var inputsPath: String? = nil
+    /// A .npy, IDX or CSV file of real-valued targets (T × C); nil means the teacher network's outputs
+    /// (or the `targetColumns` of the inputs CSV).
+    public var targetsPath: String? = nil
+    /// A .npy, IDX or CSV file of integer class labels (T), one-hot encoded into C = `classes` columns.
+    public var labelsPath: String? = nil
+    /// The CSV columns (header names or 0-based numbers) that hold the targets or labels; when
+    /// they come from the inputs file, the inputs are its other columns.
+    public var targetColumns: [String]? = nil
+    /// The number of classes of the labels; nil means the largest label + 1.
+    public var classes: Int? = nil
+    /// Input preprocessing, applied in the order pool, scale, standardize (``Preprocessing``):
+    /// average-pool images by this factor (1: none).
+    public var pool: Int = 1
+    /// Divide the inputs by their largest value over all T samples.
+    public var scalePixels: Bool = false
+    /// Per-feature zero mean and unit variance over all T samples.
+    public var standardize: Bool = false
+
+    /// The preprocessing settings as one value.
+    public var preprocessing: Preprocessing { Preprocessing(pool: pool, scalePixels: scalePixels, standardize: standardize) }
     /// A .safetensors file of weights; nil means random initialization from `seed`.
     public var modelPath: String? = nil
     public var seed: UInt64 = 0
@@ -32,7 +52,9 @@ public struct ProblemConfiguration: Codable, Sendable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case depth, width, inputDimension = "input_dim", outputs, activation, sigmaW2 = "sigma_w2", sigmaB2 = "sigma_b2",
-             bias, parametrization, normalization, samples, inputsPath = "inputs", modelPath = "model", seed, precision, loss
+             bias, parametrization, normalization, samples, inputsPath = "inputs", modelPath = "model", seed, precision,
+             targetsPath = "targets", labelsPath = "labels", targetColumns = "target_columns", classes, pool,
+             scalePixels = "scale_pixels", standardize, loss
     }
 
     /// Every setting as a string, keyed as in the JSON output (for checkpoint fingerprints).

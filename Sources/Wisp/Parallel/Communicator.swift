@@ -61,13 +61,19 @@ extension Communicator {
     /// instead of leaving the others waiting in a collective. The lowest failing rank gets
     /// its error back (as ``RankFailure`` when there are several processes, so it is the one
     /// that reports); the other processes get ``PeerFailure``. Cost: one allreduce of an int.
+    ///
+    /// Agreements nest: a ``PeerFailure`` from an inner agreement does not count as a failure
+    /// of this process (the inner agreement's reporter fails here too), and a ``RankFailure``
+    /// passes through unwrapped.
     public func agree<T>(_ body: () throws -> T) throws -> T {
         let outcome = Result { try body() }
         let failed: Int
-        if case .failure = outcome { failed = allreduceMin(rank) } else { failed = allreduceMin(size) }
+        if case .failure(let error) = outcome, !(error is PeerFailure) { failed = allreduceMin(rank) } else { failed = allreduceMin(size) }
         switch outcome {
         case .success(let value) where failed == size: return value
-        case .failure(let error) where failed == rank: throw size > 1 ? RankFailure(rank: rank, underlying: error) : error
+        case .failure(let error) where failed == rank:
+            throw size > 1 && !(error is RankFailure) ? RankFailure(rank: rank, underlying: error) : error
+        case .failure(let error as PeerFailure) where failed == size: throw error
         default: throw PeerFailure(rank: failed)
         }
     }
