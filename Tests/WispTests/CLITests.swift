@@ -159,7 +159,7 @@ final class CLITests: XCTestCase {
         try assertFails(["top", "--width", "0"], mentioning: ["--width", "at least 1"])
         try assertFails(["top", "--samples", "0", "--width", "8"], mentioning: ["--samples"])
         try assertFails(["top", "--depth", "0", "--width", "8"], mentioning: ["--depth"])
-        try assertFails(["top", "--matrix", "hessian"], mentioning: ["hessian"])
+        try assertFails(["top", "--matrix", "laplacian"], mentioning: ["laplacian"])
         try assertFails(["top", "--matrix", "ntk", "--k", "13"] + small, mentioning: ["--k 13 exceeds the matrix dimension 12"])
         try assertFails(["top", "--sigma-w2", "nan"] + small, mentioning: ["--sigma-w2"])
         try assertFails(["top", "--bogus"], mentioning: ["--bogus"])
