@@ -127,7 +127,8 @@ extension SpectralDensity {
         self.init(scale: settings.scale, grid: xs, density: values, broadening: width, zeroMass: max(zero, 0), negativeMass: negative)
     }
 
-    init(scale: GridScale, grid: [Double], density: [Double], broadening: Double, zeroMass: Double, negativeMass: Double) {
+    /// A density given point by point.
+    public init(scale: GridScale, grid: [Double], density: [Double], broadening: Double, zeroMass: Double, negativeMass: Double) {
         self.scale = scale
         self.grid = grid
         self.density = density
