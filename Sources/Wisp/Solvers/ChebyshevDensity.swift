@@ -98,7 +98,7 @@ extension SpectralDensity {
         switch settings.scale {
         case .linear:
             width = e.resolution(at: e.bounds.center)
-            xs = (0..<n).map { a + (b - a) * Double($0) / Double(n - 1) }
+            xs = (0..<n).map { $0 == n - 1 ? b : a + (b - a) * Double($0) / Double(n - 1) }
         case .log:
             guard b > 0 else { throw WispError.numerical("a log grid needs positive eigenvalues, but the spectral upper bound is \(b)") }
             let w = max(3 * e.resolution(at: 0), 1e-12 * b)
