@@ -166,8 +166,8 @@ func overlaySVG(title: String, curves: [(label: String, color: String, density: 
         let points = zip(c.density.grid, c.density.density).map { String(format: "%.2f,%.2f", px(log10($0)), py($1)) }.joined(separator: " ")
         s += "<polyline fill=\"none\" stroke=\"\(c.color)\" stroke-width=\"1.5\" points=\"\(points)\"/>\n"
         let y = top + 14 + 16 * Double(i)
-        s += "<line x1=\"\(w - right - 250)\" y1=\"\(y - 4)\" x2=\"\(w - right - 225)\" y2=\"\(y - 4)\" stroke=\"\(c.color)\" stroke-width=\"2\"/>"
-        s += "<text x=\"\(w - right - 220)\" y=\"\(y)\">\(c.label) (zero mass \(String(format: "%.3f", c.density.zeroMass)))</text>\n"
+        s += "<line x1=\"\(w - right - 340)\" y1=\"\(y - 4)\" x2=\"\(w - right - 315)\" y2=\"\(y - 4)\" stroke=\"\(c.color)\" stroke-width=\"2\"/>"
+        s += "<text x=\"\(w - right - 310)\" y=\"\(y)\">\(c.label) (zero mass \(String(format: "%.3f", c.density.zeroMass)))</text>\n"
     }
     s += "<text x=\"\(left + 6)\" y=\"\(top - 4)\" font-size=\"11\">\(zeroNote)</text>\n</svg>\n"
     return s

@@ -100,7 +100,11 @@ public enum KPMDensityJob {
         let communicationBefore = problem.communicator.statistics
         let op = TimedOperator(problem.makeOperator(matrix))
         try problem.communicator.agree {
-            try TopJob.ensureBasisFits(problem: problem, op: op, vectors: max(options.boundSteps + 1, 3 + 2 * options.deflate))
+            // The largest of: the bounding Lanczos basis, the deflation's Lanczos basis plus its
+            // Ritz vectors, and the recurrence's three vectors beside the k deflation vectors.
+            let k = options.deflate
+            let deflation = k > 0 ? min(op.dimension, max(2 * k + 20, 40)) + 1 + k : 0
+            try TopJob.ensureBasisFits(problem: problem, op: op, vectors: max(options.boundSteps + 1 + k, deflation, 4 + k))
         }
         let restored = try checkpoint?.finishedKPM()
         var finished = restored?.probes ?? [:]
