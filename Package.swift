@@ -24,11 +24,17 @@ let package = Package(
             pkgConfig: "ompi-c",
             providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
         ),
+        .systemLibrary(
+            name: "CFFTW",
+            pkgConfig: "fftw3",
+            providers: [.apt(["libfftw3-dev"])]
+        ),
         // The engine: model -> differentiation -> operators -> solvers -> reports.
         .target(
             name: "Wisp",
             dependencies: [
                 "CLAPACK",
+                "CFFTW",
                 .product(name: "RealModule", package: "swift-numerics"),
             ]
         ),

@@ -5,7 +5,7 @@
 #   cluster/compare-ranks.sh [path/to/wisp]      (default: .build/release/wisp, built if missing)
 #
 # Covers: top in parameter space (replicated vectors) and sample space (sharded vectors),
-# the SLQ density, exact and Hutchinson moments, inputs read per rank from a .npy file, a model
+# the SLQ and KPM densities, exact and Hutchinson moments, inputs read per rank from a .npy file, a model
 # from a .safetensors file, ranks with zero samples (T < ranks) and uneven blocks, and the
 # normalization layers whose batch statistics are sums over every rank's samples, and the real
 # datasets of ../shared/data (or $WISP_DATA): IDX digits with one-hot labels, pooled, scaled and
@@ -45,6 +45,8 @@ jobs=(
   "top-ntk|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 4 --matrix ntk --activation erf --parametrization ntk --sigma-b2 0.2"
   "density|1e-12|density --quiet --width 32 --samples 23 --outputs 2 --probes 5 --steps 16"
   "density-fisher|1e-12|density --quiet --width 16 --samples 11 --probes 3 --steps 12 --matrix fisher"
+  "density-kpm|1e-12|density --quiet --width 32 --samples 23 --outputs 2 --probes 4 --method kpm --moments 48 --deflate 1"
+  "density-kpm-fisher|1e-12|density --quiet --width 16 --samples 11 --probes 3 --method kpm --moments 32 --matrix fisher --grid linear"
   "moments-exact|1e-12|moments --quiet --width 32 --samples 23 --outputs 2"
   "moments-hutchinson|1e-12|moments --quiet --width 32 --samples 23 --outputs 2 --exact-limit 0 --probes 6"
   "files|1e-12|top --quiet --inputs $work/inputs.npy --model $work/model.safetensors --activation tanh --sigma-b2 0.1 --k 3 --matrix ntk"
@@ -85,10 +87,12 @@ done
 python3 - "$work" "${jobs[@]}" <<'PY'
 import json, sys
 work, jobs = sys.argv[1], [(j.split("|")[0], float(j.split("|")[1])) for j in sys.argv[2:]]
-# Fields that depend on the rank layout or the clock, not on the mathematics; the additivity
-# gap of wisp train is a difference of moments that vanishes (k = 1) to rounding noise.
+# Fields that depend on the rank layout or the clock, not on the mathematics; residuals,
+# KPM's smallest bounding Ritz value (a null-space eigenvalue, 0 to ±ε‖A‖) and the additivity
+# gap of wisp train (a difference of moments that vanishes for k = 1) are rounding-level
+# numbers known only to absolute accuracy.
 skip = {"timings", "machine", "parallel", "created", "peak_memory_bytes", "arguments", "csv", "svg",
-        "residuals", "residual", "residual_estimates", "seconds", "measurement_seconds", "additivity_gap"}
+        "residuals", "residual_estimates", "residual", "ritz_min", "seconds", "measurement_seconds", "additivity_gap"}
 def walk(a, b, path, worst):
     if isinstance(a, dict):
         for k in a:

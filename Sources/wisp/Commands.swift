@@ -58,11 +58,14 @@ struct Top: ParsableCommand {
 
 struct Density: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The spectral density of F by stochastic Lanczos quadrature, as JSON, CSV and an SVG plot.")
+        abstract: "The spectral density of F by stochastic Lanczos quadrature or the kernel polynomial method, as JSON, CSV and an SVG plot.")
 
     @OptionGroup var network: NetworkOptions
     @Option(help: "fisher: probes in parameter space; ntk: probes in sample space, mapped to F's density (recommended when P ≫ TC); ggn, hessian, residual: the matrices of --loss in parameter space (use --grid linear for the indefinite ones).")
     var matrix: CurvatureMatrix = .ntk
+    @Option(help: "slq: stochastic Lanczos quadrature; kpm: kernel polynomial method (Chebyshev moments, same probes).")
+    var method: DensityMethod = .slq
+    @OptionGroup var kpm: KPMOptions
     @Option(help: "Rademacher probe vectors n_v.")
     var probes: Int = 10
     @Option(help: "Lanczos steps (quadrature nodes) per probe.")
@@ -77,6 +80,8 @@ struct Density: ParsableCommand {
     @OptionGroup var out: OutputOptions
 
     func run() throws {
+        try kpm.validate(method: method, broadening: broadening)
+        if method == .kpm { return try runKPM() }
         let path = out.output ?? "wisp-output/density.json"
         let problem = try network.makeProblem(outputs: [path])
         // Probe p depends on (seed, p, steps) only: a rerun with more --probes reuses the finished ones.

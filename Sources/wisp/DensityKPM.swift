@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import Wisp
+
+/// How `wisp density` measures.
+enum DensityMethod: String, ExpressibleByArgument, CaseIterable {
+    case slq, kpm
+}
+
+extension DampingKernel: ExpressibleByArgument {}
+
+/// The kernel polynomial method's flags of `wisp density`.
+struct KPMOptions: ParsableArguments {
+    @Option(help: "KPM: Chebyshev moments M (⌊M/2⌋ operator applications per probe; resolution ≈ π·(bound width)/(2M)). Default 256.")
+    var moments: Int?
+    @Option(help: "KPM damping kernel: jackson (positive, near-Gaussian) or lorentz (λ = 4).")
+    var kernel: DampingKernel?
+    @Option(help: "KPM: deflate the top k eigenpairs (Lanczos) and report them separately before expanding the rest.")
+    var deflate: Int?
+    @Option(name: .customLong("lower-bound"), help: "KPM: lower spectral bound (default 0: F and K are positive semi-definite).")
+    var lowerBound: Double?
+    @Option(name: .customLong("upper-bound"), help: "KPM: upper spectral bound (default: Lanczos θ_max + residual norm + 10⁻³ span).")
+    var upperBound: Double?
+    @Option(name: .customLong("bound-steps"), help: "KPM: Lanczos steps of the bounding run. Default 30.")
+    var boundSteps: Int?
+
+    var anyGiven: [String] {
+        [("--moments", moments != nil), ("--kernel", kernel != nil), ("--deflate", deflate != nil), ("--lower-bound", lowerBound != nil),
+         ("--upper-bound", upperBound != nil), ("--bound-steps", boundSteps != nil)].filter(\.1).map(\.0)
+    }
+
+    func validate(method: DensityMethod, broadening: Double?) throws {
+        if method == .slq, let flag = anyGiven.first { throw ValidationError("\(flag) applies to --method kpm only") }
+        if method == .kpm, broadening != nil { throw ValidationError("--broadening applies to --method slq only (KPM's resolution is set by --moments and --kernel)") }
+    }
+
+    var options: KPMJobOptions {
+        KPMJobOptions(deflate: deflate ?? 0, boundSteps: boundSteps ?? 30, lowerBound: lowerBound, upperBound: upperBound)
+    }
+}
+
+extension Density {
+    func runKPM() throws {
+        let path = out.output ?? "wisp-output/density.json"
+        let problem = try network.makeProblem(outputs: [path])
+        let settings = KPMSettings(probes: probes, moments: kpm.moments ?? 256, kernel: kpm.kernel ?? .jackson, seed: network.seed)
+        let o = kpm.options
+        // The kernel only acts on the reconstruction: a rerun with another kernel reuses the moments.
+        let checkpoint = try checkpointing.open("density", problem: problem, settings: [
+            "matrix": matrix.rawValue, "method": "kpm", "moments": "\(settings.moments)", "deflate": "\(o.deflate)",
+            "bound_steps": "\(o.boundSteps)", "lower_bound": o.lowerBound.map { "\($0)" } ?? "auto",
+            "upper_bound": o.upperBound.map { "\($0)" } ?? "auto",
+        ], replicated: true)
+        let (result, timings) = try KPMDensityJob.run(
+            problem, matrix: matrix, settings: settings, options: o,
+            grid: DensitySettings(scale: grid, points: gridPoints), checkpoint: checkpoint,
+            reporter: Runtime.progress("density", quiet: out.quiet))
+        let theory = TheoryBlock.make(for: problem, matrix: matrix).comparing([
+            "mean_eigenvalue": result.moments[0].exact ?? result.moments[0].estimate, "second_moment": result.moments[1].estimate,
+        ])
+        guard Runtime.isLead else { return }
+        let written = try KPMDensityOutput.write(
+            result, timings: timings, problem: problem, jsonPath: path, command: "density",
+            settings: ["matrix": matrix.rawValue, "method": "kpm", "probes": "\(probes)", "moments": "\(settings.moments)",
+                       "kernel": settings.kernel.rawValue, "deflate": "\(o.deflate)", "bound_steps": "\(o.boundSteps)",
+                       "grid": grid.rawValue, "grid_points": "\(gridPoints)"],
+            theory: theory, markers: theory.predictions["lambda_max"].map { [("λ_max theory", $0)] } ?? [])
+        say(Summary.header(problem))
+        var s = "  density    KPM, \(written.probes) probes × \(written.chebyshevMomentCount) moments (\(written.kernel.rawValue)) in \(written.space) space; bounds ["
+        s += String(format: "%.6g, %.6g] (%@); zero mass %.6f", written.bounds.lower, written.bounds.upper, written.bounds.source, written.density.zeroMass)
+        for d in written.deflated {
+            s += String(format: "\n  deflated   λ = %.10e   residual %.2e   mass %.3g", d.eigenvalue, d.residual, d.mass)
+        }
+        for m in written.moments {
+            s += String(format: "\n  tr(F^%d)/P  %.6e ± %.2e", m.order, m.estimate, m.standardError)
+            if let e = m.exact { s += String(format: "   (exact %.6e)", e) }
+        }
+        say(s)
+        say(Summary.theory(theory))
+        say(Summary.timing(timings))
+        say("  output     \(path), \(written.csv!), \(written.svg!)")
+    }
+}
