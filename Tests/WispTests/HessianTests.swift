@@ -295,4 +295,24 @@ final class HessianTests: XCTestCase {
             }
         }
     }
+
+    /// KPM on the indefinite H, with bounds from Lanczos at both ends: its power moments equal
+    /// SLQ's on the same probes (both exact polynomial quadratures; 1e-8 relative for the
+    /// rounding amplified by the Chebyshev-to-power conversion), and the bounds enclose the
+    /// dense spectrum.
+    func testKPMOnTheIndefiniteHessian() throws {
+        let p = try problem(.crossEntropy)
+        let (slq, _) = try DensityJob.run(p, matrix: .hessian, settings: SLQSettings(probes: 6, steps: 30, seed: 2),
+                                          grid: DensitySettings(scale: .linear))
+        let (kpm, _) = try KPMDensityJob.run(p, matrix: .hessian, settings: KPMSettings(probes: 6, moments: 256, seed: 2),
+                                             grid: DensitySettings(scale: .linear))
+        XCTAssertFalse(kpm.bounds.positiveSemidefinite)
+        let exact = try LAPACK.symmetricEigen(DenseReference.dense(try p.makeOperator(.hessian)), n: p.parameterCount).values
+        XCTAssertLessThanOrEqual(kpm.bounds.lower, exact.min()!)
+        XCTAssertGreaterThanOrEqual(kpm.bounds.upper, exact.max()!)
+        for (a, b) in zip(slq.moments, kpm.moments) {
+            XCTAssertEqual(b.estimate, a.estimate, accuracy: 1e-8 * max(abs(a.estimate), a.standardError), "order \(a.order)")
+        }
+        XCTAssertEqual(kpm.densityOf, "H")
+    }
 }
