@@ -143,6 +143,20 @@ public final class Problem {
     /// The network in Float64 (for saving).
     public func network() -> Network<Double> { box.network64() }
 
+    /// K_l = (1/T) J_l J_lᵀ, layer l's tangent kernel in sample space (``LayerKernelOperator``).
+    public func makeLayerOperator(_ layer: Int) -> any LinearOperator { box.makeLayerOperator(layer) }
+
+    /// Each layer's forward and backward kernels (Lou et al. eq. 9), this process's rows against all
+    /// samples, gathered from every process (``BatchedJacobian/layerKernelFactors(layers:gather:visit:)``;
+    /// collective). Needs per-sample gradients (no batch statistics).
+    public func layerKernelFactors(layers: Set<Int>? = nil, visit: (LayerKernelFactors) -> Void) {
+        box.layerKernelFactors(layers: layers, visit: visit)
+    }
+
+    /// Jᵀ u (P, on every process) for this process's part of a sample-space vector u
+    /// (T_block·C): one backward pass and one sum of P doubles over processes (collective).
+    public func jacobianTransposeProduct(_ u: [Double]) -> [Double] { box.jacobianTransposeProduct(u) }
+
     /// The targets of this process's samples: by default the outputs of a teacher network
     /// (``Targets/teacher(architecture:studentSeed:inputs:precision:reduction:)``).
     /// Computed once and kept (collective when batch statistics couple the samples).
@@ -169,6 +183,9 @@ private protocol JacobianBox {
     func gramRows() -> [Double]
     func rawOutputs() -> [Double]
     func network64() -> Network<Double>
+    func makeLayerOperator(_ layer: Int) -> any LinearOperator
+    func layerKernelFactors(layers: Set<Int>?, visit: (LayerKernelFactors) -> Void)
+    func jacobianTransposeProduct(_ u: [Double]) -> [Double]
 }
 
 private final class PrecisionBox<S: BLASScalar>: JacobianBox {
@@ -202,5 +219,31 @@ private final class PrecisionBox<S: BLASScalar>: JacobianBox {
 
     func network64() -> Network<Double> {
         try! Network<Double>(architecture: jacobian.network.architecture, parameters: jacobian.network.parameters.map { Double($0) })
+    }
+
+    func makeLayerOperator(_ layer: Int) -> any LinearOperator {
+        LayerKernelOperator(jacobian: jacobian, layer: layer, samples: dataset.samples, totalSamples: dataset.totalSamples,
+                            communicator: communicator)
+    }
+
+    func layerKernelFactors(layers: Set<Int>?, visit: (LayerKernelFactors) -> Void) {
+        let communicator = self.communicator, total = dataset.totalSamples
+        jacobian.layerKernelFactors(layers: layers, gather: { local, rowsPerSample, columns in
+            let counts = (0..<communicator.size).map { communicator.block(of: total, rank: $0).count * rowsPerSample * columns }
+            return communicator.allgather(local, counts: counts)
+        }, visit: visit)
+    }
+
+    func jacobianTransposeProduct(_ u: [Double]) -> [Double] {
+        let p = jacobian.parameterCount
+        var g = [Double](repeating: 0, count: p)
+        var uS = [S](repeating: 0, count: max(u.count, 1)), gS = [S](repeating: 0, count: p)
+        u.withUnsafeBufferPointer { if let x = $0.baseAddress { S.convert(x, to: &uS, count: u.count) } }
+        gS.withUnsafeMutableBufferPointer { jacobian.vjp(uS, alpha: 1, into: $0.baseAddress!) }
+        g.withUnsafeMutableBufferPointer { gp in
+            gS.withUnsafeBufferPointer { S.convert($0.baseAddress!, to: gp.baseAddress!, count: p) }
+            communicator.allreduceSum(gp)
+        }
+        return g
     }
 }
