@@ -7,7 +7,8 @@
 # Covers: top in parameter space (replicated vectors) and sample space (sharded vectors),
 # the SLQ density, exact and Hutchinson moments, inputs read per rank from a .npy file, a model
 # from a .safetensors file, ranks with zero samples (T < ranks) and uneven blocks, and the
-# normalization layers whose batch statistics are sums over every rank's samples.
+# normalization layers whose batch statistics are sums over every rank's samples, the layerwise
+# alignment (exact and Hutchinson) and eigenvectors mapped from sample space.
 # The mean-subtraction density is compared on a linear grid: mean subtraction gives K an exact
 # null vector, whose Gauss node after a few steps is a small positive number known only to
 # absolute accuracy ε‖K‖; a log axis turns that into ~1e-8 relative changes of the density
@@ -51,6 +52,10 @@ jobs=(
   "last-mean|1e-12|density --quiet --width 24 --samples 13 --probes 3 --steps 10 --normalization last-mean --grid linear"
   "layernorm|1e-12|top --quiet --width 24 --samples 13 --outputs 3 --k 2 --normalization layernorm --activation erf"
   "float32|1e-5|top --quiet --width 32 --samples 23 --k 2 --precision float32"
+  "align|1e-12|align --quiet --width 32 --samples 23 --outputs 2 --activation tanh --sigma-b2 0.2"
+  "align-hutchinson|1e-12|align --quiet --width 32 --samples 23 --outputs 2 --exact-limit 0 --probes 6"
+  "align-tiny|1e-12|align --quiet --width 16 --samples 3 --outputs 2 --probes 4"
+  "eigenvectors|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 3 --matrix ntk --activation tanh --save-eigenvectors $work/ev.safetensors"
 )
 for entry in "${jobs[@]}"; do
   name=${entry%%|*}; rest=${entry#*|}; args=${rest#*|}
@@ -67,7 +72,7 @@ import json, sys
 work, jobs = sys.argv[1], [(j.split("|")[0], float(j.split("|")[1])) for j in sys.argv[2:]]
 # Fields that depend on the rank layout or the clock, not on the mathematics.
 skip = {"timings", "machine", "parallel", "created", "peak_memory_bytes", "arguments", "csv", "svg",
-        "residuals", "residual_estimates"}
+        "residuals", "residual_estimates", "lambda_max_residual", "relative_residuals", "orthogonality"}
 def walk(a, b, path, worst):
     if isinstance(a, dict):
         for k in a:
