@@ -26,6 +26,7 @@ struct Top: ParsableCommand {
         let problem = try network.makeProblem(outputs: [out.output, saveEigenvectors])
         let settings = LanczosSettings(count: k, tolerance: tol, basisSize: basis, maxApplications: maxApplications,
                                        seed: network.seed)
+        if saveEigenvectors != nil { try problem.communicator.agree { try EigenvectorExport.ensureFits(problem, k: k) } }
         let matrix = saveEigenvectors != nil && EigenvectorExport.usesSampleSpace(matrix: self.matrix, k: k, problem: problem) ? .ntk : self.matrix
         // Tolerance and budget only decide when to stop, so a run may resume with other values.
         let checkpoint = try checkpointing.open("top", problem: problem, settings: [

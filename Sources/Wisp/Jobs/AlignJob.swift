@@ -117,6 +117,8 @@ public enum AlignJob {
         let coupled = arch.normalization.couplesSamples
         let exact = N <= settings.exactLimit && !coupled
         var layers = [LayerAlignment]()
+        /// ‖C K_l C‖²_F per layer (standard error 0 when exact).
+        var frobeniusSquared = [Estimate]()
         var opSeconds = 0.0, applications = 0
 
         if exact {
@@ -139,6 +141,7 @@ public enum AlignJob {
                                              centeredFrobeniusNormStandardError: 0, lambdaMax: 0, lambdaMaxResidual: 0,
                                              lambdaMaxConverged: false, stableRank: 0, stableRankStandardError: 0,
                                              forwardAlignment: a(fw), backwardAlignment: a(bw)))
+                frobeniusSquared.append(Estimate(mean: k.centeredFrobeniusSquared, standardError: 0, samples: 1))
             }
         } else {
             for l in 1...L {
@@ -154,14 +157,15 @@ public enum AlignJob {
                                              centeredFrobeniusNorm: norm,
                                              centeredFrobeniusNormStandardError: norm > 0 ? d.standardError / (2 * norm) : 0,
                                              lambdaMax: 0, lambdaMaxResidual: 0, lambdaMaxConverged: false,
-                                             stableRank: d.mean, stableRankStandardError: d.standardError,
+                                             stableRank: 0, stableRankStandardError: 0,
                                              forwardAlignment: nil, backwardAlignment: nil))
+                frobeniusSquared.append(d)
                 opSeconds += op.seconds
                 applications += op.applications
             }
         }
 
-        // λ_max(C K_l C) and the stable rank; `stableRank` holds ‖C K_l C‖²_F and its error until here.
+        // λ_max(C K_l C) and the stable rank.
         for i in layers.indices {
             let l = layers[i].layer
             let op = TimedOperator(CenteredOperator(problem.makeLayerOperator(l)))
@@ -170,8 +174,7 @@ public enum AlignJob {
                                         p.worstRelativeResidual))
             }
             let lambda = pairs.values[0]
-            let d = exact ? layers[i].centeredFrobeniusNorm * layers[i].centeredFrobeniusNorm : layers[i].stableRank
-            let dError = exact ? 0 : layers[i].stableRankStandardError
+            let (d, dError) = (frobeniusSquared[i].mean, frobeniusSquared[i].standardError)
             layers[i].lambdaMax = lambda
             layers[i].lambdaMaxResidual = pairs.residuals[0]
             layers[i].lambdaMaxConverged = pairs.converged[0]

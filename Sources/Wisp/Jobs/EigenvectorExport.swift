@@ -49,6 +49,17 @@ public enum EigenvectorExport {
         return k >= 32 && 2 * n <= problem.parameterCount && k <= n
     }
 
+    /// Refuses, before any solve, k vectors of length P (plus their k × k Gram matrix) that do not
+    /// fit in 80 % of the available memory.
+    public static func ensureFits(_ problem: Problem, k: Int) throws {
+        let bytes = (Double(k) * Double(problem.parameterCount) + Double(k) * Double(k)) * 8
+        if let available = ResourceUsage.availableBytes(), bytes > 0.8 * Double(available) {
+            throw WispError.invalidConfiguration(String(
+                format: "--save-eigenvectors: %d eigenvectors of length P = %d need %.1f GB but only %.1f GB are available; ask for fewer (--k)",
+                k, problem.parameterCount, bytes / 1e9, Double(available) / 1e9))
+        }
+    }
+
     /// The unit eigenvectors of F from `top` (all P entries each, on every process), in one
     /// array k_written × P. Collective.
     public static func parameterVectors(_ problem: Problem, top: TopResult) -> (vectors: [Double], written: [Int], unmapped: [Int], threshold: Double) {
