@@ -72,7 +72,7 @@ import json, sys
 work, jobs = sys.argv[1], [(j.split("|")[0], float(j.split("|")[1])) for j in sys.argv[2:]]
 # Fields that depend on the rank layout or the clock, not on the mathematics.
 skip = {"timings", "machine", "parallel", "created", "peak_memory_bytes", "arguments", "csv", "svg",
-        "residuals", "residual_estimates", "lambda_max_residual", "relative_residuals", "orthogonality"}
+        "residuals", "residual_estimates", "lambda_max_residual", "relative_residuals", "orthogonality", "seconds"}
 def walk(a, b, path, worst):
     if isinstance(a, dict):
         for k in a:

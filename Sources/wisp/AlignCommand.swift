@@ -13,7 +13,7 @@ struct Align: ParsableCommand {
     @Option(help: "Hutchinson probes (the same for every layer) when ‖C K_l C‖_F is estimated.")
     var probes: Int = 30
     @Option(help: "Relative residual tolerance of λ_max(C K_l C) (Lanczos).")
-    var tol: Double = 1e-8
+    var tol: Double = 1e-6
     @OptionGroup var out: OutputOptions
 
     func run() throws {

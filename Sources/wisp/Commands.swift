@@ -51,8 +51,8 @@ struct Top: ParsableCommand {
             say(String(format: "  λ_%-3d %.10e   residual %.2e%@", i + 1, value, residual, result.converged[i] ? "" : "  (not converged)"))
         }
         if let e = result.eigenvectors {
-            say(String(format: "  vectors    %d written to %@ (%@ space), orthogonality %.1e, worst relative residual %.1e%@", e.written.count,
-                       e.file, e.space, e.orthogonality, e.relativeResiduals.max() ?? 0,
+            say(String(format: "  vectors    %d written to %@ (%@ space, %.2f s), orthogonality %.1e, worst relative residual %.1e%@", e.written.count,
+                       e.file, e.space, e.seconds, e.orthogonality, e.relativeResiduals.max() ?? 0,
                        e.unmapped.isEmpty ? "" : "; not mapped (λ ≈ 0): \(e.unmapped)"))
         }
         say(Summary.theory(theory))

@@ -22,10 +22,12 @@ public struct EigenvectorReport: Encodable, Sendable {
     public var relativeResiduals: [Double]
     /// max_ij |(VᵀV − I)_ij| over the written vectors.
     public var orthogonality: Double
+    /// Wall-clock seconds of the map, the checks and the write (not in the solver's timings).
+    public var seconds = 0.0
 
     private enum CodingKeys: String, CodingKey {
         case file, space, method, rule, tensorLayout = "tensor_layout", written, eigenvalues, unmapped, zeroThreshold = "zero_threshold",
-             residuals, relativeResiduals = "relative_residuals", orthogonality
+             residuals, relativeResiduals = "relative_residuals", orthogonality, seconds
     }
 }
 
@@ -90,6 +92,7 @@ public enum EigenvectorExport {
 
     /// Maps, checks and (on rank 0) writes the eigenvectors in `top` to `path`. Collective.
     public static func run(_ problem: Problem, top: TopResult, path: String, rule: String) throws -> EigenvectorReport {
+        let start = DispatchTime.now().uptimeNanoseconds
         let P = problem.parameterCount
         let (flat, written, unmapped, threshold) = parameterVectors(problem, top: top)
         let k = written.count
@@ -119,7 +122,7 @@ public enum EigenvectorExport {
         var orthogonality = 0.0
         for i in 0..<k { for j in 0..<k { orthogonality = max(orthogonality, abs(gram[i * k + j] - (i == j ? 1 : 0))) } }
         let sample = top.space == "sample"
-        let report = EigenvectorReport(
+        var report = EigenvectorReport(
             file: path, space: top.space,
             method: sample ? "thick-restart Lanczos on K = (1/T) J Jᵀ in sample space, eigenvectors mapped v = Jᵀ u / √(T λ); residuals ‖F v − λ v‖ recomputed with the Fisher operator"
                            : "thick-restart Lanczos on F in parameter space (Ritz vectors; residuals ‖F v − λ v‖ from the solver)",
@@ -128,6 +131,7 @@ public enum EigenvectorExport {
         if problem.communicator.rank == 0 {
             try write(flat, values: values, architecture: problem.architecture, to: path, space: top.space)
         }
+        report.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         return report
     }
 

@@ -20,9 +20,9 @@ public enum AlignmentFiles {
         let (left, right, top, bottom) = (70.0, 70.0, 40.0, 50.0)
         let n = max(r.layers.count, 1)
         let slot = (w - left - right) / Double(n)
-        let aMax = max(r.layers.map { $0.alignment.isFinite ? $0.alignment + $0.alignmentStandardError : 0 }.max() ?? 1, 1e-300)
+        let aMax = 1.05 * max(r.layers.map { $0.alignment.isFinite ? $0.alignment + $0.alignmentStandardError : 0 }.max() ?? 1, 1e-300)
         let ranks = r.layers.map(\.stableRank).filter(\.isFinite)
-        let rMax = max(ranks.max() ?? 1, 1e-300)
+        let rMax = 1.05 * max(ranks.max() ?? 1, 1e-300)
         func px(_ i: Int) -> Double { left + (Double(i) + 0.5) * slot }
         func py(_ a: Double) -> Double { h - bottom - max(a, 0) / aMax * (h - top - bottom) }
         func pr(_ v: Double) -> Double { h - bottom - max(v, 0) / rMax * (h - top - bottom) }
