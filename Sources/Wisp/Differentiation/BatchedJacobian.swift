@@ -129,11 +129,13 @@ public final class BatchedJacobian<S: BLASScalar> {
 
     /// out ← J v: the directional derivative of every output of every sample along the
     /// parameter direction v (P). `out` is T × C row-major (sample-major: index t·C + k).
-    public func jvp(_ v: UnsafePointer<S>, into out: UnsafeMutablePointer<S>) {
+    /// `visit(l, dU^l)`, if given, sees each layer's tangent pre-activation (after its
+    /// normalization, before φ'), valid only during the call.
+    public func jvp(_ v: UnsafePointer<S>, into out: UnsafeMutablePointer<S>, visit: ((Int, UnsafePointer<S>) -> Void)? = nil) {
         let arch = architecture
         propagateTangent(from: 1, into: out,
                          weightTangent: { v + arch.weightOffset($0) },
-                         biasTangent: { v + arch.biasOffset($0) })
+                         biasTangent: { v + arch.biasOffset($0) }, visit: visit)
     }
 
     /// out ← J_l v_l: the JVP along a direction in layer l's parameters only (v_l, length
@@ -150,7 +152,8 @@ public final class BatchedJacobian<S: BLASScalar> {
     /// The tangent recursion from layer `first` to the outputs; layer j's own parameter
     /// tangents come from `weightTangent(j)`/`biasTangent(j)` (nil: none), and dH^(first−1) = 0.
     private func propagateTangent(from first: Int, into out: UnsafeMutablePointer<S>,
-                                  weightTangent: (Int) -> UnsafePointer<S>?, biasTangent: (Int) -> UnsafePointer<S>?) {
+                                  weightTangent: (Int) -> UnsafePointer<S>?, biasTangent: (Int) -> UnsafePointer<S>?,
+                                  visit: ((Int, UnsafePointer<S>) -> Void)? = nil) {
         let arch = architecture
         let T = sampleCount
         let L = arch.depth
@@ -186,6 +189,7 @@ public final class BatchedJacobian<S: BLASScalar> {
                         }
                     }
                     normalizeDifferential(layer: l, cur)
+                    visit?(l, cur)
                     if l < L {
                         slopes[l - 1].withUnsafeBufferPointer { S.multiply(cur, by: $0.baseAddress!, count: T * fanOut) }
                         prevIsA.toggle()

@@ -96,8 +96,9 @@ public struct AlignResult: Encodable, Sendable {
 /// its forward and backward kernels (eq. 9, ``Problem/layerKernelFactors(layers:visit:)``; C backward
 /// passes, then 2 (TC)² M_l + 2 T² M_(l−1) flops per layer). Otherwise matrix-free with
 /// ``LayerKernelOperator``: Ỹᵀ K_l Ỹ from one product (exact), ‖C K_l C‖²_F by Hutchinson (one
-/// product per probe). Both paths: λ_max(C K_l C) by Lanczos (k = 1), typically 30–100 products
-/// per layer.
+/// product per probe). Both paths: λ_max(C K_l C) by Lanczos (k = 1): on the dense rows of
+/// C K_l C in the exact path (``DenseRowsOperator``, 2·TC² flops per product), else on the
+/// matrix-free operator, typically 30–50 products per layer.
 public enum AlignJob {
     public static func run(_ problem: Problem, settings: AlignSettings, reporter: ProgressReporter? = nil) throws -> AlignResult {
         let start = DispatchTime.now().uptimeNanoseconds
@@ -120,15 +121,31 @@ public enum AlignJob {
         var layers = [LayerAlignment]()
         /// ‖C K_l C‖²_F per layer (standard error 0 when exact).
         var frobeniusSquared = [Estimate]()
+        /// λ_max(C K_l C) per layer.
+        var top = [Eigenpairs]()
         var opSeconds = 0.0, applications = 0
 
         if exact {
             let rowCounts = (0..<communicator.size).map { communicator.block(of: T, rank: $0).count * C }
             let allLabels = communicator.allgather(labels, counts: rowCounts)
             reporter?.report("forming the \(N) × \(N) kernels of \(L) layers", force: true)
+            let first = rowCounts[..<communicator.rank].reduce(0, +)
+            let space = VectorSpace(dimension: N, local: first..<(first + rowCounts[communicator.rank]),
+                                    communicator: communicator.size > 1 ? communicator : nil)
+            var failure: (any Error)? = nil
             problem.layerKernelFactors { f in
+                guard failure == nil else { return }
                 var rows = [Double](repeating: 0, count: f.rowCount * f.columnCount)
                 f.addKernel(into: &rows, scale: 1 / Double(T))
+                do {
+                    let op = TimedOperator(CenteredOperator(DenseRowsOperator(rows: rows, space: space, counts: rowCounts,
+                                                                              communicator: communicator)))
+                    top.append(try lambdaMax(op, layer: f.layer, depth: L, settings: settings, reporter: reporter))
+                    opSeconds += op.seconds
+                    applications += op.applications
+                } catch {
+                    failure = error
+                }
                 let k = KernelAlignment.dense(rows: rows, columns: N, rowCounts: rowCounts, labels: allLabels, communicator: communicator)
                 let fw = KernelAlignment.dense(rows: f.expandedForward(), columns: N, rowCounts: rowCounts, labels: allLabels, communicator: communicator)
                 let bw = KernelAlignment.dense(rows: f.backward, columns: N, rowCounts: rowCounts, labels: allLabels, communicator: communicator)
@@ -144,6 +161,7 @@ public enum AlignJob {
                                              forwardAlignment: a(fw), backwardAlignment: a(bw)))
                 frobeniusSquared.append(Estimate(mean: k.centeredFrobeniusSquared, standardError: 0, samples: 1))
             }
+            if let failure { throw failure }
         } else {
             for l in 1...L {
                 let op = TimedOperator(problem.makeLayerOperator(l))
@@ -161,19 +179,16 @@ public enum AlignJob {
                                              stableRank: 0, stableRankStandardError: 0,
                                              forwardAlignment: nil, backwardAlignment: nil))
                 frobeniusSquared.append(d)
+                let centered = TimedOperator(CenteredOperator(op))
+                top.append(try lambdaMax(centered, layer: l, depth: L, settings: settings, reporter: reporter))
                 opSeconds += op.seconds
                 applications += op.applications
             }
         }
 
-        // λ_max(C K_l C) and the stable rank.
+        // The stable ranks.
         for i in layers.indices {
-            let l = layers[i].layer
-            let op = TimedOperator(CenteredOperator(problem.makeLayerOperator(l)))
-            let pairs = try Lanczos.solve(op, settings: LanczosSettings(count: 1, tolerance: settings.tolerance, seed: settings.seed)) { p in
-                reporter?.report(String(format: "layer %d/%d: λ_max applications %d, relative residual %.2e", l, L, p.operatorApplications,
-                                        p.worstRelativeResidual))
-            }
+            let pairs = top[i]
             let lambda = pairs.values[0]
             let (d, dError) = (frobeniusSquared[i].mean, frobeniusSquared[i].standardError)
             layers[i].lambdaMax = lambda
@@ -181,8 +196,6 @@ public enum AlignJob {
             layers[i].lambdaMaxConverged = pairs.converged[0]
             layers[i].stableRank = lambda > 0 ? d / (lambda * lambda) : .nan
             layers[i].stableRankStandardError = lambda > 0 ? dError / (lambda * lambda) : .nan
-            opSeconds += op.seconds
-            applications += op.applications
         }
 
         let peak = layers.filter { $0.alignment.isFinite }.max { $0.alignment < $1.alignment }
@@ -195,10 +208,20 @@ public enum AlignJob {
             targets: targets.source, classes: targets.classes, probes: exact ? nil : settings.probes, layers: layers,
             peakLayer: peak?.layer ?? 0, peakAlignment: peak?.alignment ?? .nan, labelNormSquared: labelNorm2,
             lanczosTolerance: settings.tolerance)
+        if exact { result.stableRankMethod = result.stableRankMethod.replacingOccurrences(of: "(matrix-free)", with: "(on the dense C K_l C, rows distributed like sample-space vectors)") }
         let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         let communication = (problem.communicator.statistics - communicationBefore).seconds
         result.timings = Timings(totalSeconds: total, operatorSeconds: opSeconds, operatorApplications: applications,
                                  communicationSeconds: communication)
         return result
+    }
+
+    /// λ_max(C K_l C) by thick-restart Lanczos (k = 1), residual recomputed.
+    static func lambdaMax(_ op: any LinearOperator, layer l: Int, depth L: Int, settings: AlignSettings,
+                          reporter: ProgressReporter?) throws -> Eigenpairs {
+        try Lanczos.solve(op, settings: LanczosSettings(count: 1, tolerance: settings.tolerance, seed: settings.seed)) { p in
+            reporter?.report(String(format: "layer %d/%d: λ_max applications %d, relative residual %.2e", l, L, p.operatorApplications,
+                                    p.worstRelativeResidual))
+        }
     }
 }

@@ -16,9 +16,10 @@ public struct EigenvectorReport: Encodable, Sendable {
     /// under Jᵀ, and F's null space has no preferred basis).
     public var unmapped: [Int]
     public var zeroThreshold: Double
-    /// ‖F v − λ v‖ with the Fisher operator, for each written vector.
+    /// ‖A v − λ v‖ for each written vector: A = F recomputed with the Fisher operator when mapped
+    /// from sample space, else the solver's residual for its matrix.
     public var residuals: [Double]
-    /// ‖F v − λ v‖ / λ.
+    /// ‖A v − λ v‖ / λ.
     public var relativeResiduals: [Double]
     /// max_ij |(VᵀV − I)_ij| over the written vectors.
     public var orthogonality: Double
@@ -47,6 +48,7 @@ public enum EigenvectorExport {
 
     public static func usesSampleSpace(matrix: CurvatureMatrix, k: Int, problem: Problem) -> Bool {
         if matrix == .ntk { return true }
+        guard matrix == .fisher else { return false }
         let n = problem.sampleSpaceDimension
         return k >= 32 && 2 * n <= problem.parameterCount && k <= n
     }
@@ -125,18 +127,19 @@ public enum EigenvectorExport {
         var report = EigenvectorReport(
             file: path, space: top.space,
             method: sample ? "thick-restart Lanczos on K = (1/T) J Jᵀ in sample space, eigenvectors mapped v = Jᵀ u / √(T λ); residuals ‖F v − λ v‖ recomputed with the Fisher operator"
-                           : "thick-restart Lanczos on F in parameter space (Ritz vectors; residuals ‖F v − λ v‖ from the solver)",
+                           : "thick-restart Lanczos on \(top.matrix.rawValue) in parameter space (Ritz vectors; residuals ‖A v − λ v‖ from the solver)",
             rule: rule, written: written, eigenvalues: values, unmapped: unmapped, zeroThreshold: threshold, residuals: residuals,
             relativeResiduals: zip(residuals, values).map { $0 / max(abs($1), .leastNormalMagnitude) }, orthogonality: orthogonality)
         if problem.communicator.rank == 0 {
-            try write(flat, values: values, architecture: problem.architecture, to: path, space: top.space)
+            try write(flat, values: values, architecture: problem.architecture, to: path,
+                      content: sample ? "eigenvectors of the Fisher matrix F = (1/T) J^T J, mapped from K = (1/T) J J^T" : "eigenvectors of \(top.matrix.rawValue)")
         }
         report.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         return report
     }
 
     /// Writes k × P vectors as `eigenvector.<i>.<n>.weight`/`.bias` plus `eigenvalues` (f64).
-    public static func write(_ flat: [Double], values: [Double], architecture a: Architecture, to path: String, space: String) throws {
+    public static func write(_ flat: [Double], values: [Double], architecture a: Architecture, to path: String, content: String) throws {
         let P = a.parameterCount
         var tensors = [String: SafeTensor]()
         for i in values.indices {
@@ -152,7 +155,7 @@ public enum EigenvectorExport {
             }
         }
         tensors["eigenvalues"] = SafeTensor(dtype: .f64, shape: [values.count], values: values)
-        let metadata = ["wisp_version": wispVersion, "content": "eigenvectors of the Fisher matrix F = (1/T) J^T J", "space": space,
+        let metadata = ["wisp_version": wispVersion, "content": content,
                         "eigenvalues": values.map { "\($0)" }.joined(separator: ",")]
         try AtomicFile.createDirectory(forFile: path)
         try SafeTensorsFile(tensors: tensors, metadata: metadata).write(to: path)
