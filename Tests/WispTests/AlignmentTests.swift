@@ -223,6 +223,17 @@ final class AlignmentTests: XCTestCase {
         XCTAssertEqual(coupled.method, "hutchinson")
     }
 
+    /// Float32 passes: the kernels carry relative errors of a few ε₃₂·(depth) ≈ 1e-6, so A_l
+    /// and λ_max agree with Float64 to 1e-5 relative.
+    func testAlignJobFloat32() throws {
+        let double = try AlignJob.run(try Self.problem(), settings: AlignSettings(seed: 1))
+        let single = try AlignJob.run(try Self.problem { $0.precision = .float32 }, settings: AlignSettings(seed: 1))
+        for (s, d) in zip(single.layers, double.layers) {
+            XCTAssertEqual(s.alignment, d.alignment, accuracy: 1e-5 * d.alignment, "layer \(d.layer)")
+            XCTAssertEqual(s.lambdaMax, d.lambdaMax, accuracy: 1e-5 * d.lambdaMax, "layer \(d.layer)")
+        }
+    }
+
     /// Eigenvectors of F mapped from sample space (v = Jᵀu/√(Tλ)) against parameter-space
     /// Lanczos. With residuals ≤ 1e-11·λ and relative gaps ≥ 1e-2, sin∠(v_s, v_p) ≤ ‖r‖/gap ≲
     /// 1e-9, so the unit vectors agree up to sign to 1e-7 entrywise.

@@ -1,7 +1,8 @@
 /// A symmetric N × N matrix held as row blocks, each process its rows of the sample-space
 /// blocks (the layout of ``NTKGramOperator``'s vectors): y_local = A[local rows, :] x, with x
 /// gathered from all processes. For eigensolves on kernels already formed densely.
-/// Cost per application: 2·rows·N flops and one allgather of N doubles.
+/// Cost per application: 2·rows·N flops and, on several processes, one allgather of N doubles
+/// (the only allocation).
 public final class DenseRowsOperator: LinearOperator {
     public let space: VectorSpace
     private let rows: [Double]
@@ -20,6 +21,10 @@ public final class DenseRowsOperator: LinearOperator {
 
     public func apply(_ x: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>) {
         let n = space.localDimension, N = space.dimension
+        if communicator.size == 1 {
+            Double.gemv(trans: false, m: n, n: N, alpha: 1, a: rows, lda: N, x: x, beta: 0, y: y)
+            return
+        }
         let all = communicator.allgather(Array(UnsafeBufferPointer(start: x, count: n)), counts: counts)
         guard n > 0 else { return }
         Double.gemv(trans: false, m: n, n: N, alpha: 1, a: rows, lda: N, x: all, beta: 0, y: y)
