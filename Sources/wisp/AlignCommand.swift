@@ -31,8 +31,9 @@ struct Align: ParsableCommand {
         say("  targets    \(result.targets)")
         for l in result.layers {
             let error = result.method == "exact" ? "" : String(format: " ± %.2e", l.alignmentStandardError)
-            say(String(format: "  layer %-3d A = %.6f%@   stable rank %.4g   λ_max %.6e (residual %.1e)%@", l.layer, l.alignment, error,
-                       l.stableRank, l.lambdaMax, l.lambdaMaxResidual, l.layer == result.peakLayer ? "   ← peak" : ""))
+            say(String(format: "  layer %-3d A = %.6f%@   stable rank %.4g   λ_max %.6e (residual %.1e%@)%@", l.layer, l.alignment, error,
+                       l.stableRank, l.lambdaMax, l.lambdaMaxResidual, l.lambdaMaxConverged ? "" : ", not converged",
+                       l.layer == result.peakLayer ? "   ← peak" : ""))
         }
         say("  method     \(result.methodDetail)")
         say(Summary.timing(result.timings))
