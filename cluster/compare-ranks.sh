@@ -10,7 +10,9 @@
 # normalization layers whose batch statistics are sums over every rank's samples, and the real
 # datasets of ../shared/data (or $WISP_DATA): IDX digits with one-hot labels, pooled, scaled and
 # standardized (statistics summed over the ranks), the diabetes CSV with its target column, and
-# data-spectrum (dense: allreduce of XᵀX; Lanczos: the distributed operator).
+# data-spectrum (dense: allreduce of XᵀX; Lanczos: the distributed operator), the layerwise
+# alignment (exact and Hutchinson), eigenvectors mapped from sample space, the loss Hessian
+# and its residual part, KPM, and training (GD and SGD).
 # The mean-subtraction density is compared on a linear grid: mean subtraction gives K an exact
 # null vector, whose Gauss node after a few steps is a small positive number known only to
 # absolute accuracy ε‖K‖; a log axis turns that into ~1e-8 relative changes of the density
@@ -60,6 +62,10 @@ jobs=(
   "train-gd|1e-12|train --quiet --width 16 --samples 13 --outputs 2 --activation softplus --steps 20 --every 10 --lr 0.05 --measure moments,top --top 2 --probes 3 --slq-steps 8 --output-dir $work/train-files --no-save-models"
   "train-sgd|1e-12|train --quiet --width 16 --samples 13 --outputs 3 --loss cross-entropy --steps 12 --every 6 --lr 0.3 --batch-size 4 --measure none --output-dir $work/train-files --no-save-models"
   "residual|1e-12|density --quiet --width 16 --samples 11 --probes 3 --steps 12 --matrix residual --grid linear --activation tanh --sigma-b2 0.1"
+  "align|1e-12|align --quiet --width 32 --samples 23 --outputs 2 --activation tanh --sigma-b2 0.2"
+  "align-hutchinson|1e-12|align --quiet --width 32 --samples 23 --outputs 2 --exact-limit 0 --probes 6"
+  "align-tiny|1e-12|align --quiet --width 16 --samples 3 --outputs 2 --probes 4"
+  "eigenvectors|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 3 --matrix ntk --activation tanh --save-eigenvectors $work/ev.safetensors"
 )
 data=${WISP_DATA:-../shared/data}
 if [ -d "$data/digits" ] && [ -d "$data/diabetes" ]; then
@@ -92,7 +98,8 @@ work, jobs = sys.argv[1], [(j.split("|")[0], float(j.split("|")[1])) for j in sy
 # gap of wisp train (a difference of moments that vanishes for k = 1) are rounding-level
 # numbers known only to absolute accuracy.
 skip = {"timings", "machine", "parallel", "created", "peak_memory_bytes", "arguments", "csv", "svg",
-        "residuals", "residual_estimates", "residual", "ritz_min", "seconds", "measurement_seconds", "additivity_gap"}
+        "residuals", "residual_estimates", "residual", "ritz_min", "seconds", "measurement_seconds", "additivity_gap",
+        "lambda_max_residual", "relative_residuals", "orthogonality"}
 def walk(a, b, path, worst):
     if isinstance(a, dict):
         for k in a:

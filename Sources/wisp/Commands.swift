@@ -19,19 +19,26 @@ struct Top: ParsableCommand {
     var basis: Int?
     @Option(name: .customLong("max-applications"), help: "Budget of operator applications. Default: 50 × basis.")
     var maxApplications: Int?
+    @Option(name: .customLong("save-eigenvectors"), help: "Write the k eigenvectors of F to this .safetensors file, shaped like the parameters (eigenvector.<i>.<layer>.weight/.bias).")
+    var saveEigenvectors: String?
     @OptionGroup var checkpointing: CheckpointOptions
     @OptionGroup var out: OutputOptions
 
     func run() throws {
-        let problem = try network.makeProblem(outputs: [out.output])
+        let problem = try network.makeProblem(outputs: [out.output, saveEigenvectors])
         let settings = LanczosSettings(count: k, which: which, tolerance: tol, basisSize: basis, maxApplications: maxApplications,
                                        seed: network.seed)
+        if saveEigenvectors != nil { try problem.communicator.agree { try EigenvectorExport.ensureFits(problem, k: k) } }
+        let matrix = saveEigenvectors != nil && EigenvectorExport.usesSampleSpace(matrix: self.matrix, k: k, problem: problem) ? .ntk : self.matrix
         // Tolerance and budget only decide when to stop, so a run may resume with other values.
         let checkpoint = try checkpointing.open("top", problem: problem, settings: [
             "matrix": matrix.rawValue, "k": "\(k)", "which": which.rawValue, "basis": "\(basis.map(String.init) ?? "default")",
         ], replicated: !matrix.isSampleSpace)
-        let (result, timings) = try TopJob.run(problem, matrix: matrix, settings: settings, checkpoint: checkpoint,
+        var (result, timings) = try TopJob.run(problem, matrix: matrix, settings: settings, checkpoint: checkpoint,
                                                reporter: Runtime.progress("top", quiet: out.quiet))
+        if let path = saveEigenvectors {
+            result.eigenvectors = try EigenvectorExport.run(problem, top: result, path: path, rule: EigenvectorExport.rule)
+        }
         let theory = TheoryBlock.make(for: problem, matrix: matrix).comparing(["lambda_max": result.eigenvalues[0]])
         if Runtime.isLead { try report(problem, result, timings, theory) }
         if !result.converged.allSatisfy({ $0 }) {
@@ -45,11 +52,16 @@ struct Top: ParsableCommand {
         for (i, (value, residual)) in zip(result.eigenvalues, result.residuals).enumerated() {
             say(String(format: "  λ_%-3d %.10e   residual %.2e%@", i + 1, value, residual, result.converged[i] ? "" : "  (not converged)"))
         }
+        if let e = result.eigenvectors {
+            say(String(format: "  vectors    %d written to %@ (%@ space, %.2f s), orthogonality %.1e, worst relative residual %.1e%@", e.written.count,
+                       e.file, e.space, e.seconds, e.orthogonality, e.relativeResiduals.max() ?? 0,
+                       e.unmapped.isEmpty ? "" : "; not mapped (λ ≈ 0): \(e.unmapped)"))
+        }
         say(Summary.theory(theory))
         say(Summary.timing(timings))
         if let path = out.output {
             try RunRecord(command: "top", problem: problem,
-                          settings: ["matrix": matrix.rawValue, "k": "\(k)", "which": which.rawValue, "tol": "\(tol)", "basis": "\(result.basisSize)"],
+                          settings: ["matrix": result.matrix.rawValue, "k": "\(k)", "which": which.rawValue, "tol": "\(tol)", "basis": "\(result.basisSize)"],
                           timings: timings, theory: theory, result: result).write(to: path)
             say("  output     \(path)")
         }

@@ -133,33 +133,59 @@ public final class BatchedJacobian<S: BLASScalar> {
     /// normalization, before φ'), valid only during the call.
     public func jvp(_ v: UnsafePointer<S>, into out: UnsafeMutablePointer<S>, visit: ((Int, UnsafePointer<S>) -> Void)? = nil) {
         let arch = architecture
+        propagateTangent(from: 1, into: out,
+                         weightTangent: { v + arch.weightOffset($0) },
+                         biasTangent: { v + arch.biasOffset($0) }, visit: visit)
+    }
+
+    /// out ← J_l v_l: the JVP along a direction in layer l's parameters only (v_l, length
+    /// ``Architecture/layerParameterCount(_:)``: W^l row-major then b^l). The pass starts at
+    /// layer l, dU^l = c_l H^(l−1) dW^lᵀ + c_b 1 db^lᵀ, and carries dH^l through layers l+1…L
+    /// (dU^j = c_j dH^(j−1) W^jᵀ). Cost 2·T·(M_l M_(l−1) + Σ_(j>l) M_j M_(j−1)) flops.
+    public func layerJVP(layer l: Int, _ v: UnsafePointer<S>, into out: UnsafeMutablePointer<S>) {
+        let weights = architecture.widths[l] * architecture.widths[l - 1]
+        propagateTangent(from: l, into: out,
+                         weightTangent: { $0 == l ? v : nil },
+                         biasTangent: { $0 == l ? v + weights : nil })
+    }
+
+    /// The tangent recursion from layer `first` to the outputs; layer j's own parameter
+    /// tangents come from `weightTangent(j)`/`biasTangent(j)` (nil: none), and dH^(first−1) = 0.
+    private func propagateTangent(from first: Int, into out: UnsafeMutablePointer<S>,
+                                  weightTangent: (Int) -> UnsafePointer<S>?, biasTangent: (Int) -> UnsafePointer<S>?,
+                                  visit: ((Int, UnsafePointer<S>) -> Void)? = nil) {
+        let arch = architecture
         let T = sampleCount
         let L = arch.depth
         // dH^(l−1) lives in `prev`, dU^l is built in `cur`; they swap each layer.
         var prevIsA = true
         scratchA.withUnsafeMutableBufferPointer { a in
             scratchB.withUnsafeMutableBufferPointer { b in
-                for l in 1...L {
+                for l in first...L {
                     let (fanIn, fanOut) = (arch.widths[l - 1], arch.widths[l])
                     let prev = prevIsA ? a.baseAddress! : b.baseAddress!
                     let cur = l == L ? out : (prevIsA ? b.baseAddress! : a.baseAddress!)
                     let c = S(arch.weightScale(l))
-                    withInputsOrHidden(l - 1) { hPrev in
-                        S.gemm(transA: false, transB: true, m: T, n: fanOut, k: fanIn, alpha: c,
-                               a: hPrev, lda: fanIn, b: v + arch.weightOffset(l), ldb: fanIn,
-                               beta: 0, c: cur, ldc: fanOut)
+                    var beta: S = 0
+                    if let dW = weightTangent(l) {
+                        withInputsOrHidden(l - 1) { hPrev in
+                            S.gemm(transA: false, transB: true, m: T, n: fanOut, k: fanIn, alpha: c,
+                                   a: hPrev, lda: fanIn, b: dW, ldb: fanIn,
+                                   beta: 0, c: cur, ldc: fanOut)
+                        }
+                        beta = 1
                     }
-                    if l > 1 {
+                    if l > first {
                         network.parameters.withUnsafeBufferPointer { theta in
                             S.gemm(transA: false, transB: true, m: T, n: fanOut, k: fanIn, alpha: c,
                                    a: prev, lda: fanIn, b: theta.baseAddress! + arch.weightOffset(l), ldb: fanIn,
-                                   beta: 1, c: cur, ldc: fanOut)
+                                   beta: beta, c: cur, ldc: fanOut)
                         }
                     }
-                    if arch.hasBias {
+                    if arch.hasBias, let db = biasTangent(l) {
                         ones.withUnsafeBufferPointer { one in
                             S.ger(m: T, n: fanOut, alpha: S(arch.biasScale), x: one.baseAddress!,
-                                  y: v + arch.biasOffset(l), a: cur, lda: fanOut)
+                                  y: db, a: cur, lda: fanOut)
                         }
                     }
                     normalizeDifferential(layer: l, cur)
@@ -179,27 +205,47 @@ public final class BatchedJacobian<S: BLASScalar> {
     /// (index t·C + k), `g` has length P and is overwritten.
     public func vjp(_ u: UnsafePointer<S>, alpha: S, into g: UnsafeMutablePointer<S>) {
         let arch = architecture
-        let T = sampleCount
         backpropagate(u) { l, delta in
-            let (fanIn, fanOut) = (arch.widths[l - 1], arch.widths[l])
-            withInputsOrHidden(l - 1) { hPrev in
-                S.gemm(transA: true, transB: false, m: fanOut, n: fanIn, k: T,
-                       alpha: alpha * S(arch.weightScale(l)), a: delta, lda: fanOut,
-                       b: hPrev, ldb: fanIn, beta: 0, c: g + arch.weightOffset(l), ldc: fanIn)
-            }
-            if arch.hasBias {
-                ones.withUnsafeBufferPointer { one in
-                    S.gemv(trans: true, m: T, n: fanOut, alpha: alpha * S(arch.biasScale), a: delta, lda: fanOut,
-                           x: one.baseAddress!, beta: 0, y: g + arch.biasOffset(l))
-                }
+            writeGradient(layer: l, delta: delta, alpha: alpha, weights: g + arch.weightOffset(l),
+                          biases: arch.hasBias ? g + arch.biasOffset(l) : nil)
+        }
+    }
+
+    /// g_l ← α J_lᵀ u: layer l's block of the gradient only (length
+    /// ``Architecture/layerParameterCount(_:)``, W^l then b^l). The backward recursion stops at
+    /// layer l. Cost 2·T·(Σ_(j>l) M_j M_(j−1) + M_l M_(l−1)) flops.
+    public func layerVJP(layer l: Int, _ u: UnsafePointer<S>, alpha: S, into g: UnsafeMutablePointer<S>) {
+        let weights = architecture.widths[l] * architecture.widths[l - 1]
+        let hasBias = architecture.hasBias
+        backpropagate(u, through: l) { j, delta in
+            guard j == l else { return }
+            writeGradient(layer: l, delta: delta, alpha: alpha, weights: g, biases: hasBias ? g + weights : nil)
+        }
+    }
+
+    /// ∇W^l = α c_l Δ^lᵀ H^(l−1), ∇b^l = α c_b Δ^lᵀ 1.
+    private func writeGradient(layer l: Int, delta: UnsafePointer<S>, alpha: S, weights: UnsafeMutablePointer<S>,
+                               biases: UnsafeMutablePointer<S>?) {
+        let arch = architecture
+        let T = sampleCount
+        let (fanIn, fanOut) = (arch.widths[l - 1], arch.widths[l])
+        withInputsOrHidden(l - 1) { hPrev in
+            S.gemm(transA: true, transB: false, m: fanOut, n: fanIn, k: T,
+                   alpha: alpha * S(arch.weightScale(l)), a: delta, lda: fanOut,
+                   b: hPrev, ldb: fanIn, beta: 0, c: weights, ldc: fanIn)
+        }
+        if let biases {
+            ones.withUnsafeBufferPointer { one in
+                S.gemv(trans: true, m: T, n: fanOut, alpha: alpha * S(arch.biasScale), a: delta, lda: fanOut,
+                       x: one.baseAddress!, beta: 0, y: biases)
             }
         }
     }
 
     /// Runs the backward recursion Δ^L = u, Δ^(l−1) = φ'(U^(l−1)) ⊙ (c_l Δ^l W^l), calling
-    /// `visit(l, Δ^l)` for l = L…1 (Δ^l is T × M_l, valid only during the call). With a
+    /// `visit(l, Δ^l)` for l = L…`lowest` (Δ^l is T × M_l, valid only during the call). With a
     /// normalization, Δ^l is the signal at the pre-normalization U^l (dN applied first).
-    public func backpropagate(_ u: UnsafePointer<S>, visit: (Int, UnsafePointer<S>) -> Void) {
+    public func backpropagate(_ u: UnsafePointer<S>, through lowest: Int = 1, visit: (Int, UnsafePointer<S>) -> Void) {
         let arch = architecture
         let T = sampleCount
         let L = arch.depth
@@ -213,9 +259,9 @@ public final class BatchedJacobian<S: BLASScalar> {
                     normalizeDifferential(layer: L, b.baseAddress!)
                     delta = UnsafePointer(b.baseAddress!)
                 }
-                for l in stride(from: L, through: 1, by: -1) {
+                for l in stride(from: L, through: max(lowest, 1), by: -1) {
                     visit(l, delta)
-                    guard l > 1 else { break }
+                    guard l > max(lowest, 1) else { break }
                     let (fanIn, fanOut) = (arch.widths[l - 1], arch.widths[l])
                     let next = curIsA ? a.baseAddress! : b.baseAddress!
                     network.parameters.withUnsafeBufferPointer { theta in
@@ -344,16 +390,33 @@ public final class BatchedJacobian<S: BLASScalar> {
     /// concatenation, in block order, of every block's `matrix` (T_block·rowsPerSample rows ×
     /// `columns`, row-major); on one process it is the identity. The Gram products run in Float64.
     public func tangentKernelRows(layers: Set<Int>? = nil, gather: ([Double], Int, Int) -> [Double]) -> [Double] {
+        var rows: [Double]? = nil
+        layerKernelFactors(layers: layers, gather: gather) { factors in
+            if rows == nil { rows = [Double](repeating: 0, count: factors.rowCount * factors.columnCount) }
+            factors.addKernel(into: &rows!)
+        }
+        return rows ?? []
+    }
+
+    /// The forward and backward kernels of each layer in `layers` (all by default), this block's
+    /// rows against all blocks' samples (``LayerKernelFactors``), passed to `visit` one layer at
+    /// a time in increasing l. `gather` as for ``tangentKernelRows(layers:gather:)``.
+    /// Cost: C backward passes down to the lowest wanted layer, then per layer 2 (TC)² M_l +
+    /// 2 T² M_(l−1) flops; memory: the stacked signals TC·M_l of the wanted layers plus one
+    /// layer's factors, (TC)² + T².
+    public func layerKernelFactors(layers: Set<Int>? = nil, gather: ([Double], Int, Int) -> [Double],
+                                   visit: (LayerKernelFactors) -> Void) {
         precondition(!couplesSamples, "the Hadamard form of the kernel needs per-sample gradients (no batch normalization)")
         let arch = architecture
         let T = sampleCount, C = outputCount, n = T * C
         let wanted = (layers ?? Set(1...arch.depth)).sorted()
+        guard let lowest = wanted.first else { return }
         // Stacked backward signals D^l (TC × M_l): row t·C + k holds δ^l_k(t).
         var stacked = [[S]](repeating: [], count: arch.depth + 1)
         for l in wanted { stacked[l] = [S](repeating: 0, count: n * arch.widths[l]) }
         for k in 0..<C {
             withCotangent(output: k) { u in
-                backpropagate(u) { l, delta in
+                backpropagate(u, through: lowest) { l, delta in
                     guard !stacked[l].isEmpty else { return }
                     let m = arch.widths[l]
                     stacked[l].withUnsafeMutableBufferPointer { dst in
@@ -362,7 +425,6 @@ public final class BatchedJacobian<S: BLASScalar> {
                 }
             }
         }
-        var rows: [Double]? = nil
         for l in wanted {
             let (fanIn, m) = (arch.widths[l - 1], arch.widths[l])
             let dLocal = stacked[l].withUnsafeBufferPointer { Self.float64($0.baseAddress, count: n * m) }
@@ -371,25 +433,18 @@ public final class BatchedJacobian<S: BLASScalar> {
             let hLocal = withInputsOrHidden(l - 1) { Self.float64($0, count: T * fanIn) }
             let hAll = gather(hLocal, 1, fanIn)
             let N = dAll.count / max(m, 1), totalT = hAll.count / max(fanIn, 1)
-            if rows == nil { rows = [Double](repeating: 0, count: n * N) }
-            var gDelta = [Double](repeating: 0, count: max(n * N, 1))
-            var gH = [Double](repeating: 0, count: max(T * totalT, 1))
+            var backward = [Double](repeating: 0, count: max(n * N, 1))
+            var forward = [Double](repeating: 0, count: max(T * totalT, 1))
             Double.gemm(transA: false, transB: true, m: n, n: N, k: m, alpha: 1, a: dLocal, lda: m,
-                        b: dAll, ldb: m, beta: 0, c: &gDelta, ldc: max(N, 1))
-            Double.gemm(transA: false, transB: true, m: T, n: totalT, k: fanIn, alpha: 1, a: hLocal, lda: fanIn,
-                        b: hAll, ldb: fanIn, beta: 0, c: &gH, ldc: max(totalT, 1))
+                        b: dAll, ldb: m, beta: 0, c: &backward, ldc: max(N, 1))
             let cw2 = arch.weightScale(l) * arch.weightScale(l)
             let cb2 = arch.hasBias ? arch.biasScale * arch.biasScale : 0
-            rows!.withUnsafeMutableBufferPointer { out in
-                for i in 0..<n {
-                    let hRow = (i / C) * totalT
-                    for j in 0..<N {
-                        out[i * N + j] += gDelta[i * N + j] * (cw2 * gH[hRow + j / C] + cb2)
-                    }
-                }
-            }
+            forward.withUnsafeMutableBufferPointer { $0.initialize(repeating: cb2) }
+            Double.gemm(transA: false, transB: true, m: T, n: totalT, k: fanIn, alpha: cw2, a: hLocal, lda: fanIn,
+                        b: hAll, ldb: fanIn, beta: 1, c: &forward, ldc: max(totalT, 1))
+            visit(LayerKernelFactors(layer: l, outputs: C, localSamples: T, totalSamples: totalT,
+                                     forward: forward, backward: backward))
         }
-        return rows ?? []
     }
 
     // MARK: Helpers
@@ -422,5 +477,57 @@ public final class BatchedJacobian<S: BLASScalar> {
     func withInputsOrHidden<R>(_ l: Int, _ body: (UnsafePointer<S>) -> R) -> R {
         if l == 0 { return inputs.withUnsafeBufferPointer { body($0.baseAddress ?? UnsafePointer(bitPattern: 8)!) } }
         return hidden[l - 1].withUnsafeBufferPointer { body($0.baseAddress ?? UnsafePointer(bitPattern: 8)!) }
+    }
+}
+
+/// Layer l's tangent kernel J_l J_lᵀ as the Hadamard product of Lou et al. eq. 9, this process's
+/// rows against all samples:
+///
+///     J_l J_lᵀ[(t,k),(s,k')] = backward[(t,k),(s,k')] · forward[t,s],
+///     forward[t,s]  = c_l² ⟨h^(l−1)(t), h^(l−1)(s)⟩ + c_b²          (T_block × T),
+///     backward[(t,k),(s,k')] = ⟨δ^l_k(t), δ^l_k'(s)⟩                  (T_block·C × T·C),
+///
+/// δ^l_k = ∂f_k/∂u^l. The forward kernel is the same for every output pair (k, k'). With the
+/// bias feature (c_b) included, Σ_l forward ∘ backward is J Jᵀ exactly. Lou et al.'s kernels
+/// are these divided by the widths (forward / M_(l−1), backward / M_l, their average kernel
+/// K̄_l = J_l J_lᵀ / (M_(l−1) M_l) for biasless layers); no 1/T here.
+public struct LayerKernelFactors: Sendable {
+    public let layer: Int
+    /// C.
+    public let outputs: Int
+    /// T_block, the samples of this process (the rows).
+    public let localSamples: Int
+    /// T, the samples of all processes (the columns).
+    public let totalSamples: Int
+    /// T_block × T, row-major.
+    public let forward: [Double]
+    /// (T_block·C) × (T·C), row-major, index t·C + k.
+    public let backward: [Double]
+
+    public var rowCount: Int { localSamples * outputs }
+    public var columnCount: Int { totalSamples * outputs }
+
+    /// rows += scale · (backward ∘ forward), rows being (T_block·C) × (T·C).
+    public func addKernel(into rows: inout [Double], scale: Double = 1) {
+        let C = outputs, n = rowCount, N = columnCount, T = totalSamples
+        precondition(rows.count == n * N)
+        rows.withUnsafeMutableBufferPointer { out in
+            backward.withUnsafeBufferPointer { b in
+                forward.withUnsafeBufferPointer { f in
+                    for i in 0..<n {
+                        let fRow = (i / C) * T
+                        for j in 0..<N { out[i * N + j] += scale * b[i * N + j] * f[fRow + j / C] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The forward kernel expanded to (T_block·C) × (T·C) (forward[t,s] for every output pair).
+    public func expandedForward() -> [Double] {
+        let C = outputs, n = rowCount, N = columnCount, T = totalSamples
+        var out = [Double](repeating: 0, count: n * N)
+        for i in 0..<n { for j in 0..<N { out[i * N + j] = forward[(i / C) * T + j / C] } }
+        return out
     }
 }

@@ -245,6 +245,24 @@ public final class Problem {
     /// The network in Float64 (for saving).
     public func network() -> Network<Double> { box.network64() }
 
+    /// K_l = (1/T) J_l J_lᵀ, layer l's tangent kernel in sample space (``LayerKernelOperator``).
+    public func makeLayerOperator(_ layer: Int) -> any LinearOperator { box.makeLayerOperator(layer) }
+
+    /// Each layer's forward and backward kernels (Lou et al. eq. 9), this process's rows against all
+    /// samples, gathered from every process (``BatchedJacobian/layerKernelFactors(layers:gather:visit:)``;
+    /// collective). Needs per-sample gradients (no batch statistics).
+    public func layerKernelFactors(layers: Set<Int>? = nil, visit: (LayerKernelFactors) -> Void) {
+        box.layerKernelFactors(layers: layers, visit: visit)
+    }
+
+    /// Jᵀ u (P, on every process) for this process's part of a sample-space vector u
+    /// (T_block·C): one backward pass and one sum of P doubles over processes (collective).
+    public func jacobianTransposeProduct(_ u: [Double]) -> [Double] {
+        var g = box.vjp(u, scale: 1)
+        g.withUnsafeMutableBufferPointer { communicator.allreduceSum($0) }
+        return g
+    }
+
     /// The targets of this process's samples: from `--targets`/`--labels` (or the inputs
     /// CSV's `--target-column`) when given, else the outputs of a teacher network
     /// (``Targets/teacher(architecture:studentSeed:inputs:precision:reduction:)``).
@@ -277,6 +295,8 @@ private protocol JacobianBox {
     func gramRows() -> [Double]
     func rawOutputs() -> [Double]
     func network64() -> Network<Double>
+    func makeLayerOperator(_ layer: Int) -> any LinearOperator
+    func layerKernelFactors(layers: Set<Int>?, visit: (LayerKernelFactors) -> Void)
 }
 
 private final class PrecisionBox<S: BLASScalar>: JacobianBox {
@@ -347,5 +367,18 @@ private final class PrecisionBox<S: BLASScalar>: JacobianBox {
 
     func network64() -> Network<Double> {
         try! Network<Double>(architecture: jacobian.network.architecture, parameters: jacobian.network.parameters.map { Double($0) })
+    }
+
+    func makeLayerOperator(_ layer: Int) -> any LinearOperator {
+        LayerKernelOperator(jacobian: jacobian, layer: layer, samples: dataset.samples, totalSamples: dataset.totalSamples,
+                            communicator: communicator)
+    }
+
+    func layerKernelFactors(layers: Set<Int>?, visit: (LayerKernelFactors) -> Void) {
+        let communicator = self.communicator, total = dataset.totalSamples
+        jacobian.layerKernelFactors(layers: layers, gather: { local, rowsPerSample, columns in
+            let counts = (0..<communicator.size).map { communicator.block(of: total, rank: $0).count * rowsPerSample * columns }
+            return communicator.allgather(local, counts: counts)
+        }, visit: visit)
     }
 }

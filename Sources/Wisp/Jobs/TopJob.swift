@@ -16,10 +16,14 @@ public struct TopResult: Encodable, Sendable {
     public var restarts: Int
     public var basisSize: Int
     public var tolerance: Double
+    /// This process's parts of the unit eigenvectors (not written to JSON).
+    public var vectors: [[Double]] = []
+    /// The eigenvectors of F written with `--save-eigenvectors` (``EigenvectorExport``).
+    public var eigenvectors: EigenvectorReport?
 
     private enum CodingKeys: String, CodingKey {
         case matrix, space, method, eigenvalues, residuals, residualEstimates = "residual_estimates", converged,
-             operatorApplications = "lanczos_operator_applications", restarts, basisSize = "basis_size", tolerance
+             operatorApplications = "lanczos_operator_applications", restarts, basisSize = "basis_size", tolerance, eigenvectors
     }
 }
 
@@ -50,7 +54,7 @@ public enum TopJob {
         let result = TopResult(matrix: matrix, space: matrix.space, eigenvalues: pairs.values,
                                residuals: pairs.residuals, residualEstimates: pairs.residualEstimates, converged: pairs.converged,
                                operatorApplications: pairs.operatorApplications, restarts: pairs.restarts,
-                               basisSize: pairs.basisSize, tolerance: settings.tolerance)
+                               basisSize: pairs.basisSize, tolerance: settings.tolerance, vectors: pairs.vectors)
         let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         let communication = (problem.communicator.statistics - communicationBefore).seconds
         return (result, Timings(totalSeconds: total, operatorSeconds: op.seconds, operatorApplications: op.applications,

@@ -85,6 +85,9 @@ public struct Architecture: Codable, Equatable, Sendable {
     /// Offset of b^l in θ (valid only with biases).
     public func biasOffset(_ l: Int) -> Int { weightOffset(l) + widths[l] * widths[l - 1] }
 
+    /// P_l = M_l M_(l−1) (+ M_l with biases): the parameters of layer l, W^l then b^l in θ.
+    public func layerParameterCount(_ l: Int) -> Int { widths[l] * widths[l - 1] + (hasBias ? widths[l] : 0) }
+
     /// P, the number of parameters.
     public var parameterCount: Int {
         (1...depth).reduce(0) { $0 + widths[$1] * widths[$1 - 1] + (hasBias ? widths[$1] : 0) }

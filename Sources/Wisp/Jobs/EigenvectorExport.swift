@@ -1,0 +1,163 @@
+import Foundation
+
+/// What `--save-eigenvectors` wrote, and how good the vectors are as eigenvectors of F.
+public struct EigenvectorReport: Encodable, Sendable {
+    public var file: String
+    /// "parameter" (Lanczos on F) or "sample" (Lanczos on K, mapped v = Jᵀ u / √(T λ)).
+    public var space: String
+    public var method: String
+    /// Why that space was chosen.
+    public var rule: String
+    public var tensorLayout = "eigenvector.<i>.<n>.weight [M_l, M_(l-1)] and eigenvector.<i>.<n>.bias [M_l]: eigenvector i (0 = largest eigenvalue) restricted to layer l, n = 2(l-1) as in the model file (PyTorch nn.Sequential); eigenvalues [count]; each vector unit-norm over all layers, sign fixed so its largest-magnitude entry is positive"
+    /// Indices i (0-based, descending eigenvalues) of the vectors written.
+    public var written: [Int]
+    public var eigenvalues: [Double]
+    /// Pairs not written: eigenvalues at or below `zero_threshold` (K's null vectors have no image
+    /// under Jᵀ, and F's null space has no preferred basis).
+    public var unmapped: [Int]
+    public var zeroThreshold: Double
+    /// ‖A v − λ v‖ for each written vector: A = F recomputed with the Fisher operator when mapped
+    /// from sample space, else the solver's residual for its matrix.
+    public var residuals: [Double]
+    /// ‖A v − λ v‖ / λ.
+    public var relativeResiduals: [Double]
+    /// max_ij |(VᵀV − I)_ij| over the written vectors.
+    public var orthogonality: Double
+    /// Wall-clock seconds of the map, the checks and the write (not in the solver's timings).
+    public var seconds = 0.0
+
+    private enum CodingKeys: String, CodingKey {
+        case file, space, method, rule, tensorLayout = "tensor_layout", written, eigenvalues, unmapped, zeroThreshold = "zero_threshold",
+             residuals, relativeResiduals = "relative_residuals", orthogonality, seconds
+    }
+}
+
+/// The top eigenvectors of F = (1/T) Jᵀ J as tensors shaped like the network's parameters.
+///
+/// In parameter space they are Lanczos's Ritz vectors of F. In sample space, an eigenpair
+/// (λ, u) of K = (1/T) J Jᵀ with λ > 0 gives F's eigenvector v = Jᵀ u / √(T λ):
+/// F v = (1/T) Jᵀ J Jᵀ u / √(Tλ) = Jᵀ K u / √(Tλ) = λ v and ‖v‖² = uᵀ J Jᵀ u / (T λ) = 1.
+/// Cost of the map: one backward pass and one allreduce of P doubles per vector, plus one
+/// Fisher product per vector for its residual and k²·P flops (one GEMM) for VᵀV.
+public enum EigenvectorExport {
+    /// Lanczos in sample space when `--matrix ntk` was asked for, or when k ≥ 32 and TC ≤ P/2 (and
+    /// k ≤ TC): the parameter-space basis would hold ≥ 2k + 21 ≥ 85 vectors of length P, the
+    /// sample-space one the same number of length TC ≤ P/2, and every eigenvector of F with
+    /// λ > 0 lies in range(Jᵀ), so nothing is lost.
+    public static let rule = "sample space if --matrix ntk, or if k >= 32 and TC <= P/2 (and k <= TC); else parameter space"
+
+    public static func usesSampleSpace(matrix: CurvatureMatrix, k: Int, problem: Problem) -> Bool {
+        if matrix == .ntk { return true }
+        guard matrix == .fisher else { return false }
+        let n = problem.sampleSpaceDimension
+        return k >= 32 && 2 * n <= problem.parameterCount && k <= n
+    }
+
+    /// Refuses, before any solve, k vectors of length P (plus their k × k Gram matrix) that do not
+    /// fit in 80 % of the available memory.
+    public static func ensureFits(_ problem: Problem, k: Int) throws {
+        let bytes = (Double(k) * Double(problem.parameterCount) + Double(k) * Double(k)) * 8
+        if let available = ResourceUsage.availableBytes(), bytes > 0.8 * Double(available) {
+            throw WispError.invalidConfiguration(String(
+                format: "--save-eigenvectors: %d eigenvectors of length P = %d need %.1f GB but only %.1f GB are available; ask for fewer (--k)",
+                k, problem.parameterCount, bytes / 1e9, Double(available) / 1e9))
+        }
+    }
+
+    /// The unit eigenvectors of F from `top` (all P entries each, on every process), in one
+    /// array k_written × P. Collective.
+    public static func parameterVectors(_ problem: Problem, top: TopResult) -> (vectors: [Double], written: [Int], unmapped: [Int], threshold: Double) {
+        let P = problem.parameterCount, T = Double(problem.totalSamples)
+        let unit = problem.configuration.precision == .float32 ? Double(Float.ulpOfOne) : Double.ulpOfOne
+        let lambda1 = top.eigenvalues.map(abs).max() ?? 0
+        let threshold = 100 * unit * lambda1
+        var written = [Int](), unmapped = [Int]()
+        var flat = [Double]()
+        for (i, lambda) in top.eigenvalues.enumerated() {
+            var v: [Double]
+            if top.space == "parameter" {
+                v = top.vectors[i]
+            } else {
+                guard lambda > threshold else { unmapped.append(i); continue }
+                v = problem.jacobianTransposeProduct(top.vectors[i])
+                let scale = 1 / (T * lambda).squareRoot()
+                v.withUnsafeMutableBufferPointer { Double.scal(n: P, alpha: scale, x: $0.baseAddress!) }
+            }
+            if let big = v.indices.max(by: { abs(v[$0]) < abs(v[$1]) }), v[big] < 0 {
+                v.withUnsafeMutableBufferPointer { Double.scal(n: P, alpha: -1, x: $0.baseAddress!) }
+            }
+            flat.append(contentsOf: v)
+            written.append(i)
+        }
+        return (flat, written, unmapped, threshold)
+    }
+
+    /// Maps, checks and (on rank 0) writes the eigenvectors in `top` to `path`. Collective.
+    public static func run(_ problem: Problem, top: TopResult, path: String, rule: String) throws -> EigenvectorReport {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let P = problem.parameterCount
+        let (flat, written, unmapped, threshold) = parameterVectors(problem, top: top)
+        let k = written.count
+        let values = written.map { top.eigenvalues[$0] }
+        var residuals = [Double]()
+        if top.space == "parameter" {
+            residuals = written.map { top.residuals[$0] }
+        } else {
+            let fisher = try problem.makeOperator(.fisher)
+            var y = [Double](repeating: 0, count: P)
+            for j in 0..<k {
+                flat.withUnsafeBufferPointer { f in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        let v = f.baseAddress! + j * P
+                        fisher.apply(v, into: yp.baseAddress!)
+                        Double.axpy(n: P, alpha: -values[j], x: v, y: yp.baseAddress!)
+                    }
+                }
+                residuals.append(Double.dot(n: P, x: y, y: y).squareRoot())
+            }
+        }
+        var gram = [Double](repeating: 0, count: max(k * k, 1))
+        if k > 0 {
+            Double.gemm(transA: false, transB: true, m: k, n: k, k: P, alpha: 1, a: flat, lda: P, b: flat, ldb: P,
+                        beta: 0, c: &gram, ldc: k)
+        }
+        var orthogonality = 0.0
+        for i in 0..<k { for j in 0..<k { orthogonality = max(orthogonality, abs(gram[i * k + j] - (i == j ? 1 : 0))) } }
+        let sample = top.space == "sample"
+        var report = EigenvectorReport(
+            file: path, space: top.space,
+            method: sample ? "thick-restart Lanczos on K = (1/T) J Jᵀ in sample space, eigenvectors mapped v = Jᵀ u / √(T λ); residuals ‖F v − λ v‖ recomputed with the Fisher operator"
+                           : "thick-restart Lanczos on \(top.matrix.rawValue) in parameter space (Ritz vectors; residuals ‖A v − λ v‖ from the solver)",
+            rule: rule, written: written, eigenvalues: values, unmapped: unmapped, zeroThreshold: threshold, residuals: residuals,
+            relativeResiduals: zip(residuals, values).map { $0 / max(abs($1), .leastNormalMagnitude) }, orthogonality: orthogonality)
+        if problem.communicator.rank == 0 {
+            try write(flat, values: values, architecture: problem.architecture, to: path,
+                      content: sample ? "eigenvectors of the Fisher matrix F = (1/T) J^T J, mapped from K = (1/T) J J^T" : "eigenvectors of \(top.matrix.rawValue)")
+        }
+        report.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        return report
+    }
+
+    /// Writes k × P vectors as `eigenvector.<i>.<n>.weight`/`.bias` plus `eigenvalues` (f64).
+    public static func write(_ flat: [Double], values: [Double], architecture a: Architecture, to path: String, content: String) throws {
+        let P = a.parameterCount
+        var tensors = [String: SafeTensor]()
+        for i in values.indices {
+            let base = i * P
+            for l in 1...a.depth {
+                let name = "eigenvector.\(i).\(2 * (l - 1))"
+                let nW = a.widths[l] * a.widths[l - 1], w = base + a.weightOffset(l)
+                tensors["\(name).weight"] = SafeTensor(dtype: .f64, shape: [a.widths[l], a.widths[l - 1]], values: Array(flat[w..<(w + nW)]))
+                if a.hasBias {
+                    let b = base + a.biasOffset(l)
+                    tensors["\(name).bias"] = SafeTensor(dtype: .f64, shape: [a.widths[l]], values: Array(flat[b..<(b + a.widths[l])]))
+                }
+            }
+        }
+        tensors["eigenvalues"] = SafeTensor(dtype: .f64, shape: [values.count], values: values)
+        let metadata = ["wisp_version": wispVersion, "content": content,
+                        "eigenvalues": values.map { "\($0)" }.joined(separator: ",")]
+        try AtomicFile.createDirectory(forFile: path)
+        try SafeTensorsFile(tensors: tensors, metadata: metadata).write(to: path)
+    }
+}

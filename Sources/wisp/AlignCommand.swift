@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import Wisp
+
+struct Align: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Layerwise centered kernel alignment A_l of the tangent kernels K_l with the targets, their stable ranks and the peak layer (Lou et al. eq. 6–7).",
+        discussion: "Exact when TC ≤ --exact-limit (K_l formed from its forward and backward kernels, eq. 9); otherwise Hutchinson estimates of ‖C K_l C‖_F with error bars. Writes JSON, CSV and an SVG chart.")
+
+    @OptionGroup var network: NetworkOptions
+    @Option(name: .customLong("exact-limit"), help: "Form every K_l densely when TC is at most this; else estimate ‖C K_l C‖_F by Hutchinson.")
+    var exactLimit: Int = 4096
+    @Option(help: "Hutchinson probes (the same for every layer) when ‖C K_l C‖_F is estimated.")
+    var probes: Int = 30
+    @Option(help: "Relative residual tolerance of λ_max(C K_l C) (Lanczos).")
+    var tol: Double = 1e-6
+    @OptionGroup var out: OutputOptions
+
+    func run() throws {
+        let path = out.output ?? "wisp-output/align.json"
+        let problem = try network.makeProblem(outputs: [path])
+        let settings = AlignSettings(exactLimit: exactLimit, probes: probes, seed: network.seed, tolerance: tol)
+        let result = try AlignJob.run(problem, settings: settings, reporter: Runtime.progress("align", quiet: out.quiet))
+        guard Runtime.isLead else { return }
+        try RunRecord(command: "align", problem: problem,
+                      settings: ["exact_limit": "\(exactLimit)", "probes": "\(probes)", "tol": "\(tol)"],
+                      timings: result.timings, result: result).write(to: path)
+        let files = try AlignmentFiles.write(result, jsonPath: path,
+                                             title: "Layerwise alignment A_l (\(result.method)), L = \(problem.architecture.depth), T = \(problem.totalSamples)")
+        say(Summary.header(problem))
+        say("  targets    \(result.targets)")
+        for l in result.layers {
+            let error = result.method == "exact" ? "" : String(format: " ± %.2e", l.alignmentStandardError)
+            say(String(format: "  layer %-3d A = %.6f%@   stable rank %.4g   λ_max %.6e (residual %.1e%@)%@", l.layer, l.alignment, error,
+                       l.stableRank, l.lambdaMax, l.lambdaMaxResidual, l.lambdaMaxConverged ? "" : ", not converged",
+                       l.layer == result.peakLayer ? "   ← peak" : ""))
+        }
+        say("  method     \(result.methodDetail)")
+        say(Summary.timing(result.timings))
+        say("  output     \(path), \(files.csv), \(files.svg)")
+    }
+}
