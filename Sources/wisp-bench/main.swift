@@ -547,6 +547,12 @@ func mb(_ b: Int?) -> String { b.map { f(Double($0) / 1_048_576, 0) } ?? "n/a" }
 
 // MARK: - Main
 
+// `wisp-bench hessian …`: Hessian-vector products against the Fisher product (HessianBench.swift).
+if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "hessian" {
+    runHessianBench(Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
+
 // `wisp-bench kpm-vs-slq …`: the SLQ/KPM comparison (KPMvsSLQ.swift).
 if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "kpm-vs-slq" {
     runKPMvsSLQ(Array(CommandLine.arguments.dropFirst(2)))
