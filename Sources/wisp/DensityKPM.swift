@@ -59,7 +59,7 @@ extension Density {
             "mean_eigenvalue": result.moments[0].exact ?? result.moments[0].estimate, "second_moment": result.moments[1].estimate,
         ])
         guard Runtime.isLead else { return }
-        let written = try KPMDensityOutput.write(
+        let written = try DensityOutput.write(
             result, timings: timings, problem: problem, jsonPath: path, command: "density",
             settings: ["matrix": matrix.rawValue, "method": "kpm", "probes": "\(probes)", "moments": "\(settings.moments)",
                        "kernel": settings.kernel.rawValue, "deflate": "\(o.deflate)", "bound_steps": "\(o.boundSteps)",

@@ -1,20 +1,41 @@
 import Foundation
 
-/// Writes a density result: the curve as CSV and SVG beside the JSON record.
+/// A density result that can be written as a JSON record with its curve beside it
+/// (``DensityResult`` from SLQ, ``KPMDensityResult`` from KPM).
+public protocol DensityRecord: Encodable {
+    var matrix: CurvatureMatrix { get }
+    /// "F", "G", "H" or "S".
+    var densityOf: String { get }
+    var density: SpectralDensity { get }
+    var csv: String? { get set }
+    var svg: String? { get set }
+    /// The estimator in a few words for the figure's title, e.g. "SLQ 10×64".
+    var methodCaption: String { get }
+}
+
+extension DensityResult: DensityRecord {
+    public var methodCaption: String { "SLQ \(probes)×\(steps)" }
+}
+
+extension KPMDensityResult: DensityRecord {
+    public var methodCaption: String {
+        "KPM \(probes)×\(chebyshevMomentCount) \(kernel.rawValue)" + (deflated.isEmpty ? "" : ", \(deflated.count) deflated")
+    }
+}
+
+/// Writes a density result: the curve as CSV and SVG beside the JSON record, all atomically.
 public enum DensityOutput {
     @discardableResult
-    public static func write(_ result: DensityResult, timings: Timings, problem: Problem, jsonPath: String, command: String,
-                             settings: [String: String], theory: TheoryBlock? = nil, title: String? = nil,
-                             markers: [(label: String, value: Double)] = [])
-        throws -> DensityResult
-    {
+    public static func write<R: DensityRecord>(_ result: R, timings: Timings, problem: Problem, jsonPath: String, command: String,
+                                               settings: [String: String], theory: TheoryBlock? = nil, title: String? = nil,
+                                               markers: [(label: String, value: Double)] = []) throws -> R {
         var r = result
         let csv = OutputPath.sibling(of: jsonPath, extension: "csv")
         let svg = OutputPath.sibling(of: jsonPath, extension: "svg")
         r.csv = csv
         r.svg = svg
         let a = problem.architecture
-        let caption = title ?? "Fisher spectral density: L=\(a.depth), widths \(a.widths.dropFirst().dropLast().first.map(String.init) ?? "-"), \(a.activation.rawValue), T=\(problem.totalSamples), SLQ \(r.probes)×\(r.steps)"
+        let caption = title ?? "spectral density of \(r.densityOf) (\(r.matrix.rawValue)): L=\(a.depth), widths \(a.widths.dropFirst().dropLast().first.map(String.init) ?? "-"), \(a.activation.rawValue), T=\(problem.totalSamples), \(r.methodCaption)"
         try AtomicFile.createDirectory(forFile: jsonPath)
         try AtomicFile.write(Data(DensityFiles.csv(r.density).utf8), to: csv)
         try AtomicFile.write(Data(DensityFiles.svg(r.density, title: caption, markers: markers).utf8), to: svg)

@@ -2,17 +2,20 @@ import Foundation
 
 /// The CSV and SVG files of `wisp train`, written atomically into its output directory.
 public enum TrainFiles {
+    /// Writes `text` to `directory/name` atomically and returns the path.
+    private static func file(_ text: String, _ name: String, in directory: String) throws -> String {
+        let path = directory + "/" + name
+        try AtomicFile.createDirectory(forFile: path)
+        try AtomicFile.write(Data(text.utf8), to: path)
+        return path
+    }
+
     /// Per-checkpoint files: `grid-step-N.csv/.svg` (loss plane), `rayleigh-step-N.csv/.svg`
     /// (Rayleigh quotients), `spectrum-step-N.csv/.svg` (density). Returns the paths written.
     @discardableResult
     public static func writeCheckpoint(_ r: CheckpointRecord, directory: String) throws -> [String] {
         var written = [String]()
-        func write(_ text: String, _ name: String) throws {
-            let path = directory + "/" + name
-            try AtomicFile.createDirectory(forFile: path)
-            try AtomicFile.write(Data(text.utf8), to: path)
-            written.append(path)
-        }
+        func write(_ text: String, _ name: String) throws { written.append(try file(text, name, in: directory)) }
         let tag = String(format: "step-%09d", r.step)
         if let g = r.grid {
             try write(g.csv, "grid-\(tag).csv")
@@ -50,12 +53,7 @@ public enum TrainFiles {
     /// Chaudhari Fig. 2). Returns the paths written.
     public static func writeSeries(_ result: TrainResult, directory: String) throws -> [String] {
         var written = [String]()
-        func write(_ text: String, _ name: String) throws {
-            let path = directory + "/" + name
-            try AtomicFile.createDirectory(forFile: path)
-            try AtomicFile.write(Data(text.utf8), to: path)
-            written.append(path)
-        }
+        func write(_ text: String, _ name: String) throws { written.append(try file(text, name, in: directory)) }
         let series = result.series
         var header = ["step", "loss", "accuracy", "gradient_norm"]
         let matrices = series.first?.moments?.matrices.map(\.matrix) ?? []
