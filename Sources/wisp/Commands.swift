@@ -124,6 +124,8 @@ struct Moments: ParsableCommand {
         abstract: "tr F, the mean eigenvalue tr F / P and the second moment tr(F²)/P.")
 
     @OptionGroup var network: NetworkOptions
+    @Option(help: "fisher (F), or the matrices of --loss: ggn (G, exact from sample space when TC ≤ --exact-limit), hessian (H), residual (S) (Hutchinson).")
+    var matrix: CurvatureMatrix = .fisher
     @Option(name: .customLong("exact-limit"), help: "Form K exactly for tr(F²) when TC is at most this; else use Hutchinson.")
     var exactLimit: Int = 8192
     @Option(help: "Hutchinson probes when tr(F²) is estimated.")
@@ -132,28 +134,31 @@ struct Moments: ParsableCommand {
 
     func run() throws {
         let problem = try network.makeProblem(outputs: [out.output])
-        let (result, timings) = try MomentsJob.run(problem, exactLimit: exactLimit, probes: probes, seed: network.seed,
+        guard matrix != .ntk else { throw ValidationError("--matrix ntk has the moments of F scaled by P/TC; use --matrix fisher") }
+        let (result, timings) = try MomentsJob.run(problem, matrix: matrix, exactLimit: exactLimit, probes: probes, seed: network.seed,
                                                    reporter: Runtime.progress("moments", quiet: out.quiet))
-        let theory = TheoryBlock.make(for: problem).comparing(["mean_eigenvalue": result.meanEigenvalue,
+        let theory = TheoryBlock.make(for: problem, matrix: matrix).comparing(["mean_eigenvalue": result.meanEigenvalue,
                                                                "second_moment": result.secondMoment])
         guard Runtime.isLead else { return }
         say(Summary.header(problem))
+        let a = ["ggn": "G", "hessian": "H", "residual": "S"][matrix.rawValue] ?? "F"
+        func label(_ s: String) -> String { s.padding(toLength: 10, withPad: " ", startingAt: 0) }
         if result.traceStandardError > 0 {
-            say(String(format: "  tr F       %.6e ± %.2e  (Hutchinson, %d probes)", result.trace, result.traceStandardError, probes))
-            say(String(format: "  mean λ     %.6e  (tr F / P)", result.meanEigenvalue))
+            say(String(format: "  %@ %.6e ± %.2e  (Hutchinson, %d probes)", label("tr \(a)"), result.trace, result.traceStandardError, probes))
+            say(String(format: "  mean λ     %.6e  (tr \(a) / P)", result.meanEigenvalue))
         } else {
-            say(String(format: "  tr F       %.10e  (exact)", result.trace))
-            say(String(format: "  mean λ     %.10e  (exact, tr F / P)", result.meanEigenvalue))
+            say(String(format: "  %@ %.10e  (exact)", label("tr \(a)"), result.trace))
+            say(String(format: "  mean λ     %.10e  (exact, tr \(a) / P)", result.meanEigenvalue))
         }
         if result.probes != nil {
-            say(String(format: "  tr(F²)/P   %.6e ± %.2e  (Hutchinson, %d probes)", result.secondMoment, result.secondMomentStandardError, probes))
+            say(String(format: "  %@ %.6e ± %.2e  (Hutchinson, %d probes)", label("tr(\(a)²)/P"), result.secondMoment, result.secondMomentStandardError, probes))
         } else {
-            say(String(format: "  tr(F²)/P   %.10e  (exact, ‖K‖²_F / P)", result.secondMoment))
+            say(String(format: "  %@ %.10e  (%@)", label("tr(\(a)²)/P"), result.secondMoment, result.secondMomentMethod))
         }
         say(Summary.theory(theory))
         say(Summary.timing(timings))
         if let path = out.output {
-            try RunRecord(command: "moments", problem: problem, settings: ["exact_limit": "\(exactLimit)", "probes": "\(probes)"],
+            try RunRecord(command: "moments", problem: problem, settings: ["matrix": matrix.rawValue, "exact_limit": "\(exactLimit)", "probes": "\(probes)"],
                           timings: timings, theory: theory, result: result).write(to: path)
             say("  output     \(path)")
         }

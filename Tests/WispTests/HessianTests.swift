@@ -315,4 +315,27 @@ final class HessianTests: XCTestCase {
         }
         XCTAssertEqual(kpm.densityOf, "H")
     }
+
+    /// `moments` for the loss matrices: G exact (sample space) and H, S by Hutchinson, against
+    /// the dense matrices' traces (exact: 1e-10; Hutchinson: within 4 standard errors).
+    func testMomentsOfTheLossMatrices() throws {
+        let p = try problem(.crossEntropy)
+        let P = Double(p.parameterCount)
+        for matrix in [CurvatureMatrix.ggn, .hessian, .residual] {
+            let dense = DenseReference.dense(try p.makeOperator(matrix))
+            let n = p.parameterCount
+            let trace = (0..<n).reduce(0.0) { $0 + dense[$1 * n + $1] }
+            let second = dense.reduce(0.0) { $0 + $1 * $1 } / P
+            let (r, _) = try MomentsJob.run(p, matrix: matrix, exactLimit: 4096, probes: 40, seed: 3)
+            XCTAssertEqual(r.matrix, matrix)
+            if matrix == .ggn {
+                XCTAssertEqual(r.trace, trace, accuracy: 1e-10 * abs(trace))
+                XCTAssertEqual(r.secondMoment, second, accuracy: 1e-10 * second)
+                XCTAssertNil(r.probes)
+            } else {
+                XCTAssertEqual(r.trace, trace, accuracy: 4 * r.traceStandardError, "\(matrix)")
+                XCTAssertEqual(r.secondMoment, second, accuracy: 4 * r.secondMomentStandardError, "\(matrix)")
+            }
+        }
+    }
 }

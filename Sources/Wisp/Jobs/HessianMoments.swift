@@ -59,17 +59,17 @@ public struct HessianMoments: Codable, Sendable {
                               operatorApplications: applications)
     }
 
-    /// The largest TC for which ``exactGaussNewtonMoments(_:)`` forms K.
+    /// The largest TC for which ``measure(_:settings:)`` forms K for the exact moments of G.
     public static let exactLimit = 4096
 
     /// tr(Gᵏ)/P exactly for k = 1…4, from sample space: G = (1/T) Jᵀ H_ℓ J has the nonzero
     /// spectrum of H_ℓ^(1/2) K H_ℓ^(1/2), so tr(Gᵏ) = tr((H_ℓ K)ᵏ) with K = (1/T) J Jᵀ from its
     /// per-layer Gram factors and H_ℓ block-diagonal over samples. Nil when batch statistics
-    /// couple the samples or TC > ``exactLimit``. Cost: K, and one TC × TC GEMM (A² for k = 3, 4);
+    /// couple the samples or TC > `limit`. Cost: K, and one TC × TC GEMM (A² for k = 3, 4);
     /// every process gathers A = H_ℓ K (TC² doubles).
-    public static func exactGaussNewtonMoments(_ problem: Problem) throws -> [Double]? {
+    public static func exactGaussNewtonMoments(_ problem: Problem, limit: Int = exactLimit) throws -> [Double]? {
         let n = problem.sampleSpaceDimension, C = problem.architecture.outputs
-        guard !problem.architecture.normalization.couplesSamples, n <= exactLimit else { return nil }
+        guard !problem.architecture.normalization.couplesSamples, n <= limit else { return nil }
         let c = problem.communicator
         let local = c.block(of: problem.totalSamples)
         var rows = problem.gramRows()

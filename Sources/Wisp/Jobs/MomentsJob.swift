@@ -1,7 +1,9 @@
 import Foundation
 
-/// tr F, m_λ = tr F / P and tr(F²)/P: exact where Wisp can afford it, else estimated.
+/// tr A, m_λ = tr A / P and tr(A²)/P of A = F (or G, H, S of the loss): exact where Wisp can
+/// afford it, else estimated.
 public struct MomentsResult: Encodable, Sendable {
+    public var matrix: CurvatureMatrix = .fisher
     public var parameters: Int
     public var trace: Double
     public var meanEigenvalue: Double
@@ -15,7 +17,7 @@ public struct MomentsResult: Encodable, Sendable {
     public var probes: Int?
 
     private enum CodingKeys: String, CodingKey {
-        case parameters, trace, meanEigenvalue = "mean_eigenvalue", secondMoment = "second_moment",
+        case matrix, parameters, trace, meanEigenvalue = "mean_eigenvalue", secondMoment = "second_moment",
              secondMomentStandardError = "second_moment_standard_error", secondMomentMethod = "second_moment_method",
              traceStandardError = "trace_standard_error", traceMethod = "trace_method", probes
     }
@@ -27,8 +29,13 @@ public enum MomentsJob {
     /// `probes` Rademacher probes. With batch normalization (samples coupled) the exact values
     /// need K column by column, TC operator applications: done when TC ≤ `exactLimit`/8,
     /// otherwise both moments are Hutchinson estimates.
-    public static func run(_ problem: Problem, exactLimit: Int, probes: Int, seed: UInt64,
+    ///
+    /// For the matrices of the loss: G exactly from sample space (tr(Gᵏ) = tr((H_ℓ K)ᵏ),
+    /// ``HessianMoments/exactGaussNewtonMoments(_:limit:)``) when TC ≤ `exactLimit`; H and S (and
+    /// G above the limit) by Hutchinson in parameter space, E rᵀAr and E‖Ar‖².
+    public static func run(_ problem: Problem, matrix: CurvatureMatrix = .fisher, exactLimit: Int, probes: Int, seed: UInt64,
                            reporter: ProgressReporter? = nil) throws -> (MomentsResult, Timings) {
+        if matrix.needsLoss { return try runLoss(problem, matrix: matrix, exactLimit: exactLimit, probes: probes, seed: seed, reporter: reporter) }
         let start = DispatchTime.now().uptimeNanoseconds
         let communicationBefore = problem.communicator.statistics
         let P = Double(problem.parameterCount)
@@ -67,6 +74,42 @@ public enum MomentsJob {
             result.secondMoment = second.mean * s
             result.secondMomentStandardError = second.standardError * s
             result.secondMomentMethod = "Hutchinson: E‖K r‖² over Rademacher probes in sample space, times TC/P"
+            result.probes = probes
+            opSeconds = op.seconds
+            applications = op.applications
+        }
+        result.meanEigenvalue = result.trace / P
+        let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        let communication = (problem.communicator.statistics - communicationBefore).seconds
+        return (result, Timings(totalSeconds: total, operatorSeconds: opSeconds, operatorApplications: applications,
+                                communicationSeconds: communication))
+    }
+
+    private static func runLoss(_ problem: Problem, matrix: CurvatureMatrix, exactLimit: Int, probes: Int, seed: UInt64,
+                                reporter: ProgressReporter?) throws -> (MomentsResult, Timings) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let communicationBefore = problem.communicator.statistics
+        let P = Double(problem.parameterCount)
+        var result = MomentsResult(parameters: problem.parameterCount, trace: 0, meanEigenvalue: 0,
+                                   secondMoment: 0, secondMomentStandardError: 0, secondMomentMethod: "")
+        result.matrix = matrix
+        var opSeconds = 0.0, applications = 0
+        if matrix == .ggn, let exact = try HessianMoments.exactGaussNewtonMoments(problem, limit: exactLimit) {
+            result.trace = exact[0] * P
+            result.secondMoment = exact[1]
+            result.traceMethod = "exact: tr(H_ℓ K) from the NTK Gram matrix K and the loss's output Hessians"
+            result.secondMomentMethod = "exact: tr((H_ℓ K)²) / P"
+        } else {
+            let op = TimedOperator(try problem.makeOperator(matrix))
+            let (first, second) = try Hutchinson.firstTwoMoments(op, probes: probes, seed: seed) { done in
+                reporter?.report("probe \(done)/\(probes)", eta: op.seconds / Double(done) * Double(probes - done))
+            }
+            result.trace = first.mean * P
+            result.traceStandardError = first.standardError * P
+            result.traceMethod = "Hutchinson: E rᵀ A r over Rademacher probes in parameter space"
+            result.secondMoment = second.mean
+            result.secondMomentStandardError = second.standardError
+            result.secondMomentMethod = "Hutchinson: E‖A r‖² / P over Rademacher probes in parameter space"
             result.probes = probes
             opSeconds = op.seconds
             applications = op.applications
