@@ -24,6 +24,8 @@ struct Train: ParsableCommand {
     var targetLoss: Double?
     @Option(help: "Steps between checkpoints (measurements and saved parameters).")
     var every: Int = 50
+    @Option(name: .customLong("at-steps"), help: "Further checkpoint steps, comma-separated (e.g. 1,2,5,10,20).")
+    var atSteps: String?
     @Option(help: "Comma-separated: moments, top, grid, density, ntk-limit (Jacot et al.'s infinite-width moments of I, once), or none.")
     var measure: String = "moments"
     @Option(help: "Rademacher probes of the moments and densities.")
@@ -81,8 +83,12 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let measurements = try measurementSettings()
+        let extra = try (atSteps?.split(separator: ",") ?? []).map { part -> Int in
+            guard let s = Int(part.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--at-steps expects integers like 1,2,5 (got '\(part)')") }
+            return s
+        }
         let training = TrainingSettings(steps: steps, learningRate: lr, batchSize: batchSize, targetLoss: targetLoss,
-                                        every: every, seed: network.seed)
+                                        every: every, checkpointSteps: extra, seed: network.seed)
         let jsonPath = output ?? outputDir + "/train.json"
         let problem = try network.makeProblem(outputs: [jsonPath])
         try training.validate(samples: problem.totalSamples)

@@ -28,6 +28,12 @@ final class TrainTests: XCTestCase {
             let (r, _) = try TrainJob.run(p, training: TrainingSettings(steps: 300, learningRate: loss == .mse ? 0.05 : 0.5, every: 100),
                                           measurements: quiet())
             XCTAssertEqual(r.series.map(\.step), [0, 100, 200, 300])
+            if loss == .mse {
+                let (extra, _) = try TrainJob.run(try problem(loss), training: TrainingSettings(steps: 20, learningRate: 0.05, every: 10,
+                                                                                             checkpointSteps: [1, 2, 5]),
+                                                  measurements: quiet())
+                XCTAssertEqual(extra.series.map(\.step), [0, 1, 2, 5, 10, 20])
+            }
             let first = r.series.first!.loss, last = r.series.last!.loss
             XCTAssertLessThan(last, first / (loss == .mse ? 10 : 2), "\(loss): \(first) → \(last)")
             let curve = r.lossCurve.map(\.loss)
@@ -139,6 +145,7 @@ final class TrainTests: XCTestCase {
         XCTAssertThrowsError(try TrainJob.run(p, training: TrainingSettings(learningRate: 0), measurements: quiet()))
         XCTAssertThrowsError(try TrainJob.run(p, training: TrainingSettings(batchSize: 33), measurements: quiet()))
         XCTAssertThrowsError(try TrainJob.run(p, training: TrainingSettings(every: 0), measurements: quiet()))
+        XCTAssertThrowsError(try TrainJob.run(p, training: TrainingSettings(steps: 5, checkpointSteps: [7]), measurements: quiet()))
         var m = quiet()
         m.top = 2
         m.grid = .init(x: 1, y: 4, radius: 1, points: 5)

@@ -12,11 +12,14 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public var targetLoss: Double? = nil
     /// Measure and save a checkpoint every N steps (and at the first and last step).
     public var every: Int = 100
+    /// Further checkpoint steps (e.g. logarithmically spaced early in training).
+    public var checkpointSteps: [Int] = []
     /// Seed of the minibatch order.
     public var seed: UInt64 = 0
 
     public init(steps: Int = 1000, learningRate: Double = 0.1, batchSize: Int? = nil, targetLoss: Double? = nil,
-                every: Int = 100, seed: UInt64 = 0) {
+                every: Int = 100, checkpointSteps: [Int] = [], seed: UInt64 = 0) {
+        self.checkpointSteps = checkpointSteps
         self.steps = steps
         self.learningRate = learningRate
         self.batchSize = batchSize
@@ -26,7 +29,7 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case steps, learningRate = "learning_rate", batchSize = "batch_size", targetLoss = "target_loss", every, seed
+        case steps, learningRate = "learning_rate", batchSize = "batch_size", targetLoss = "target_loss", every, checkpointSteps = "checkpoint_steps", seed
     }
 
     public func validate(samples T: Int) throws {
@@ -41,6 +44,14 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
             throw WispError.invalidConfiguration("--target-loss must be a non-negative number (got \(t))")
         }
         guard every >= 1 else { throw WispError.invalidConfiguration("--every must be at least 1 (got \(every))") }
+        if let bad = checkpointSteps.first(where: { $0 < 0 || $0 > steps }) {
+            throw WispError.invalidConfiguration("--at-steps: step \(bad) is outside 0…\(steps)")
+        }
+    }
+
+    /// Whether step s is a checkpoint.
+    public func isCheckpoint(_ s: Int) -> Bool {
+        s % every == 0 || s == steps || checkpointSteps.contains(s)
     }
 }
 

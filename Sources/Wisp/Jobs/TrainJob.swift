@@ -178,7 +178,7 @@ public enum TrainJob {
         var operatorApplications = 0, measurementSeconds = 0.0
 
         while true {
-            let isCheckpoint = step % training.every == 0 || step == training.steps
+            let isCheckpoint = training.isCheckpoint(step)
             // Gradient descent needs the full gradient at every step; SGD only at checkpoints.
             var full: (loss: Double, accuracy: Double?, gradient: [Double])? = nil
             if schedule == nil || isCheckpoint {
