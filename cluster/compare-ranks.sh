@@ -42,6 +42,36 @@ PY
 "$wisp" top --quiet --width 20 --input-dim 12 --outputs 3 --activation tanh --sigma-b2 0.1 --samples 29 \
   --save-model "$work/model.safetensors" >/dev/null
 
+# The release build against an independent computation: the infinite-width NTK prediction
+# (depth 2, softplus, β = 0.1) of tr(I)/P for the inputs above, with its Gaussian expectations
+# by the trapezoidal rule in Python. (A copy-on-write miscompile in the release build once
+# made this formula wrong while the debug-built tests passed.)
+"$wisp" train --quiet --inputs "$work/inputs.npy" --depth 2 --width 8 --beta 0.1 --activation softplus \
+  --steps 0 --measure ntk-limit --no-save-models --output-dir "$work/ntk-limit" >/dev/null
+python3 - "$work/inputs.npy" "$work/ntk-limit/train.json" <<'PY'
+import json, math, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<H", raw[8:10])[0]
+T, d = 29, 12
+x = struct.unpack("<%dd" % (T * d), raw[10 + n:])
+record = json.load(open(sys.argv[2]))
+def expect(f, v, N=4000, L=12.0):
+    h = 2 * L / N
+    return h * sum((0.5 if i in (0, N) else 1) * math.exp(-z * z / 2) / math.sqrt(2 * math.pi) * f(math.sqrt(v) * z)
+                   for i in range(N + 1) for z in [-L + i * h])
+sp = lambda u: max(u, 0) + math.log1p(math.exp(-abs(u)))
+sg = lambda u: 1 / (1 + math.exp(-u))
+trace = 0.0
+for t in range(T):
+    s1 = sum(v * v for v in x[t * d:(t + 1) * d]) / d + 0.01
+    trace += s1 * expect(lambda u: sg(u) ** 2, s1) + expect(lambda u: sp(u) ** 2, s1) + 0.01
+predicted = trace / T / record["parameters"]
+got = record["result"]["ntk_limit"]["moments"][0] if "result" in record else record["ntk_limit"]["moments"][0]
+print(f"release ntk-limit check: tr(I)/P {got:.12e} vs independent {predicted:.12e}")
+# Gauss–Hermite of order 48 on variances up to ~8 here: ~1e-7 relative; 1e-5 still catches any formula error.
+sys.exit(0 if abs(got - predicted) <= 1e-5 * abs(predicted) else 1)
+PY
+
 jobs=(
   "top-fisher|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 4 --matrix fisher --activation tanh --sigma-b2 0.2"
   "top-ntk|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 4 --matrix ntk --activation erf --parametrization ntk --sigma-b2 0.2"

@@ -13,7 +13,8 @@ import Foundation
 /// tr(Kᵖ) → C tr((Θᴸ/T)ᵖ) — constant during training (the NTK is fixed in this limit).
 ///
 /// The expectations are tensor-product Gauss–Hermite rules on the 2 × 2 covariance of each
-/// pair. Cost: T(T+1)/2 pairs × (L−1) layers × n² evaluations of φ and φ' (n = `order`).
+/// pair (order 48: ~1e-12 relative for smooth φ at variances ≤ 1, ~1e-7 at variance 8; see
+/// ``ActivationMoments/automaticOrder(_:variance:)`` for the convergence rate). Cost: T(T+1)/2 pairs × (L−1) layers × n² evaluations of φ and φ' (n = `order`).
 public enum LimitingNTK {
     /// Θᴸ on the T inputs `x` (T × d, row-major), T × T row-major.
     public static func gram(architecture a: Architecture, inputs x: [Double], samples T: Int, order: Int = 48) throws -> [Double] {
@@ -37,9 +38,12 @@ public enum LimitingNTK {
                 sigma[j * T + i] = sigma[i * T + j]
             }
         }
-        var theta = sigma
+        // Fresh buffers for every layer's Σ, Σ̇ and Θ (no copy-on-write sharing between them:
+        // with shared storage the release build of Swift 6.3 let writes to Σ̇ reach Θ).
+        var theta = [Double](repeating: 0, count: T * T)
+        theta.withUnsafeMutableBufferPointer { t in sigma.withUnsafeBufferPointer { t.baseAddress!.update(from: $0.baseAddress!, count: T * T) } }
         for _ in stride(from: 2, through: a.depth, by: 1) {
-            var next = sigma, dot = sigma
+            var next = [Double](repeating: 0, count: T * T), dot = [Double](repeating: 0, count: T * T)
             for i in 0..<T {
                 for j in i..<T {
                     let (e, ed) = expectations(rule, phi, sigma[i * T + i], sigma[j * T + j], sigma[i * T + j])
