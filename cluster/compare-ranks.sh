@@ -11,7 +11,7 @@
 # datasets of ../shared/data (or $WISP_DATA): IDX digits with one-hot labels, pooled, scaled and
 # standardized (statistics summed over the ranks), the diabetes CSV with its target column, and
 # data-spectrum (dense: allreduce of XᵀX; Lanczos: the distributed operator), the layerwise
-# alignment (exact and Hutchinson), eigenvectors mapped from sample space, the loss Hessian
+# alignment (exact and Hutchinson), eigenvectors mapped from sample space, model reduction, the loss Hessian
 # and its residual part, KPM, and training (GD and SGD).
 # The mean-subtraction density is compared on a linear grid: mean subtraction gives K an exact
 # null vector, whose Gauss node after a few steps is a small positive number known only to
@@ -41,6 +41,8 @@ with open(sys.argv[1], "wb") as f:
 PY
 "$wisp" top --quiet --width 20 --input-dim 12 --outputs 3 --activation tanh --sigma-b2 0.1 --samples 29 \
   --save-model "$work/model.safetensors" >/dev/null
+"$wisp" theory --quiet --width 20 --input-dim 12 --outputs 3 --activation tanh --sigma-b2 0.1 --seed 7 \
+  --save-model "$work/model-init.safetensors" >/dev/null
 
 # The release build against an independent computation: the infinite-width NTK prediction
 # (depth 2, softplus, β = 0.1) of tr(I)/P for the inputs above, with its Gaussian expectations
@@ -97,6 +99,7 @@ jobs=(
   "align|1e-12|align --quiet --width 32 --samples 23 --outputs 2 --activation tanh --sigma-b2 0.2"
   "align-hutchinson|1e-12|align --quiet --width 32 --samples 23 --outputs 2 --exact-limit 0 --probes 6"
   "align-tiny|1e-12|align --quiet --width 16 --samples 3 --outputs 2 --probes 4"
+  "reduce|1e-12|reduce --quiet --model $work/model.safetensors --init $work/model-init.safetensors --activation tanh --sigma-b2 0.1 --samples 29 --loss cross-entropy --keep 5 --sweep 1,5,20 --save-reduced $work/reduced.safetensors"
   "eigenvectors|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 3 --matrix ntk --activation tanh --save-eigenvectors $work/ev.safetensors"
 )
 data=${WISP_DATA:-../shared/data}
@@ -131,7 +134,7 @@ work, jobs = sys.argv[1], [(j.split("|")[0], float(j.split("|")[1])) for j in sy
 # numbers known only to absolute accuracy.
 skip = {"timings", "machine", "parallel", "created", "peak_memory_bytes", "arguments", "csv", "svg",
         "residuals", "residual_estimates", "residual", "ritz_min", "seconds", "measurement_seconds", "additivity_gap",
-        "lambda_max_residual", "relative_residuals", "orthogonality"}
+        "lambda_max_residual", "relative_residuals", "orthogonality", "worst_residual"}
 def walk(a, b, path, worst):
     if isinstance(a, dict):
         for k in a:

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import Wisp
+
+struct Reduce: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Model reduction (Cowlagi & Chaudhari): project a trained model on the top-k eigenvectors of its Fisher matrix and evaluate it.",
+        discussion: """
+        The FIM is F = (1/T) Jᵀ J for --loss mse and the classification Fisher G = (1/T) Jᵀ H_ℓ J for cross-entropy. \
+        Variants: weights, w ≈ Σ_(i≤k) ⟨w, e_i⟩ e_i (the paper's), and with --init, change, \
+        w ≈ w₀ + Σ_(i≤k) ⟨w − w₀, e_i⟩ e_i. Writes JSON, and with --sweep a CSV and an SVG of loss and accuracy against k.
+        """)
+
+    @OptionGroup var network: NetworkOptions
+    @Option(name: .customLong("init"), help: "The initial model (e.g. train's models/step-000000000.safetensors) for the change variant.")
+    var initial: String?
+    @Option(help: "Eigenvectors kept: a count k or a percentage of P (e.g. 40 or 5%).")
+    var keep: String = "5%"
+    @Option(help: "Comma-separated k (counts or percentages) for the curve of loss and accuracy against k.")
+    var sweep: String?
+    @Option(name: .customLong("dense-limit"), help: "Form the FIM densely and find all eigenpairs with LAPACK when P is at most this; else Lanczos for the top k.")
+    var denseLimit: Int = 4096
+    @Option(help: "Relative residual tolerance of the Lanczos eigenpairs (P > --dense-limit).")
+    var tol: Double = 1e-8
+    @Option(name: .customLong("save-reduced"), help: "Write the reduced model at --keep to this .safetensors file.")
+    var saveReduced: String?
+    @Option(help: "Variant written by --save-reduced: weights or change (default: change with --init, else weights).")
+    var variant: String?
+    @OptionGroup var out: OutputOptions
+
+    func run() throws {
+        guard network.model != nil else { throw ValidationError("wisp reduce needs the trained model: --model FILE.safetensors") }
+        let keepCount = try KeepCount(parsing: keep)
+        let sweepCounts = try (sweep ?? "").split(separator: ",").map { try KeepCount(parsing: String($0)) }
+        if sweep != nil, sweepCounts.isEmpty { throw ValidationError("--sweep needs at least one k") }
+        guard denseLimit >= 0 else { throw ValidationError("--dense-limit must be non-negative (got \(denseLimit))") }
+        let chosen = variant ?? (initial != nil ? "change" : "weights")
+        guard chosen == "weights" || chosen == "change" else { throw ValidationError("--variant must be weights or change (got \(chosen))") }
+        if chosen == "change", initial == nil { throw ValidationError("--variant change needs --init FILE (the initial model)") }
+        let path = out.output ?? "wisp-output/reduce.json"
+        let start = DispatchTime.now().uptimeNanoseconds
+        let problem = try network.makeProblem(outputs: [path, saveReduced])
+        let init0 = try problem.communicator.agree { try initial.map { try ModelReduction.loadInitial($0, problem: problem) } }
+        let settings = ReductionSettings(keep: keepCount, sweep: sweepCounts, denseLimit: denseLimit, tolerance: tol, seed: network.seed)
+        var (result, basis, reducedParameters) = try ModelReduction.run(problem, initial: init0, settings: settings,
+                                                                        reporter: Runtime.progress("reduce", quiet: out.quiet))
+        if let file = saveReduced {
+            result.savedVariant = chosen
+            result.reducedModel = file
+            if Runtime.isLead {
+                try Network<Double>(architecture: problem.architecture, parameters: reducedParameters[chosen]!)
+                    .save(safetensors: file, dtype: network.saveDtype)
+            }
+        }
+        guard Runtime.isLead else { return }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        let timings = Timings(totalSeconds: seconds, operatorSeconds: basis.operatorSeconds, operatorApplications: basis.operatorApplications)
+        try RunRecord(command: "reduce", problem: problem,
+                      settings: ["keep": keepCount.description, "sweep": sweepCounts.map(\.description).joined(separator: ","),
+                                 "dense_limit": "\(denseLimit)", "tol": "\(tol)", "init": initial ?? "", "variant": chosen],
+                      timings: timings, result: result).write(to: path)
+        var files = [path]
+        if !result.sweep.isEmpty {
+            let f = try ReductionFiles.write(result, jsonPath: path,
+                                             title: "Model reduction on the top-k eigenvectors of \(result.matrix.rawValue), P = \(result.parameters), T = \(problem.totalSamples)")
+            files += [f.csv, f.svg]
+        }
+        func accuracy(_ a: Double?) -> String { a.map { String(format: ", accuracy %.4f", $0) } ?? "" }
+        say(Summary.header(problem))
+        say("  FIM        \(result.matrixDescription)")
+        say("  method     \(result.method)")
+        say(String(format: "  λ          %@ … (worst residual %.1e)", result.eigenvalues.prefix(3).map { String(format: "%.4e", $0) }.joined(separator: ", "),
+                   result.worstResidual))
+        say(String(format: "  full       loss %.6g%@", result.full.loss, accuracy(result.full.accuracy)))
+        if let i = result.initial { say(String(format: "  init       loss %.6g%@; ‖w₀‖/‖w‖ = %.3f, ‖w − w₀‖/‖w‖ = %.3f", i.loss, accuracy(i.accuracy),
+                                               result.initialNormRatio ?? 0, result.changeNormRatio ?? 0)) }
+        for m in result.reduced {
+            say(String(format: "  k = %-6d %-8@ loss %.6g%@, ‖w_k − w‖/‖w‖ = %.3f", m.k, m.variant, m.loss, accuracy(m.accuracy), m.relativeDistance))
+        }
+        if let file = result.reducedModel { say("  reduced    \(chosen) variant written to \(file)") }
+        say(Summary.timing(timings))
+        say("  output     \(files.joined(separator: ", "))")
+    }
+}
