@@ -117,6 +117,8 @@ struct CaseReport: Codable {
     var gridScale: String
     /// tr(Aᵖ)/N, p = 1…4, from the exact eigenvalues (nil without them).
     var exactMoments: [Double]?
+    /// The smallest and largest exact eigenvalue.
+    var exactRange: [Double]?
     var budget: Int
     var runs: [MethodRun]
     /// L1 distance between each KPM run and the SLQ run (∫|ρ₁ − ρ₂| dx + |zero₁ − zero₂| + |neg₁ − neg₂|,
@@ -196,8 +198,8 @@ func linearTicks(_ lo: Double, _ hi: Double) -> [Double] {
     return stride(from: ceil(lo / step) * step, through: hi, by: step).map { $0 }
 }
 
-/// The overlay of `curves`; with `logY` the density axis is logarithmic over 6 decades below
-/// the peak (Hessian spectra: a spike at 0 and outliers 10⁴ times lower).
+/// The overlay of `curves`; with `logY` the density axis is logarithmic over 8 decades below
+/// the peak (Hessian spectra: a spike at 0 and outliers of mass 1/P, 10⁶ times lower).
 func overlaySVG(title: String, curves: [(label: String, color: String, density: SpectralDensity)], zeroNote: String,
                 logY: Bool = false) -> String {
     let (w, h) = (760.0, 440.0)
@@ -206,7 +208,7 @@ func overlaySVG(title: String, curves: [(label: String, color: String, density: 
     let xs = curves.flatMap { axis($0.density) }
     let xMin = xs.min() ?? 0, xMax = max(xs.max() ?? 1, xMin + 1e-9)
     let yMax = max(curves.flatMap(\.density.density).max() ?? 1, 1e-300)
-    let decades = 6.0
+    let decades = 8.0
     func px(_ x: Double) -> Double { left + (x - xMin) / (xMax - xMin) * (w - left - right) }
     func py(_ y: Double) -> Double {
         let fraction = logY ? max(log10(max(y, 1e-300) / yMax) + decades, 0) / decades : max(y, 0) / yMax
@@ -333,6 +335,7 @@ func compare(_ c: BenchCase, budget: Int, probes: Int, output: String) throws ->
         say("  W1(KPM, SLQ) = \(String(format: "%.3g", w1!)) (spectral width \(String(format: "%.3g", kpm.expansion.bounds.upper - kpm.expansion.bounds.lower)))")
     }
     return CaseReport(name: c.name, description: c.description, dimension: N, gridScale: grid.scale.rawValue, exactMoments: exactMoments,
+                      exactRange: c.exact.map { [$0.min()!, $0.max()!] },
                       budget: budget, runs: runs, l1ToSLQ: l1, wassersteinKPMToSLQ: w1, svg: svgName, training: nil)
 }
 
