@@ -5,12 +5,16 @@
 //      methods alike, so comparing ρ_K compares ρ_F), with the exact eigenvalues from the dense K;
 //   2. a synthetic sloppy spectrum: N = 8192 eigenvalues log-uniform over 10⁻⁶ … 10³ (nine
 //      decades) plus three outliers at 10⁴, 2·10⁴, 5·10⁴, rotated by a random orthogonal
-//      butterfly so that the probes are not exact (exact moments known from the eigenvalues).
+//      butterfly so that the probes are not exact (exact moments known from the eigenvalues);
+//   3. K of a network trained on the digits (TrainedNetworkCase.swift), exact from the dense K;
+//   4. the loss Hessian of that network (indefinite, linear grid, no exact spectrum);
+//   5. K of a network trained on the diabetes table (regression, N = T = 442), exact.
 // For each case and budget B: SLQ with n_v probes × B/n_v steps, KPM with n_v probes × 2B/n_v
-// moments (Jackson), and KPM after deflating the top 3 pairs with the moments reduced so the
-// total (bounds + deflation + moments) stays within B. Reports cost, the first four moments'
-// errors against the exact traces, the L1 distance between the densities (and to the exact
-// spectrum broadened like SLQ), and an SVG overlay per case.
+// moments (Jackson), and KPM after deflating the top k pairs (k = 3, or C = 10 for the digits
+// network) with the moments reduced so the total (bounds + deflation + moments) stays within B.
+// Reports cost, the first four moments' errors against the exact traces, the L1 distance
+// between the densities (and to the exact spectrum broadened like SLQ), and an SVG overlay per
+// case.
 
 import Foundation
 import Wisp
@@ -66,6 +70,20 @@ final class RotatedDiagonalOperator: LinearOperator {
     }
 }
 
+/// One comparison: an operator, its exact eigenvalues when known, and how to draw it.
+struct BenchCase {
+    var name: String
+    var description: String
+    var op: any LinearOperator
+    /// All N eigenvalues; nil when no exact reference exists (no moment errors, no L1 to exact).
+    var exact: [Double]?
+    /// Whether KPM may take the lower bound 0 (F, K) or bounds it from Lanczos at both ends.
+    var semidefinite: Bool
+    /// Top pairs deflated in the third run; 0: no deflated run.
+    var deflate: Int
+    var grid: DensitySettings
+}
+
 struct MethodRun: Codable {
     var label: String
     var method: String
@@ -78,26 +96,39 @@ struct MethodRun: Codable {
     /// tr(Aᵖ)/N, p = 1…4, and standard errors over probes.
     var moments: [Double]
     var momentStandardErrors: [Double]
-    /// |estimate − exact| / exact.
-    var momentRelativeErrors: [Double]
+    /// |estimate − exact| / |exact| (nil without an exact reference).
+    var momentRelativeErrors: [Double]?
+    /// |estimate − SLQ's| / |SLQ's| on the same probes (KPM runs).
+    var momentRelativeDifferencesToSLQ: [Double]?
     var zeroMass: Double
+    var negativeMass: Double
+    var boundsLower: Double?
     var boundsUpper: Double?
-    /// Per unit log₁₀ λ on `grid`.
+    /// Per unit log₁₀ λ (log grid) or per unit λ (linear grid) on `grid`.
     var grid: [Double]
     var density: [Double]
-    var l1ToExact: Double
+    var l1ToExact: Double?
 }
 
 struct CaseReport: Codable {
     var name: String
     var description: String
     var dimension: Int
-    var exactMoments: [Double]
+    var gridScale: String
+    /// tr(Aᵖ)/N, p = 1…4, from the exact eigenvalues (nil without them).
+    var exactMoments: [Double]?
+    /// The smallest and largest exact eigenvalue.
+    var exactRange: [Double]?
     var budget: Int
     var runs: [MethodRun]
-    /// L1 distance between each KPM run and the SLQ run (∫|ρ₁ − ρ₂| d log₁₀ λ + |zero₁ − zero₂|).
+    /// L1 distance between each KPM run and the SLQ run (∫|ρ₁ − ρ₂| dx + |zero₁ − zero₂| + |neg₁ − neg₂|,
+    /// x = log₁₀ λ or λ).
     var l1ToSLQ: [String: Double]
+    /// W₁ = ∫|F_KPM(λ) − F_SLQ(λ)| dλ between the cumulative distributions of the undeflated KPM
+    /// expansion and SLQ's pooled Gauss rule (linear grids): free of either method's broadening.
+    var wassersteinKPMToSLQ: Double?
     var svg: String
+    var training: TrainingSummary?
 }
 
 struct KPMBenchReport: Codable {
@@ -108,9 +139,12 @@ struct KPMBenchReport: Codable {
     var totalSeconds: Double
 }
 
-/// A density as a function of x = log₁₀ λ (0 outside its grid), by linear interpolation.
-func logDensity(_ d: SpectralDensity) -> (Double) -> Double {
-    let xs = d.grid.map { log10($0) }, ys = d.density
+/// The abscissa a density is drawn against: log₁₀ λ on a log grid, λ on a linear one.
+func axis(_ d: SpectralDensity) -> [Double] { d.scale == .log ? d.grid.map { log10($0) } : d.grid }
+
+/// A density as a function of its abscissa x (0 outside its grid), by linear interpolation.
+func interpolated(_ d: SpectralDensity) -> (Double) -> Double {
+    let xs = axis(d), ys = d.density
     return { x in
         guard let first = xs.first, let last = xs.last, x >= first, x <= last else { return 0 }
         var lo = 0, hi = xs.count - 1
@@ -120,11 +154,14 @@ func logDensity(_ d: SpectralDensity) -> (Double) -> Double {
     }
 }
 
-/// ∫|ρ_a − ρ_b| d log₁₀ λ over the union of both grids (trapezoid, 4000 points) plus the
-/// difference of the masses neither draws (zero and negative mass).
+/// ∫|ρ_a − ρ_b| dx over the union of both grids (trapezoid, 4000 points; x = log₁₀ λ or λ, the
+/// two densities on the same scale) plus the difference of the masses neither draws (zero and
+/// negative mass).
 func l1Distance(_ a: SpectralDensity, _ b: SpectralDensity) -> Double {
-    let lo = min(log10(a.grid.first!), log10(b.grid.first!)), hi = max(log10(a.grid.last!), log10(b.grid.last!))
-    let fa = logDensity(a), fb = logDensity(b)
+    precondition(a.scale == b.scale, "densities on different scales")
+    let xa = axis(a), xb = axis(b)
+    let lo = min(xa.first!, xb.first!), hi = max(xa.last!, xb.last!)
+    let fa = interpolated(a), fb = interpolated(b)
     let n = 4000
     var total = 0.0, previous = 0.0
     for i in 0..<n {
@@ -136,14 +173,47 @@ func l1Distance(_ a: SpectralDensity, _ b: SpectralDensity) -> Double {
     return total + abs(a.zeroMass - b.zeroMass) + abs(a.negativeMass - b.negativeMass)
 }
 
-func overlaySVG(title: String, curves: [(label: String, color: String, density: SpectralDensity)], zeroNote: String) -> String {
+/// W₁ = ∫|F_a(λ) − F_b(λ)| dλ between the discrete measure Σ w_j δ(λ − θ_j) and a KPM
+/// expansion (its cumulative ``ChebyshevDensity/cumulative(_:)``), on 4000 points spanning both
+/// (trapezoid). Needs no broadening, unlike the L1 distance of two drawn densities. Cost O(4000·M).
+func wassersteinDistance(nodes: [Double], weights: [Double], _ e: ChebyshevDensity) -> Double {
+    let order = nodes.indices.sorted { nodes[$0] < nodes[$1] }
+    let lo = min(e.bounds.lower, nodes.min() ?? e.bounds.lower), hi = max(e.bounds.upper, nodes.max() ?? e.bounds.upper)
+    let n = 4000, dx = (hi - lo) / Double(n - 1)
+    var j = 0, mass = 0.0, total = 0.0, previous = 0.0
+    for i in 0..<n {
+        let x = lo + dx * Double(i)
+        while j < order.count, nodes[order[j]] <= x { mass += weights[order[j]]; j += 1 }
+        let v = abs(mass - e.cumulative(x))
+        if i > 0 { total += (v + previous) / 2 * dx }
+        previous = v
+    }
+    return total
+}
+
+/// Tick positions 1, 2 or 5 × 10ᵏ apart, about five over [lo, hi].
+func linearTicks(_ lo: Double, _ hi: Double) -> [Double] {
+    let raw = (hi - lo) / 5, e = pow(10, floor(log10(raw)))
+    let step = [1.0, 2, 5, 10].map { $0 * e }.first { $0 >= raw } ?? 10 * e
+    return stride(from: ceil(lo / step) * step, through: hi, by: step).map { $0 }
+}
+
+/// The overlay of `curves`; with `logY` the density axis is logarithmic over 8 decades below
+/// the peak (Hessian spectra: a spike at 0 and outliers of mass 1/P, 10⁶ times lower).
+func overlaySVG(title: String, curves: [(label: String, color: String, density: SpectralDensity)], zeroNote: String,
+                logY: Bool = false) -> String {
     let (w, h) = (760.0, 440.0)
     let (left, right, top, bottom) = (70.0, 20.0, 40.0, 50.0)
-    let xs = curves.flatMap { $0.density.grid.map { log10($0) } }
+    let log = curves.first?.density.scale != .linear
+    let xs = curves.flatMap { axis($0.density) }
     let xMin = xs.min() ?? 0, xMax = max(xs.max() ?? 1, xMin + 1e-9)
     let yMax = max(curves.flatMap(\.density.density).max() ?? 1, 1e-300)
+    let decades = 8.0
     func px(_ x: Double) -> Double { left + (x - xMin) / (xMax - xMin) * (w - left - right) }
-    func py(_ y: Double) -> Double { h - bottom - max(y, 0) / yMax * (h - top - bottom) }
+    func py(_ y: Double) -> Double {
+        let fraction = logY ? max(log10(max(y, 1e-300) / yMax) + decades, 0) / decades : max(y, 0) / yMax
+        return h - bottom - fraction * (h - top - bottom)
+    }
     var s = """
     <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(w))" height="\(Int(h))" viewBox="0 0 \(Int(w)) \(Int(h))" font-family="sans-serif" font-size="12">
     <rect width="100%" height="100%" fill="white"/>
@@ -152,25 +222,121 @@ func overlaySVG(title: String, curves: [(label: String, color: String, density: 
     <line x1="\(left)" y1="\(top)" x2="\(left)" y2="\(h - bottom)" stroke="black"/>
 
     """
-    for e in Int(ceil(xMin))...max(Int(ceil(xMin)), Int(floor(xMax))) {
-        s += "<line x1=\"\(px(Double(e)))\" y1=\"\(h - bottom)\" x2=\"\(px(Double(e)))\" y2=\"\(h - bottom + 5)\" stroke=\"black\"/>"
-        s += "<text x=\"\(px(Double(e)))\" y=\"\(h - bottom + 18)\" text-anchor=\"middle\">1e\(e)</text>\n"
+    let ticks: [(Double, String)] = log
+        ? (Int(ceil(xMin))...max(Int(ceil(xMin)), Int(floor(xMax)))).map { (Double($0), "1e\($0)") }
+        : linearTicks(xMin, xMax).map { ($0, String(format: "%g", $0)) }
+    for (x, label) in ticks {
+        s += "<line x1=\"\(px(x))\" y1=\"\(h - bottom)\" x2=\"\(px(x))\" y2=\"\(h - bottom + 5)\" stroke=\"black\"/>"
+        s += "<text x=\"\(px(x))\" y=\"\(h - bottom + 18)\" text-anchor=\"middle\">\(label)</text>\n"
     }
     for i in 0...4 {
-        let v = yMax * Double(i) / 4
-        s += "<text x=\"\(left - 6)\" y=\"\(py(v) + 4)\" text-anchor=\"end\">\(String(format: "%.3g", v))</text>\n"
+        let v = logY ? yMax * pow(10, -decades * Double(4 - i) / 4) : yMax * Double(i) / 4
+        s += "<text x=\"\(left - 6)\" y=\"\(py(v) + 4)\" text-anchor=\"end\">\(String(format: logY ? "%.0e" : "%.3g", v))</text>\n"
     }
-    s += "<text x=\"\(w / 2)\" y=\"\(h - 10)\" text-anchor=\"middle\">eigenvalue λ (log scale)</text>\n"
-    s += "<text transform=\"translate(16 \(h / 2)) rotate(-90)\" text-anchor=\"middle\">density per unit log10 λ</text>\n"
+    s += "<text x=\"\(w / 2)\" y=\"\(h - 10)\" text-anchor=\"middle\">eigenvalue λ\(log ? " (log scale)" : "")</text>\n"
+    s += "<text transform=\"translate(16 \(h / 2)) rotate(-90)\" text-anchor=\"middle\">density per unit \(log ? "log10 λ" : "λ")\(logY ? " (log scale)" : "")</text>\n"
     for (i, c) in curves.enumerated() {
-        let points = zip(c.density.grid, c.density.density).map { String(format: "%.2f,%.2f", px(log10($0)), py($1)) }.joined(separator: " ")
+        let points = zip(axis(c.density), c.density.density).map { String(format: "%.2f,%.2f", px($0), py($1)) }.joined(separator: " ")
         s += "<polyline fill=\"none\" stroke=\"\(c.color)\" stroke-width=\"1.5\" points=\"\(points)\"/>\n"
         let y = top + 14 + 16 * Double(i)
         s += "<line x1=\"\(w - right - 340)\" y1=\"\(y - 4)\" x2=\"\(w - right - 315)\" y2=\"\(y - 4)\" stroke=\"\(c.color)\" stroke-width=\"2\"/>"
-        s += "<text x=\"\(w - right - 310)\" y=\"\(y)\">\(c.label) (zero mass \(String(format: "%.3f", c.density.zeroMass)))</text>\n"
+        s += "<text x=\"\(w - right - 310)\" y=\"\(y)\">\(c.label)\(log ? " (zero mass \(String(format: "%.3f", c.density.zeroMass)))" : "")</text>\n"
     }
     s += "<text x=\"\(left + 6)\" y=\"\(top - 4)\" font-size=\"11\">\(zeroNote)</text>\n</svg>\n"
     return s
+}
+
+/// SLQ, KPM and (if `c.deflate` > 0) deflated KPM on `c` at one budget, on the same probes;
+/// writes the overlay `<name>-<budget>.svg` into `output`.
+func compare(_ c: BenchCase, budget: Int, probes: Int, output: String) throws -> CaseReport {
+    let op = c.op, N = op.dimension, grid = c.grid
+    let exactMoments = c.exact.map { exact in (1...4).map { p in exact.reduce(0) { $0 + pow($1, Double(p)) } / Double(N) } }
+    let exactDensity = try c.exact.map { try SpectralDensity(nodes: $0, weights: [Double](repeating: 1 / Double(N), count: N), settings: grid) }
+    say("\(c.name), budget \(budget) applications:")
+    var runs = [MethodRun]()
+    var densities = [String: SpectralDensity]()
+    func record(_ label: String, _ method: String, _ stepsOrMoments: Int, _ deflate: Int, _ apps: Int, _ seconds: Double,
+                _ moments: [Estimate], _ density: SpectralDensity, _ bounds: SpectralBounds?) {
+        let rel = exactMoments.map { zip(moments, $0).map { abs($0.mean - $1) / abs($1) } }
+        let toSLQ = runs.first.map { slq in zip(moments, slq.moments).map { abs($0.mean - $1) / abs($1) } }
+        let l1 = exactDensity.map { l1Distance(density, $0) }
+        runs.append(MethodRun(label: label, method: method, probes: probes, stepsOrMoments: stepsOrMoments, deflate: deflate,
+                              operatorApplications: apps, seconds: seconds, moments: moments.map(\.mean),
+                              momentStandardErrors: moments.map(\.standardError), momentRelativeErrors: rel,
+                              momentRelativeDifferencesToSLQ: toSLQ, zeroMass: density.zeroMass, negativeMass: density.negativeMass,
+                              boundsLower: bounds?.lower, boundsUpper: bounds?.upper, grid: density.grid, density: density.density,
+                              l1ToExact: l1))
+        densities[label] = density
+        let errors = rel.map { "rel. errors of tr(A^p)/N: " + $0.map { String(format: "%.1e", $0) }.joined(separator: " ") }
+            ?? "moments " + moments.map { String(format: "%.4g", $0.mean) }.joined(separator: " ")
+        say("  " + padR(label, 26) + pad("\(apps)", 6) + " apps " + pad(f(seconds, 2), 7) + " s   " + errors
+            + (toSLQ.map { "   vs SLQ " + $0.map { String(format: "%.1e", $0) }.joined(separator: " ") } ?? "")
+            + "   zero mass " + f(density.zeroMass, 3) + (l1.map { "   L1 to exact " + f($0, 3) } ?? ""))
+    }
+    // SLQ.
+    let steps = budget / probes
+    var t = now()
+    let timedSLQ = TimedOperator(op)
+    let slq = try StochasticLanczosQuadrature.run(timedSLQ, settings: SLQSettings(probes: probes, steps: steps, seed: 0))
+    let (nodes, weights) = SpectralDensity.pooled(slq.rules)
+    let slqDensity = try SpectralDensity(nodes: nodes, weights: weights, settings: grid)
+    record("SLQ \(probes)x\(steps)", "slq", steps, 0, timedSLQ.applications, now() - t,
+           (1...4).map { slq.normalizedMoment($0) }, slqDensity, nil)
+    // KPM, same probes, moments for the same budget minus the bounding run.
+    let boundSteps = 30
+    let moments = 2 * ((budget - boundSteps) / probes)
+    t = now()
+    let timedKPM = TimedOperator(op)
+    let kpm = try KPMMeasurement.run(timedKPM, settings: KPMSettings(probes: probes, moments: moments, seed: 0),
+                                     boundSteps: boundSteps, positiveSemidefinite: c.semidefinite)
+    record("KPM \(probes)x\(moments) jackson", "kpm", moments, 0, timedKPM.applications, now() - t,
+           (1...4).map { kpm.powerMoment($0) }, try SpectralDensity(expansion: kpm.expansion, settings: grid), kpm.expansion.bounds)
+    if c.deflate > 0 {
+        // KPM after deflating the top pairs; the deflation's cost comes out of the moments.
+        // A first (untimed) Lanczos run counts the deflation's applications.
+        let probe = TimedOperator(op)
+        _ = try Lanczos.solve(probe, settings: LanczosSettings(count: c.deflate, tolerance: 1e-8, seed: 0))
+        t = now()
+        let timedDeflated = TimedOperator(op)
+        let left = budget - boundSteps - probe.applications
+        let dm = max(8, 2 * (left / probes))
+        let deflated = try KPMMeasurement.run(timedDeflated, settings: KPMSettings(probes: probes, moments: dm, seed: 0), deflate: c.deflate,
+                                              boundSteps: boundSteps, positiveSemidefinite: c.semidefinite)
+        let deflatedSeconds = now() - t
+        var dDensity = try SpectralDensity(expansion: deflated.expansion, settings: grid)
+        if grid.scale == .log {
+            // The deflated pairs are point masses 1/N each: drawn as SLQ draws nodes (0.05-decade Gaussians).
+            let outliers = try SpectralDensity(nodes: deflated.deflated.map(\.eigenvalue),
+                                               weights: deflated.deflated.map(\.mass), settings: grid)
+            let fo = interpolated(outliers), fd = interpolated(dDensity)
+            let lo = min(dDensity.grid.first!, outliers.grid.first ?? dDensity.grid.first!)
+            let hi = max(dDensity.grid.last!, outliers.grid.last ?? dDensity.grid.last!)
+            let xs = (0..<grid.points).map { log10(lo) + (log10(hi) - log10(lo)) * Double($0) / Double(grid.points - 1) }
+            dDensity = SpectralDensity(scale: .log, grid: xs.map { pow(10, $0) }, density: xs.map { fd($0) + fo($0) },
+                                       broadening: dDensity.broadening, zeroMass: dDensity.zeroMass, negativeMass: dDensity.negativeMass)
+        }
+        record("KPM \(probes)x\(dm) deflate \(c.deflate)", "kpm", dm, c.deflate, timedDeflated.applications, deflatedSeconds,
+               (1...4).map { deflated.powerMoment($0) }, dDensity, deflated.expansion.bounds)
+    }
+    let svgName = "\(c.name)-\(budget).svg"
+    let colors = ["#1f5fa8", "#c0392b", "#27ae60"]
+    var curves = exactDensity.map { [(label: grid.scale == .log ? "exact (0.05-decade Gaussians)" : "exact", color: "#999999", density: $0)] } ?? []
+    curves += runs.enumerated().map { (label: $1.label, color: colors[$0], density: densities[$1.label]!) }
+    let svg = overlaySVG(title: "\(c.name): SLQ vs KPM at \(budget) operator applications (\(probes) probes)", curves: curves,
+                         zeroNote: grid.scale == .log ? "zero mass = mass below KPM's resolution at λ = 0 (not drawn)"
+                             : "linear grid: SLQ nodes broadened by 1% of their span; KPM (Jackson) at its own resolution",
+                         logY: grid.scale == .linear)
+    try AtomicFile.write(Data(svg.utf8), to: output + "/" + svgName)
+    let l1 = Dictionary(uniqueKeysWithValues: runs.dropFirst().map { ($0.label, l1Distance(densities[$0.label]!, slqDensity)) })
+    for (k, v) in l1.sorted(by: { $0.key < $1.key }) { say("  L1(\(k), SLQ) = \(f(v, 3))") }
+    var w1: Double? = nil
+    if grid.scale == .linear {
+        w1 = wassersteinDistance(nodes: nodes, weights: weights, kpm.expansion)
+        say("  W1(KPM, SLQ) = \(String(format: "%.3g", w1!)) (spectral width \(String(format: "%.3g", kpm.expansion.bounds.upper - kpm.expansion.bounds.lower)))")
+    }
+    return CaseReport(name: c.name, description: c.description, dimension: N, gridScale: grid.scale.rawValue, exactMoments: exactMoments,
+                      exactRange: c.exact.map { [$0.min()!, $0.max()!] },
+                      budget: budget, runs: runs, l1ToSLQ: l1, wassersteinKPMToSLQ: w1, svg: svgName, training: nil)
 }
 
 func runKPMvsSLQ(_ args: [String]) {
@@ -178,129 +344,92 @@ func runKPMvsSLQ(_ args: [String]) {
     var budgets = [640, 2560]
     var probes = 10
     var width = 512
+    let allCases = ["network", "sloppy", "digits", "digits-hessian", "diabetes"]
+    var wanted = Set(allCases)
+    var digits = TrainedNetworkSettings.digits()
+    var diabetes = TrainedNetworkSettings.diabetes()
     var i = 0
     while i < args.count {
         let a = args[i]
         func value() -> String { i += 1; guard i < args.count else { fail("\(a) needs a value") }; return args[i] }
+        func int() -> Int { let v = value(); guard let n = Int(v), n > 0 else { fail("\(a) needs a positive integer (got '\(v)')") }; return n }
         switch a {
         case "--output": output = value()
         case "--budgets": budgets = value().split(separator: ",").compactMap { Int($0) }
-        case "--probes": probes = Int(value()) ?? probes
-        case "--width": width = Int(value()) ?? width
+        case "--probes": probes = int()
+        case "--width": width = int()
+        case "--cases":
+            wanted = Set(value().split(separator: ",").map(String.init))
+            if let bad = wanted.subtracting(allCases).first { fail("--cases: unknown case '\(bad)' (use \(allCases.joined(separator: ",")))") }
+        case "--digits-images": digits.configuration.inputsPath = value()
+        case "--digits-labels": digits.configuration.labelsPath = value()
+        case "--digits-samples": digits.configuration.samples = int()
+        case "--digits-width": digits.configuration.width = int()
+        case "--diabetes-csv": diabetes.configuration.inputsPath = value()
+        case "--diabetes-width": diabetes.configuration.width = int()
+        case "--train-steps": digits.steps = int(); diabetes.steps = digits.steps
         case "-h", "--help":
-            print("usage: wisp-bench kpm-vs-slq [--budgets 640,2560] [--probes 10] [--width 512] [--output bench/results/kpm-vs-slq]")
+            print("""
+            usage: wisp-bench kpm-vs-slq [--budgets 640,2560] [--probes 10] [--width 512] [--output bench/results/kpm-vs-slq]
+                   [--cases network,sloppy,digits,digits-hessian,diabetes] [--digits-images FILE] [--digits-labels FILE]
+                   [--digits-samples 400] [--digits-width 256] [--diabetes-csv FILE] [--diabetes-width 256] [--train-steps 300]
+            """)
             exit(0)
         default: fail("unknown argument '\(a)' (try --help)")
         }
         i += 1
     }
     let start = now()
-    var cases = [CaseReport]()
+    var reports = [CaseReport]()
     do {
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        // Case 1: the default Karakida network in sample space.
-        var c = ProblemConfiguration()
-        c.width = width
-        c.samples = width
-        let problem = try Problem(c)
-        let ntk = try problem.makeOperator(.ntk)
-        let N1 = ntk.dimension
-        let gram = problem.gramRows()
-        let exact1 = try LAPACK.symmetricEigen(gram, n: N1).values
-        // Case 2: the sloppy diagonal.
-        let bulk = (0..<8189).map { pow(10, -6 + 9 * (Double($0) + 0.5) / 8189) }
-        let sloppy = bulk + [1e4, 2e4, 5e4]
-        let cases0: [(String, String, any LinearOperator, [Double])] = [
-            ("karakida-default", "K = (1/T) J Jᵀ of the default network (L=3, ReLU, σ_w²=2, M=T=\(width), C=1), N = TC = \(N1)", ntk, exact1),
-            ("sloppy-synthetic", "Q D Qᵀ, N = 8192, Q a random orthogonal butterfly: 8189 eigenvalues log-uniform over 1e-6…1e3 plus 1e4, 2e4, 5e4", RotatedDiagonalOperator(sloppy, seed: 1), sloppy),
-        ]
-        for (name, description, op, exact) in cases0 {
-            let N = op.dimension
-            let exactMoments = (1...4).map { p in exact.reduce(0) { $0 + pow($1, Double(p)) } / Double(N) }
-            let grid = DensitySettings()
-            let exactDensity = try SpectralDensity(nodes: exact, weights: [Double](repeating: 1 / Double(N), count: N), settings: grid)
+        var cases = [BenchCase]()
+        if wanted.contains("network") {
+            // The default Karakida network in sample space.
+            var c = ProblemConfiguration()
+            c.width = width
+            c.samples = width
+            let problem = try Problem(c)
+            let ntk = try problem.makeOperator(.ntk)
+            let exact = try LAPACK.symmetricEigen(problem.gramRows(), n: ntk.dimension).values
+            cases.append(BenchCase(name: "karakida-default",
+                                   description: "K = (1/T) J Jᵀ of the default network (L=3, ReLU, σ_w²=2, M=T=\(width), C=1), N = TC = \(ntk.dimension)",
+                                   op: ntk, exact: exact, semidefinite: true, deflate: 3, grid: DensitySettings()))
+        }
+        if wanted.contains("sloppy") {
+            let bulk = (0..<8189).map { pow(10, -6 + 9 * (Double($0) + 0.5) / 8189) }
+            let sloppy = bulk + [1e4, 2e4, 5e4]
+            cases.append(BenchCase(name: "sloppy-synthetic",
+                                   description: "Q D Qᵀ, N = 8192, Q a random orthogonal butterfly: 8189 eigenvalues log-uniform over 1e-6…1e3 plus 1e4, 2e4, 5e4",
+                                   op: RotatedDiagonalOperator(sloppy, seed: 1), exact: sloppy, semidefinite: true, deflate: 3,
+                                   grid: DensitySettings()))
+        }
+        var training = [String: TrainingSummary]()
+        if wanted.contains("digits") || wanted.contains("digits-hessian") {
+            let (real, summary) = try trainedCases(digits, hessian: wanted.contains("digits-hessian"))
+            cases += real.filter { wanted.contains($0.name == "digits-trained" ? "digits" : "digits-hessian") }
+            for c in real { training[c.name] = summary }
+        }
+        if wanted.contains("diabetes") {
+            let (real, summary) = try trainedCases(diabetes, hessian: false)
+            cases += real
+            for c in real { training[c.name] = summary }
+        }
+        for c in cases {
             for budget in budgets {
-                say("\(name), budget \(budget) applications:")
-                var runs = [MethodRun]()
-                var densities = [String: SpectralDensity]()
-                func record(_ label: String, _ method: String, _ stepsOrMoments: Int, _ deflate: Int, _ apps: Int, _ seconds: Double,
-                            _ moments: [Estimate], _ density: SpectralDensity, _ upper: Double?) {
-                    let rel = zip(moments, exactMoments).map { abs($0.mean - $1) / abs($1) }
-                    let l1 = l1Distance(density, exactDensity)
-                    runs.append(MethodRun(label: label, method: method, probes: probes, stepsOrMoments: stepsOrMoments, deflate: deflate,
-                                          operatorApplications: apps, seconds: seconds, moments: moments.map(\.mean),
-                                          momentStandardErrors: moments.map(\.standardError), momentRelativeErrors: rel,
-                                          zeroMass: density.zeroMass, boundsUpper: upper, grid: density.grid, density: density.density,
-                                          l1ToExact: l1))
-                    densities[label] = density
-                    say("  " + padR(label, 26) + pad("\(apps)", 6) + " apps " + pad(f(seconds, 2), 7) + " s   rel. errors of tr(A^p)/N: "
-                        + rel.map { String(format: "%.1e", $0) }.joined(separator: " ") + "   zero mass " + f(density.zeroMass, 3)
-                        + "   L1 to exact " + f(l1, 3))
-                }
-                // SLQ.
-                let steps = budget / probes
-                var t = now()
-                let timedSLQ = TimedOperator(op)
-                let slq = try StochasticLanczosQuadrature.run(timedSLQ, settings: SLQSettings(probes: probes, steps: steps, seed: 0))
-                let (nodes, weights) = SpectralDensity.pooled(slq.rules)
-                let slqDensity = try SpectralDensity(nodes: nodes, weights: weights, settings: grid)
-                record("SLQ \(probes)x\(steps)", "slq", steps, 0, timedSLQ.applications, now() - t,
-                       (1...4).map { slq.normalizedMoment($0) }, slqDensity, nil)
-                // KPM, same probes, moments for the same budget minus the bounding run.
-                let boundSteps = 30
-                let moments = 2 * ((budget - boundSteps) / probes)
-                t = now()
-                let timedKPM = TimedOperator(op)
-                let kpm = try KPMMeasurement.run(timedKPM, settings: KPMSettings(probes: probes, moments: moments, seed: 0),
-                                                 boundSteps: boundSteps, positiveSemidefinite: true)
-                record("KPM \(probes)x\(moments) jackson", "kpm", moments, 0, timedKPM.applications, now() - t,
-                       (1...4).map { kpm.powerMoment($0) }, try SpectralDensity(expansion: kpm.expansion, settings: grid),
-                       kpm.expansion.bounds.upper)
-                // KPM after deflating the top 3 pairs; the deflation's cost comes out of the moments.
-                // A first (untimed) Lanczos run counts the deflation's applications.
-                let probe = TimedOperator(op)
-                _ = try Lanczos.solve(probe, settings: LanczosSettings(count: 3, tolerance: 1e-8, seed: 0))
-                t = now()
-                let timedDeflated = TimedOperator(op)
-                let left = budget - boundSteps - probe.applications
-                let dm = max(8, 2 * (left / probes))
-                let deflated = try KPMMeasurement.run(timedDeflated, settings: KPMSettings(probes: probes, moments: dm, seed: 0), deflate: 3,
-                                                      boundSteps: boundSteps, positiveSemidefinite: true)
-                let deflatedSeconds = now() - t
-                var dDensity = try SpectralDensity(expansion: deflated.expansion, settings: grid)
-                // The deflated pairs are point masses 1/N each: drawn as SLQ draws nodes (0.05-decade Gaussians).
-                let outliers = try SpectralDensity(nodes: deflated.deflated.map(\.eigenvalue),
-                                                   weights: deflated.deflated.map(\.mass), settings: grid)
-                let fo = logDensity(outliers), fd = logDensity(dDensity)
-                let lo = min(dDensity.grid.first!, outliers.grid.first ?? dDensity.grid.first!)
-                let hi = max(dDensity.grid.last!, outliers.grid.last ?? dDensity.grid.last!)
-                let xs = (0..<grid.points).map { log10(lo) + (log10(hi) - log10(lo)) * Double($0) / Double(grid.points - 1) }
-                dDensity = SpectralDensity(scale: .log, grid: xs.map { pow(10, $0) }, density: xs.map { fd($0) + fo($0) },
-                                           broadening: dDensity.broadening, zeroMass: dDensity.zeroMass, negativeMass: dDensity.negativeMass)
-                record("KPM \(probes)x\(dm) deflate 3", "kpm", dm, 3, timedDeflated.applications, deflatedSeconds,
-                       (1...4).map { deflated.powerMoment($0) }, dDensity, deflated.expansion.bounds.upper)
-                let svgName = "\(name)-\(budget).svg"
-                let svg = overlaySVG(title: "\(name): SLQ vs KPM at \(budget) operator applications (\(probes) probes)",
-                                     curves: [("exact (0.05-decade Gaussians)", "#999999", exactDensity),
-                                              (runs[0].label, "#1f5fa8", densities[runs[0].label]!),
-                                              (runs[1].label, "#c0392b", densities[runs[1].label]!),
-                                              (runs[2].label, "#27ae60", densities[runs[2].label]!)],
-                                     zeroNote: "zero mass = mass below KPM's resolution at λ = 0 (not drawn)")
-                try svg.write(toFile: output + "/" + svgName, atomically: true, encoding: .utf8)
-                let l1 = Dictionary(uniqueKeysWithValues: runs.dropFirst().map { ($0.label, l1Distance(densities[$0.label]!, slqDensity)) })
-                for (k, v) in l1.sorted(by: { $0.key < $1.key }) { say("  L1(\(k), SLQ) = \(f(v, 3))") }
-                cases.append(CaseReport(name: name, description: description, dimension: N, exactMoments: exactMoments, budget: budget,
-                                        runs: runs, l1ToSLQ: l1, svg: svgName))
+                var report = try compare(c, budget: budget, probes: probes, output: output)
+                report.training = training[c.name]
+                reports.append(report)
             }
         }
         let report = KPMBenchReport(
             date: ISO8601DateFormatter().string(from: Date()), command: CommandLine.arguments.joined(separator: " "),
             note: "2-core machine shared with other jobs: timings are noisy; operator applications are exact",
-            cases: cases, totalSeconds: now() - start)
+            cases: reports, totalSeconds: now() - start)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(report).write(to: URL(fileURLWithPath: output + "/kpm-vs-slq.json"))
-        say("wrote \(output)/kpm-vs-slq.json and \(cases.count) SVG overlays (total \(f(now() - start, 1)) s)")
+        try AtomicFile.write(try encoder.encode(report), to: output + "/kpm-vs-slq.json")
+        say("wrote \(output)/kpm-vs-slq.json and \(reports.count) SVG overlays (total \(f(now() - start, 1)) s)")
     } catch {
         fail("kpm-vs-slq: \(error)")
     }
