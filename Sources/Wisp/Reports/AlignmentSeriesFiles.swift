@@ -38,7 +38,7 @@ public enum AlignmentSeriesFiles {
         """
         /// Early checkpoints light, late ones dark blue.
         func shade(_ t: Double) -> String {
-            String(format: "#%02x%02x%02x", Int(190 * (1 - t) + 20), Int(210 * (1 - t) + 50), Int(235 * (1 - t) + 140 * t))
+            String(format: "#%02x%02x%02x", Int(200 - 180 * t), Int(220 - 170 * t), Int(240 - 100 * t))
         }
         /// One hue per layer, red (first) → violet (last).
         func hue(_ t: Double) -> String {
@@ -61,7 +61,9 @@ public enum AlignmentSeriesFiles {
             s += "<line x1=\"\(ox + left)\" y1=\"\(py(yMin))\" x2=\"\(ox + pw - right)\" y2=\"\(py(yMin))\" stroke=\"black\"/>"
             s += "<line x1=\"\(ox + left)\" y1=\"\(py(yMin))\" x2=\"\(ox + left)\" y2=\"\(py(yMax))\" stroke=\"black\"/>\n"
             for i in 0...4 {
-                let xv = xMin + (xMax - xMin) * Double(i) / 4, yv = yMin + (yMax - yMin) * Double(i) / 4
+                // Whole-numbered ticks (layers, steps) once the axis spans a few units.
+                let raw = xMin + (xMax - xMin) * Double(i) / 4, xv = xMax - xMin >= 4 ? raw.rounded() : raw
+                let yv = yMin + (yMax - yMin) * Double(i) / 4
                 s += "<text x=\"\(px(xv))\" y=\"\(py(yMin) + 15)\" text-anchor=\"middle\">\(String(format: "%.4g", xv))</text>"
                 s += "<text x=\"\(ox + left - 5)\" y=\"\(py(yv) + 4)\" text-anchor=\"end\">\(String(format: "%.3g", yv))</text>\n"
             }
