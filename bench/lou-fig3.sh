@@ -33,9 +33,11 @@ scratch=${SCRATCH:-$(mktemp -d)}
 wisp=${WISP:-.build/release/wisp}
 if [ ! -x "$wisp" ]; then swift build -c release --product wisp >&2; wisp=.build/release/wisp; fi
 [ -f "$data/digits-images.idx3-ubyte" ] || { echo "error: $data/digits-images.idx3-ubyte not found (set WISP_DATA)" >&2; exit 1; }
-# η = 0.05 for every depth: η = 0.1 already overflows at L = 40 (He initialization, no
-# normalization), and 0.03 trains L = 40 too slowly for the time budget.
-LR=${LR:-0.05}
+# η per depth, smaller for deeper nets as in the paper's Fig. 8a: 0.05 for L ≤ 20, 0.03 beyond
+# (η = 0.1 overflows at L = 40 at once; 0.05 diverged at L = 30 after 650 steps). LR sets one η
+# for every depth. A run that diverges anyway is repeated with η/2, then η/4 (the η used is in
+# train-*.json, training.learning_rate).
+lr_for() { if [ -n "${LR:-}" ]; then echo "$LR"; elif [ "$1" -le 20 ]; then echo 0.05; else echo 0.03; fi; }
 # The seeds run in parallel, one BLAS thread each (the GEMMs of width 128–256 at batch 128 are
 # too small to gain from threads).
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
@@ -48,9 +50,17 @@ run_seed() {
     tag="L$L-s$seed"
     [ -s "$out/runs/align-$tag.json" ] && continue
     t0=$(date +%s)
-    "$wisp" train --quiet "${digits[@]}" --depth "$L" --width "$WIDTH" --sigma-w2 2 --no-bias --loss cross-entropy \
-      --batch-size "$BATCH" --lr "$LR" --steps "$STEPS" --every "$EVERY" --target-loss "$TARGET" --seed "$seed" \
-      --measure none --output-dir "$scratch/$tag" --output "$out/runs/train-$tag.json" >/dev/null
+    local eta trained=0
+    eta=$(lr_for "$L")
+    for _ in 1 2 3; do
+      rm -rf "${scratch:?}/$tag"
+      if "$wisp" train --quiet "${digits[@]}" --depth "$L" --width "$WIDTH" --sigma-w2 2 --no-bias --loss cross-entropy \
+        --batch-size "$BATCH" --lr "$eta" --steps "$STEPS" --every "$EVERY" --target-loss "$TARGET" --seed "$seed" \
+        --measure none --output-dir "$scratch/$tag" --output "$out/runs/train-$tag.json" >/dev/null; then trained=1; break; fi
+      echo "$tag: training diverged at η = $eta; again with η/2" >&2
+      eta=$(python3 -c "print($eta / 2)")
+    done
+    [ "$trained" = 1 ] || { echo "$tag: training diverged three times, skipped" >&2; continue; }
     model=$(ls "$scratch/$tag/models/"step-*.safetensors | sort | tail -1)
     t1=$(date +%s)
     "$wisp" align --quiet "${digits[@]}" --model "$model" --samples "$SUBSET" --seed "$seed" --output "$out/runs/align-$tag.json" >/dev/null

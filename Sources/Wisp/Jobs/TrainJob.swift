@@ -228,6 +228,10 @@ public enum TrainJob {
                 lossCurve.append(StepLoss(step: step, loss: full!.loss))
                 gradient = full!.gradient
             }
+            // A finite loss can still overflow in the backward pass: report it as divergence.
+            guard Double.dot(n: gradient.count, x: gradient, y: gradient).isFinite else {
+                throw WispError.numerical("training diverged at step \(step): the gradient is not finite (lower --lr)")
+            }
             Double.axpy(n: theta.count, alpha: -training.learningRate, x: gradient, y: &theta)
             step += 1
             if schedule == nil { try problem.setParameters(theta) }
