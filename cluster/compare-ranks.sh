@@ -61,7 +61,7 @@ jobs=(
   "hessian|1e-12|top --quiet --width 24 --samples 13 --outputs 3 --k 3 --matrix hessian --which largest-magnitude --activation softplus --loss cross-entropy"
   "train-gd|1e-12|train --quiet --width 16 --samples 13 --outputs 2 --activation softplus --steps 20 --every 10 --lr 0.05 --measure moments,top --top 2 --probes 3 --slq-steps 8 --output-dir $work/train-files --no-save-models"
   "train-sgd|1e-12|train --quiet --width 16 --samples 13 --outputs 3 --loss cross-entropy --steps 12 --every 6 --lr 0.3 --batch-size 4 --measure none --output-dir $work/train-files --no-save-models"
-  "train-align|1e-12|train --quiet --width 16 --samples 13 --outputs 3 --loss cross-entropy --activation relu --sigma-w2 2 --no-bias --steps 6 --every 3 --lr 0.3 --batch-size 4 --measure align --output-dir $work/train-files --no-save-models"
+  "train-align|1e-12|train --quiet --width 16 --samples 13 --outputs 2 --activation relu --sigma-w2 2 --no-bias --steps 6 --every 3 --lr 0.3 --batch-size 4 --measure align --output-dir $work/train-files --no-save-models"
   "residual|1e-12|density --quiet --width 16 --samples 11 --probes 3 --steps 12 --matrix residual --grid linear --activation tanh --sigma-b2 0.1"
   "align|1e-12|align --quiet --width 32 --samples 23 --outputs 2 --activation tanh --sigma-b2 0.2"
   "align-hutchinson|1e-12|align --quiet --width 32 --samples 23 --outputs 2 --exact-limit 0 --probes 6"
