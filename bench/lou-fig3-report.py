@@ -39,33 +39,54 @@ with open(f"{out}/peaks.csv", "w") as f:
         f.write(f"{r['L']},{r['seed']},{r['width']},{r['lr']},{r['steps']},{r['stopped']},{r['loss']},{r['accuracy']},"
                 f"{r['peak']},{max(r['A'])},{r['init_peak']},{r['init_peak_alignment']},{r['samples']},{r['train_seconds']},{r['align_seconds']}\n")
 
-# Fits over all (L, seed) points: x = log L, y = log l*.
+# Fits over the trained runs (stopped at the target loss); runs that used up their steps
+# without reaching it are listed and drawn, but not fitted (FIT_ALL=1 fits every run).
+def fits(rs):
+    xs = [math.log(r["L"]) for r in rs]
+    ys = [math.log(r["peak"]) for r in rs]
+    n = len(xs)
+    if n == 0:
+        return None
+    C = sum(y - 0.6 * x for x, y in zip(xs, ys)) / n
+    rss_fixed = sum((y - 0.6 * x - C) ** 2 for x, y in zip(xs, ys))
+    xm, ym = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - xm) ** 2 for x in xs)
+    free = None
+    if sxx > 0 and n >= 3:
+        a = sum((x - xm) * (y - ym) for x, y in zip(xs, ys)) / sxx
+        b = ym - a * xm
+        rss = sum((y - a * x - b) ** 2 for x, y in zip(xs, ys))
+        free = (a, b, math.sqrt(rss / (n - 2) / sxx), rss)
+    return n, C, rss_fixed, free
+for r in runs:
+    r["trained"] = r["stopped"] == "target loss"
+fitted = runs if os.environ.get("FIT_ALL") == "1" else [r for r in runs if r["trained"]]
+everything = fits(runs)
 xs = [math.log(r["L"]) for r in runs]
 ys = [math.log(r["peak"]) for r in runs]
-n = len(xs)
-C = sum(y - 0.6 * x for x, y in zip(xs, ys)) / n
-rss_fixed = sum((y - 0.6 * x - C) ** 2 for x, y in zip(xs, ys))
-xm, ym = sum(xs) / n, sum(ys) / n
-sxx = sum((x - xm) ** 2 for x in xs)
-fit = None
-if sxx > 0 and n >= 3:
-    a = sum((x - xm) * (y - ym) for x, y in zip(xs, ys)) / sxx
-    b = ym - a * xm
-    rss = sum((y - a * x - b) ** 2 for x, y in zip(xs, ys))
-    se_a = math.sqrt(rss / (n - 2) / sxx) if n > 2 else float("nan")
-    fit = (a, b, se_a, rss)
+n = len(fitted)
+if n == 0:
+    sys.exit("no trained runs to fit (set FIT_ALL=1 to fit every run)")
+_, C, rss_fixed, fit = fits(fitted)
 print(f"{'L':>4s} {'seed':>4s} {'steps':>6s} {'loss':>9s} {'acc':>6s} {'l*':>4s} {'A_l*':>8s} {'init l*':>7s}   A_l / max (first 10 layers)")
 for r in runs:
     m = max(r["A"])
     print(f"{r['L']:4d} {r['seed']:4d} {r['steps'] or 0:6d} {r['loss'] or float('nan'):9.4f} {r['accuracy'] or float('nan'):6.3f} {r['peak']:4d} {m:8.4f} {r['init_peak'] or 0:7d}   "
           + " ".join(f"{v / m:.2f}" for v in r["A"][:10]))
+left_out = [f"L={r['L']} seed {r['seed']} (loss {r['loss']:.3g} after {r['steps']} steps)" for r in runs if r not in fitted]
+print(f"fitted: {n} runs" + (f"; not fitted (did not reach the target loss): {', '.join(left_out)}" if left_out else ""))
 print(f"fixed slope 3/5: log l* = 0.6 log L + C, C = {C:.4f} (l* = {math.exp(C):.3f} L^0.6), residual sum of squares {rss_fixed:.4f}")
 if fit:
     a, b, se_a, rss = fit
     print(f"free fit:        log l* = a log L + b, a = {a:.3f} ± {se_a:.3f} (standard error, {n} points), b = {b:.3f}, residual sum of squares {rss:.4f}")
-summary = {"points": n, "C_fixed_slope": C, "rss_fixed_slope": rss_fixed}
+if left_out and everything and everything[3]:
+    print(f"every run:       C = {everything[1]:.4f}; a = {everything[3][0]:.3f} ± {everything[3][2]:.3f}, b = {everything[3][1]:.3f} ({everything[0]} points)")
+summary = {"points": n, "left_out": left_out, "C_fixed_slope": C, "rss_fixed_slope": rss_fixed}
 if fit:
     summary.update({"a": fit[0], "a_standard_error": fit[2], "b": fit[1], "rss_free": fit[3]})
+if everything and everything[3]:
+    summary.update({"every_run": {"points": everything[0], "C_fixed_slope": everything[1], "a": everything[3][0],
+                                  "a_standard_error": everything[3][2], "b": everything[3][1]}})
 json.dump(summary, open(f"{out}/fit.json", "w"), indent=1)
 
 # SVG: left, the heat map of A_l / max_l A_l over (L, l) with one column per run (seeds side by
@@ -99,15 +120,17 @@ for di, L in enumerate(depths):
             l = i + 1
             g.append(f'<rect x="{cx:.2f}" y="{Y(l + 0.5):.2f}" width="{cw:.2f}" height="{(y1 - y0) / Lmax + 0.3:.2f}" fill="{color(v / m)}"/>')
         g.append(f'<text x="{cx + cw / 2:.2f}" y="{Y(r["peak"]) + 4:.2f}" text-anchor="middle" font-size="12" fill="#d00" font-weight="bold">×</text>')
+        if not r["trained"]:
+            g.append(f'<text x="{cx + cw / 2:.2f}" y="{Y(L + 0.5) - 4:.2f}" text-anchor="middle" font-size="9" fill="#900">loss {r["loss"]:.2g}</text>')
     g.append(f'<text x="{x0 + (di + 0.5) * slot:.2f}" y="{y1 + 16}" text-anchor="middle">{L}</text>')
 for l in range(0, Lmax + 1, 10 if Lmax > 20 else 5):
     if l:
         g.append(f'<text x="{x0 - 6}" y="{Y(l) + 4:.2f}" text-anchor="end">{l}</text>')
-g.append(f'<text x="{(x0 + x1) / 2}" y="{H - 20}" text-anchor="middle">depth L (one column per seed; × = peak layer l*)</text>')
+g.append(f'<text x="{x0}" y="{H - 20}">depth L (one column per seed; × = peak layer l*)</text>')
 g.append(f'<text transform="translate(18 {(y0 + y1) / 2}) rotate(-90)" text-anchor="middle">layer l</text>')
 for i in range(11):
-    g.append(f'<rect x="{x1 - 110 + 10 * i}" y="{H - 42}" width="10" height="10" fill="{color(i / 10)}"/>')
-g.append(f'<text x="{x1 - 116}" y="{H - 33}" text-anchor="end">A_l / max A_l: 0</text><text x="{x1 + 4}" y="{H - 33}">1</text>')
+    g.append(f'<rect x="{x1 - 110 + 10 * i}" y="{H - 30}" width="10" height="10" fill="{color(i / 10)}"/>')
+g.append(f'<text x="{x1 - 116}" y="{H - 21}" text-anchor="end">A_l / max A_l: 0</text><text x="{x1 + 4}" y="{H - 21}">1</text>')
 def curve(f, stroke, dash):
     pts = []
     for L in depths:
@@ -132,8 +155,10 @@ for L in depths:
 for l in [1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 60, 80]:
     if ly0 <= math.log(l) <= ly1:
         g.append(f'<text x="{rx0 - 6}" y="{PY(math.log(l)) + 4:.2f}" text-anchor="end">{l}</text>')
-for x, y in zip(xs, ys):
-    g.append(f'<circle cx="{PX(x):.2f}" cy="{PY(y):.2f}" r="4" fill="none" stroke="#333"/>')
+for r, x, y in zip(runs, xs, ys):
+    g.append(f'<circle cx="{PX(x):.2f}" cy="{PY(y):.2f}" r="4" fill="none" stroke="{"#333" if r in fitted else "#bbb"}"/>')
+if left_out:
+    g.append(f'<text x="{rx0 + 8}" y="{y0 + 44}" fill="#999">grey: not trained to the target loss, not fitted</text>')
 g.append(f'<line x1="{PX(lx0):.2f}" y1="{PY(0.6 * lx0 + C):.2f}" x2="{PX(lx1):.2f}" y2="{PY(0.6 * lx1 + C):.2f}" stroke="#0bf" stroke-width="2"/>')
 g.append(f'<text x="{rx0 + 8}" y="{y0 + 12}" fill="#0a8">log l* = 3/5 log L + C, C = {C:.3f}</text>')
 if fit:
