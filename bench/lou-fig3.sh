@@ -61,6 +61,9 @@ run_seed() {
       eta=$(python3 -c "print($eta / 2)")
     done
     [ "$trained" = 1 ] || { echo "$tag: training diverged three times, skipped" >&2; continue; }
+    # Keep the committed record small: the minibatch loss of every 10th step.
+    python3 -c 'import json, sys; p = sys.argv[1]; r = json.load(open(p)); r["loss_curve"] = r["loss_curve"][::10]
+r["loss_curve_thinned"] = "every 10th step"; json.dump(r, open(p, "w"), indent=1)' "$out/runs/train-$tag.json"
     model=$(ls "$scratch/$tag/models/"step-*.safetensors | sort | tail -1)
     t1=$(date +%s)
     "$wisp" align --quiet "${digits[@]}" --model "$model" --samples "$SUBSET" --seed "$seed" --output "$out/runs/align-$tag.json" >/dev/null
