@@ -12,7 +12,7 @@
 # standardized (statistics summed over the ranks), the diabetes CSV with its target column, and
 # data-spectrum (dense: allreduce of XᵀX; Lanczos: the distributed operator), the layerwise
 # alignment (exact and Hutchinson), eigenvectors mapped from sample space, model reduction, the loss Hessian
-# and its residual part, KPM, and training (GD and SGD).
+# and its residual part, KPM, and training (GD and SGD, and SGD with the layerwise alignments at checkpoints).
 # The mean-subtraction density is compared on a linear grid: mean subtraction gives K an exact
 # null vector, whose Gauss node after a few steps is a small positive number known only to
 # absolute accuracy ε‖K‖; a log axis turns that into ~1e-8 relative changes of the density
@@ -95,6 +95,7 @@ jobs=(
   "train-sgd|1e-12|train --quiet --width 16 --samples 13 --outputs 3 --loss cross-entropy --steps 12 --every 6 --lr 0.3 --batch-size 4 --measure none --output-dir $work/train-files --no-save-models"
   "moments-hessian|1e-12|moments --quiet --width 16 --samples 11 --outputs 3 --matrix hessian --loss cross-entropy --activation tanh --probes 5"
   "moments-ggn|1e-12|moments --quiet --width 16 --samples 11 --outputs 3 --matrix ggn --loss bce --activation erf"
+  "train-align|1e-12|train --quiet --width 16 --samples 13 --outputs 2 --activation relu --sigma-w2 2 --no-bias --steps 6 --every 3 --lr 0.3 --batch-size 4 --measure align --output-dir $work/train-files --no-save-models"
   "residual|1e-12|density --quiet --width 16 --samples 11 --probes 3 --steps 12 --matrix residual --grid linear --activation tanh --sigma-b2 0.1"
   "align|1e-12|align --quiet --width 32 --samples 23 --outputs 2 --activation tanh --sigma-b2 0.2"
   "align-hutchinson|1e-12|align --quiet --width 32 --samples 23 --outputs 2 --exact-limit 0 --probes 6"

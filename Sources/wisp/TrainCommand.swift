@@ -9,7 +9,7 @@ struct Train: ParsableCommand {
         Every --every steps (and at the first and last) θ is saved and the requested quantities \
         are measured: moments tr(Aᵏ)/P (k ≤ 4) of G, S and H on shared probes, Rayleigh quotients \
         of the top eigenvectors of G under S and vice versa, the loss on the plane of two \
-        eigenvectors of G, a spectral density. Writes train.json, train.csv, loss.csv and SVG \
+        eigenvectors of G, a spectral density, the layerwise alignments A_l with the targets. Writes train.json, train.csv, loss.csv and SVG \
         figures to --output-dir.
         """)
 
@@ -26,7 +26,7 @@ struct Train: ParsableCommand {
     var every: Int = 50
     @Option(name: .customLong("at-steps"), help: "Further checkpoint steps, comma-separated (e.g. 1,2,5,10,20).")
     var atSteps: String?
-    @Option(help: "Comma-separated: moments, top, grid, density, ntk-limit (Jacot et al.'s infinite-width moments of I, once), or none.")
+    @Option(help: "Comma-separated: moments, top, grid, density, ntk-limit (Jacot et al.'s infinite-width moments of I, once), align (layerwise alignments A_l, Lou et al.), or none.")
     var measure: String = "moments"
     @Option(help: "Rademacher probes of the moments and densities.")
     var probes: Int = 10
@@ -44,6 +44,10 @@ struct Train: ParsableCommand {
     var densityMatrix: CurvatureMatrix = .ggn
     @Option(name: .customLong("density-grid"), help: "Grid of the density: log or linear.")
     var densityGrid: GridScale = .log
+    @Option(name: .customLong("align-exact-limit"), help: "With 'align': form every K_l densely when TC is at most this; else Hutchinson.")
+    var alignExactLimit: Int = 4096
+    @Option(name: .customLong("align-probes"), help: "With 'align': Hutchinson probes of ‖C K_l C‖_F (when TC > --align-exact-limit).")
+    var alignProbes: Int = 30
     @Option(name: .customLong("output-dir"), help: "Directory of the outputs.")
     var outputDir: String = "wisp-output/train"
     @Option(help: "Write the JSON record here instead of <output-dir>/train.json.")
@@ -57,9 +61,9 @@ struct Train: ParsableCommand {
     func measurementSettings() throws -> MeasurementSettings {
         var m = MeasurementSettings()
         let wanted = Set(measure.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        let known: Set = ["moments", "top", "grid", "density", "ntk-limit", "none"]
+        let known: Set = ["moments", "top", "grid", "density", "ntk-limit", "align", "none"]
         if let bad = wanted.subtracting(known).first {
-            throw ValidationError("--measure: unknown quantity '\(bad)' (use moments, top, grid, density, ntk-limit or none)")
+            throw ValidationError("--measure: unknown quantity '\(bad)' (use moments, top, grid, density, ntk-limit, align or none)")
         }
         m.ntkLimit = wanted.contains("ntk-limit")
         m.moments = wanted.contains("moments")
@@ -77,6 +81,9 @@ struct Train: ParsableCommand {
         if wanted.contains("density") {
             m.density = densityMatrix
             m.densityGrid = DensitySettings(scale: densityGrid)
+        }
+        if wanted.contains("align") {
+            m.align = AlignSettings(exactLimit: alignExactLimit, probes: alignProbes, seed: network.seed, tolerance: m.tolerance)
         }
         return m
     }
@@ -128,6 +135,10 @@ struct Train: ParsableCommand {
                         String(format: "m%d %.4e ± %.1e", $0.order, $0.estimate, $0.standardError)
                     }.joined(separator: "  "))
                 }
+            }
+            if let a = last.alignment {
+                say("  alignment  " + a.layers.map { String(format: "A_%d %.4f", $0.layer, $0.alignment) }.joined(separator: "  ")
+                    + "  (peak layer \(a.peakLayer), \(a.method))")
             }
         }
         if let limit = result.ntkLimit {

@@ -18,6 +18,9 @@ public struct MeasurementSettings: Codable, Sendable, Equatable {
     /// Jacot et al.'s infinite-width prediction of the moments of I (``NTKLimitPrediction``),
     /// once at the start (the limiting NTK does not change in training).
     public var ntkLimit = false
+    /// The layerwise alignments A_l with the targets (Lou et al. eq. 6–7, ``AlignJob``) at each
+    /// checkpoint, if wanted.
+    public var align: AlignSettings? = nil
 
     public struct GridRequest: Codable, Sendable, Equatable {
         public var x: Int
@@ -35,7 +38,7 @@ public struct MeasurementSettings: Codable, Sendable, Equatable {
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
-        case moments, slq, top, tolerance, grid, density, densityGrid = "density_grid", ntkLimit = "ntk_limit"
+        case moments, slq, top, tolerance, grid, density, densityGrid = "density_grid", ntkLimit = "ntk_limit", align
     }
 
     public func validate() throws {
@@ -53,6 +56,10 @@ public struct MeasurementSettings: Codable, Sendable, Equatable {
             }
             guard g.points >= 2, g.points <= 201 else { throw WispError.invalidConfiguration("--grid-points must be in 2…201 (got \(g.points))") }
             guard g.radius > 0, g.radius.isFinite else { throw WispError.invalidConfiguration("--grid-radius must be positive (got \(g.radius))") }
+        }
+        if let a = align {
+            guard a.probes >= 2 else { throw WispError.invalidConfiguration("--align-probes must be at least 2 for an error bar (got \(a.probes))") }
+            guard a.exactLimit >= 0 else { throw WispError.invalidConfiguration("--align-exact-limit must be non-negative (got \(a.exactLimit))") }
         }
     }
 }
@@ -96,11 +103,13 @@ public struct CheckpointRecord: Codable, Sendable {
     public var rayleigh: RayleighQuotients?
     public var grid: LossGrid?
     public var spectrum: SpectrumSnapshot?
+    /// The layerwise alignments with the targets (``AlignJob``), if measured.
+    public var alignment: AlignmentSnapshot?
     /// Wall-clock seconds of this checkpoint's measurements.
     public var seconds: Double
 
     private enum CodingKeys: String, CodingKey {
-        case step, loss, accuracy, gradientNorm = "gradient_norm", model, moments, rayleigh, grid, spectrum, seconds
+        case step, loss, accuracy, gradientNorm = "gradient_norm", model, moments, rayleigh, grid, spectrum, alignment, seconds
     }
 }
 
@@ -137,7 +146,8 @@ public struct TrainResult: Codable, Sendable {
 /// Training by (stochastic) gradient descent with the hand-written gradient, measuring the
 /// curvature at checkpoints (Jacot et al.: moments of G, S, H through training, Fig. 1;
 /// Rayleigh quotients, Fig. 2; the loss plane along eigenvectors of G, Fig. 3; and spectral
-/// densities through training as in Cowlagi & Chaudhari Fig. 2).
+/// densities through training as in Cowlagi & Chaudhari Fig. 2; the layerwise alignments A_l
+/// through training as in Lou et al. Fig. 2).
 ///
 /// With MPI the gradient is one allreduce of P (+2) doubles per step, like an F·v product;
 /// minibatches are drawn by global sample index, so every rank count takes the same steps.
@@ -218,6 +228,10 @@ public enum TrainJob {
                 lossCurve.append(StepLoss(step: step, loss: full!.loss))
                 gradient = full!.gradient
             }
+            // A finite loss can still overflow in the backward pass: report it as divergence.
+            guard Double.dot(n: gradient.count, x: gradient, y: gradient).isFinite else {
+                throw WispError.numerical("training diverged at step \(step): the gradient is not finite (lower --lr)")
+            }
             Double.axpy(n: theta.count, alpha: -training.learningRate, x: gradient, y: &theta)
             step += 1
             if schedule == nil { try problem.setParameters(theta) }
@@ -259,6 +273,11 @@ public enum TrainJob {
             let (d, timings) = try DensityJob.run(problem, matrix: matrix, settings: m.slq, grid: m.densityGrid)
             applications += timings.operatorApplications
             record.spectrum = SpectrumSnapshot(d)
+        }
+        if let settings = m.align {
+            let a = AlignmentSnapshot(try AlignJob.run(problem, settings: settings))
+            applications += a.operatorApplications
+            record.alignment = a
         }
         return applications
     }

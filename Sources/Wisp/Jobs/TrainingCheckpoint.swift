@@ -29,13 +29,20 @@ public final class TrainingCheckpoint {
 
     private var stateFile: String { directory.path + "/train-state.json" }
 
+    /// Non-finite numbers (a stable rank of a vanishing kernel) are written as strings, like the run record's.
+    private static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return decoder
+    }
+
     /// The saved state, or nil when the directory holds none (collective, agreed).
     func restore(problem: Problem) throws -> Saved? {
         try directory.communicator.agree { () throws -> Saved? in
             guard FileManager.default.fileExists(atPath: stateFile) else { return nil }
             let data = try AtomicFile.read(path: stateFile)
             var saved: Saved
-            do { saved = try JSONDecoder().decode(Saved.self, from: data) } catch {
+            do { saved = try Self.decoder().decode(Saved.self, from: data) } catch {
                 throw WispError.badInput("\(stateFile): corrupt training state (\(error)); delete the checkpoint directory to start over")
             }
             let c = problem.configuration
@@ -53,7 +60,7 @@ public final class TrainingCheckpoint {
     /// Saves θ and the series at checkpoint `step` (collective, agreed; rank 0 writes).
     func save(step: Int, parameters: [Double], series: [CheckpointRecord], lossCurve: [StepLoss]) throws {
         let previous = FileManager.default.fileExists(atPath: stateFile)
-            ? (try? JSONDecoder().decode(Saved.self, from: AtomicFile.read(path: stateFile)))?.model : nil
+            ? (try? Self.decoder().decode(Saved.self, from: AtomicFile.read(path: stateFile)))?.model : nil
         try directory.communicator.agree {
             guard directory.communicator.rank == 0 else { return }
             let model = String(format: "train-step-%09d.safetensors", step)
@@ -61,6 +68,7 @@ public final class TrainingCheckpoint {
             let saved = Saved(step: step, model: model, series: series, lossCurve: lossCurve)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             try AtomicFile.write(try encoder.encode(saved), to: stateFile)
             if let previous, previous != model { try? FileManager.default.removeItem(atPath: directory.path + "/" + previous) }
         }

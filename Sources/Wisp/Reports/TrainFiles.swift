@@ -49,8 +49,9 @@ public enum TrainFiles {
 
     /// The time series: `train.csv` (one row per checkpoint), `loss.csv` (every step),
     /// `loss.svg`, `moments.svg` (Jacot et al. Fig. 1: tr(Aᵏ)/P of G, S, H against the step)
-    /// and `spectra.svg` (the densities of all checkpoints against λ/λ_max, Cowlagi &
-    /// Chaudhari Fig. 2). Returns the paths written.
+    /// `spectra.svg` (the densities of all checkpoints against λ/λ_max, Cowlagi &
+    /// Chaudhari Fig. 2) and `alignment.csv`/`.svg` (A_l through training, Lou et al. Fig. 2).
+    /// Returns the paths written.
     public static func writeSeries(_ result: TrainResult, directory: String) throws -> [String] {
         var written = [String]()
         func write(_ text: String, _ name: String) throws { written.append(try file(text, name, in: directory)) }
@@ -61,6 +62,7 @@ public enum TrainFiles {
         if series.first?.moments != nil { for k in 1...4 { header += ["additivity_gap_m\(k)", "additivity_gap_m\(k)_se"] } }
         if series.first?.rayleigh != nil { header += ["g_lambda_1", "g_lambda_1_rayleigh_s", "s_lambda_1", "s_lambda_1_rayleigh_g"] }
         if series.first?.spectrum != nil { header += ["spectrum_largest_node", "spectrum_m1"] }
+        if series.first?.alignment != nil { header += ["peak_layer", "peak_alignment"] }
         var csv = header.joined(separator: ",") + "\n"
         for r in series {
             var row = ["\(r.step)", "\(r.loss)", r.accuracy.map { "\($0)" } ?? "", "\(r.gradientNorm)"]
@@ -72,6 +74,7 @@ public enum TrainFiles {
                 row += ["\(g.eigenvalue)", "\(g.quotientS)", "\(s.eigenvalue)", "\(s.quotientG)"]
             }
             if let s = r.spectrum { row += ["\(s.largestNode)", "\(s.moments.first?.estimate ?? .nan)"] }
+            if let a = r.alignment { row += ["\(a.peakLayer)", "\(a.peakAlignment)"] }
             csv += row.joined(separator: ",") + "\n"
         }
         try write(csv, "train.csv")
@@ -94,6 +97,12 @@ public enum TrainFiles {
             }
             try write(SeriesPlot.svg(title: "moments of the Hessian's parts through training (Jacot et al. Fig. 1)", panels: panels,
                                      xLabel: "step"), "moments.svg")
+        }
+        if series.contains(where: { $0.alignment != nil }) {
+            try write(AlignmentSeriesFiles.csv(series), "alignment.csv")
+            if let svg = AlignmentSeriesFiles.svg(series, title: "layerwise alignment A_l with the targets through training (Lou et al. Fig. 2)") {
+                try write(svg, "alignment.svg")
+            }
         }
         // The first, middle and last checkpoints, as in Cowlagi & Chaudhari's Fig. 2.
         let all = series.compactMap { r in r.spectrum.map { (r.step, $0) } }
