@@ -75,7 +75,7 @@ public enum SeriesPlot {
             for i in 0...4 {
                 let xv = xMin + (xMax - xMin) * Double(i) / 4, yv = yMin + (yMax - yMin) * Double(i) / 4
                 s += "<text x=\"\(px(xv))\" y=\"\(oy + ph - bottom + 15)\" text-anchor=\"middle\">\(String(format: "%.4g", xv))</text>"
-                let label = panel.logY ? String(format: "1e%.2g", yv) : String(format: "%.3g", yv)
+                let label = String(format: "%.3g", panel.logY ? pow(10, yv) : yv)
                 s += "<text x=\"\(ox + left - 5)\" y=\"\(py(yv) + 4)\" text-anchor=\"end\">\(label)</text>\n"
             }
             s += "<text x=\"\(ox + pw / 2)\" y=\"\(oy + ph - 12)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
