@@ -21,7 +21,7 @@ work=${WORK:-/tmp/wisp-cowlagi}
 mkdir -p "$out" "$work"
 swift build -c release --product wisp ${SCRATCH:+--scratch-path "$SCRATCH"} >&2
 wisp=${SCRATCH:-.build}/release/wisp
-data=../shared/data
+data=${WISP_DATA:-Tests/Data}
 start=$(date +%s)
 
 # Digits: the first T = 400 images (8 × 8, pixels / 16), C = 10 classes; TC = 4000 ≤ 4096, so

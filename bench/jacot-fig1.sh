@@ -5,14 +5,14 @@
 # mse on one-hot labels; against the infinite-width prediction for I (Proposition 1 with the
 # limiting NTK of the same inputs).
 #
-# Substitution: the paper used 14×14 MNIST; this uses the 8×8 UCI digits in ../shared/data
+# Substitution: the paper used 14×14 MNIST; this uses the 8×8 UCI digits in Tests/Data (a copy of ../shared/data)
 # (T = $SAMPLES images scaled to [0, 1], d = 64, C = 10), the only image data on the machine.
 #
 #   bench/jacot-fig1.sh                    # defaults below, ≈ 10 min on 2 cores
 #   SEEDS=8 WIDTH=512 bench/jacot-fig1.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA=${DATA:-../shared/data/digits}
+DATA=${DATA:-${WISP_DATA:-Tests/Data}/digits}
 SEEDS=${SEEDS:-4}
 WIDTH=${WIDTH:-256}
 SAMPLES=${SAMPLES:-256}

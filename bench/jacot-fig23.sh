@@ -11,7 +11,7 @@
 #   bench/jacot-fig23.sh          # ≈ 5 min on 2 cores
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA=${DATA:-../shared/data/digits}
+DATA=${DATA:-${WISP_DATA:-Tests/Data}/digits}
 WIDTH=${WIDTH:-256}
 SAMPLES=${SAMPLES:-256}
 STEPS=${STEPS:-300}

@@ -5,7 +5,7 @@
 # inside the bench (TrainJob, full-batch GD) on the digits (K, exact from the dense K, and the
 # indefinite loss Hessian, SLQ vs KPM only) and on the diabetes table (K, exact): cost, the first
 # four moments' errors against the exact traces, L1 (and for the Hessian W1) distances, SVG overlays.
-# The data are read from ../shared/data (relative to the repository; see --help for other paths).
+# The data are read from Tests/Data (copies of ../shared/data; see --help for other paths).
 #   bench/kpm-vs-slq.sh                                  # budgets 640,2560, 10 probes, M = T = 512 (10–13 min on 2 cores)
 #   bench/kpm-vs-slq.sh --budgets 200 --width 64 --digits-samples 64 --digits-width 32 --output /tmp/k   # smoke run (seconds)
 #   bench/kpm-vs-slq.sh --cases network,sloppy           # the synthetic cases only

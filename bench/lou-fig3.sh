@@ -4,7 +4,7 @@
 # training ReLU FFNNs of depth L with He initialization and no biases (their eq. 8: z_1 = W_1 x,
 # z_l = W_l φ(z_(l−1)), σ_w² = 2), and the fits log l* = 3/5 log L + C and log l* = a log L + b.
 #
-# Substitution: the 8×8 digits of ../shared/data/digits (T = 1797, d = 64, 10 classes, pixels
+# Substitution: the 8×8 digits of Tests/Data/digits (a copy of ../shared/data) (T = 1797, d = 64, 10 classes, pixels
 # scaled to [0, 1]) stand in for MNIST. Training: plain minibatch SGD (batch 128, cross-entropy;
 # the paper's momentum 0.9 and weight decay are not implemented, so η is about 10× their
 # learning rate), at most STEPS steps, stopping early once the full training loss is at most
@@ -27,7 +27,7 @@ EVERY=${EVERY:-50}
 TARGET=${TARGET:-0.05}
 BATCH=${BATCH:-128}
 SUBSET=${SUBSET:-400}
-data=${WISP_DATA:-../shared/data}/digits
+data=${WISP_DATA:-Tests/Data}/digits
 out=${OUT:-bench/results/lou-fig3}
 scratch=${SCRATCH:-$(mktemp -d)}
 wisp=${WISP:-.build/release/wisp}

@@ -8,7 +8,7 @@
 # the SLQ and KPM densities, exact and Hutchinson moments, inputs read per rank from a .npy file, a model
 # from a .safetensors file, ranks with zero samples (T < ranks) and uneven blocks, and the
 # normalization layers whose batch statistics are sums over every rank's samples, and the real
-# datasets of ../shared/data (or $WISP_DATA): IDX digits with one-hot labels, pooled, scaled and
+# datasets of Tests/Data (copies of ../shared/data; or $WISP_DATA): IDX digits with one-hot labels, pooled, scaled and
 # standardized (statistics summed over the ranks), the diabetes CSV with its target column, and
 # data-spectrum (dense: allreduce of XᵀX; Lanczos: the distributed operator), the layerwise
 # alignment (exact and Hutchinson), eigenvectors mapped from sample space, model reduction, the loss Hessian
@@ -103,7 +103,7 @@ jobs=(
   "reduce|1e-12|reduce --quiet --model $work/model.safetensors --init $work/model-init.safetensors --activation tanh --sigma-b2 0.1 --samples 29 --loss cross-entropy --keep 5 --sweep 1,5,20 --save-reduced $work/reduced.safetensors"
   "eigenvectors|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 3 --matrix ntk --activation tanh --save-eigenvectors $work/ev.safetensors"
 )
-data=${WISP_DATA:-../shared/data}
+data=${WISP_DATA:-Tests/Data}
 if [ -d "$data/digits" ] && [ -d "$data/diabetes" ]; then
   data=$(cd "$data" && pwd)
   digits="--inputs $data/digits/digits-images.idx3-ubyte"

@@ -42,8 +42,8 @@ struct TrainedNetworkSettings {
     var deflate: Int
 
     /// The digits: first T images (pixels / 16), one-hot labels C = 10, cross-entropy.
-    static func digits(images: String = "../shared/data/digits/digits-images.idx3-ubyte",
-                       labels: String = "../shared/data/digits/digits-labels.idx1-ubyte") -> TrainedNetworkSettings {
+    static func digits(images: String = "Tests/Data/digits/digits-images.idx3-ubyte",
+                       labels: String = "Tests/Data/digits/digits-labels.idx1-ubyte") -> TrainedNetworkSettings {
         var c = ProblemConfiguration()
         c.inputsPath = images
         c.labelsPath = labels
@@ -59,7 +59,7 @@ struct TrainedNetworkSettings {
 
     /// The diabetes table: T = 442 rows, 10 standardized features, the `target` column (raw,
     /// 25…346), MSE; η small because the targets are O(10²).
-    static func diabetes(csv: String = "../shared/data/diabetes/diabetes.csv") -> TrainedNetworkSettings {
+    static func diabetes(csv: String = "Tests/Data/diabetes/diabetes.csv") -> TrainedNetworkSettings {
         var c = ProblemConfiguration()
         c.inputsPath = csv
         c.targetColumns = ["target"]

@@ -18,11 +18,11 @@ final class DataTests: XCTestCase {
 
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
-    /// The shared datasets (../shared/data beside the repository, or $WISP_DATA).
+    /// The real datasets: the copies in Tests/Data (or $WISP_DATA).
     static let dataDirectory: String = {
         if let env = ProcessInfo.processInfo.environment["WISP_DATA"] { return env }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("shared/data").path
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Data").path
     }()
     var digitsImages: String { Self.dataDirectory + "/digits/digits-images.idx3-ubyte" }
     var digitsLabels: String { Self.dataDirectory + "/digits/digits-labels.idx1-ubyte" }
