@@ -206,7 +206,9 @@ public enum TrainJob {
                 operatorApplications += try measure(problem, measurements, into: &record)
                 record.seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
                 measurementSeconds += record.seconds
-                record.model = try onCheckpoint?(record, theta)
+                // Rank 0 writes files here; an error there must stop every rank, not leave them in a collective.
+                let current = record, parameters = theta
+                record.model = try problem.communicator.agree { try onCheckpoint?(current, parameters) }
                 series.append(record)
                 try checkpoint?.save(step: step, parameters: theta, series: series, lossCurve: lossCurve)
                 reporter?.report(String(format: "step %d/%d, loss %.6e (checkpoint)", step, training.steps, record.loss), force: true)
