@@ -296,20 +296,9 @@ final class AlignmentTests: XCTestCase {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wisp-align-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let products = Bundle.main.bundleURL
-        let binary = try XCTUnwrap([products, products.deletingLastPathComponent()].map { $0.appendingPathComponent("wisp") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) })
         func wisp(_ arguments: [String]) throws -> (Int32, String) {
-            let process = Process()
-            process.executableURL = binary
-            process.arguments = arguments
-            let err = Pipe()
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = err
-            try process.run()
-            let e = err.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: e, as: UTF8.self))
+            let r = try WispExecutable.run(arguments)
+            return (r.status, r.stderr)
         }
         let small = ["--width", "16", "--samples", "9", "--outputs", "2", "--quiet"]
         let json = directory.appendingPathComponent("a.json").path

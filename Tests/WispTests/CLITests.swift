@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Wisp
+import WispTestSupport
 
 /// The `wisp` executable end to end: outputs and their fields, determinism, and one clear
 /// error line with a non-zero exit (and no output file) for every kind of bad input.
@@ -19,28 +20,8 @@ final class CLITests: XCTestCase {
 
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
-    struct Outcome { var status: Int32; var stdout: String; var stderr: String }
-
-    /// Runs the `wisp` built next to this test bundle.
-    func wisp(_ arguments: [String]) throws -> Outcome {
-        // On Linux the test executable sits in the products directory beside `wisp`.
-        let products = Bundle.main.bundleURL
-        let candidates = [products, products.deletingLastPathComponent()].map { $0.appendingPathComponent("wisp") }
-        let binary = candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Outcome(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                       stderr: String(decoding: e, as: UTF8.self))
-    }
+    /// Runs the `wisp` built next to this test bundle in the test's directory.
+    func wisp(_ arguments: [String]) throws -> WispExecutable.Outcome { try WispExecutable.run(arguments, in: directory) }
 
     /// Asserts a failure: non-zero exit, exactly one stderr line that mentions `words`, and
     /// no JSON written.

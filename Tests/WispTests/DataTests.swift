@@ -2,6 +2,7 @@ import CLAPACK
 import Foundation
 import XCTest
 @testable import Wisp
+import WispTestSupport
 
 /// Real data: the IDX and CSV readers (round trips, the shipped digits and diabetes files,
 /// corrupt files), labels, targets, preprocessing against hand computations, the data
@@ -425,23 +426,7 @@ final class DataTests: XCTestCase {
 
     // MARK: - CLI
 
-    struct Outcome { var status: Int32; var stdout: String; var stderr: String }
-
-    func wisp(_ arguments: [String]) throws -> Outcome {
-        let products = Bundle.main.bundleURL
-        let candidates = [products, products.deletingLastPathComponent()].map { $0.appendingPathComponent("wisp") }
-        let process = Process()
-        process.executableURL = candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Outcome(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
+    func wisp(_ arguments: [String]) throws -> WispExecutable.Outcome { try WispExecutable.run(arguments, in: directory) }
 
     func json(_ file: String) throws -> [String: Any] {
         try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as! [String: Any]

@@ -95,8 +95,7 @@ public enum DensityJob {
         let density = try SpectralDensity(nodes: nodes, weights: weights.map { $0 * s }, extraZeroMass: 1 - s, settings: grid)
         // The exact mean costs nothing extra without batch coupling, TC products with it.
         // tr G = tr F for mse; the Hessian's trace has no cheap exact form.
-        let traceIsF = matrix == .fisher || matrix == .ntk || (matrix == .ggn && problem.configuration.loss == .mse)
-        let exactMean = traceIsF && problem.exactMomentsCost <= 256 ? problem.exactTrace() / P : nil
+        let exactMean = matrix.sharesSpectrumWithFisher(loss: problem.configuration.loss) && problem.exactMomentsCost <= 256 ? problem.exactTrace() / P : nil
         let moments = (1...4).map { order -> MomentRecord in
             let e = slq.normalizedMoment(order).scaled(by: s)
             return MomentRecord(order: order, estimate: e.mean, standardError: e.standardError, exact: order == 1 ? exactMean : nil)

@@ -83,13 +83,39 @@ public enum EigenvectorExport {
                 let scale = 1 / (T * lambda).squareRoot()
                 v.withUnsafeMutableBufferPointer { Double.scal(n: P, alpha: scale, x: $0.baseAddress!) }
             }
-            if let big = v.indices.max(by: { abs(v[$0]) < abs(v[$1]) }), v[big] < 0 {
-                v.withUnsafeMutableBufferPointer { Double.scal(n: P, alpha: -1, x: $0.baseAddress!) }
-            }
             flat.append(contentsOf: v)
             written.append(i)
         }
+        normalizeSigns(&flat, rows: written.count, P: P)
         return (flat, written, unmapped, threshold)
+    }
+
+    /// Flips each row of `v` (rows × P) so that its largest-magnitude entry is positive: the
+    /// deterministic sign of every eigenvector Wisp writes.
+    static func normalizeSigns(_ v: inout [Double], rows: Int, P: Int) {
+        v.withUnsafeMutableBufferPointer { p in
+            for r in 0..<rows {
+                let row = p.baseAddress! + r * P
+                var big = 0
+                for i in 0..<P where abs(row[i]) > abs(row[big]) { big = i }
+                if row[big] < 0 { Double.scal(n: P, alpha: -1, x: row) }
+            }
+        }
+    }
+
+    /// ‖A v_j − λ_j v_j‖ for the rows v_j of `flat` (k × P), one operator application each.
+    static func residuals(_ op: any LinearOperator, vectors flat: [Double], values: [Double], P: Int) -> [Double] {
+        var y = [Double](repeating: 0, count: P)
+        return values.indices.map { j in
+            flat.withUnsafeBufferPointer { f in
+                y.withUnsafeMutableBufferPointer { yp in
+                    let v = f.baseAddress! + j * P
+                    op.apply(v, into: yp.baseAddress!)
+                    Double.axpy(n: P, alpha: -values[j], x: v, y: yp.baseAddress!)
+                }
+            }
+            return Double.dot(n: P, x: y, y: y).squareRoot()
+        }
     }
 
     /// Maps, checks and (on rank 0) writes the eigenvectors in `top` to `path`. Collective.
@@ -99,23 +125,8 @@ public enum EigenvectorExport {
         let (flat, written, unmapped, threshold) = parameterVectors(problem, top: top)
         let k = written.count
         let values = written.map { top.eigenvalues[$0] }
-        var residuals = [Double]()
-        if top.space == "parameter" {
-            residuals = written.map { top.residuals[$0] }
-        } else {
-            let fisher = try problem.makeOperator(.fisher)
-            var y = [Double](repeating: 0, count: P)
-            for j in 0..<k {
-                flat.withUnsafeBufferPointer { f in
-                    y.withUnsafeMutableBufferPointer { yp in
-                        let v = f.baseAddress! + j * P
-                        fisher.apply(v, into: yp.baseAddress!)
-                        Double.axpy(n: P, alpha: -values[j], x: v, y: yp.baseAddress!)
-                    }
-                }
-                residuals.append(Double.dot(n: P, x: y, y: y).squareRoot())
-            }
-        }
+        let residuals = top.space == "parameter" ? written.map { top.residuals[$0] }
+                                                 : residuals(try problem.makeOperator(.fisher), vectors: flat, values: values, P: P)
         var gram = [Double](repeating: 0, count: max(k * k, 1))
         if k > 0 {
             Double.gemm(transA: false, transB: true, m: k, n: k, k: P, alpha: 1, a: flat, lda: P, b: flat, ldb: P,

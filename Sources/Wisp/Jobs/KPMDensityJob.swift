@@ -126,8 +126,7 @@ public enum KPMDensityJob {
         let P = Double(problem.parameterCount)
         let s = matrix == .ntk ? Double(problem.sampleSpaceDimension) / P : 1
         let density = try SpectralDensity(expansion: measurement.expansion, scale: s, extraZeroMass: 1 - s, settings: grid)
-        let traceIsF = matrix == .fisher || matrix == .ntk || (matrix == .ggn && problem.configuration.loss == .mse)
-        let exactMean = traceIsF && problem.exactMomentsCost <= 256 ? problem.exactTrace() / P : nil
+        let exactMean = matrix.sharesSpectrumWithFisher(loss: problem.configuration.loss) && problem.exactMomentsCost <= 256 ? problem.exactTrace() / P : nil
         let moments = (1...4).map { order -> MomentRecord in
             let e = measurement.powerMoment(order).scaled(by: s)
             return MomentRecord(order: order, estimate: e.mean, standardError: e.standardError, exact: order == 1 ? exactMean : nil)

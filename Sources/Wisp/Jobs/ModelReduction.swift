@@ -178,7 +178,7 @@ public enum ModelReduction {
             // Eigenvector j is column j of z; transpose once so that row i is e_i in descending order.
             var vt = [Double](repeating: 0, count: P * P)
             for r in 0..<P { for c in 0..<P { vt[(P - 1 - c) * P + r] = z[r * P + c] } }
-            normalizeSigns(&vt, rows: P, P: P)
+            EigenvectorExport.normalizeSigns(&vt, rows: P, P: P)
             let values = Array(ascending.reversed())
             let worst = worstResidual(matrix: full, vectors: vt, values: values, P: P)
             return FisherEigenbasis(values: values, vectors: vt, matrix: matrix,
@@ -195,22 +195,10 @@ public enum ModelReduction {
         if !top.converged.allSatisfy({ $0 }) {
             throw WispError.numerical("\(top.converged.filter { !$0 }.count) of \(count) eigenpairs of \(matrix.rawValue) did not reach --tol \(tolerance) after \(top.operatorApplications) operator applications; lower k or raise --dense-limit above P = \(P)")
         }
-        var (flat, written, _, _) = EigenvectorExport.parameterVectors(problem, top: top)
+        let (flat, written, _, _) = EigenvectorExport.parameterVectors(problem, top: top)
         let values = written.map { top.eigenvalues[$0] }
-        normalizeSigns(&flat, rows: values.count, P: P)
         // Residuals with the parameter-space operator (the sample-space ones are K's).
-        let op = try problem.makeOperator(matrix)
-        var worst = 0.0
-        var y = [Double](repeating: 0, count: P)
-        for j in 0..<values.count {
-            flat.withUnsafeBufferPointer { f in
-                y.withUnsafeMutableBufferPointer { yp in
-                    op.apply(f.baseAddress! + j * P, into: yp.baseAddress!)
-                    Double.axpy(n: P, alpha: -values[j], x: f.baseAddress! + j * P, y: yp.baseAddress!)
-                }
-            }
-            worst = max(worst, Double.dot(n: P, x: y, y: y).squareRoot())
-        }
+        let worst = EigenvectorExport.residuals(try problem.makeOperator(matrix), vectors: flat, values: values, P: P).max() ?? 0
         return FisherEigenbasis(values: values, vectors: flat, matrix: matrix,
                                 method: sample ? "thick-restart Lanczos on K = (1/T) J Jᵀ in sample space, vectors mapped v = Jᵀ u / √(T λ)"
                                                : "thick-restart Lanczos on \(matrix.rawValue) in parameter space (Ritz vectors)",
@@ -256,13 +244,18 @@ public enum ModelReduction {
         var variants: [(String, [Double]?)] = [("weights", nil)]
         if let initial { variants.append(("change", initial)) }
         var saved = [String: [Double]]()
+        // ‖w − w₀‖² per variant (w₀ = 0 for "weights"), the denominator of the captured share.
+        var projectedNorm2 = [String: Double]()
+        for (name, origin) in variants {
+            var d = w
+            if let origin { d.withUnsafeMutableBufferPointer { Double.axpy(n: P, alpha: -1, x: origin, y: $0.baseAddress!) } }
+            projectedNorm2[name] = Double.dot(n: P, x: d, y: d)
+        }
         func evaluate(_ k: Int, _ name: String, _ origin: [Double]?) throws -> ReducedModel {
             let (theta, captured) = project(w, origin: origin, basis: basis.vectors, k: k, P: P)
             var diff = theta
             diff.withUnsafeMutableBufferPointer { Double.axpy(n: P, alpha: -1, x: w, y: $0.baseAddress!) }
-            var d = w
-            if let origin { d.withUnsafeMutableBufferPointer { Double.axpy(n: P, alpha: -1, x: origin, y: $0.baseAddress!) } }
-            let dd = Double.dot(n: P, x: d, y: d)
+            let dd = projectedNorm2[name]!
             try problem.setParameters(theta)
             let e = try problem.loss()
             if k == keep { saved[name] = theta }
@@ -282,10 +275,8 @@ public enum ModelReduction {
             try problem.setParameters(initial)
             let e = try problem.loss()
             initialEvaluation = ModelEvaluation(loss: e.value, accuracy: e.accuracy)
-            var d = w
-            d.withUnsafeMutableBufferPointer { Double.axpy(n: P, alpha: -1, x: initial, y: $0.baseAddress!) }
             initialRatio = Double.dot(n: P, x: initial, y: initial).squareRoot() / wNorm
-            changeRatio = Double.dot(n: P, x: d, y: d).squareRoot() / wNorm
+            changeRatio = projectedNorm2["change"]!.squareRoot() / wNorm
         }
         let result = ReductionResult(
             matrix: matrix, matrixDescription: matrixDescription(problem.configuration.loss), method: basis.method, parameters: P,
@@ -306,18 +297,6 @@ public enum ModelReduction {
             throw WispError.badInput("--init \(path): layer widths \(b.widths)\(b.hasBias ? "" : " without biases") differ from the model's \(a.widths)\(a.hasBias ? "" : " without biases")")
         }
         return net.parameters
-    }
-
-    /// Flips each row so that its largest-magnitude entry is positive (a deterministic sign).
-    static func normalizeSigns(_ v: inout [Double], rows: Int, P: Int) {
-        v.withUnsafeMutableBufferPointer { p in
-            for r in 0..<rows {
-                let row = p.baseAddress! + r * P
-                var big = 0
-                for i in 0..<P where abs(row[i]) > abs(row[big]) { big = i }
-                if row[big] < 0 { Double.scal(n: P, alpha: -1, x: row) }
-            }
-        }
     }
 
     /// max_j ‖A v_j − λ_j v_j‖ with A dense (one GEMM, 2P³ flops).

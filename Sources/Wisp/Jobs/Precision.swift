@@ -24,6 +24,11 @@ public enum CurvatureMatrix: String, Codable, Sendable, CaseIterable {
     public var space: String { isSampleSpace ? "sample" : "parameter" }
     /// Whether the matrix depends on the targets through the loss.
     public var needsLoss: Bool { self == .ggn || self == .hessian || self == .residual }
+    /// Whether the matrix has F's nonzero spectrum under `loss` (F, K, and G for mse), so that
+    /// F's exact trace and Karakida et al.'s theory apply to it.
+    public func sharesSpectrumWithFisher(loss: Loss) -> Bool {
+        self == .fisher || self == .ntk || (self == .ggn && loss == .mse)
+    }
     /// Whether the matrix is positive semi-definite (F, K, G) or may have negative eigenvalues.
     public var isSemidefinite: Bool { self != .hessian && self != .residual }
 }

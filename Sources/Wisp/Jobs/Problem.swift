@@ -77,9 +77,15 @@ public final class Problem {
         fileTargets = data.targets
         preprocessingSummary = data.preprocessing
 
-        switch c.precision {
-        case .float64: box = try PrecisionBox(network: network64, dataset: dataset, communicator: communicator)
-        case .float32: box = try PrecisionBox(network: try network64.converted(to: Float.self), dataset: dataset, communicator: communicator)
+        box = try Self.makeBox(network64, precision: c.precision, dataset: dataset, communicator: communicator)
+    }
+
+    /// The Jacobian of `network` on `dataset` in `precision` (runs the forward pass).
+    private static func makeBox(_ network: Network<Double>, precision: Precision, dataset: Dataset,
+                                communicator: any Communicator) throws -> any JacobianBox {
+        switch precision {
+        case .float64: return try PrecisionBox(network: network, dataset: dataset, communicator: communicator)
+        case .float32: return try PrecisionBox(network: try network.converted(to: Float.self), dataset: dataset, communicator: communicator)
         }
     }
 
@@ -104,30 +110,35 @@ public final class Problem {
     /// L(θ) = (1/T) Σ_t ℓ(f(x_t), y_t) over all samples, and the fraction classified correctly
     /// where the targets are classes (collective).
     public func loss() throws -> (value: Double, accuracy: Double?) {
-        let e = try lossEvaluation(), t = try targets()
-        let correct = configuration.loss.correct(outputs: box.outputs(), targets: t.values, columns: architecture.outputs,
-                                                 classes: t.classes)
-        var sums = [e.sum, Double(correct ?? 0)]
+        let (sum, correct) = try localLoss()
+        var sums = [sum, Double(correct ?? 0)]
         sums.withUnsafeMutableBufferPointer { communicator.allreduceSum($0) }
         let T = Double(totalSamples)
         return (sums[0] / T, correct == nil ? nil : sums[1] / T)
+    }
+
+    /// Σ ℓ_t and the number of correctly classified samples (nil for real targets) over this
+    /// process's samples.
+    private func localLoss() throws -> (sum: Double, correct: Int?) {
+        let e = try lossEvaluation(), t = try targets()
+        return (e.sum, configuration.loss.correct(outputs: box.outputs(), targets: t.values, columns: architecture.outputs,
+                                                  classes: t.classes))
     }
 
     /// L(θ), the accuracy where the targets are classes, and ∇L(θ) = (1/T) Jᵀ r over all
     /// samples (P, on every process). Collective: one allreduce of P + 2 doubles. Cost: one
     /// backward pass (the forward pass is the cached one).
     public func lossAndGradient() throws -> (loss: Double, accuracy: Double?, gradient: [Double]) {
-        let e = try lossEvaluation(), t = try targets()
-        let correct = configuration.loss.correct(outputs: box.outputs(), targets: t.values, columns: architecture.outputs,
-                                                 classes: t.classes)
-        var g = box.vjp(e.gradient, scale: 1 / Double(totalSamples))
-        g.append(e.sum)
-        g.append(Double(correct ?? 0))
+        let (sum, correct) = try localLoss()
+        let P = parameterCount
+        // One buffer [∇L, Σℓ, correct] for the single allreduce (no P-sized reallocation).
+        var g = box.vjp(try lossEvaluation().gradient, scale: 1 / Double(totalSamples), extra: 2)
+        g[P] = sum
+        g[P + 1] = Double(correct ?? 0)
         g.withUnsafeMutableBufferPointer { communicator.allreduceSum($0) }
         let T = Double(totalSamples)
-        let accuracy = correct == nil ? nil : g.removeLast() / T
-        if correct == nil { g.removeLast() }
-        let loss = g.removeLast() / T
+        let (loss, accuracy) = (g[P] / T, correct == nil ? nil : g[P + 1] / T)
+        g.removeLast(2)
         return (loss, accuracy, g)
     }
 
@@ -171,11 +182,8 @@ public final class Problem {
     /// Replaces θ and reruns the forward pass (collective with batch statistics). Cached
     /// traces, Gram rows and loss values are dropped; the targets are kept.
     public func setParameters(_ theta: [Double]) throws {
-        let network = try Network<Double>(architecture: architecture, parameters: theta)
-        switch configuration.precision {
-        case .float64: box = try PrecisionBox(network: network, dataset: dataset, communicator: communicator)
-        case .float32: box = try PrecisionBox(network: try network.converted(to: Float.self), dataset: dataset, communicator: communicator)
-        }
+        box = try Self.makeBox(try Network<Double>(architecture: architecture, parameters: theta), precision: configuration.precision,
+                               dataset: dataset, communicator: communicator)
         cachedTrace = nil
         cachedGram = nil
         cachedLoss = nil
@@ -258,7 +266,7 @@ public final class Problem {
     /// Jᵀ u (P, on every process) for this process's part of a sample-space vector u
     /// (T_block·C): one backward pass and one sum of P doubles over processes (collective).
     public func jacobianTransposeProduct(_ u: [Double]) -> [Double] {
-        var g = box.vjp(u, scale: 1)
+        var g = box.vjp(u, scale: 1, extra: 0)
         g.withUnsafeMutableBufferPointer { communicator.allreduceSum($0) }
         return g
     }
@@ -288,7 +296,7 @@ public final class Problem {
 private protocol JacobianBox {
     func makeOperator(_ matrix: CurvatureMatrix, loss: LossEvaluation?) throws -> any LinearOperator
     func outputs() -> [Double]
-    func vjp(_ u: [Double], scale: Double) -> [Double]
+    func vjp(_ u: [Double], scale: Double, extra: Int) -> [Double]
     func batchGradient(parameters: [Double], inputs: Dataset, targets: [Double], loss: Loss) throws -> [Double]
     func lossSum(parameters: [Double], targets: [Double], loss: Loss) throws -> Double
     func exactTrace() -> Double
@@ -324,35 +332,49 @@ private final class PrecisionBox<S: BLASScalar>: JacobianBox {
 
     func outputs() -> [Double] { jacobian.outputs.map { Double($0) } }
 
+    /// The Jacobian of the same architecture at other parameters θ on `inputs` (one forward pass).
+    private func jacobian(at parameters: [Double], inputs: Dataset) throws -> BatchedJacobian<S> {
+        let theta = S.self == Double.self ? parameters as! [S] : parameters.map { S($0) }
+        return try BatchedJacobian(network: try Network<S>(architecture: jacobian.architecture, parameters: theta), inputs: inputs,
+                                   reduction: communicator)
+    }
+
     /// Σ ℓ_t over this process's samples at θ (one forward pass).
     func lossSum(parameters: [Double], targets: [Double], loss: Loss) throws -> Double {
-        let network = try Network<S>(architecture: jacobian.architecture, parameters: parameters.map { S($0) })
-        let j = try BatchedJacobian(network: network, inputs: dataset, reduction: communicator)
+        let j = try jacobian(at: parameters, inputs: dataset)
         return loss.evaluate(outputs: j.outputs.map { Double($0) }, targets: targets, columns: jacobian.outputCount).sum
     }
 
     /// (1/B) Σ J_tᵀ r_t over `inputs` at θ, followed by Σ ℓ_t (P + 1 values, unreduced).
     func batchGradient(parameters: [Double], inputs: Dataset, targets: [Double], loss: Loss) throws -> [Double] {
-        let network = try Network<S>(architecture: jacobian.architecture, parameters: parameters.map { S($0) })
-        let j = try BatchedJacobian(network: network, inputs: inputs, reduction: communicator)
+        let j = try jacobian(at: parameters, inputs: inputs)
         let e = loss.evaluate(outputs: j.outputs.map { Double($0) }, targets: targets, columns: jacobian.outputCount)
-        let u = e.gradient.map { S($0) } + (e.gradient.isEmpty ? [0] : [])
-        var g = [S](repeating: 0, count: jacobian.parameterCount)
-        u.withUnsafeBufferPointer { up in
-            g.withUnsafeMutableBufferPointer { j.vjp(up.baseAddress!, alpha: S(1 / Double(inputs.totalSamples)), into: $0.baseAddress!) }
-        }
-        var result = S.self == Double.self ? g as! [Double] : g.map { Double($0) }
-        result.append(e.sum)
-        return result
+        var g = Self.transposeProduct(j, e.gradient, scale: 1 / Double(inputs.totalSamples), extra: 1)
+        g[jacobian.parameterCount] = e.sum
+        return g
     }
 
-    func vjp(_ u: [Double], scale: Double) -> [Double] {
-        let uS = u.map { S($0) } + (u.isEmpty ? [0] : [])
-        var g = [S](repeating: 0, count: jacobian.parameterCount)
-        uS.withUnsafeBufferPointer { up in
-            g.withUnsafeMutableBufferPointer { jacobian.vjp(up.baseAddress!, alpha: S(scale), into: $0.baseAddress!) }
+    func vjp(_ u: [Double], scale: Double, extra: Int) -> [Double] {
+        Self.transposeProduct(jacobian, u, scale: scale, extra: extra)
+    }
+
+    /// α Jᵀ u in Float64 (P entries), followed by `extra` zeros for the caller's sums, so that one
+    /// allreduce can carry them without reallocating the P-vector.
+    private static func transposeProduct(_ j: BatchedJacobian<S>, _ u: [Double], scale: Double, extra: Int) -> [Double] {
+        let P = j.parameterCount
+        let uS = (S.self == Double.self ? u as! [S] : u.map { S($0) }) + (u.isEmpty ? [0] : [])
+        if S.self == Double.self {
+            var g = [Double](repeating: 0, count: P + extra)
+            uS.withUnsafeBufferPointer { up in
+                g.withUnsafeMutableBufferPointer { j.vjp(up.baseAddress!, alpha: S(scale), into: UnsafeMutableRawPointer($0.baseAddress!).assumingMemoryBound(to: S.self)) }
+            }
+            return g
         }
-        return S.self == Double.self ? g as! [Double] : g.map { Double($0) }
+        var gS = [S](repeating: 0, count: P)
+        uS.withUnsafeBufferPointer { up in gS.withUnsafeMutableBufferPointer { j.vjp(up.baseAddress!, alpha: S(scale), into: $0.baseAddress!) } }
+        var g = [Double](repeating: 0, count: P + extra)
+        g.withUnsafeMutableBufferPointer { gp in gS.withUnsafeBufferPointer { S.convert($0.baseAddress!, to: gp.baseAddress!, count: P) } }
+        return g
     }
 
     func exactTrace() -> Double {
@@ -366,7 +388,8 @@ private final class PrecisionBox<S: BLASScalar>: JacobianBox {
     func rawOutputs() -> [Double] { jacobian.rawOutputs.map { Double($0) } }
 
     func network64() -> Network<Double> {
-        try! Network<Double>(architecture: jacobian.network.architecture, parameters: jacobian.network.parameters.map { Double($0) })
+        if S.self == Double.self { return jacobian.network as! Network<Double> }
+        return try! Network<Double>(architecture: jacobian.network.architecture, parameters: jacobian.network.parameters.map { Double($0) })
     }
 
     func makeLayerOperator(_ layer: Int) -> any LinearOperator {

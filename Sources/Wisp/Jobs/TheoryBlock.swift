@@ -27,7 +27,7 @@ public struct TheoryBlock: Encodable, Sendable {
     public static func make(for problem: Problem, matrix: CurvatureMatrix = .fisher) -> TheoryBlock {
         let outputs = problem.rawOutputs()
         let c = problem.configuration
-        if matrix == .hessian || matrix == .residual || (matrix == .ggn && c.loss != .mse) {
+        if !matrix.sharesSpectrumWithFisher(loss: c.loss) {
             return TheoryBlock(covered: false, reason: "the mean-field theory (Karakida et al.) describes the Fisher matrix F = (1/T) JᵀJ, not --matrix \(matrix.rawValue) with --loss \(c.loss.rawValue)")
         }
         if c.inputsPath != nil {
