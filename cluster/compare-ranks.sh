@@ -75,21 +75,21 @@ sys.exit(0 if abs(got - predicted) <= 1e-5 * abs(predicted) else 1)
 PY
 
 jobs=(
-  "top-fisher|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 4 --matrix fisher --activation tanh --sigma-b2 0.2"
-  "top-ntk|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 4 --matrix ntk --activation erf --parametrization ntk --sigma-b2 0.2"
-  "density|1e-12|density --quiet --width 32 --samples 23 --outputs 2 --probes 5 --steps 16"
-  "density-fisher|1e-12|density --quiet --width 16 --samples 11 --probes 3 --steps 12 --matrix fisher"
+  "top-fisher|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 4 --matrix fisher --activation tanh --sigma-b2 0.2 --method lanczos"
+  "top-ntk|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 4 --matrix ntk --activation erf --parametrization ntk --sigma-b2 0.2 --method lanczos"
+  "density|1e-12|density --quiet --width 32 --samples 23 --outputs 2 --probes 5 --steps 16 --method slq"
+  "density-fisher|1e-12|density --quiet --width 16 --samples 11 --probes 3 --steps 12 --matrix fisher --method slq"
   "density-kpm|1e-12|density --quiet --width 32 --samples 23 --outputs 2 --probes 4 --method kpm --moments 48 --deflate 1"
   "density-kpm-fisher|1e-12|density --quiet --width 16 --samples 11 --probes 3 --method kpm --moments 32 --matrix fisher --grid linear"
   "moments-exact|1e-12|moments --quiet --width 32 --samples 23 --outputs 2"
   "moments-hutchinson|1e-12|moments --quiet --width 32 --samples 23 --outputs 2 --exact-limit 0 --probes 6"
-  "files|1e-12|top --quiet --inputs $work/inputs.npy --model $work/model.safetensors --activation tanh --sigma-b2 0.1 --k 3 --matrix ntk"
+  "files|1e-12|top --quiet --inputs $work/inputs.npy --model $work/model.safetensors --activation tanh --sigma-b2 0.1 --k 3 --matrix ntk --method lanczos"
   "tiny|1e-12|moments --quiet --width 16 --samples 3 --outputs 2"
-  "middle-bn|1e-12|top --quiet --width 24 --samples 13 --outputs 2 --k 3 --matrix ntk --normalization middle-batchnorm --activation tanh"
+  "middle-bn|1e-12|top --quiet --width 24 --samples 13 --outputs 2 --k 3 --matrix ntk --normalization middle-batchnorm --activation tanh --method lanczos"
   "last-bn|1e-12|moments --quiet --width 24 --samples 13 --outputs 2 --normalization last-batchnorm"
-  "last-mean|1e-12|density --quiet --width 24 --samples 13 --probes 3 --steps 10 --normalization last-mean --grid linear"
-  "layernorm|1e-12|top --quiet --width 24 --samples 13 --outputs 3 --k 2 --normalization layernorm --activation erf"
-  "float32|1e-5|top --quiet --width 32 --samples 23 --k 2 --precision float32"
+  "last-mean|1e-12|density --quiet --width 24 --samples 13 --probes 3 --steps 10 --normalization last-mean --grid linear --method slq"
+  "layernorm|1e-12|top --quiet --width 24 --samples 13 --outputs 3 --k 2 --normalization layernorm --activation erf --method lanczos"
+  "float32|1e-5|top --quiet --width 32 --samples 23 --k 2 --precision float32 --method lanczos"
   "hessian|1e-12|top --quiet --width 24 --samples 13 --outputs 3 --k 3 --matrix hessian --which largest-magnitude --activation softplus --loss cross-entropy"
   "train-gd|1e-12|train --quiet --width 16 --samples 13 --outputs 2 --activation softplus --steps 20 --every 10 --lr 0.05 --measure moments,top --top 2 --probes 3 --slq-steps 8 --output-dir $work/train-files --no-save-models"
   "train-sgd|1e-12|train --quiet --width 16 --samples 13 --outputs 3 --loss cross-entropy --steps 12 --every 6 --lr 0.3 --batch-size 4 --measure none --output-dir $work/train-files --no-save-models"
@@ -101,15 +101,21 @@ jobs=(
   "align-hutchinson|1e-12|align --quiet --width 32 --samples 23 --outputs 2 --exact-limit 0 --probes 6"
   "align-tiny|1e-12|align --quiet --width 16 --samples 3 --outputs 2 --probes 4"
   "reduce|1e-12|reduce --quiet --model $work/model.safetensors --init $work/model-init.safetensors --activation tanh --sigma-b2 0.1 --samples 29 --loss cross-entropy --keep 5 --sweep 1,5,20 --save-reduced $work/reduced.safetensors"
-  "eigenvectors|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 3 --matrix ntk --activation tanh --save-eigenvectors $work/ev.safetensors"
+  "top-exact|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 4 --method exact --activation tanh --sigma-b2 0.2"
+  "top-exact-ggn|1e-12|top --quiet --width 16 --samples 11 --outputs 3 --k 3 --matrix ggn --loss cross-entropy --method exact --activation softplus"
+  "density-exact|1e-12|density --quiet --width 32 --samples 23 --outputs 2 --method exact"
+  "density-exact-bn|1e-12|density --quiet --width 24 --samples 13 --outputs 2 --normalization middle-batchnorm --method exact --grid linear"
+  "eigenvectors-exact|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 3 --matrix fisher --method exact --activation tanh --save-eigenvectors $work/ev-exact.safetensors"
+  "density-compare|1e-12|density --quiet --width 32 --samples 23 --outputs 2 --method slq --probes 4 --steps 12 --compare-exact"
+  "eigenvectors|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 3 --matrix ntk --activation tanh --save-eigenvectors $work/ev.safetensors --method lanczos"
 )
 data=${WISP_DATA:-Tests/Data}
 if [ -d "$data/digits" ] && [ -d "$data/diabetes" ]; then
   data=$(cd "$data" && pwd)
   digits="--inputs $data/digits/digits-images.idx3-ubyte"
   jobs+=(
-    "digits-labels|1e-12|top --quiet --width 24 $digits --labels $data/digits/digits-labels.idx1-ubyte --samples 37 --pool 2 --scale-pixels --standardize --k 3 --matrix ntk"
-    "diabetes|1e-12|top --quiet --width 16 --inputs $data/diabetes/diabetes.csv --target-column target --standardize --samples 41 --k 2"
+    "digits-labels|1e-12|top --quiet --width 24 $digits --labels $data/digits/digits-labels.idx1-ubyte --samples 37 --pool 2 --scale-pixels --standardize --k 3 --matrix ntk --method lanczos"
+    "diabetes|1e-12|top --quiet --width 16 --inputs $data/diabetes/diabetes.csv --target-column target --standardize --samples 41 --k 2 --method lanczos"
     "data-spectrum-dense|1e-12|data-spectrum --quiet $digits --scale-pixels"
     "data-spectrum-lanczos|1e-12|data-spectrum --quiet $digits --samples 101 --standardize --method lanczos --k 4"
   )
@@ -135,7 +141,8 @@ work, jobs = sys.argv[1], [(j.split("|")[0], float(j.split("|")[1])) for j in sy
 # numbers known only to absolute accuracy.
 skip = {"timings", "machine", "parallel", "created", "peak_memory_bytes", "arguments", "csv", "svg",
         "residuals", "residual_estimates", "residual", "ritz_min", "seconds", "measurement_seconds", "additivity_gap",
-        "lambda_max_residual", "relative_residuals", "orthogonality", "worst_residual"}
+        "lambda_max_residual", "relative_residuals", "orthogonality", "worst_residual",
+        "exact_bytes_per_process", "available_bytes", "exact_seconds", "eigenvalues_file"}
 def walk(a, b, path, worst):
     if isinstance(a, dict):
         for k in a:

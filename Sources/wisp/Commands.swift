@@ -211,6 +211,9 @@ struct Moments: ParsableCommand {
         } else {
             say(String(format: "  %@ %.10e  (%@)", label("tr(\(a)²)/P"), result.secondMoment, result.secondMomentMethod))
         }
+        if let powers = result.powerMoments {
+            for (p, m) in powers.enumerated() { say(String(format: "  tr(%@^%d)/P %.10e  (exact, from every eigenvalue of K)", a, p + 1, m)) }
+        }
         say(Summary.theory(theory))
         say(Summary.timing(timings))
         if let path = out.output {

@@ -2,65 +2,105 @@ import ArgumentParser
 import Foundation
 import Wisp
 
-/// The built-in default job: Karakida et al.'s setting at a size that runs in about a minute
-/// on two cores. Every flag of the network can still be overridden.
+/// The built-in default job: Karakida et al.'s setting at a size that runs in seconds on two
+/// cores. Every flag of the network can still be overridden.
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The default job: λ_max, exact moments and the SLQ density of F (the default subcommand).")
+        abstract: "The default job: λ_max, the exact moments and spectrum of F, and the SLQ estimate beside it (the default subcommand).")
 
     @OptionGroup var network: NetworkOptions
-    @Option(name: .customLong("output-dir"), help: "Directory for run.json, density.json/.csv/.svg.")
+    @Option(name: .customLong("output-dir"), help: "Directory for run.json, density.json/.csv/.svg/.eigenvalues.csv and density-slq.json/.csv/.svg.")
     var outputDir: String = "wisp-output"
-    @Option(help: "SLQ probes.")
-    var probes: Int = 20
+    @Option(help: "SLQ probes of the estimate shown beside the exact spectrum.")
+    var probes: Int = 10
     @Option(help: "SLQ Lanczos steps per probe.")
-    var steps: Int = 64
+    var steps: Int = 32
     @Flag(help: "No progress lines on stderr.")
     var quiet = false
 
     func run() throws {
-        let runPath = outputDir + "/run.json", densityPath = outputDir + "/density.json"
-        let problem = try network.makeProblem(outputs: [runPath, densityPath])
+        let runPath = outputDir + "/run.json", densityPath = outputDir + "/density.json", slqPath = outputDir + "/density-slq.json"
+        let problem = try network.makeProblem(outputs: [runPath, densityPath, slqPath])
         let lead = Runtime.isLead
         if lead { say(Summary.header(problem)) }
+        let solver = Runtime.eigensolver()
+        let n = problem.sampleSpaceDimension
 
         let (moments, momentTimings) = try MomentsJob.run(problem, exactLimit: 8192, probes: 30, seed: network.seed,
                                                           reporter: Runtime.progress("moments", quiet: quiet))
-        let (top, topTimings) = try TopJob.run(problem, matrix: .ntk, settings: LanczosSettings(count: 1, tolerance: 1e-10, seed: network.seed),
-                                               reporter: Runtime.progress("top", quiet: quiet))
-        if lead { say(String(format: "  λ_max      %.10e   residual %.2e (%d Lanczos applications)", top.eigenvalues[0], top.residuals[0],
-                     top.operatorApplications))
+        // λ_max: exact when K fits and is cheaper (auto), else Lanczos in sample space.
+        let topChoice = try MethodChoice.choose(problem, matrix: .ntk, requested: "auto", iterative: "lanczos", iterativeApplications: 80,
+                                                selection: .indices((n - 1)..<n), vectors: true, solver: solver)
+        var (top, topTimings) = topChoice.isExact
+            ? try TopJob.runExact(problem, matrix: .ntk, count: 1, which: .largest, tolerance: 1e-10, solver: solver,
+                                  reporter: Runtime.progress("top", quiet: quiet))
+            : try TopJob.run(problem, matrix: .ntk, settings: LanczosSettings(count: 1, tolerance: 1e-10, seed: network.seed),
+                             reporter: Runtime.progress("top", quiet: quiet))
+        top.methodChoice = topChoice
+        if lead {
+            say(String(format: "  λ_max      %.10e   residual %.2e (%@)", top.eigenvalues[0], top.residuals[0],
+                       topChoice.isExact ? "exact, residual with the matrix-free K" : "\(top.operatorApplications) Lanczos applications"))
             say(String(format: "  mean λ     %.10e   (%@)", moments.meanEigenvalue,
                        moments.traceStandardError > 0 ? "Hutchinson tr F / P" : "exact tr F / P"))
             say(String(format: "  tr(F²)/P   %.10e   (%@)", moments.secondMoment, moments.secondMomentMethod))
         }
 
-        let (density, densityTimings) = try DensityJob.run(
-            problem, matrix: .ntk, settings: SLQSettings(probes: probes, steps: steps, seed: network.seed),
-            grid: DensitySettings(), reporter: Runtime.progress("density", quiet: quiet))
+        // The density: exact when K fits (auto), and the SLQ estimate beside it, compared.
+        let grid = DensitySettings()
+        let densityChoice = try MethodChoice.choose(problem, matrix: .ntk, requested: "auto", iterative: "slq",
+                                                    iterativeApplications: probes * steps, selection: .all, vectors: false, solver: solver)
+        let (slq, slqTimings) = try DensityJob.run(problem, matrix: .ntk, settings: SLQSettings(probes: probes, steps: steps, seed: network.seed),
+                                                   grid: grid, reporter: Runtime.progress("density", quiet: quiet))
+        var exact: (DensityResult, Timings)? = nil
+        if densityChoice.isExact {
+            exact = try DensityJob.runExact(problem, matrix: .ntk, grid: grid, solver: solver, reporter: Runtime.progress("density", quiet: quiet))
+        }
         let theory = TheoryBlock.make(for: problem).comparing([
             "lambda_max": top.eigenvalues[0], "mean_eigenvalue": moments.meanEigenvalue, "second_moment": moments.secondMoment,
         ])
         guard lead else { return }
-        let written = try DensityOutput.write(density, timings: densityTimings, problem: problem, jsonPath: densityPath, command: "run",
-                                              settings: ["matrix": "ntk", "probes": "\(probes)", "steps": "\(steps)", "grid": "log"],
-                                              theory: theory, markers: [("λ_max", top.eigenvalues[0])])
-        say(Summary.density(written))
+        var estimate = slq
+        estimate.methodChoice = MethodChoice(requested: "slq", method: "slq", reason: "the estimate shown beside the exact spectrum",
+                                             iterativeFlops: Double(probes * steps) * problem.flopsPerProduct)
+        var timings = momentTimings + topTimings + slqTimings
+        var densityFile = slqPath
+        if let (exactDensity, exactTimings) = exact {
+            estimate.comparison = DensityComparison.compare(estimate: slq.estimateMeasure!, measure: "Gauss nodes of every probe", moments: slq.moments,
+                                                            zeroMass: slq.density.zeroMass, exact: exactDensity, parameters: problem.parameterCount,
+                                                            exactSeconds: exactTimings.totalSeconds)
+            var d = exactDensity
+            d.methodChoice = densityChoice
+            let written = try DensityOutput.write(d, timings: exactTimings, problem: problem, jsonPath: densityPath, command: "run",
+                                                  settings: ["matrix": "ntk", "method": "exact", "grid": "log"], theory: theory,
+                                                  markers: [("λ_max", top.eigenvalues[0])],
+                                                  overlay: ("SLQ \(probes)×\(steps)", "exact", slq.density))
+            say(Summary.density(written))
+            timings = timings + exactTimings
+            densityFile = densityPath
+        } else {
+            say("  density    no exact spectrum: \(densityChoice.reason)")
+        }
+        let writtenSLQ = try DensityOutput.write(estimate, timings: slqTimings, problem: problem, jsonPath: slqPath, command: "run",
+                                                 settings: ["matrix": "ntk", "method": "slq", "probes": "\(probes)", "steps": "\(steps)", "grid": "log"],
+                                                 theory: theory, markers: [("λ_max", top.eigenvalues[0])])
+        say(Summary.density(writtenSLQ))
+        if let c = writtenSLQ.comparison { say(Summary.comparison(c)) }
         say(Summary.theory(theory))
 
-        let timings = momentTimings + topTimings + densityTimings
         try RunRecord(command: "run", problem: problem, settings: ["probes": "\(probes)", "steps": "\(steps)"], timings: timings,
-                      theory: theory, result: DefaultJobResult(top: top, moments: moments, densityFile: densityPath)).write(to: runPath)
+                      theory: theory, result: DefaultJobResult(top: top, moments: moments, densityFile: densityFile, estimateFile: slqPath))
+            .write(to: runPath)
         say(Summary.timing(timings))
-        say("  plot       \(written.svg!)")
-        say("  output     \(runPath), \(densityPath)")
+        say("  plot       \(OutputPath.sibling(of: densityFile, extension: "svg"))")
+        say("  output     \(runPath), \(densityPath), \(slqPath)")
     }
 }
 
-/// The default job's record: the top eigenpair and the moments; the density has its own file.
+/// The default job's record: the top eigenpair and the moments; the densities have their own files.
 struct DefaultJobResult: Encodable {
     var top: TopResult
     var moments: MomentsResult
     var densityFile: String
-    private enum CodingKeys: String, CodingKey { case top, moments, densityFile = "density_file" }
+    var estimateFile: String
+    private enum CodingKeys: String, CodingKey { case top, moments, densityFile = "density_file", estimateFile = "estimate_file" }
 }

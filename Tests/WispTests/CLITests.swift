@@ -84,7 +84,7 @@ final class CLITests: XCTestCase {
 
     func testDensityWritesJSONCSVAndSVG() throws {
         let out = path("d.json")
-        let r = try wisp(["density", "--probes", "4", "--steps", "10"] + small + ["--output", out])
+        let r = try wisp(["density", "--method", "slq", "--probes", "4", "--steps", "10"] + small + ["--output", out])
         XCTAssertEqual(r.status, 0, r.stderr)
         let j = try json(out)
         XCTAssertEqual((j["grid"] as! [Double]).count, 400)

@@ -435,13 +435,19 @@ public final class BatchedJacobian<S: BLASScalar> {
             let N = dAll.count / max(m, 1), totalT = hAll.count / max(fanIn, 1)
             var backward = [Double](repeating: 0, count: max(n * N, 1))
             var forward = [Double](repeating: 0, count: max(T * totalT, 1))
-            Double.gemm(transA: false, transB: true, m: n, n: N, k: m, alpha: 1, a: dLocal, lda: m,
-                        b: dAll, ldb: m, beta: 0, c: &backward, ldc: max(N, 1))
             let cw2 = arch.weightScale(l) * arch.weightScale(l)
             let cb2 = arch.hasBias ? arch.biasScale * arch.biasScale : 0
             forward.withUnsafeMutableBufferPointer { $0.initialize(repeating: cb2) }
-            Double.gemm(transA: false, transB: true, m: T, n: totalT, k: fanIn, alpha: cw2, a: hLocal, lda: fanIn,
-                        b: hAll, ldb: fanIn, beta: 1, c: &forward, ldc: max(totalT, 1))
+            if N == n && totalT == T {
+                // One block holds every sample: both Grams are symmetric, half the flops (dsyrk).
+                gramOfRows(n: n, k: m, alpha: 1, a: dLocal, beta: 0, c: &backward)
+                gramOfRows(n: T, k: fanIn, alpha: cw2, a: hLocal, beta: 1, c: &forward)
+            } else {
+                Double.gemm(transA: false, transB: true, m: n, n: N, k: m, alpha: 1, a: dLocal, lda: m,
+                            b: dAll, ldb: m, beta: 0, c: &backward, ldc: max(N, 1))
+                Double.gemm(transA: false, transB: true, m: T, n: totalT, k: fanIn, alpha: cw2, a: hLocal, lda: fanIn,
+                            b: hAll, ldb: fanIn, beta: 1, c: &forward, ldc: max(totalT, 1))
+            }
             visit(LayerKernelFactors(layer: l, outputs: C, localSamples: T, totalSamples: totalT,
                                      forward: forward, backward: backward))
         }
@@ -514,6 +520,11 @@ public struct LayerKernelFactors: Sendable {
         rows.withUnsafeMutableBufferPointer { out in
             backward.withUnsafeBufferPointer { b in
                 forward.withUnsafeBufferPointer { f in
+                    if C == 1 {
+                        // Same shapes: one elementwise pass.
+                        for i in 0..<(n * N) { out[i] += scale * b[i] * f[i] }
+                        return
+                    }
                     for i in 0..<n {
                         let fRow = (i / C) * T
                         for j in 0..<N { out[i * N + j] += scale * b[i * N + j] * f[fRow + j / C] }

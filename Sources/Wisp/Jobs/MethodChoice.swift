@@ -67,14 +67,14 @@ public struct MethodChoice: Codable, Sendable {
         // auto: the same decision on every process (the memory reading differs by node).
         let fits = problem.communicator.allreduceMin(available.map { bytes <= 0.5 * $0 } ?? true ? 1 : 0) == 1
         if !fits {
-            choice.reason = String(format: "the %d × %d sample-space matrix needs %.2f GB per process, more than half the available memory", n, n, bytes / 1e9)
+            choice.reason = "the \(n) × \(n) sample-space matrix needs more than half the available memory per process (exact_bytes_per_process)"
         } else if form + 3 * solve > iterativeFlops {
             choice.reason = String(format: "the exact path (%.3g flops) would cost more than %@ (%.3g flops, %d products)",
                                    form + 3 * solve, iterative, iterativeFlops, iterativeApplications)
         } else {
             choice.method = "exact"
-            choice.reason = String(format: "the %d × %d sample-space matrix fits (%.3g GB per process) and costs %.3g flops against %.3g for %@ (%d products)",
-                                   n, n, bytes / 1e9, form + 3 * solve, iterativeFlops, iterative, iterativeApplications)
+            choice.reason = String(format: "the %d × %d sample-space matrix fits in memory and costs %.3g flops against %.3g for %@ (%d products)",
+                                   n, n, form + 3 * solve, iterativeFlops, iterative, iterativeApplications)
         }
         return choice
     }

@@ -15,11 +15,19 @@ public struct MomentsResult: Encodable, Sendable {
     public var traceStandardError: Double = 0
     public var traceMethod = "exact: (1/T) Σ_t Σ_k ‖∇θ f_k(x_t)‖² from per-sample gradient norms"
     public var probes: Int?
+    /// tr(Fᵖ)/P for p = 1…4 from every eigenvalue of K (``ExactSpectrumJob``), when K is formed
+    /// and its dense eigensolve costs no more than forming it; else nil with the reason in
+    /// ``powerMomentsMethod``.
+    public var powerMoments: [Double]?
+    public var powerMomentsMethod: String?
+    /// λ_max of F from the same eigenvalues.
+    public var largestEigenvalue: Double?
 
     private enum CodingKeys: String, CodingKey {
         case matrix, parameters, trace, meanEigenvalue = "mean_eigenvalue", secondMoment = "second_moment",
              secondMomentStandardError = "second_moment_standard_error", secondMomentMethod = "second_moment_method",
-             traceStandardError = "trace_standard_error", traceMethod = "trace_method", probes
+             traceStandardError = "trace_standard_error", traceMethod = "trace_method", probes,
+             powerMoments = "power_moments", powerMomentsMethod = "power_moments_method", largestEigenvalue = "largest_eigenvalue"
     }
 }
 
@@ -57,6 +65,20 @@ public enum MomentsJob {
                 result.traceMethod = "exact: Σ_i (K e_i)_i, K formed column by column (batch statistics couple the samples)"
                 applications = problem.exactMomentsCost
                 opSeconds = Double(DispatchTime.now().uptimeNanoseconds - kernelStart) * 1e-9
+            }
+            // With K formed, every eigenvalue costs the dense solve: taken when it is no dearer
+            // than forming K was (3 × 4/3 n³ against the formation's flops).
+            let (form, solve) = ExactSpectrumJob.flops(problem, selection: .all, vectors: false)
+            if 3 * solve <= form {
+                reporter?.report("eigenvalues of the \(n) × \(n) NTK Gram matrix", force: true)
+                let spectrum = try ExactSpectrumJob.run(problem, matrix: .ntk, selection: .all, vectors: false,
+                                                        solver: ReplicatedLAPACKEigensolver(communicator: problem.communicator))
+                let kept = spectrum.values.prefix(problem.parameterCount)
+                result.powerMoments = (1...4).map { p in kept.reduce(0.0) { $0 + Foundation.pow($1, Double(p)) } / P }
+                result.powerMomentsMethod = "exact: Σ λ_iᵖ / P over every eigenvalue of K (\(spectrum.method))"
+                result.largestEigenvalue = kept.first
+            } else {
+                result.powerMomentsMethod = String(format: "omitted: the dense eigensolve (%.3g flops) would cost more than forming K (%.3g flops); use wisp density --method exact", 3 * solve, form)
             }
         } else {
             let op = TimedOperator(try problem.makeOperator(.ntk))

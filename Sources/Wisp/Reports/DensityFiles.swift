@@ -19,14 +19,16 @@ public enum DensityFiles {
         return s
     }
 
-    /// A line plot of ρ against log₁₀ λ (or λ) with decade ticks, in plain SVG.
-    public static func svg(_ d: SpectralDensity, title: String, markers: [(label: String, value: Double)] = []) -> String {
+    /// A line plot of ρ against log₁₀ λ (or λ) with decade ticks, in plain SVG; `overlay` draws
+    /// a second density (e.g. an estimate beside the exact one) dashed, with a legend.
+    public static func svg(_ d: SpectralDensity, title: String, markers: [(label: String, value: Double)] = [],
+                           overlay: (label: String, main: String, density: SpectralDensity)? = nil) -> String {
         let (w, h) = (720.0, 420.0)
         let (left, right, top, bottom) = (90.0, 20.0, 40.0, 50.0)
         let isLog = d.scale == .log
         let xs = d.grid.map { isLog ? log10($0) : $0 }
         let xMin = xs.first ?? 0, xMax = max(xs.last ?? 1, (xs.first ?? 0) + 1e-300)
-        let yMax = max(d.density.max() ?? 1, 1e-300)
+        let yMax = max(d.density.max() ?? 1, overlay?.density.density.max() ?? 0, 1e-300)
         func px(_ x: Double) -> Double { left + (x - xMin) / (xMax - xMin) * (w - left - right) }
         func py(_ y: Double) -> Double { h - bottom - y / yMax * (h - top - bottom) }
         var s = """
@@ -57,6 +59,16 @@ public enum DensityFiles {
         s += "<text transform=\"translate(18 \(h / 2)) rotate(-90)\" text-anchor=\"middle\">density per unit \(isLog ? "log10 λ" : "λ")</text>\n"
         let path = zip(xs, d.density).map { String(format: "%.2f,%.2f", px($0), py($1)) }.joined(separator: " ")
         s += "<polyline fill=\"none\" stroke=\"#1f5fa8\" stroke-width=\"1.5\" points=\"\(path)\"/>\n"
+        if let overlay {
+            let ox = overlay.density.grid.map { isLog ? log10($0) : $0 }
+            let points = zip(ox, overlay.density.density).filter { $0.0 >= xMin && $0.0 <= xMax }
+                .map { String(format: "%.2f,%.2f", px($0.0), py($0.1)) }.joined(separator: " ")
+            s += "<polyline fill=\"none\" stroke=\"#e67e22\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\" points=\"\(points)\"/>\n"
+            s += "<line x1=\"\(left + 12)\" y1=\"\(top + 10)\" x2=\"\(left + 40)\" y2=\"\(top + 10)\" stroke=\"#1f5fa8\" stroke-width=\"1.5\"/>"
+            s += "<text x=\"\(left + 46)\" y=\"\(top + 14)\">\(escape(overlay.main))</text>\n"
+            s += "<line x1=\"\(left + 12)\" y1=\"\(top + 26)\" x2=\"\(left + 40)\" y2=\"\(top + 26)\" stroke=\"#e67e22\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/>"
+            s += "<text x=\"\(left + 46)\" y=\"\(top + 30)\">\(escape(overlay.label))</text>\n"
+        }
         for m in markers where m.value > 0 {
             let v = isLog ? log10(m.value) : m.value
             guard v >= xMin, v <= xMax else { continue }

@@ -33,7 +33,8 @@ public enum DensityOutput {
     @discardableResult
     public static func write<R: DensityRecord>(_ result: R, timings: Timings, problem: Problem, jsonPath: String, command: String,
                                                settings: [String: String], theory: TheoryBlock? = nil, title: String? = nil,
-                                               markers: [(label: String, value: Double)] = []) throws -> R {
+                                               markers: [(label: String, value: Double)] = [],
+                                               overlay: (label: String, main: String, density: SpectralDensity)? = nil) throws -> R {
         var r = result
         let csv = OutputPath.sibling(of: jsonPath, extension: "csv")
         let svg = OutputPath.sibling(of: jsonPath, extension: "svg")
@@ -43,7 +44,7 @@ public enum DensityOutput {
         let caption = title ?? "spectral density of \(r.densityOf) (\(r.matrix.rawValue)): L=\(a.depth), widths \(a.widths.dropFirst().dropLast().first.map(String.init) ?? "-"), \(a.activation.rawValue), T=\(problem.totalSamples), \(r.methodCaption)"
         try AtomicFile.createDirectory(forFile: jsonPath)
         try AtomicFile.write(Data(DensityFiles.csv(r.density).utf8), to: csv)
-        try AtomicFile.write(Data(DensityFiles.svg(r.density, title: caption, markers: markers).utf8), to: svg)
+        try AtomicFile.write(Data(DensityFiles.svg(r.density, title: caption, markers: markers, overlay: overlay).utf8), to: svg)
         if let values = r.exactEigenvalues {
             let file = OutputPath.sibling(of: jsonPath, extension: "eigenvalues.csv")
             r.eigenvaluesFile = file
