@@ -29,6 +29,17 @@ public struct MethodChoice: Codable, Sendable {
 
     public var isExact: Bool { method == "exact" }
 
+    public init(requested: String, method: String, reason: String, exactFlops: Double? = nil, iterativeFlops: Double,
+                exactBytes: Double? = nil, availableBytes: Double? = nil) {
+        self.requested = requested
+        self.method = method
+        self.reason = reason
+        self.exactFlops = exactFlops
+        self.iterativeFlops = iterativeFlops
+        self.exactBytes = exactBytes
+        self.availableBytes = availableBytes
+    }
+
     private enum CodingKeys: String, CodingKey {
         case requested, method, reason, exactFlops = "exact_flops", iterativeFlops = "iterative_flops",
              exactBytes = "exact_bytes_per_process", availableBytes = "available_bytes"

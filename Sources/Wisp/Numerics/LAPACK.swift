@@ -19,6 +19,21 @@ public enum LAPACK {
         return (d, z)
     }
 
+    /// The eigenvalues (ascending) of the symmetric tridiagonal matrix with diagonal `diagonal`
+    /// and off-diagonal `offDiagonal`, by `dstev` without vectors (Pal–Walker–Kahan QR, `dsterf`):
+    /// O(n²), where the vectors would cost O(n³).
+    public static func tridiagonalEigenvalues(diagonal: [Double], offDiagonal: [Double]) throws -> [Double] {
+        let n = diagonal.count
+        precondition(offDiagonal.count >= max(n - 1, 0))
+        if n == 0 { return [] }
+        var d = diagonal
+        var e = Array(offDiagonal.prefix(n - 1)) + [0]
+        var z = [Double](repeating: 0, count: 1)
+        let info = LAPACKE_dstev(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "N")), Int32(n), &d, &e, &z, 1)
+        guard info == 0 else { throw WispError.numerical("LAPACK dstev failed (info \(info)) on a tridiagonal matrix of size \(n)") }
+        return d
+    }
+
     /// All eigenvalues (ascending) and, if `vectors`, eigenvectors (columns of the returned
     /// row-major n×n matrix) of a dense symmetric matrix, by divide and conquer (`dsyevd`).
     public static func symmetricEigen(_ matrix: [Double], n: Int, vectors: Bool = false)

@@ -7,13 +7,13 @@ import Foundation
 ///
 /// Nodes and weights come from Golub–Welsch: the nodes are the eigenvalues of the n × n Jacobi
 /// matrix of the monic probabilists' Hermite polynomials (p_(k+1) = u p_k − k p_(k−1): zero
-/// diagonal, off-diagonal √k), computed by ``LAPACK/tridiagonalEigen(diagonal:offDiagonal:)``
-/// (`dstev`, O(n³) once per order). The weights are recomputed from the Christoffel function
+/// diagonal, off-diagonal √k), computed by ``LAPACK/tridiagonalEigenvalues(diagonal:offDiagonal:)``
+/// (`dstev` without vectors, O(n²) once per order). The weights are recomputed from the Christoffel function
 /// w_i = 1 / Σ_(k<n) ψ_k(x_i)² (ψ_k the orthonormal Hermite polynomials), which keeps full
 /// relative accuracy for the tiny tail weights that eigenvector components lose; the rule is
 /// then symmetrized (x_i = −x_(n−1−i), equal weights) so odd moments vanish exactly.
 ///
-/// Rules are cached per order (``rule(order:)``), so the O(n³) eigensolve runs once per order
+/// Rules are cached per order (``rule(order:)``), so the eigensolve runs once per order
 /// per process. Applying a rule costs n evaluations in 1-D and n² in 2-D.
 ///
 /// Accuracy: for g analytic in the strip |Im u| < d the error decays like exp(−κ d √(2n)) with
@@ -39,17 +39,17 @@ public struct GaussHermite: Sendable, Equatable {
     /// The default order of ``rule(order:)``.
     public static let defaultOrder = 128
 
-    /// Orders accepted by ``init(order:)``: the eigensolve is O(n³) and the 2-D rule n².
+    /// Orders accepted by ``init(order:)``: the eigensolve is O(n²) and the 2-D rule n².
     public static let maximumOrder = 2048
 
-    /// Builds the n-point rule (no cache; see ``rule(order:)``). Cost O(n³).
+    /// Builds the n-point rule (no cache; see ``rule(order:)``). Cost O(n²).
     public init(order n: Int) throws {
         guard n >= 1, n <= Self.maximumOrder else {
             throw WispError.invalidConfiguration("Gauss–Hermite order must be in 1...\(Self.maximumOrder) (got \(n))")
         }
         let off = (1..<max(n, 1)).map { Double($0).squareRoot() }
-        let eig = try LAPACK.tridiagonalEigen(diagonal: [Double](repeating: 0, count: n), offDiagonal: off)
-        var x = eig.values
+        // Nodes only: the weights come from the Christoffel function below, not from eigenvectors.
+        var x = try LAPACK.tridiagonalEigenvalues(diagonal: [Double](repeating: 0, count: n), offDiagonal: off)
         // Symmetrize: the exact nodes are symmetric about 0 (and 0 itself is a node for odd n).
         for i in 0..<n / 2 {
             let m = (x[n - 1 - i] - x[i]) / 2
