@@ -164,8 +164,13 @@ final class LanczosFactorization {
 
     /// Eigen-decomposition of H: Ritz values ascending and eigenvectors (count × count,
     /// row-major, column i for value i). Tridiagonal H goes to `dstev`, arrowhead to `dsyevd`.
+    /// Throws `WispError.nonFinite` when H holds NaN or ±∞ (the operator returned
+    /// non-finite values), so no solver ever reports eigenvalues of a broken factorization.
     func ritz() throws -> (values: [Double], vectors: [Double]) {
         let m = count
+        for i in 0..<m { for j in 0...i where !h(i, j).isFinite {
+            throw WispError.nonFinite("the Lanczos matrix holds \(h(i, j)) after \(applications) operator applications: the operator returned non-finite values (overflow in the network passes: inputs or weights too large?)")
+        } }
         if isTridiagonal {
             let d = (0..<m).map { h($0, $0) }
             let e = (0..<max(m - 1, 0)).map { h($0 + 1, $0) }
