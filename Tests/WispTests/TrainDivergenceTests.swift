@@ -29,7 +29,9 @@ final class TrainDivergenceTests: XCTestCase {
     }
 
     func testHugeLearningRateIsStoppedBeforeOverflow() {
-        for loss in Loss.allCases {
+        // (Not cross-entropy here: on this problem one step of 1e10 separates the classes and
+        // its loss falls to 0, which is no divergence.)
+        for loss in [Loss.mse, .binaryCrossEntropy] {
             assertDiverges(TrainingSettings(steps: 200, learningRate: 1e10, every: 100), loss)
         }
         assertDiverges(TrainingSettings(steps: 200, learningRate: 1e10, batchSize: 8, every: 100))
