@@ -94,6 +94,12 @@ final class RoundTripTests: XCTestCase {
         XCTAssertEqual(positions, positions.sorted(), "keys out of byte order")
     }
 
+    /// The benchmark reports' snake_case keys, as Foundation's `.convertToSnakeCase` spells them.
+    func testSnakeCaseKeys() {
+        XCTAssertEqual(["peakMemoryKB", "dgemmPeakGflops", "rows", "m1Error", "URLPath"].map(CanonicalJSON.snakeCase),
+                       ["peak_memory_kb", "dgemm_peak_gflops", "rows", "m1_error", "url_path"])
+    }
+
     /// The escapes of strings: quotes, backslashes and control characters; slashes stay.
     func testStringsRoundTrip() throws {
         let strings = ["a/b", "quote \" back \\ slash", "tab\tnewline\n\u{1}\u{7F}", "π ≈ 3.14 — é", ""]

@@ -41,6 +41,29 @@ public enum CanonicalJSON {
         Data(text(try self.value(value), pretty: pretty).utf8)
     }
 
+    /// `value` with every object key rewritten from camelCase to snake_case (`peakMemoryKB` →
+    /// `peak_memory_kb`, like Foundation's `.convertToSnakeCase`).
+    public static func snakeCased(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .array(let items): return .array(items.map(snakeCased))
+        case .object(let members):
+            return .object(Dictionary(members.map { (snakeCase($0.key), snakeCased($0.value)) }, uniquingKeysWith: { a, _ in a }))
+        default: return value
+        }
+    }
+
+    static func snakeCase(_ key: String) -> String {
+        let c = Array(key)
+        var out = ""
+        for (i, ch) in c.enumerated() {
+            if ch.isUppercase, i > 0, c[i - 1].isLowercase || c[i - 1].isNumber || (c[i - 1].isUppercase && i + 1 < c.count && c[i + 1].isLowercase) {
+                out += "_"
+            }
+            out += ch.lowercased()
+        }
+        return out
+    }
+
     /// The text of a tree.
     public static func text(_ value: JSONValue, pretty: Bool = false) -> String {
         var out = ""
