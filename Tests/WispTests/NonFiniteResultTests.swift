@@ -132,6 +132,7 @@ final class NonFiniteResultTests: XCTestCase {
             XCTAssertTrue(r.stderr.hasPrefix("wisp: error: "), r.stderr)
             XCTAssertTrue(r.stderr.contains("non-finite"), r.stderr)
             XCTAssertFalse(FileManager.default.fileExists(atPath: output), "\(command) wrote \(output)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path("\(command).csv")), "\(command) wrote its CSV")
         }
     }
 }

@@ -204,6 +204,10 @@ public enum TrainJob {
                 operatorApplications += try measure(problem, measurements, into: &record)
                 record.seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
                 measurementSeconds += record.seconds
+                // A non-finite measurement is an error before any file of this checkpoint is written.
+                do { _ = try CanonicalJSON.value(record) } catch WispError.nonFinite(let m) {
+                    throw WispError.nonFinite("the measurements at step \(step): \(m)")
+                }
                 // Rank 0 writes files here; an error there must stop every rank, not leave them in a collective.
                 let current = record, parameters = theta
                 record.model = try problem.communicator.agree { try onCheckpoint?(current, parameters) }

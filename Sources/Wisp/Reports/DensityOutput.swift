@@ -30,6 +30,7 @@ public enum DensityOutput {
                                                settings: [String: String], theory: TheoryBlock? = nil, title: String? = nil,
                                                markers: [(label: String, value: Double)] = []) throws -> R {
         var r = result
+        _ = try CanonicalJSON.value(r)   // a non-finite number is an error before any file is written
         let csv = OutputPath.sibling(of: jsonPath, extension: "csv")
         let svg = OutputPath.sibling(of: jsonPath, extension: "svg")
         r.csv = csv
