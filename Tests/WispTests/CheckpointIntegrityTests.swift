@@ -267,6 +267,13 @@ final class CheckpointIntegrityTests: XCTestCase {
         let fb = try RunFingerprint(command: "x", configuration: c, settings: b)
         XCTAssertNotEqual(fa, fb)
         XCTAssertEqual(fb.difference(from: fa.text), "settings.s1 is 0.1 there and 0.10000000000000002 here")
+        XCTAssertNil(fa.difference(from: fa.text))
+        var d = c
+        d.modelPath = "net.safetensors"
+        XCTAssertEqual(try RunFingerprint(command: "x", configuration: d, settings: a).difference(from: fa.text),
+                       "configuration.model is unset there and net.safetensors here")
+        XCTAssertEqual(try RunFingerprint(command: "y", configuration: c, settings: a).difference(from: fa.text),
+                       "command is x there and y here")
     }
 
     // MARK: Across processes

@@ -313,6 +313,27 @@ private struct SingleContainer: SingleValueEncodingContainer {
     mutating func encode<T: Encodable>(_ value: T) throws { try encodeValue(value, into: node, path: codingPath) }
 }
 
+extension JSONValue: Decodable {
+    /// Reads any JSON value (through `JSONDecoder`, whose doubles are correctly rounded).
+    public init(from decoder: any Decoder) throws {
+        if let c = try? decoder.container(keyedBy: AnyKey.self) {
+            var members = [String: JSONValue]()
+            for key in c.allKeys { members[key.stringValue] = try c.decode(JSONValue.self, forKey: key) }
+            self = .object(members)
+        } else if var c = try? decoder.unkeyedContainer() {
+            var items = [JSONValue]()
+            while !c.isAtEnd { items.append(try c.decode(JSONValue.self)) }
+            self = .array(items)
+        } else {
+            let c = try decoder.singleValueContainer()
+            if c.decodeNil() { self = .null } else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+            else if let i = try? c.decode(Int64.self) { self = .integer(String(i)) }
+            else if let x = try? c.decode(Double.self) { self = .number(x) }
+            else { self = .string(try c.decode(String.self)) }
+        }
+    }
+}
+
 extension JSONValue: Encodable {
     public func encode(to encoder: any Encoder) throws {
         switch self {
@@ -330,7 +351,7 @@ extension JSONValue: Encodable {
         }
     }
 
-    private struct AnyKey: CodingKey {
+    fileprivate struct AnyKey: CodingKey {
         var stringValue: String
         var intValue: Int? { nil }
         init(_ s: String) { stringValue = s }

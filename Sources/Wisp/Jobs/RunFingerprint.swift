@@ -28,18 +28,11 @@ public struct RunFingerprint: Sendable, Equatable {
     public func difference(from stored: String) -> String? {
         guard stored != text else { return nil }
         func leaves(_ text: String) -> [String: String] {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) else { return [:] }
+            guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else { return [:] }
             var out = [String: String]()
-            func walk(_ value: Any, _ prefix: String) {
-                if let d = value as? [String: Any] {
-                    for (k, v) in d { walk(v, prefix.isEmpty ? k : prefix + "." + k) }
-                } else if let a = value as? [Any] {
-                    for (i, v) in a.enumerated() { walk(v, prefix + "[\(i)]") }
-                } else {
-                    out[prefix] = "\(value)"
-                }
+            for (path, text) in CanonicalJSON.leaves(value) {
+                if case .string(let s)? = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) { out[path] = s } else { out[path] = text }
             }
-            walk(object, "")
             return out
         }
         let there = leaves(stored), here = leaves(text)
