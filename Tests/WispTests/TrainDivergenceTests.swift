@@ -58,6 +58,8 @@ final class TrainDivergenceTests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
         XCTAssertTrue(r.stderr.hasPrefix("wisp: error: training diverged"), r.stderr)
+        // Before, this run went on to step 14 and stopped only at an infinite loss.
+        XCTAssertTrue(r.stderr.contains("more than 1e6 times the initial loss"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("out/train.json").path))
     }
 }
