@@ -105,10 +105,10 @@ func runHessianBench(_ args: [String]) {
                         dgemmPeakGflops: peak, samples: samples, outputs: outputs, repeats: repeats,
                         peakMemoryKB: procStatus("VmHWM"), rows: rows)
     if let output {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        do { try AtomicFile.write(try encoder.encode(report), to: output) } catch { fail("\(error)") }
+        do {
+            let tree = CanonicalJSON.snakeCased(try CanonicalJSON.value(report))
+            try AtomicFile.write(Data(CanonicalJSON.text(tree, pretty: true).utf8), to: output)
+        } catch { fail("\(error)") }
         say("wrote \(output)")
     }
 }

@@ -426,9 +426,7 @@ func runKPMvsSLQ(_ args: [String]) {
             date: ISO8601DateFormatter().string(from: Date()), command: CommandLine.arguments.joined(separator: " "),
             note: "2-core machine shared with other jobs: timings are noisy; operator applications are exact",
             cases: reports, totalSeconds: now() - start)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(report), to: output + "/kpm-vs-slq.json")
+        try AtomicFile.write(try CanonicalJSON.encode(report, pretty: true), to: output + "/kpm-vs-slq.json")
         say("wrote \(output)/kpm-vs-slq.json and \(reports.count) SVG overlays (total \(f(now() - start, 1)) s)")
     } catch {
         fail("kpm-vs-slq: \(error)")

@@ -678,9 +678,7 @@ let report = Report(
 do {
     let url = URL(fileURLWithPath: options.outputPath)
     try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try encoder.encode(report).write(to: url)
+    try AtomicFile.write(try CanonicalJSON.encode(report, pretty: true), to: url.path)
     say("wrote \(options.outputPath)")
 } catch {
     fail("could not write \(options.outputPath): \(error)")

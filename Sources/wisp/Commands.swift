@@ -48,9 +48,8 @@ struct Top: ParsableCommand {
         } else {
             let matrix = saveEigenvectors != nil && EigenvectorExport.usesSampleSpace(matrix: self.matrix, k: k, problem: problem) ? .ntk : self.matrix
             // Tolerance and budget only decide when to stop, so a run may resume with other values.
-            let checkpoint = try checkpointing.open("top", problem: problem, settings: [
-                "matrix": matrix.rawValue, "k": "\(k)", "which": which.rawValue, "basis": "\(basis.map(String.init) ?? "default")",
-            ], replicated: !matrix.isSampleSpace)
+            let checkpoint = try checkpointing.open("top", problem: problem, settings: TopResumeSettings(matrix: matrix, k: k, which: which, basis: basis),
+                                                    replicated: !matrix.isSampleSpace)
             (result, timings) = try TopJob.run(problem, matrix: matrix, settings: settings, checkpoint: checkpoint,
                                                reporter: Runtime.progress("top", quiet: out.quiet))
         }
@@ -143,7 +142,7 @@ struct Density: ParsableCommand {
             (result, timings) = try DensityJob.runExact(problem, matrix: matrix, grid: gridSettings, solver: solver, reporter: reporter)
         } else {
             // Probe p depends on (seed, p, steps) only: a rerun with more --probes reuses the finished ones.
-            let checkpoint = try checkpointing.open("density", problem: problem, settings: ["matrix": matrix.rawValue, "steps": "\(steps)"],
+            let checkpoint = try checkpointing.open("density", problem: problem, settings: SLQResumeSettings(matrix: matrix, steps: steps),
                                                     replicated: true)
             (result, timings) = try DensityJob.run(
                 problem, matrix: matrix, settings: SLQSettings(probes: probes, steps: steps, seed: network.seed),

@@ -45,11 +45,9 @@ extension Density {
         let settings = KPMSettings(probes: probes, moments: kpm.moments ?? 256, kernel: kpm.kernel ?? .jackson, seed: network.seed)
         let o = kpm.options
         // The kernel only acts on the reconstruction: a rerun with another kernel reuses the moments.
-        let checkpoint = try checkpointing.open("density", problem: problem, settings: [
-            "matrix": matrix.rawValue, "method": "kpm", "moments": "\(settings.moments)", "deflate": "\(o.deflate)",
-            "bound_steps": "\(o.boundSteps)", "lower_bound": o.lowerBound.map { "\($0)" } ?? "auto",
-            "upper_bound": o.upperBound.map { "\($0)" } ?? "auto",
-        ], replicated: true)
+        let checkpoint = try checkpointing.open("density", problem: problem, settings: KPMResumeSettings(
+            matrix: matrix, moments: settings.moments, deflate: o.deflate, boundSteps: o.boundSteps,
+            lowerBound: o.lowerBound, upperBound: o.upperBound), replicated: true)
         var (result, timings) = try KPMDensityJob.run(
             problem, matrix: matrix, settings: settings, options: o,
             grid: DensitySettings(scale: grid, points: gridPoints), checkpoint: checkpoint,

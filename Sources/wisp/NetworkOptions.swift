@@ -99,14 +99,12 @@ struct CheckpointOptions: ParsableArguments {
     var checkpointEvery: Double = 300
 
     /// The directory for a run of `command` with these solver settings (collective).
-    func open(_ command: String, problem: Problem, settings: [String: String], replicated: Bool) throws -> CheckpointDirectory? {
+    func open<Settings: Encodable>(_ command: String, problem: Problem, settings: Settings, replicated: Bool) throws -> CheckpointDirectory? {
         guard let checkpoint else { return nil }
         guard checkpointEvery >= 0, checkpointEvery.isFinite else {
             throw ValidationError("--checkpoint-every must be a non-negative number of seconds")
         }
-        var fingerprint = problem.configuration.fingerprint
-        fingerprint["command"] = command
-        for (k, v) in settings { fingerprint[k] = v }
+        let fingerprint = try RunFingerprint(command: command, configuration: problem.configuration, settings: settings)
         return try CheckpointDirectory(path: checkpoint, fingerprint: fingerprint, communicator: problem.communicator,
                                        interval: checkpointEvery, replicatedVectors: replicated)
     }

@@ -100,9 +100,9 @@ struct Train: ParsableCommand {
         let problem = try network.makeProblem(outputs: [jsonPath])
         try training.validate(samples: problem.totalSamples)
         try measurements.validate()
-        let settingsRecord = try String(decoding: JSONEncoder().encode(training), as: UTF8.self)
-            + String(decoding: JSONEncoder().encode(measurements), as: UTF8.self)
-        let checkpoint = try checkpointing.open("train", problem: problem, settings: ["training": settingsRecord], replicated: true)
+        let checkpoint = try checkpointing.open("train", problem: problem,
+                                                settings: TrainResumeSettings(training: training, measurements: measurements),
+                                                replicated: true)
             .map { TrainingCheckpoint(directory: $0, architecture: problem.architecture) }
         let saveModels = !noSaveModels
         let directory = outputDir

@@ -42,7 +42,8 @@ final class CheckpointTests: XCTestCase {
     }
 
     func open(_ p: Problem, fingerprint: [String: String] = ["command": "test"], replicated: Bool) throws -> CheckpointDirectory {
-        try CheckpointDirectory(path: directory, fingerprint: p.configuration.fingerprint.merging(fingerprint) { $1 },
+        try CheckpointDirectory(path: directory, fingerprint: try RunFingerprint(command: fingerprint["command"] ?? "test",
+                                                                               configuration: p.configuration, settings: fingerprint),
                                 communicator: p.communicator, interval: 0, replicatedVectors: replicated)
     }
 
@@ -100,8 +101,8 @@ final class CheckpointTests: XCTestCase {
         let p = try problem()
         let ck = try open(p, replicated: true)
         try Data("{ not json".utf8).write(to: URL(fileURLWithPath: directory + "/slq.json"))
-        XCTAssertThrowsError(try ck.finishedProbes()) { XCTAssertTrue("\($0)".contains("corrupt checkpoint"), "\($0)") }
+        XCTAssertThrowsError(try ck.finishedProbes()) { XCTAssertTrue("\($0)".contains("is corrupt"), "\($0)") }
         try Data("{\"generation\": \"x\"}".utf8).write(to: URL(fileURLWithPath: directory + "/lanczos.json"))
-        XCTAssertThrowsError(try ck.restore()) { XCTAssertTrue("\($0)".contains("corrupt checkpoint"), "\($0)") }
+        XCTAssertThrowsError(try ck.restore()) { XCTAssertTrue("\($0)".contains("is corrupt"), "\($0)") }
     }
 }

@@ -428,9 +428,8 @@ final class DataTests: XCTestCase {
 
     func wisp(_ arguments: [String]) throws -> WispExecutable.Outcome { try WispExecutable.run(arguments, in: directory) }
 
-    func json(_ file: String) throws -> [String: Any] {
-        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as! [String: Any]
-    }
+    /// Read exactly (``ExactJSON``): `JSONSerialization` on Linux rounds some doubles wrongly.
+    func json(_ file: String) throws -> [String: Any] { try ExactJSON.object(file: file) }
 
     /// `wisp top` on the digits with labels: C = 10, P counted with d = 16 after pooling, the
     /// data flags recorded in the configuration.

@@ -251,7 +251,8 @@ final class KPMTests: XCTestCase {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wisp-kpm-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         func open(_ moments: Int) throws -> CheckpointDirectory {
-            try CheckpointDirectory(path: directory, fingerprint: p.configuration.fingerprint.merging(["method": "kpm", "moments": "\(moments)"]) { $1 },
+            try CheckpointDirectory(path: directory, fingerprint: try RunFingerprint(command: "density", configuration: p.configuration,
+                                                                           settings: ["method": "kpm", "moments": "\(moments)"]),
                                     communicator: p.communicator, replicatedVectors: true)
         }
         let settings = KPMSettings(probes: 5, moments: 64, seed: 2)

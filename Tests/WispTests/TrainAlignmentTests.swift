@@ -64,7 +64,7 @@ final class TrainAlignmentTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wisp-train-align-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         func open(_ p: Problem) throws -> TrainingCheckpoint {
-            TrainingCheckpoint(directory: try CheckpointDirectory(path: dir, fingerprint: ["test": "train-align"], communicator: p.communicator,
+            TrainingCheckpoint(directory: try CheckpointDirectory(path: dir, fingerprint: try RunFingerprint(command: "test", configuration: p.configuration, settings: ["test": "train-align"]), communicator: p.communicator,
                                                                   replicatedVectors: true), architecture: p.architecture)
         }
         let first = try problem()

@@ -3,9 +3,15 @@ import Foundation
 /// A directory that lets a killed run resume with exactly the numbers of an uninterrupted one
 /// (`--checkpoint DIR`).
 ///
-/// - `manifest.json` (rank 0): the fingerprint of the run (command, configuration, solver
-///   settings, Wisp version). A rerun with another fingerprint is refused, naming the first
-///   setting that differs.
+/// Every file in it is a ``SealedFile``: it carries its SHA-256 and the run's full
+/// ``RunFingerprint`` (command, configuration, solver settings, Wisp version, canonically
+/// encoded), both verified before any number in it is used, and it is written atomically.
+/// A corrupt file, or one from another run, is refused with one error naming it (never used,
+/// never silently recomputed over); every count read from a file is checked before use.
+///
+/// - `manifest.json` (rank 0): the fingerprint. A rerun with another fingerprint is refused,
+///   naming the first setting that differs; a missing manifest is rewritten, and each other
+///   file still proves its own run.
 /// - `slq.json` (rank 0): the quadrature rule of every finished probe, rewritten atomically
 ///   after each probe. Probe p depends only on (seed, p), so a rerun with more `--probes`
 ///   reuses the finished ones too. Other ranks receive the rules from rank 0, so only rank 0
@@ -21,33 +27,28 @@ public final class CheckpointDirectory {
     public let communicator: any Communicator
     /// Seconds between Lanczos saves (0: after every expansion).
     public let interval: Double
-    private let fingerprint: [String: String]
+    /// The run's fingerprint, carried and verified by every file.
+    public let fingerprint: RunFingerprint
     private var lastSave = DispatchTime.now().uptimeNanoseconds
     private var generation = 0
     private let replicated: Bool
 
     /// Opens or creates the directory and checks its fingerprint (collective, agreed).
-    public init(path: String, fingerprint: [String: String], communicator: any Communicator, interval: Double = 300,
+    public init(path: String, fingerprint: RunFingerprint, communicator: any Communicator, interval: Double = 300,
                 replicatedVectors: Bool) throws {
         self.path = path
         self.communicator = communicator
         self.interval = interval
         self.replicated = replicatedVectors
-        var fp = fingerprint
-        fp["wisp_version"] = wispVersion
-        self.fingerprint = fp
+        self.fingerprint = fingerprint
         try communicator.agree {
             guard communicator.rank == 0 else { return }
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
             let manifest = path + "/manifest.json"
             if FileManager.default.fileExists(atPath: manifest) {
-                let stored = try Self.readStrings(manifest)
-                for key in Set(stored.keys).union(fp.keys).sorted() where stored[key] != fp[key] {
-                    throw WispError.invalidConfiguration(
-                        "checkpoint \(path) belongs to a different run: \(key) is \(stored[key] ?? "unset") there and \(fp[key] ?? "unset") here (use another --checkpoint directory)")
-                }
+                _ = try SealedFile.readJSON(String.self, from: manifest, fingerprint: fingerprint)
             } else {
-                try Self.writeJSON(fp, to: manifest)
+                try SealedFile.writeJSON("wisp checkpoint", fingerprint: fingerprint, to: manifest)
             }
         }
     }
@@ -61,13 +62,11 @@ public final class CheckpointDirectory {
             guard communicator.rank == 0 else { return }
             let file = path + "/slq.json"
             guard FileManager.default.fileExists(atPath: file) else { return }
-            let data = try AtomicFile.read(path: file)
-            guard let saved = try? JSONDecoder().decode([String: QuadratureRule].self, from: data) else {
-                throw WispError.badInput("\(file): corrupt checkpoint (not a map of probe rules); delete it to start over")
-            }
+            let saved = try SealedFile.readJSON([String: QuadratureRule].self, from: file, fingerprint: fingerprint)
             for (key, rule) in saved.sorted(by: { $0.key < $1.key }) {
-                guard let p = Int(key), rule.nodes.count == rule.weights.count else {
-                    throw WispError.badInput("\(file): corrupt checkpoint entry '\(key)'; delete it to start over")
+                guard let p = Int(key), p >= 0, String(p) == key, rule.nodes.count == rule.weights.count, !rule.nodes.isEmpty,
+                      rule.nodes.allSatisfy(\.isFinite), rule.weights.allSatisfy(\.isFinite) else {
+                    throw WispError.badInput("checkpoint file \(file) is corrupt: entry '\(key)' is not a probe's quadrature rule; it was not used (delete it to start over)")
                 }
                 flat += [Double(p), Double(rule.nodes.count)] + rule.nodes + rule.weights
             }
@@ -86,26 +85,15 @@ public final class CheckpointDirectory {
     /// Records finished probes (rank 0 writes; the file always holds complete rules).
     public func saveProbes(_ rules: [Int: QuadratureRule]) throws {
         guard communicator.rank == 0 else { return }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         let keyed = Dictionary(uniqueKeysWithValues: rules.map { (String($0.key), $0.value) })
-        try AtomicFile.write(try encoder.encode(keyed), to: path + "/slq.json")
+        try SealedFile.writeJSON(keyed, fingerprint: fingerprint, to: path + "/slq.json")
     }
+}
 
-    // MARK: JSON helpers
-
-    static func readStrings(_ file: String) throws -> [String: String] {
-        let data = try AtomicFile.read(path: file)
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: String] else {
-            throw WispError.badInput("\(file): corrupt checkpoint manifest; delete the directory to start over")
-        }
-        return object
-    }
-
-    static func writeJSON(_ object: [String: String], to file: String) throws {
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
-        try AtomicFile.write(data, to: file)
-    }
+/// `lanczos.json`: the generation of the Lanczos files that is complete.
+struct LanczosPointer: Codable {
+    var generation: Int
+    var ranks: Int
 }
 
 extension CheckpointDirectory: LanczosCheckpoint {
@@ -117,27 +105,34 @@ extension CheckpointDirectory: LanczosCheckpoint {
         try communicator.agree { () throws -> LanczosState? in
             let pointer = path + "/lanczos.json"
             guard FileManager.default.fileExists(atPath: pointer) else { return nil }
-            let info = try Self.readStrings(pointer)
-            guard let g = info["generation"].flatMap(Int.init), let ranks = info["ranks"].flatMap(Int.init) else {
-                throw WispError.badInput("\(pointer): corrupt checkpoint; delete it to start over")
+            let info = try SealedFile.readJSON(LanczosPointer.self, from: pointer, fingerprint: fingerprint)
+            let g = info.generation, ranks = info.ranks
+            guard g >= 1, ranks >= 1 else {
+                throw WispError.badInput("checkpoint file \(pointer) is corrupt: generation \(g), ranks \(ranks); it was not used (delete it to start over)")
             }
             if !replicated && ranks != communicator.size {
                 throw WispError.invalidConfiguration("checkpoint \(path) was written by \(ranks) ranks; resume it with \(ranks) ranks")
             }
             generation = g
-            let file = try SafeTensorsFile.read(path: stateFile(generation: g, rank: communicator.rank))
+            let name = stateFile(generation: g, rank: communicator.rank)
+            let file = try SealedFile.readSafeTensors(from: name, fingerprint: fingerprint)
+            func bad(_ why: String) -> WispError {
+                .badInput("checkpoint file \(name) is corrupt: \(why); it was not used (delete it to start over)")
+            }
             func int(_ key: String) throws -> Int {
-                guard let v = file.metadata[key].flatMap(Int.init) else { throw WispError.badInput("\(path): checkpoint lacks '\(key)'") }
+                guard let v = file.metadata[key].flatMap(Int.init), v >= 0 else { throw bad("'\(key)' is not a non-negative integer") }
                 return v
             }
             guard let basis = file.tensors["basis"], let projected = file.tensors["projected"],
-                  let beta = file.tensors["residual_norm"]?.values.first else {
-                throw WispError.badInput("\(path): checkpoint generation \(g) is incomplete; delete it to start over")
+                  let norm = file.tensors["residual_norm"], norm.values.count == 1 else {
+                throw bad("generation \(g) is incomplete")
             }
-            return LanczosState(localDimension: try int("local_dimension"), capacity: try int("capacity"), count: try int("count"),
-                                residualNorm: beta, isTridiagonal: file.metadata["tridiagonal"] == "true",
-                                applications: try int("applications"), extraStarts: try int("extra_starts"),
-                                restarts: try int("restarts"), basis: basis.values, projected: projected.values)
+            let state = LanczosState(localDimension: try int("local_dimension"), capacity: try int("capacity"), count: try int("count"),
+                                     residualNorm: norm.values[0], isTridiagonal: file.metadata["tridiagonal"] == "true",
+                                     applications: try int("applications"), extraStarts: try int("extra_starts"),
+                                     restarts: try int("restarts"), basis: basis.values, projected: projected.values)
+            if let problem = state.inconsistency { throw bad(problem) }
+            return state
         }
     }
 
@@ -155,16 +150,18 @@ extension CheckpointDirectory: LanczosCheckpoint {
             let metadata = ["local_dimension": "\(state.localDimension)", "capacity": "\(state.capacity)", "count": "\(state.count)",
                             "tridiagonal": "\(state.isTridiagonal)", "applications": "\(state.applications)",
                             "extra_starts": "\(state.extraStarts)", "restarts": "\(state.restarts)"]
-            try SafeTensorsFile(tensors: [
+            let file = SafeTensorsFile(tensors: [
                 "basis": SafeTensor(dtype: .f64, shape: [state.count + 1, state.localDimension], values: state.basis),
                 "projected": SafeTensor(dtype: .f64, shape: [state.capacity + 1, state.capacity + 1], values: state.projected),
                 "residual_norm": SafeTensor(dtype: .f64, shape: [1], values: [state.residualNorm]),
-            ], metadata: metadata).write(to: stateFile(generation: g, rank: communicator.rank))
+            ], metadata: metadata)
+            try SealedFile.writeSafeTensors(file, fingerprint: fingerprint, to: stateFile(generation: g, rank: communicator.rank))
         }
         // Every rank's generation g is complete: point at it, then drop g − 1.
         try communicator.agree {
             guard communicator.rank == 0 else { return }
-            try Self.writeJSON(["generation": "\(g)", "ranks": "\(communicator.size)"], to: path + "/lanczos.json")
+            try SealedFile.writeJSON(LanczosPointer(generation: g, ranks: communicator.size), fingerprint: fingerprint,
+                                     to: path + "/lanczos.json")
         }
         if writes { try? FileManager.default.removeItem(atPath: stateFile(generation: g - 1, rank: communicator.rank)) }
         generation = g

@@ -4,7 +4,8 @@ import Foundation
 /// spectral bounds the moments were computed with and the Chebyshev moment vector of every
 /// finished probe, rewritten atomically after each probe. Probe p depends only on (seed, p,
 /// bounds, moments), so a rerun resumes with the same bounds and, with more `--probes`, reuses
-/// the finished ones. Other ranks receive everything from rank 0.
+/// the finished ones. Other ranks receive everything from rank 0. The file is a ``SealedFile``
+/// (checksum and fingerprint verified before use; bounds and moments checked finite).
 extension CheckpointDirectory {
     struct KPMFile: Codable {
         var bounds: SpectralBounds
@@ -18,11 +19,12 @@ extension CheckpointDirectory {
         var saved: KPMFile? = nil
         try communicator.agree {
             guard communicator.rank == 0, FileManager.default.fileExists(atPath: kpmFile) else { return }
-            let decoder = JSONDecoder()
-            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            guard let file = try? decoder.decode(KPMFile.self, from: try AtomicFile.read(path: kpmFile)),
-                  file.probes.keys.allSatisfy({ Int($0) != nil }) else {
-                throw WispError.badInput("\(kpmFile): corrupt checkpoint (not KPM bounds and moments); delete it to start over")
+            let file = try SealedFile.readJSON(KPMFile.self, from: kpmFile, fingerprint: fingerprint)
+            let lengths = Set(file.probes.values.map(\.count))
+            guard file.bounds.lower.isFinite, file.bounds.upper.isFinite, file.bounds.lower < file.bounds.upper,
+                  file.probes.keys.allSatisfy({ key in Int(key).map { $0 >= 0 && String($0) == key } ?? false }),
+                  lengths.count <= 1, !lengths.contains(0), file.probes.values.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
+                throw WispError.badInput("checkpoint file \(kpmFile) is corrupt: bounds or moments out of shape; it was not used (delete it to start over)")
             }
             saved = file
         }
@@ -49,10 +51,7 @@ extension CheckpointDirectory {
     /// Records the bounds and finished probes (rank 0 writes; the file is always complete).
     public func saveKPM(bounds: SpectralBounds, probes: [Int: [Double]]) throws {
         guard communicator.rank == 0 else { return }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let file = KPMFile(bounds: bounds, probes: Dictionary(uniqueKeysWithValues: probes.map { (String($0.key), $0.value) }))
-        try AtomicFile.write(try encoder.encode(file), to: kpmFile)
+        try SealedFile.writeJSON(file, fingerprint: fingerprint, to: kpmFile)
     }
 }

@@ -56,11 +56,4 @@ public struct ProblemConfiguration: Codable, Sendable, Equatable {
              targetsPath = "targets", labelsPath = "labels", targetColumns = "target_columns", classes, pool,
              scalePixels = "scale_pixels", standardize, loss
     }
-
-    /// Every setting as a string, keyed as in the JSON output (for checkpoint fingerprints).
-    public var fingerprint: [String: String] {
-        guard let data = try? JSONEncoder().encode(self),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
-        return object.mapValues { "\($0)" }
-    }
 }

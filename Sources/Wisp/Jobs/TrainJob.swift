@@ -194,9 +194,7 @@ public enum TrainJob {
             if schedule == nil || isCheckpoint {
                 if schedule != nil { try problem.setParameters(theta) }
                 full = try problem.lossAndGradient()
-                guard full!.loss.isFinite else {
-                    throw WispError.numerical("training diverged at step \(step): the loss is \(full!.loss) (lower --lr)")
-                }
+                try checkDivergence(full!.loss, of: "loss", step: step, initial: series.first?.loss ?? full!.loss)
             }
             if isCheckpoint, series.last?.step != step {
                 let t0 = DispatchTime.now().uptimeNanoseconds
@@ -206,6 +204,10 @@ public enum TrainJob {
                 operatorApplications += try measure(problem, measurements, into: &record)
                 record.seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
                 measurementSeconds += record.seconds
+                // A non-finite measurement is an error before any file of this checkpoint is written.
+                do { _ = try CanonicalJSON.value(record) } catch WispError.nonFinite(let m) {
+                    throw WispError.nonFinite("the measurements at step \(step): \(m)")
+                }
                 // Rank 0 writes files here; an error there must stop every rank, not leave them in a collective.
                 let current = record, parameters = theta
                 record.model = try problem.communicator.agree { try onCheckpoint?(current, parameters) }
@@ -221,9 +223,7 @@ public enum TrainJob {
                 let batch = s.batch(step: step).filter { local.contains($0) }
                 schedule = s
                 let (batchLoss, g) = try problem.batchLossAndGradient(parameters: theta, local: batch, batchSize: s.batchSize)
-                guard batchLoss.isFinite else {
-                    throw WispError.numerical("training diverged at step \(step): the minibatch loss is \(batchLoss) (lower --lr)")
-                }
+                try checkDivergence(batchLoss, of: "minibatch loss", step: step, initial: series.first?.loss ?? batchLoss)
                 lossCurve.append(StepLoss(step: step, loss: batchLoss))
                 gradient = g
             } else {
@@ -249,6 +249,25 @@ public enum TrainJob {
         // The measurements are almost entirely operator applications: their time stands for it.
         return (result, Timings(totalSeconds: total, operatorSeconds: measurementSeconds, operatorApplications: operatorApplications,
                                 communicationSeconds: communication))
+    }
+
+    /// Growth of the loss over its value at step 0 taken as divergence.
+    public static let divergenceFactor = 1e6
+
+    /// Stops a run whose loss is not finite or has grown by more than ``divergenceFactor``
+    /// over the initial full loss L₀ (the step-0 checkpoint; saved with the series, so a
+    /// resumed run applies the same test). Gradient descent with a stable step never raises
+    /// the loss, and a minibatch loss exceeds the mean by at most the factor T/B, so 10⁶·L₀ is
+    /// far from any converging run; with η too large the loss grows geometrically and is
+    /// caught within a few steps, long before it overflows (`--lr 1e10` took it to 1e139).
+    static func checkDivergence(_ loss: Double, of what: String, step: Int, initial: Double) throws {
+        guard loss.isFinite else {
+            throw WispError.numerical("training diverged at step \(step): the \(what) is \(loss) (lower --lr)")
+        }
+        if initial > 0, initial.isFinite, loss > divergenceFactor * initial {
+            throw WispError.numerical(
+                "training diverged at step \(step): the \(what) \(loss) is more than 1e6 times the initial loss \(initial) (lower --lr)")
+        }
     }
 
     /// The requested measurements at the problem's current parameters; returns the operator

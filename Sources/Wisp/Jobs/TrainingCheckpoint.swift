@@ -2,10 +2,13 @@ import Foundation
 
 /// Where `wisp train --checkpoint DIR` keeps what a killed run needs to continue: the
 /// directory's manifest (``CheckpointDirectory``: a rerun with other settings is refused,
-/// naming the setting), `train-step-<s>.safetensors` with θ at the last checkpoint s, and
-/// `train-state.json` (s, the measured series and the loss curve so far), written in that
-/// order, atomically, so a kill at any moment leaves a consistent pair. All processes read
-/// the files on resume (the directory must be shared); rank 0 writes them.
+/// naming the setting), `train-step-<s>.safetensors` with θ at the last checkpoint s (one
+/// flat tensor `parameters` [P]), and `train-state.json` (s, the measured series and the loss
+/// curve so far), written in that order, atomically, so a kill at any moment leaves a
+/// consistent pair. Both are ``SealedFile``s: their checksums and the run's fingerprint are
+/// verified, and P, the step and every number checked, before anything is used; a bad file
+/// is refused with one error naming it. All processes read the files on resume (the
+/// directory must be shared); rank 0 writes them.
 public final class TrainingCheckpoint {
     public let directory: CheckpointDirectory
     public let architecture: Architecture
@@ -29,48 +32,52 @@ public final class TrainingCheckpoint {
 
     private var stateFile: String { directory.path + "/train-state.json" }
 
-    /// Non-finite numbers (a stable rank of a vanishing kernel) are written as strings, like the run record's.
-    private static func decoder() -> JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return decoder
-    }
-
     /// The saved state, or nil when the directory holds none (collective, agreed).
     func restore(problem: Problem) throws -> Saved? {
         try directory.communicator.agree { () throws -> Saved? in
             guard FileManager.default.fileExists(atPath: stateFile) else { return nil }
-            let data = try AtomicFile.read(path: stateFile)
-            var saved: Saved
-            do { saved = try Self.decoder().decode(Saved.self, from: data) } catch {
-                throw WispError.badInput("\(stateFile): corrupt training state (\(error)); delete the checkpoint directory to start over")
+            var saved = try SealedFile.readJSON(Saved.self, from: stateFile, fingerprint: directory.fingerprint)
+            func bad(_ why: String) -> WispError {
+                .badInput("checkpoint file \(stateFile) is corrupt: \(why); it was not used (delete the checkpoint directory to start over)")
             }
-            let c = problem.configuration
-            let network = try Network<Double>.load(safetensors: directory.path + "/" + saved.model, activation: c.activation,
-                                                   parametrization: c.parametrization, sigmaW2: c.sigmaW2, sigmaB2: c.sigmaB2,
-                                                   normalization: c.normalization)
-            guard network.architecture.widths == problem.architecture.widths else {
-                throw WispError.badInput("\(saved.model): layer widths \(network.architecture.widths) differ from the run's \(problem.architecture.widths)")
+            guard saved.step >= 0, saved.model == Self.modelName(step: saved.step) else {
+                throw bad("step \(saved.step) and model '\(saved.model)' do not belong together")
             }
-            saved.parameters = network.parameters
+            guard saved.series.last?.step == saved.step, saved.lossCurve.count <= saved.step,
+                  saved.lossCurve.allSatisfy({ $0.loss.isFinite }) else {
+                throw bad("its series does not end at step \(saved.step)")
+            }
+            let name = directory.path + "/" + saved.model
+            let file = try SealedFile.readSafeTensors(from: name, fingerprint: directory.fingerprint)
+            guard let theta = file.tensors["parameters"], theta.values.count == problem.parameterCount,
+                  file.metadata["step"] == "\(saved.step)" else {
+                throw WispError.badInput("checkpoint file \(name) is corrupt: it does not hold the \(problem.parameterCount) parameters of step \(saved.step); it was not used (delete the checkpoint directory to start over)")
+            }
+            guard theta.values.allSatisfy(\.isFinite) else {
+                throw WispError.badInput("checkpoint file \(name) holds non-finite parameters; it was not used (delete the checkpoint directory to start over)")
+            }
+            saved.parameters = theta.values
             return saved
         }
     }
 
+    static func modelName(step: Int) -> String { String(format: "train-step-%09d.safetensors", step) }
+
     /// Saves θ and the series at checkpoint `step` (collective, agreed; rank 0 writes).
     func save(step: Int, parameters: [Double], series: [CheckpointRecord], lossCurve: [StepLoss]) throws {
-        let previous = FileManager.default.fileExists(atPath: stateFile)
-            ? (try? Self.decoder().decode(Saved.self, from: AtomicFile.read(path: stateFile)))?.model : nil
         try directory.communicator.agree {
             guard directory.communicator.rank == 0 else { return }
-            let model = String(format: "train-step-%09d.safetensors", step)
-            try Network<Double>(architecture: architecture, parameters: parameters).save(safetensors: directory.path + "/" + model)
+            let previous = FileManager.default.fileExists(atPath: stateFile)
+                ? (try? SealedFile.readJSON(Saved.self, from: stateFile, fingerprint: directory.fingerprint))?.model : nil
+            let model = Self.modelName(step: step)
+            let file = SafeTensorsFile(tensors: ["parameters": SafeTensor(dtype: .f64, shape: [parameters.count], values: parameters)],
+                                       metadata: ["step": "\(step)"])
+            try SealedFile.writeSafeTensors(file, fingerprint: directory.fingerprint, to: directory.path + "/" + model)
             let saved = Saved(step: step, model: model, series: series, lossCurve: lossCurve)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            try AtomicFile.write(try encoder.encode(saved), to: stateFile)
-            if let previous, previous != model { try? FileManager.default.removeItem(atPath: directory.path + "/" + previous) }
+            try SealedFile.writeJSON(saved, fingerprint: directory.fingerprint, to: stateFile)
+            if let previous, previous != model, previous == Self.modelName(step: Int(previous.dropFirst(11).prefix(9)) ?? -1) {
+                try? FileManager.default.removeItem(atPath: directory.path + "/" + previous)
+            }
         }
     }
 }

@@ -36,6 +36,7 @@ public enum DensityOutput {
                                                markers: [(label: String, value: Double)] = [],
                                                overlay: (label: String, main: String, density: SpectralDensity)? = nil) throws -> R {
         var r = result
+        _ = try CanonicalJSON.value(r)   // a non-finite number is an error before any file is written
         let csv = OutputPath.sibling(of: jsonPath, extension: "csv")
         let svg = OutputPath.sibling(of: jsonPath, extension: "svg")
         r.csv = csv

@@ -156,13 +156,14 @@ public struct RunRecord<Result: Encodable>: Encodable {
         try result.encode(to: encoder)
     }
 
-    /// Pretty, key-sorted JSON, written atomically.
+    /// Pretty canonical JSON (``CanonicalJSON``: sorted keys, every number the shortest text
+    /// that reads back as the same double), written atomically. A non-finite number anywhere
+    /// in the record is an error naming its field, and then nothing is written.
     public func write(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let data: Data
-        do { data = try encoder.encode(self) } catch { throw WispError.output("cannot encode the result of \(command): \(error)") }
+        do { data = try CanonicalJSON.encode(self, pretty: true) } catch let error as WispError { throw error } catch {
+            throw WispError.output("cannot encode the result of \(command): \(error)")
+        }
         try AtomicFile.createDirectory(forFile: path)
         try AtomicFile.write(data, to: path)
     }

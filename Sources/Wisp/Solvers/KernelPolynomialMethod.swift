@@ -145,6 +145,9 @@ public enum KernelPolynomialMethod {
                 mu[m] = m % 2 == 0 ? 2 * partial[2 * k] / Double(N) - mu[0] : 2 * partial[2 * k + 1] / Double(N) - mu[1]
             }
             let tolerance = 1e-8
+            if let bad = mu.indices.first(where: { !mu[$0].isFinite }) {
+                throw WispError.nonFinite("Chebyshev moment μ_\(bad) of probe \(p) is \(mu[bad]): the operator returned non-finite values (overflow in the network passes: inputs or weights too large?)")
+            }
             if let bad = mu.indices.first(where: { !(abs(mu[$0]) <= 1 + tolerance) }) {
                 throw WispError.numerical(String(
                     format: "Chebyshev moment μ_%d = %.6g of probe %d is outside [−1, 1]: the spectral bounds [%.6g, %.6g] do not contain the whole spectrum (widen --upper-bound/--lower-bound, or omit them to estimate the bounds)",

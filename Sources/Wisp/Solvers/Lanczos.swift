@@ -106,6 +106,7 @@ public enum Lanczos {
         let f = LanczosFactorization(operator: op, capacity: m, seed: settings.seed)
         var restarts = 0
         if let saved = try checkpoint?.restore() {
+            if let problem = saved.inconsistency { throw WispError.badInput("the Lanczos checkpoint is inconsistent: \(problem)") }
             guard saved.localDimension == op.space.localDimension, saved.capacity == m else {
                 throw WispError.badInput("the Lanczos checkpoint holds vectors of length \(saved.localDimension) and a basis of \(saved.capacity), this run needs \(op.space.localDimension) and \(m)")
             }

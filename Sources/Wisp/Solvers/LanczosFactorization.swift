@@ -164,8 +164,13 @@ final class LanczosFactorization {
 
     /// Eigen-decomposition of H: Ritz values ascending and eigenvectors (count × count,
     /// row-major, column i for value i). Tridiagonal H goes to `dstev`, arrowhead to `dsyevd`.
+    /// Throws `WispError.nonFinite` when H holds NaN or ±∞ (the operator returned
+    /// non-finite values), so no solver ever reports eigenvalues of a broken factorization.
     func ritz() throws -> (values: [Double], vectors: [Double]) {
         let m = count
+        for i in 0..<m { for j in 0...i where !h(i, j).isFinite {
+            throw WispError.nonFinite("the Lanczos matrix holds \(h(i, j)) after \(applications) operator applications: the operator returned non-finite values (overflow in the network passes: inputs or weights too large?)")
+        } }
         if isTridiagonal {
             let d = (0..<m).map { h($0, $0) }
             let e = (0..<max(m - 1, 0)).map { h($0 + 1, $0) }
@@ -241,6 +246,25 @@ public struct LanczosState: Sendable, Equatable {
     public var restarts: Int
     public var basis: [Double]
     public var projected: [Double]
+
+    /// Why this state cannot be a factorization (a count above the capacity, arrays of the
+    /// wrong length, non-finite numbers), or nil. Checked before any state read from a file is
+    /// used: restoring an inconsistent one would write past the basis.
+    public var inconsistency: String? {
+        let cap = capacity, n = localDimension
+        guard cap >= 1, cap < Int(Int32.max), n >= 0, count >= 0, applications >= 0, extraStarts >= 0, restarts >= 0 else {
+            return "negative or zero sizes (capacity \(capacity), count \(count), length \(localDimension))"
+        }
+        guard count <= cap else { return "count \(count) exceeds the capacity \(cap)" }
+        let (rows, o1) = (count + 1).multipliedReportingOverflow(by: n)
+        guard !o1, basis.count == rows else { return "the basis holds \(basis.count) numbers, not (count + 1) × \(n)" }
+        let (side, o2) = (cap + 1).multipliedReportingOverflow(by: cap + 1)
+        guard !o2, projected.count == side else { return "the projected matrix holds \(projected.count) numbers, not (capacity + 1)²" }
+        guard residualNorm.isFinite, residualNorm >= 0, basis.allSatisfy(\.isFinite), projected.allSatisfy(\.isFinite) else {
+            return "it holds non-finite numbers"
+        }
+        return nil
+    }
 
     public init(localDimension: Int, capacity: Int, count: Int, residualNorm: Double, isTridiagonal: Bool,
                 applications: Int, extraStarts: Int, restarts: Int, basis: [Double], projected: [Double]) {
