@@ -32,7 +32,7 @@ struct WispCommand: ParsableCommand {
             Foundation.exit(code)
         }
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(NumericFlags.normalized(Array(CommandLine.arguments.dropFirst())))
             try command.run()
             finish(0)
         } catch {

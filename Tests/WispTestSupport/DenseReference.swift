@@ -1,5 +1,5 @@
 import Foundation
-@testable import Wisp
+import Wisp
 
 /// Independent references for tests: a per-sample, per-output network evaluated with plain
 /// scalar loops in Double (no BLAS, no batching), the explicit Jacobian it gives, and

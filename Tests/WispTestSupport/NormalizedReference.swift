@@ -1,5 +1,5 @@
 import Foundation
-@testable import Wisp
+import Wisp
 
 extension DenseReference {
     /// f for all samples at once (T × C), by the definitions of Karakida et al. eq. 13–15,
