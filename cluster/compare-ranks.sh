@@ -17,6 +17,8 @@
 # null vector, whose Gauss node after a few steps is a small positive number known only to
 # absolute accuracy ε‖K‖; a log axis turns that into ~1e-8 relative changes of the density
 # next to it (an ill-conditioned quantity, not a difference between rank counts).
+# density-fisher-past-rank runs Lanczos up to the rank TC of F: the nodes past it have
+# rounding-level weights and rank-dependent positions, and must not move the grid.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 wisp=${1:-.build/release/wisp}
@@ -79,6 +81,7 @@ jobs=(
   "top-ntk|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 4 --matrix ntk --activation erf --parametrization ntk --sigma-b2 0.2"
   "density|1e-12|density --quiet --width 32 --samples 23 --outputs 2 --probes 5 --steps 16"
   "density-fisher|1e-12|density --quiet --width 16 --samples 11 --probes 3 --steps 12 --matrix fisher"
+  "density-fisher-past-rank|1e-12|density --quiet --width 64 --samples 32 --outputs 2 --probes 3 --steps 64 --matrix fisher"
   "density-kpm|1e-12|density --quiet --width 32 --samples 23 --outputs 2 --probes 4 --method kpm --moments 48 --deflate 1"
   "density-kpm-fisher|1e-12|density --quiet --width 16 --samples 11 --probes 3 --method kpm --moments 32 --matrix fisher --grid linear"
   "moments-exact|1e-12|moments --quiet --width 32 --samples 23 --outputs 2"
