@@ -88,3 +88,8 @@ extension SafeTensorDType: ExpressibleByArgument {
 func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
+
+/// Writes one line `wisp: warning: …` to stderr (rank 0 decides whether to call it).
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data("wisp: warning: \(message)\n".utf8))
+}
