@@ -17,7 +17,6 @@ extension Network where S == Double {
     /// file records none (``NetworkHyperparameters/resolved(metadata:file:)``).
     public static func load(safetensors path: String, given: NetworkHyperparameters) throws -> Network<Double> {
         let file = try SafeTensorsFile.read(path: path)
-        let settings = try given.resolved(metadata: file.metadata, file: path)
         var weights = [String: SafeTensor](), biases = [String: SafeTensor]()
         for (key, tensor) in file.tensors {
             if key.hasSuffix(".weight") { weights[String(key.dropLast(7))] = tensor }
@@ -44,11 +43,7 @@ extension Network where S == Double {
                 throw WispError.badInput("\(path): '\(name).bias' has shape \(b.shape), expected [\(w.shape[0])]")
             }
         }
-        let arch = try Architecture(widths: widths, activation: settings.activation, layerBias: names.map { biases[$0] != nil },
-                                    parametrization: settings.parametrization, sigmaW2: settings.sigmaW2, sigmaB2: settings.sigmaB2,
-                                    normalization: settings.normalization)
         var theta = [Double]()
-        theta.reserveCapacity(arch.parameterCount)
         for name in names {
             for (suffix, tensor) in [("weight", weights[name]), ("bias", biases[name])] {
                 guard let tensor else { continue }
@@ -58,6 +53,11 @@ extension Network where S == Double {
                 theta.append(contentsOf: tensor.values)
             }
         }
+        // The hyperparameters after the tensors: a corrupt file is reported as such first.
+        let settings = try given.resolved(metadata: file.metadata, file: path)
+        let arch = try Architecture(widths: widths, activation: settings.activation, layerBias: names.map { biases[$0] != nil },
+                                    parametrization: settings.parametrization, sigmaW2: settings.sigmaW2, sigmaB2: settings.sigmaB2,
+                                    normalization: settings.normalization)
         return try Network(architecture: arch, parameters: theta)
     }
 

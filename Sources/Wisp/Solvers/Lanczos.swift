@@ -50,7 +50,9 @@ public struct Eigenpairs: Sendable {
     public var residuals: [Double]
     /// The Lanczos estimates β |s_(m,i)|.
     public var residualEstimates: [Double]
-    /// Whether pair i met the tolerance: ‖A y − θ y‖ ≤ tol · |θ|, never more.
+    /// Whether pair i met the tolerance: ‖A y − θ y‖ ≤ tol · |θ|, never more; except that a
+    /// numerically zero eigenvalue, |θ| ≤ ``residualFloor``, whose residual is at that floor is
+    /// converged (no relative accuracy exists for it).
     public var converged: [Bool]
     /// The achievable residual 100·ε·‖A‖ (ε the operator's unit roundoff, ‖A‖ estimated by the
     /// largest |Ritz value|): below it a residual is rounding noise.
@@ -93,7 +95,8 @@ public struct SolverProgress: Sendable {
 /// Each cycle expands the factorization A V = V H + β v e_mᵀ to m vectors, solves the small
 /// eigenproblem of H with LAPACK, and stops when every wanted Ritz pair (θ_i, y_i = V s_i) has
 /// β |s_(m,i)| ≤ max(tol·|θ_i|, 100·ε·‖A‖), ε the operator's unit roundoff; otherwise it restarts from the k + (m−k)/2 best Ritz vectors.
-/// A pair counts as converged only if its residual meets tol·|θ_i|; one stopped by the
+/// A pair counts as converged only if its residual meets tol·|θ_i| (or, for a numerically zero
+/// θ_i, |θ_i| ≤ 100·ε·‖A‖, the floor itself); one stopped by the
 /// rounding floor is reported as such (``Eigenpairs/atRoundingFloor``).
 /// Non-convergence within the budget is reported in the result, never thrown.
 public enum Lanczos {
@@ -182,8 +185,12 @@ public enum Lanczos {
             vectors.append(y)
         }
         let scale = result.values.map(abs).max() ?? 0
-        let converged = zip(values, residuals).map { $1 <= settings.tolerance * abs($0) }
         let residualFloor = roundingFloor(scale, op)
+        // A numerically zero eigenvalue (|θ| at the floor) has no relative accuracy: its pair
+        // is converged when its residual is at the floor too.
+        let converged = zip(values, residuals).map {
+            $1 <= settings.tolerance * abs($0) || (abs($0) <= residualFloor && $1 <= residualFloor)
+        }
         let atFloor = zip(converged, residuals).map { !$0 && $1 <= residualFloor }
         return Eigenpairs(values: values, residuals: residuals, residualEstimates: result.estimates, converged: converged,
                           residualFloor: residualFloor, atRoundingFloor: atFloor,
