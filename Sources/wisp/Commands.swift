@@ -27,12 +27,7 @@ struct Top: ParsableCommand {
     func run() throws {
         let problem = try network.makeProblem(outputs: [out.output, saveEigenvectors])
         let precision = problem.configuration.precision
-        let tol = self.tol ?? precision.defaultTolerance
-        let floor = Lanczos.relativeRoundingFloor(unitRoundoff: precision.unitRoundoff)
-        if tol < floor, Runtime.isLead {
-            warn(String(format: "--tol %g is below the rounding floor of the %@ passes, 100·ε = %.2g relative to the largest eigenvalue: pairs that stop there are reported as not converged (at_rounding_floor in the JSON)",
-                        tol, precision.rawValue, floor))
-        }
+        let tol = solverTolerance(self.tol, fallback: 1e-8, precision: precision)
         let settings = LanczosSettings(count: k, which: which, tolerance: tol, basisSize: basis, maxApplications: maxApplications,
                                        seed: network.seed)
         if saveEigenvectors != nil { try problem.communicator.agree { try EigenvectorExport.ensureFits(problem, k: k) } }

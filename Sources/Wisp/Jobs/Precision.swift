@@ -7,10 +7,6 @@ public enum Precision: String, Codable, Sendable, CaseIterable {
     /// ε, the unit roundoff of the passes (2⁻⁵² or 2⁻²³).
     public var unitRoundoff: Double { self == .float64 ? Double.ulpOfOne : Double(Float.ulpOfOne) }
 
-    /// The default relative residual tolerance of the eigensolvers: 1e-8, or the passes'
-    /// rounding floor 100·ε where that is larger (1.2e-5 in float32), so that the default asks
-    /// only for what the precision can give.
-    public var defaultTolerance: Double { max(1e-8, Lanczos.relativeRoundingFloor(unitRoundoff: unitRoundoff)) }
 }
 
 /// Which curvature matrix an operator applies.
