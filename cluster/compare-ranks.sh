@@ -6,7 +6,7 @@
 #
 # Covers: top in parameter space (replicated vectors) and sample space (sharded vectors),
 # the SLQ and KPM densities, exact and Hutchinson moments, inputs read per rank from a .npy file, a model
-# from a .safetensors file, ranks with zero samples (T < ranks) and uneven blocks, and the
+# from a .safetensors file (also one whose layers differ in having a bias), ranks with zero samples (T < ranks) and uneven blocks, and the
 # normalization layers whose batch statistics are sums over every rank's samples, and the real
 # datasets of Tests/Data (copies of ../shared/data; or $WISP_DATA): IDX digits with one-hot labels, pooled, scaled and
 # standardized (statistics summed over the ranks), the diabetes CSV with its target column, and
@@ -17,6 +17,8 @@
 # null vector, whose Gauss node after a few steps is a small positive number known only to
 # absolute accuracy ε‖K‖; a log axis turns that into ~1e-8 relative changes of the density
 # next to it (an ill-conditioned quantity, not a difference between rank counts).
+# density-fisher-past-rank runs Lanczos up to the rank TC of F: the nodes past it have
+# rounding-level weights and rank-dependent positions, and must not move the grid.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 wisp=${1:-.build/release/wisp}
@@ -38,6 +40,22 @@ header += " " * (64 - (10 + len(header) + 1) % 64) + "\n"
 values = [math.sin(1.3 * i + 0.7) * (1 + (i % 5)) for i in range(T * d)]
 with open(sys.argv[1], "wb") as f:
     f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + struct.pack("<%dd" % (T * d), *values))
+PY
+# A PyTorch-style state dict (no metadata) whose middle layer has no bias (Linear(bias=False)).
+python3 - "$work/mixed-bias.safetensors" <<'PY'
+import json, math, struct, sys
+widths, bias = [12, 10, 7, 2], [True, False, True]
+tensors, data = {}, b""
+for l in range(1, len(widths)):
+    fan_in, fan_out = widths[l - 1], widths[l]
+    for kind, shape in [("weight", [fan_out, fan_in])] + ([("bias", [fan_out])] if bias[l - 1] else []):
+        n = shape[0] * (shape[1] if len(shape) > 1 else 1)
+        values = [math.sin(0.37 * (i + 7 * l)) / math.sqrt(fan_in) for i in range(n)]
+        tensors[f"{2 * (l - 1)}.{kind}"] = {"dtype": "F64", "shape": shape, "data_offsets": [len(data), len(data) + 8 * n]}
+        data += struct.pack("<%dd" % n, *values)
+header = json.dumps(tensors).encode()
+header += b" " * (-len(header) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(header)) + header + data)
 PY
 "$wisp" top --quiet --width 20 --input-dim 12 --outputs 3 --activation tanh --sigma-b2 0.1 --samples 29 \
   --save-model "$work/model.safetensors" >/dev/null
@@ -79,11 +97,14 @@ jobs=(
   "top-ntk|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 4 --matrix ntk --activation erf --parametrization ntk --sigma-b2 0.2 --method lanczos"
   "density|1e-12|density --quiet --width 32 --samples 23 --outputs 2 --probes 5 --steps 16 --method slq"
   "density-fisher|1e-12|density --quiet --width 16 --samples 11 --probes 3 --steps 12 --matrix fisher --method slq"
+  "density-fisher-past-rank|1e-12|density --quiet --width 64 --samples 32 --outputs 2 --probes 3 --steps 64 --matrix fisher --method slq"
   "density-kpm|1e-12|density --quiet --width 32 --samples 23 --outputs 2 --probes 4 --method kpm --moments 48 --deflate 1"
   "density-kpm-fisher|1e-12|density --quiet --width 16 --samples 11 --probes 3 --method kpm --moments 32 --matrix fisher --grid linear"
   "moments-exact|1e-12|moments --quiet --width 32 --samples 23 --outputs 2"
   "moments-hutchinson|1e-12|moments --quiet --width 32 --samples 23 --outputs 2 --exact-limit 0 --probes 6"
   "files|1e-12|top --quiet --inputs $work/inputs.npy --model $work/model.safetensors --activation tanh --sigma-b2 0.1 --k 3 --matrix ntk --method lanczos"
+  "mixed-bias|1e-12|top --quiet --inputs $work/inputs.npy --model $work/mixed-bias.safetensors --activation tanh --k 3 --matrix fisher --method lanczos"
+  "mixed-bias-moments|1e-12|moments --quiet --inputs $work/inputs.npy --model $work/mixed-bias.safetensors --activation erf --exact-limit 0 --probes 4"
   "tiny|1e-12|moments --quiet --width 16 --samples 3 --outputs 2"
   "middle-bn|1e-12|top --quiet --width 24 --samples 13 --outputs 2 --k 3 --matrix ntk --normalization middle-batchnorm --activation tanh --method lanczos"
   "last-bn|1e-12|moments --quiet --width 24 --samples 13 --outputs 2 --normalization last-batchnorm"

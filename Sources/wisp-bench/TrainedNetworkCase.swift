@@ -94,7 +94,7 @@ func trainedCases(_ s: TrainedNetworkSettings, hessian: Bool) throws -> (cases: 
     let a = problem.architecture
     let summary = TrainingSummary(
         data: "\(s.data): \(c.inputsPath ?? ""), first \(problem.totalSamples) samples",
-        samples: problem.totalSamples, width: c.width, depth: a.depth, outputs: a.outputs, parameters: problem.parameterCount,
+        samples: problem.totalSamples, width: c.width ?? a.widths[1], depth: a.depth, outputs: a.outputs, parameters: problem.parameterCount,
         loss: c.loss.rawValue, method: result.method, steps: result.stepsTaken, learningRate: s.learningRate,
         initialLoss: first.loss, finalLoss: last.loss, initialAccuracy: first.accuracy, finalAccuracy: last.accuracy,
         seconds: now() - t0)

@@ -345,7 +345,7 @@ enum BLASCall: Hashable {
 }
 
 /// The calls in issue order (JVP layer 1…L, then VJP layer L…1), equal calls merged with a count.
-func fisherCalls(widths w: [Int], samples T: Int, hasBias: Bool) -> [(call: BLASCall, count: Int)] {
+func fisherCalls(widths w: [Int], samples T: Int, layerBias: [Bool]) -> [(call: BLASCall, count: Int)] {
     var calls = [(call: BLASCall, count: Int)]()
     func add(_ c: BLASCall) {
         if let i = calls.firstIndex(where: { $0.call == c }) { calls[i].count += 1 } else { calls.append((c, 1)) }
@@ -356,13 +356,13 @@ func fisherCalls(widths w: [Int], samples T: Int, hasBias: Bool) -> [(call: BLAS
         let last = l == L ? " (last layer)" : ""
         add(.gemm(GemmShape(transA: false, transB: true, m: T, n: fanOut, k: fanIn, beta: 0), label: "JVP H·dWᵀ" + last))
         if l > 1 { add(.gemm(GemmShape(transA: false, transB: true, m: T, n: fanOut, k: fanIn, beta: 1), label: "JVP dH·Wᵀ" + last)) }
-        if hasBias { add(.ger(m: T, n: fanOut)) }
+        if layerBias[l - 1] { add(.ger(m: T, n: fanOut)) }
     }
     for l in stride(from: L, through: 1, by: -1) {   // VJP: ∇W^l = c Δ^lᵀ H^(l-1), ∇b^l = c_b Δ^lᵀ 1, Δ^(l-1) = φ' ⊙ (c Δ^l W^l)
         let (fanIn, fanOut) = (w[l - 1], w[l])
         let last = l == L ? " (last layer)" : ""
         add(.gemm(GemmShape(transA: true, transB: false, m: fanOut, n: fanIn, k: T, beta: 0), label: "VJP Δᵀ·H" + last))
-        if hasBias { add(.gemvT(m: T, n: fanOut)) }
+        if layerBias[l - 1] { add(.gemvT(m: T, n: fanOut)) }
         if l > 1 { add(.gemm(GemmShape(transA: false, transB: false, m: T, n: fanIn, k: fanOut, beta: 0), label: "VJP Δ·W" + last)) }
     }
     return calls
@@ -495,7 +495,7 @@ func benchFisher<S: BLASScalar>(_: S.Type, width M: Int, outputs C: Int, options
 
     // BLAS model: every call of the product timed in isolation (after the network is freed
     // the buffers are reused by malloc, so this does not raise the peak measured above).
-    let calls = fisherCalls(widths: arch.widths, samples: T, hasBias: arch.hasBias)
+    let calls = fisherCalls(widths: arch.widths, samples: T, layerBias: arch.layerBias)
     let modelCalls = calls.map { benchCall(S.self, $0.call, count: $0.count, repeats: o.repeats, cache: cache) }
     let blasModel = modelCalls.reduce(0.0) { $0 + Double($1.count) * $1.bestSeconds }
     let gemmModel = modelCalls.filter { $0.kind == "gemm" }.reduce(0.0) { $0 + Double($1.count) * $1.bestSeconds }

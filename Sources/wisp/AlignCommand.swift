@@ -12,13 +12,14 @@ struct Align: ParsableCommand {
     var exactLimit: Int = 4096
     @Option(help: "Hutchinson probes (the same for every layer) when ‖C K_l C‖_F is estimated.")
     var probes: Int = 30
-    @Option(help: "Relative residual tolerance of λ_max(C K_l C) (Lanczos).")
-    var tol: Double = 1e-6
+    @Option(help: "Relative residual tolerance of λ_max(C K_l C) (Lanczos). Default: 1e-6, or 100·ε of --precision where larger.")
+    var tol: Double?
     @OptionGroup var out: OutputOptions
 
     func run() throws {
         let path = out.output ?? "wisp-output/align.json"
         let problem = try network.makeProblem(outputs: [path])
+        let tol = solverTolerance(self.tol, fallback: 1e-6, precision: problem.configuration.precision)
         let settings = AlignSettings(exactLimit: exactLimit, probes: probes, seed: network.seed, tolerance: tol)
         let result = try AlignJob.run(problem, settings: settings, reporter: Runtime.progress("align", quiet: out.quiet))
         guard Runtime.isLead else { return }

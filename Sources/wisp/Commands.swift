@@ -13,8 +13,8 @@ struct Top: ParsableCommand {
     var k: Int = 1
     @Option(help: "Which eigenvalues: largest, smallest (most negative) or largest-magnitude (for the indefinite hessian and residual).")
     var which: SpectrumEnd = .largest
-    @Option(help: "Stop when ‖A y − θ y‖ ≤ tol · |θ| for every pair.")
-    var tol: Double = 1e-8
+    @Option(help: "Stop when ‖A y − θ y‖ ≤ tol · |θ| for every pair. Default: 1e-8, or the rounding floor 100·ε of --precision where larger (1.2e-5 in float32); a pair is called converged only if it meets tol.")
+    var tol: Double?
     @Option(help: "Lanczos basis size between restarts. Default: max(2k + 20, 40).")
     var basis: Int?
     @Option(name: .customLong("max-applications"), help: "Budget of operator applications. Default: 50 × basis.")
@@ -28,6 +28,8 @@ struct Top: ParsableCommand {
 
     func run() throws {
         let problem = try network.makeProblem(outputs: [out.output, saveEigenvectors])
+        let precision = problem.configuration.precision
+        let tol = solverTolerance(self.tol, fallback: 1e-8, precision: precision)
         let settings = LanczosSettings(count: k, which: which, tolerance: tol, basisSize: basis, maxApplications: maxApplications,
                                        seed: network.seed)
         if saveEigenvectors != nil { try problem.communicator.agree { try EigenvectorExport.ensureFits(problem, k: k) } }
@@ -62,6 +64,10 @@ struct Top: ParsableCommand {
         if Runtime.isLead { try report(problem, result, timings, theory) }
         if !choice.isExact && !result.converged.allSatisfy({ $0 }) {
             let missing = result.converged.filter { !$0 }.count
+            if result.atRoundingFloor.contains(true) {
+                throw WispError.numerical(String(format: "%d of %d eigenpairs did not reach --tol %g: %d stopped at the rounding floor %.3g of the %@ passes (100·ε·‖A‖); they are reported with their residuals (ask for a larger --tol, or --precision float64)",
+                                                 missing, k, tol, result.atRoundingFloor.filter { $0 }.count, result.residualFloor, precision.rawValue))
+            }
             throw WispError.numerical("\(missing) of \(k) eigenpairs did not reach --tol \(tol) after \(result.operatorApplications) operator applications (budget \(settings.maxApplications ?? 50 * result.basisSize)); they are reported with their residuals (raise --max-applications or --basis)")
         }
     }
@@ -70,7 +76,8 @@ struct Top: ParsableCommand {
         say(Summary.header(problem))
         if let c = result.methodChoice { say("  method     \(c.method) (\(c.requested == "auto" ? "auto: " : "")\(c.reason))") }
         for (i, (value, residual)) in zip(result.eigenvalues, result.residuals).enumerated() {
-            say(String(format: "  λ_%-3d %.10e   residual %.2e%@", i + 1, value, residual, result.converged[i] ? "" : "  (not converged)"))
+            say(String(format: "  λ_%-3d %.10e   residual %.2e%@", i + 1, value, residual,
+                       result.converged[i] ? "" : result.atRoundingFloor[i] ? "  (not converged: at the rounding floor)" : "  (not converged)"))
         }
         if let e = result.eigenvectors {
             say(String(format: "  vectors    %d written to %@ (%@ space, %.2f s), orthogonality %.1e, worst relative residual %.1e%@", e.written.count,
@@ -81,7 +88,7 @@ struct Top: ParsableCommand {
         say(Summary.timing(timings))
         if let path = out.output {
             try RunRecord(command: "top", problem: problem,
-                          settings: ["matrix": result.matrix.rawValue, "k": "\(k)", "which": which.rawValue, "tol": "\(tol)", "basis": "\(result.basisSize)",
+                          settings: ["matrix": result.matrix.rawValue, "k": "\(k)", "which": which.rawValue, "tol": "\(result.tolerance)", "basis": "\(result.basisSize)",
                                      "method": method.rawValue],
                           timings: timings, theory: theory, result: result).write(to: path)
             say("  output     \(path)")

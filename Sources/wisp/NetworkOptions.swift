@@ -11,24 +11,24 @@ struct NetworkOptions: ParsableArguments {
     var inputDim: Int?
     @Option(help: "Linear outputs C. Default: the columns of the targets (classes of the labels), else 1.")
     var outputs: Int?
-    @Option(help: "Hidden activation: \(Activation.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var activation: Activation = .relu
-    @Option(name: .customLong("sigma-w2"), help: "Weight variance σ_w² (times 1/fan_in).")
-    var sigmaW2: Double = 2
-    @Option(name: .customLong("sigma-b2"), help: "Bias variance σ_b².")
-    var sigmaB2: Double = 0
+    @Option(help: "Hidden activation: \(Activation.allCases.map(\.rawValue).joined(separator: ", ")). Default: relu; with --model, the file's (required for a file that does not record it).")
+    var activation: Activation?
+    @Option(name: .customLong("sigma-w2"), help: "Weight variance σ_w² (times 1/fan_in). Default: 2; with --model, the file's if it records one.")
+    var sigmaW2: Double?
+    @Option(name: .customLong("sigma-b2"), help: "Bias variance σ_b². Default: 0; with --model, the file's if it records one.")
+    var sigmaB2: Double?
     @Flag(name: .customLong("no-bias"), help: "Networks without biases.")
     var noBias = false
-    @Option(help: "standard (W ~ N(0, σ_w²/fan_in)) or ntk (u = σ_w/√fan_in · W h + σ_b b).")
-    var parametrization: Parametrization = .standard
+    @Option(help: "standard (W ~ N(0, σ_w²/fan_in)) or ntk (u = σ_w/√fan_in · W h + σ_b b). Default: standard; with --model, the file's (ntk is refused for a file that records none: its tensors are PyTorch Linear weights).")
+    var parametrization: Parametrization?
     @Option(help: "Bias factor β of the NTK parametrization (Jacot et al.: u = W h/√fan_in + β b, W, b ~ N(0, 1)): sets --parametrization ntk, --sigma-w2 1 and --sigma-b2 β².")
     var beta: Double?
     @Option(help: "Loss of --matrix ggn|hessian|residual and of training: mse ((1/2T) Σ‖f − y‖²), cross-entropy (softmax), bce (per-output sigmoid).")
     var loss: Loss = .mse
-    @Option(help: "Normalization layers (γ = 1, β = 0, full-batch statistics): none, last-mean, last-batchnorm, middle-batchnorm, layernorm.")
-    var normalization: Normalization = .none
+    @Option(help: "Normalization layers (γ = 1, β = 0, full-batch statistics): none, last-mean, last-batchnorm, middle-batchnorm, layernorm. Default: none; with --model, the file's if it records one.")
+    var normalization: Normalization?
     @OptionGroup var data: DataOptions
-    @Option(help: "Parameters from a .safetensors file (<layer>.weight [out, in], <layer>.bias [out]).")
+    @Option(help: "Parameters from a .safetensors file (<layer>.weight [out, in], <layer>.bias [out], a bias per layer optional); its recorded activation, parametrization, σ's and normalization win over the flags (a contradicting flag is an error).")
     var model: String?
     @Option(help: "Seed of the counter-based streams (weights, inputs, probes).")
     var seed: UInt64 = 0
@@ -42,6 +42,9 @@ struct NetworkOptions: ParsableArguments {
     func validate() throws {
         if let beta {
             guard beta.isFinite, beta >= 0 else { throw ValidationError("--beta must be a finite non-negative number (got \(beta))") }
+            for (flag, given) in [("--sigma-w2", sigmaW2 != nil), ("--sigma-b2", sigmaB2 != nil), ("--parametrization", parametrization != nil)] where given {
+                throw ValidationError("\(flag) cannot be combined with --beta, which sets --parametrization ntk, --sigma-w2 1 and --sigma-b2 β²")
+            }
         }
         if model != nil {
             for (flag, given) in [("--depth", depth != nil), ("--width", width != nil), ("--outputs", outputs != nil), ("--no-bias", noBias)] where given {
@@ -56,18 +59,24 @@ struct NetworkOptions: ParsableArguments {
         c.width = width ?? 512
         c.inputDimension = inputDim
         c.outputs = outputs ?? (data.hasTargets ? nil : 1)
-        c.activation = activation
-        c.sigmaW2 = sigmaW2
-        c.sigmaB2 = sigmaB2
-        c.bias = !noBias
-        c.parametrization = parametrization
+        // The one place the defaults of the network's hyperparameters are applied: for a
+        // model file, `given` says which were set, and the file fills the rest.
+        var given = NetworkHyperparameters(activation: activation, parametrization: parametrization, sigmaW2: sigmaW2,
+                                           sigmaB2: sigmaB2, normalization: normalization)
         if let beta {
-            c.parametrization = .ntk
-            c.sigmaW2 = 1
-            c.sigmaB2 = beta * beta
+            given.parametrization = .ntk
+            given.sigmaW2 = 1
+            given.sigmaB2 = beta * beta
         }
+        let r = given.resolvedWithDefaults
+        c.activation = r.activation
+        c.sigmaW2 = r.sigmaW2
+        c.sigmaB2 = r.sigmaB2
+        c.parametrization = r.parametrization
+        c.normalization = r.normalization
+        c.given = given
+        c.bias = !noBias
         c.loss = loss
-        c.normalization = normalization
         data.apply(to: &c)
         c.modelPath = model
         c.seed = seed

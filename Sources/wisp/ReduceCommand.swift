@@ -20,8 +20,8 @@ struct Reduce: ParsableCommand {
     var sweep: String?
     @Option(name: .customLong("dense-limit"), help: "Form the FIM densely and find all eigenpairs with LAPACK when P is at most this; else Lanczos for the top k.")
     var denseLimit: Int = 4096
-    @Option(help: "Relative residual tolerance of the Lanczos eigenpairs (P > --dense-limit).")
-    var tol: Double = 1e-8
+    @Option(help: "Relative residual tolerance of the Lanczos eigenpairs (P > --dense-limit). Default: 1e-8, or 100·ε of --precision where larger.")
+    var tol: Double?
     @Option(name: .customLong("save-reduced"), help: "Write the reduced model at --keep to this .safetensors file.")
     var saveReduced: String?
     @Option(help: "Variant written by --save-reduced: weights or change (default: change with --init, else weights).")
@@ -41,6 +41,7 @@ struct Reduce: ParsableCommand {
         let start = DispatchTime.now().uptimeNanoseconds
         let problem = try network.makeProblem(outputs: [path, saveReduced])
         let init0 = try problem.communicator.agree { try initial.map { try ModelReduction.loadInitial($0, problem: problem) } }
+        let tol = solverTolerance(self.tol, fallback: 1e-8, precision: problem.configuration.precision)
         let settings = ReductionSettings(keep: keepCount, sweep: sweepCounts, denseLimit: denseLimit, tolerance: tol, seed: network.seed)
         var (result, basis, reducedParameters) = try ModelReduction.run(problem, initial: init0, settings: settings,
                                                                         reporter: Runtime.progress("reduce", quiet: out.quiet))

@@ -13,7 +13,7 @@ enum Summary {
         return """
         Wisp \(wispVersion)
           network    L=\(a.depth), \(widths), d=\(a.inputDimension), C=\(a.outputs), \(a.activation.rawValue), \
-        σ_w²=\(a.sigmaW2), σ_b²=\(a.sigmaB2), \(a.hasBias ? "biases" : "no biases"), \(a.parametrization.rawValue) parametrization\
+        σ_w²=\(a.sigmaW2), σ_b²=\(a.sigmaB2), \(a.everyLayerHasBias ? "biases" : a.anyLayerHasBias ? "biases in layers \((1...a.depth).filter(a.hasBias).map(String.init).joined(separator: ","))" : "no biases"), \(a.parametrization.rawValue) parametrization\
         \(a.normalization == .none ? "" : ", normalization \(a.normalization.rawValue)")
           data       T=\(p.totalSamples), \(data), seed \(c.seed), \(c.precision.rawValue)
           P          \(p.parameterCount) parameters (TC = \(p.sampleSpaceDimension))

@@ -32,7 +32,7 @@ struct WispCommand: ParsableCommand {
             Foundation.exit(code)
         }
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(NumericFlags.normalized(Array(CommandLine.arguments.dropFirst())))
             try command.run()
             finish(0)
         } catch {
@@ -92,4 +92,9 @@ extension SafeTensorDType: ExpressibleByArgument {
 /// Writes a line to stdout unbuffered, so it interleaves in order with progress on stderr.
 func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+/// Writes one line `wisp: warning: …` to stderr (rank 0 decides whether to call it).
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data("wisp: warning: \(message)\n".utf8))
 }

@@ -1,5 +1,5 @@
 import Foundation
-@testable import Wisp
+import Wisp
 
 /// Independent references for tests: a per-sample, per-output network evaluated with plain
 /// scalar loops in Double (no BLAS, no batching), the explicit Jacobian it gives, and
@@ -15,7 +15,7 @@ public enum DenseReference {
             for i in 0..<fanOut {
                 var s = 0.0
                 for j in 0..<fanIn { s += theta[a.weightOffset(l) + i * fanIn + j] * h[j] }
-                u[i] = a.weightScale(l) * s + (a.hasBias ? a.biasScale * theta[a.biasOffset(l) + i] : 0)
+                u[i] = a.weightScale(l) * s + (a.hasBias(l) ? a.biasScale * theta[a.biasOffset(l) + i] : 0)
             }
             h = l < a.depth ? u.map { a.activation.value($0) } : u
         }
@@ -37,7 +37,7 @@ public enum DenseReference {
                 for i in 0..<fanOut {
                     var s = 0.0
                     for j in 0..<fanIn { s += theta[a.weightOffset(l) + i * fanIn + j] * hs[l - 1][j] }
-                    u[i] = a.weightScale(l) * s + (a.hasBias ? a.biasScale * theta[a.biasOffset(l) + i] : 0)
+                    u[i] = a.weightScale(l) * s + (a.hasBias(l) ? a.biasScale * theta[a.biasOffset(l) + i] : 0)
                 }
                 us.append(u)
                 hs.append(l < a.depth ? u.map { a.activation.value($0) } : u)
@@ -50,7 +50,7 @@ public enum DenseReference {
                     let (fanIn, fanOut) = (a.widths[l - 1], a.widths[l])
                     for i in 0..<fanOut {
                         for j in 0..<fanIn { J[row + a.weightOffset(l) + i * fanIn + j] = a.weightScale(l) * delta[i] * hs[l - 1][j] }
-                        if a.hasBias { J[row + a.biasOffset(l) + i] = a.biasScale * delta[i] }
+                        if a.hasBias(l) { J[row + a.biasOffset(l) + i] = a.biasScale * delta[i] }
                     }
                     if l > 1 {
                         var prev = [Double](repeating: 0, count: fanIn)
@@ -127,17 +127,19 @@ public struct NetworkCase: CustomStringConvertible, Sendable {
     public var architecture: Architecture
     public init(architecture: Architecture) { self.architecture = architecture }
     public var description: String {
-        "\(architecture.activation.rawValue) \(architecture.parametrization.rawValue) bias=\(architecture.hasBias) widths=\(architecture.widths)"
+        "\(architecture.activation.rawValue) \(architecture.parametrization.rawValue) bias=\(architecture.layerBias) widths=\(architecture.widths)"
     }
 
-    /// Every activation × parametrization × bias on a 3-layer net with 2 outputs. σ_b² > 0 so
-    /// the NTK-form biases have a nonzero factor.
+    /// Every activation × parametrization × bias on a 3-layer net with 2 outputs: biases in
+    /// every layer, in none, and in some (PyTorch `bias=False` on some layers: the middle layer
+    /// only, or all but the middle one, alternating over the activations). σ_b² > 0 so the
+    /// NTK-form biases have a nonzero factor.
     public static var all: [NetworkCase] {
         var cases = [NetworkCase]()
-        for activation in Activation.allCases {
+        for (n, activation) in Activation.allCases.enumerated() {
             for parametrization in Parametrization.allCases {
-                for bias in [true, false] {
-                    let a = try! Architecture(widths: [3, 5, 4, 2], activation: activation, hasBias: bias,
+                for bias in [[true, true, true], [false, false, false], n % 2 == 0 ? [false, true, false] : [true, false, true]] {
+                    let a = try! Architecture(widths: [3, 5, 4, 2], activation: activation, layerBias: bias,
                                               parametrization: parametrization, sigmaW2: 1.7, sigmaB2: 0.3)
                     cases.append(NetworkCase(architecture: a))
                 }

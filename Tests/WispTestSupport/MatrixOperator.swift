@@ -1,4 +1,4 @@
-@testable import Wisp
+import Wisp
 
 /// A dense symmetric matrix as a ``LinearOperator`` (tests only), applied with BLAS GEMV.
 public final class MatrixOperator: LinearOperator {

@@ -1,5 +1,5 @@
 import Foundation
-@testable import Wisp
+import Wisp
 
 extension DenseReference {
     /// f for all samples at once (T × C), by the definitions of Karakida et al. eq. 13–15,
@@ -14,7 +14,7 @@ extension DenseReference {
                 for i in 0..<fanOut {
                     var s = 0.0
                     for j in 0..<fanIn { s += theta[a.weightOffset(l) + i * fanIn + j] * h[t * fanIn + j] }
-                    u[t * fanOut + i] = a.weightScale(l) * s + (a.hasBias ? a.biasScale * theta[a.biasOffset(l) + i] : 0)
+                    u[t * fanOut + i] = a.weightScale(l) * s + (a.hasBias(l) ? a.biasScale * theta[a.biasOffset(l) + i] : 0)
                 }
             }
             switch a.normalization.kind(layer: l, depth: a.depth) {

@@ -85,7 +85,7 @@ final class AlignmentTests: XCTestCase {
     /// ⟨δ^l_k(t), δ^l_k'(s)⟩ from the bias columns of the explicit Jacobian (∂f_k/∂b^l = c_b δ^l_k),
     /// and forward ∘ backward = J_l J_lᵀ formed directly. 1e-12 as above.
     func testForwardBackwardFactorsAgainstDirectKernels() throws {
-        for c in NetworkCase.all where c.architecture.hasBias && c.architecture.biasScale > 0 {
+        for c in NetworkCase.all where c.architecture.everyLayerHasBias && c.architecture.biasScale > 0 {
             let a = c.architecture
             let (jac, theta, data, J) = try Self.jacobian(c)
             let T = Self.T, C = a.outputs, n = T * C, P = a.parameterCount, d = a.inputDimension
@@ -96,7 +96,7 @@ final class AlignmentTests: XCTestCase {
                 for t in 0..<T {
                     let x = Array(data.values[(t * d)..<((t + 1) * d)])
                     if l == 1 { h.append(x); continue }
-                    let sub = try! Architecture(widths: Array(a.widths[0...(l - 1)]), activation: a.activation, hasBias: a.hasBias,
+                    let sub = try! Architecture(widths: Array(a.widths[0...(l - 1)]), activation: a.activation, layerBias: Array(a.layerBias[0..<(l - 1)]),
                                                 parametrization: a.parametrization, sigmaW2: a.sigmaW2, sigmaB2: a.sigmaB2)
                     let u = DenseReference.outputs(architecture: sub, parameters: Array(theta[0..<a.weightOffset(l)]), input: x)
                     h.append(u.map { a.activation.value($0) })

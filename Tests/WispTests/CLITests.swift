@@ -137,7 +137,7 @@ final class CLITests: XCTestCase {
 
     func testBadFlagValues() throws {
         try assertFails(["top", "--activation", "swish"], mentioning: ["swish", "--activation"])
-        try assertFails(["top", "--width", "0"], mentioning: ["--width", "at least 1"])
+        try assertFails(["top", "--width", "0"], mentioning: ["--width", "≥ 1"])
         try assertFails(["top", "--samples", "0", "--width", "8"], mentioning: ["--samples"])
         try assertFails(["top", "--depth", "0", "--width", "8"], mentioning: ["--depth"])
         try assertFails(["top", "--matrix", "laplacian"], mentioning: ["laplacian"])

@@ -90,7 +90,7 @@ final class CheckpointTests: XCTestCase {
     func testForeignCheckpointIsRefused() throws {
         _ = try open(try problem(width: 20), replicated: true)
         XCTAssertThrowsError(try open(try problem(width: 21), replicated: true)) { error in
-            XCTAssertTrue("\(error)".contains("width is 20 there and 21 here"), "\(error)")
+            XCTAssertTrue("\(error)".contains("20 there and 21 here"), "\(error)")
         }
         XCTAssertThrowsError(try open(try problem(width: 20), fingerprint: ["command": "other"], replicated: true)) { error in
             XCTAssertTrue("\(error)".contains("command"), "\(error)")

@@ -448,7 +448,7 @@ final class DataTests: XCTestCase {
         XCTAssertEqual(c["pool"] as? Int, 2)
         XCTAssertEqual(c["scale_pixels"] as? Bool, true)
         XCTAssertEqual(c["standardize"] as? Bool, true)
-        XCTAssertNil(c["outputs"])
+        XCTAssertEqual(c["outputs"] as? Int, 10, "the record holds the network's C, from the labels")
         XCTAssertEqual((record["eigenvalues"] as? [Double])?.count, 2)
     }
 

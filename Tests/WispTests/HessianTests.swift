@@ -201,7 +201,7 @@ final class HessianTests: XCTestCase {
 
     /// Float32 passes against Float64: relative error O(ε₃₂ · depth · fan-in) ≈ 1e-6; 1e-4 margin.
     func testFloat32HessianAgainstFloat64() throws {
-        for c in NetworkCase.all where c.architecture.hasBias {
+        for c in NetworkCase.all where c.architecture.everyLayerHasBias {
             let s64 = try setup(c, .crossEntropy, Double.self)
             let s32 = try setup(c, .crossEntropy, Float.self)
             let v = vector(s64.theta.count, seed: 5)

@@ -194,9 +194,10 @@ final class IOTests: XCTestCase {
         let cases: [(String, [String])] = [
             (">f8", ["'>f8'", "big-endian"]),
             (">f4", ["'>f4'", "big-endian"]),
-            ("<i8", ["'<i8'", "integers"]),
-            ("|u1", ["'|u1'", "integers"]),
-            ("|b1", ["'|b1'", "booleans"]),
+            (">i8", ["'>i8'", "big-endian integers"]),
+            ("=i4", ["'=i4'", "native byte order"]),
+            ("<i16", ["'<i16'", "integers of an unsupported size"]),
+            ("|b2", ["'|b2'", "booleans of an unsupported size"]),
             ("|O", ["'|O'", "objects"]),
             ("<c16", ["'<c16'", "complex"]),
             ("<f2", ["'<f2'", "unsupported size"]),
@@ -207,7 +208,7 @@ final class IOTests: XCTestCase {
         ]
         for (descr, words) in cases {
             assertNPYRejects("{'descr': '\(descr)', 'fortran_order': False, 'shape': (1,), }",
-                             payload: f64Bytes([1]), words + ["'<f8' and '<f4'"])
+                             payload: f64Bytes([1]), words + ["'<f8', '<f4'", "'<i8'"])
         }
         assertNPYRejects("{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (1,), }", ["structured"])
         assertNPYRejects("{'descr': 8, 'fortran_order': False, 'shape': (1,), }", ["'descr'", "not a dtype string"])

@@ -543,7 +543,7 @@ extension TheoryTests {
         net.parameters.withUnsafeBufferPointer { theta in
             Double.gemm(transA: false, transB: true, m: T, n: m, k: fanIn, alpha: 1, a: h, lda: fanIn,
                         b: theta.baseAddress! + a.weightOffset(l), ldb: fanIn, beta: 0, c: &u, ldc: m)
-            if a.hasBias { for t in 0..<T { for i in 0..<m { u[t * m + i] += theta[a.biasOffset(l) + i] } } }
+            if a.hasBias(l) { for t in 0..<T { for i in 0..<m { u[t * m + i] += theta[a.biasOffset(l) + i] } } }
         }
         return u
     }
@@ -632,7 +632,7 @@ struct Fluctuations {
     /// [q̂_t^l, q̂_st^l (l < L), q̃_t^l, q̃_st^l (1 ≤ l < L), m_λ, m_λ(last-mean)] with innovations.
     static func recursion(_ a: Architecture, T: Int, propagation: OrderParameters.Propagation,
                           innovations e: [Double], outputFactor: Double) throws -> [Double] {
-        let L = a.depth, phi = a.activation, w2 = a.sigmaW2, b2 = a.hasBias ? a.sigmaB2 : 0
+        let L = a.depth, phi = a.activation, w2 = a.sigmaW2, b2 = a.everyLayerHasBias ? a.sigmaB2 : 0
         var qh = [Double](repeating: 0, count: L), qhs = qh
         var q = [Double](repeating: 0, count: L + 1), qs = q
         qh[0] = 1 + e[0]
@@ -664,7 +664,7 @@ struct Fluctuations {
             qt[l] = w2 * qt[l + 1] * ft + e[2 * L + 2 * (l - 1)]
             qts[l] = w2 * qts[l + 1] * fs + e[2 * L + 2 * (l - 1) + 1]
         }
-        let b = a.hasBias ? 1.0 : 0.0, Td = Double(T), P = Double(a.parameterCount)
+        let b = a.everyLayerHasBias ? 1.0 : 0.0, Td = Double(T), P = Double(a.parameterCount)
         var diag = 0.0, off = 0.0
         for l in 1...L {
             let fanIn = Double(a.widths[l - 1])

@@ -102,7 +102,7 @@ public final class BatchedJacobian<S: BLASScalar> {
                                alpha: S(arch.weightScale(l)), a: h.baseAddress!, lda: fanIn,
                                b: theta.baseAddress! + arch.weightOffset(l), ldb: fanIn,
                                beta: 0, c: u.baseAddress!, ldc: fanOut)
-                        if arch.hasBias {
+                        if arch.hasBias(l) {
                             ones.withUnsafeBufferPointer { one in
                                 S.ger(m: T, n: fanOut, alpha: S(arch.biasScale), x: one.baseAddress!,
                                       y: theta.baseAddress! + arch.biasOffset(l), a: u.baseAddress!, lda: fanOut)
@@ -182,7 +182,7 @@ public final class BatchedJacobian<S: BLASScalar> {
                                    beta: beta, c: cur, ldc: fanOut)
                         }
                     }
-                    if arch.hasBias, let db = biasTangent(l) {
+                    if arch.hasBias(l), let db = biasTangent(l) {
                         ones.withUnsafeBufferPointer { one in
                             S.ger(m: T, n: fanOut, alpha: S(arch.biasScale), x: one.baseAddress!,
                                   y: db, a: cur, lda: fanOut)
@@ -207,7 +207,7 @@ public final class BatchedJacobian<S: BLASScalar> {
         let arch = architecture
         backpropagate(u) { l, delta in
             writeGradient(layer: l, delta: delta, alpha: alpha, weights: g + arch.weightOffset(l),
-                          biases: arch.hasBias ? g + arch.biasOffset(l) : nil)
+                          biases: arch.hasBias(l) ? g + arch.biasOffset(l) : nil)
         }
     }
 
@@ -216,7 +216,7 @@ public final class BatchedJacobian<S: BLASScalar> {
     /// layer l. Cost 2·T·(Σ_(j>l) M_j M_(j−1) + M_l M_(l−1)) flops.
     public func layerVJP(layer l: Int, _ u: UnsafePointer<S>, alpha: S, into g: UnsafeMutablePointer<S>) {
         let weights = architecture.widths[l] * architecture.widths[l - 1]
-        let hasBias = architecture.hasBias
+        let hasBias = architecture.hasBias(l)
         backpropagate(u, through: l) { j, delta in
             guard j == l else { return }
             writeGradient(layer: l, delta: delta, alpha: alpha, weights: g, biases: hasBias ? g + weights : nil)
@@ -364,7 +364,7 @@ public final class BatchedJacobian<S: BLASScalar> {
             withCotangent(output: k) { u in
                 backpropagate(u) { l, delta in
                     let m = arch.widths[l]
-                    let cw = arch.weightScale(l), cb = arch.hasBias ? arch.biasScale : 0
+                    let cw = arch.weightScale(l), cb = arch.hasBias(l) ? arch.biasScale : 0
                     for t in 0..<T {
                         let row = delta + t * m
                         let dn = Double(S.dot(n: m, x: row, y: row))
@@ -436,7 +436,7 @@ public final class BatchedJacobian<S: BLASScalar> {
             var backward = [Double](repeating: 0, count: max(n * N, 1))
             var forward = [Double](repeating: 0, count: max(T * totalT, 1))
             let cw2 = arch.weightScale(l) * arch.weightScale(l)
-            let cb2 = arch.hasBias ? arch.biasScale * arch.biasScale : 0
+            let cb2 = arch.hasBias(l) ? arch.biasScale * arch.biasScale : 0
             forward.withUnsafeMutableBufferPointer { $0.initialize(repeating: cb2) }
             if N == n && totalT == T {
                 // One block holds every sample: both Grams are symmetric, half the flops (dsyrk).

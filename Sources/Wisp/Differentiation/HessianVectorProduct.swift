@@ -67,7 +67,7 @@ public final class HessianVectorProduct<S: BLASScalar> {
                            a: h, lda: fanIn, b: theta.baseAddress! + arch.weightOffset(l), ldb: fanIn,
                            beta: 0, c: u, ldc: fanOut)
                 }
-                if arch.hasBias {
+                if arch.hasBias(l) {
                     j.ones.withUnsafeBufferPointer { one in
                         S.ger(m: T, n: fanOut, alpha: S(arch.biasScale), x: one.baseAddress!,
                               y: theta.baseAddress! + arch.biasOffset(l), a: u, lda: fanOut)
@@ -116,7 +116,7 @@ public final class HessianVectorProduct<S: BLASScalar> {
                     S.gemm(transA: true, transB: false, m: fanOut, n: fanIn, k: T, alpha: c, a: d, lda: fanOut,
                            b: tangentH[l - 2], ldb: fanIn, beta: 1, c: g + arch.weightOffset(l), ldc: fanIn)
                 }
-                if arch.hasBias {
+                if arch.hasBias(l) {
                     j.ones.withUnsafeBufferPointer { one in
                         S.gemv(trans: true, m: T, n: fanOut, alpha: S(arch.biasScale), a: e, lda: fanOut,
                                x: one.baseAddress!, beta: 0, y: g + arch.biasOffset(l))

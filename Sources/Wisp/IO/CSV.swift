@@ -25,7 +25,9 @@ public struct CSVTable: Equatable, Sendable {
 /// separated by commas, surrounding spaces ignored, `\n` or `\r\n` line ends, empty lines and
 /// lines starting with `#` skipped. The first record is a header row when any of its fields
 /// is not a number (names may be double-quoted); every other field must be a finite decimal
-/// number, and every record must have as many fields as the first. Errors name the file,
+/// number, and every record must have as many fields as the first. A UTF-8 byte-order mark
+/// (EF BB BF, as spreadsheet programs write) at the start of the file is skipped, so it
+/// neither turns a first data row into a header nor becomes part of a column name. Errors name the file,
 /// line and column. The whole file is parsed (CSV rows have no fixed size, so a process cannot
 /// seek to its block). Cost: one pass over the bytes.
 public enum CSV {
@@ -43,7 +45,8 @@ public enum CSV {
         var values = [Double]()
         var rows = 0
         var lineNumber = 0
-        var start = 0
+        // The UTF-8 byte-order mark is not part of the first field.
+        var start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
         while start < bytes.count {
             var end = start
             while end < bytes.count, bytes[end] != 0x0A { end += 1 }

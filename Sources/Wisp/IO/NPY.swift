@@ -1,17 +1,43 @@
 import Foundation
 
 /// The element types Wisp reads and writes in `.npy` files, named by their numpy `descr`:
-/// little-endian IEEE 754 binary64 and binary32.
-public enum NPYDType: String, Sendable {
+/// little-endian IEEE 754 binary64 and binary32; little-endian signed and unsigned integers of
+/// 1, 2, 4 and 8 bytes (numpy's default integer, int64, is what `np.save(labels)` writes); and
+/// numpy's bool (one byte, 0 or 1). Integers are read as the `Double` of the same value, which
+/// must be exact (|n| ≤ 2⁵³ always is; a larger n only if it is a multiple of the spacing).
+public enum NPYDType: String, Sendable, CaseIterable {
     case float64 = "<f8"
     case float32 = "<f4"
+    case int8 = "|i1"
+    case int16 = "<i2"
+    case int32 = "<i4"
+    case int64 = "<i8"
+    case uint8 = "|u1"
+    case uint16 = "<u2"
+    case uint32 = "<u4"
+    case uint64 = "<u8"
+    case bool = "|b1"
 
     /// Bytes per element.
     var itemSize: Int {
         switch self {
-        case .float64: return 8
-        case .float32: return 4
+        case .float64, .int64, .uint64: return 8
+        case .float32, .int32, .uint32: return 4
+        case .int16, .uint16: return 2
+        case .int8, .uint8, .bool: return 1
         }
+    }
+
+    /// Whether the elements are integers (or booleans).
+    public var isInteger: Bool { self != .float64 && self != .float32 }
+
+    /// The dtype of a `descr`: its spelling, or for a one-byte type any byte-order character
+    /// (`|i1`, `<i1`, `=u1`: the order of one byte does not matter).
+    init?(descr: String) {
+        if let exact = NPYDType(rawValue: descr) { self = exact; return }
+        guard descr.count == 3, let order = descr.first, "<>=|".contains(order),
+              let oneByte = NPYDType(rawValue: "|" + descr.dropFirst()) else { return nil }
+        self = oneByte
     }
 }
 
@@ -43,10 +69,12 @@ public struct NPYArray: Equatable, Sendable {
 /// The dict has exactly the keys `'descr'` (dtype string), `'fortran_order'` (`True`/`False`)
 /// and `'shape'` (a tuple of non-negative ints; a 1-tuple is written `(5,)`), in any order.
 ///
-/// Wisp accepts only `'<f8'` and `'<f4'` in C order. `'=f8'` (native order of whichever machine
+/// Wisp accepts the ``NPYDType``s in C order: `'<f8'`, `'<f4'`, little-endian integers and
+/// bool. `'=f8'` (native order of whichever machine
 /// wrote the file) and `'|f8'` (byte order "not applicable", which numpy uses only for 1-byte
 /// types) are rejected: numpy itself always writes `'<'` or `'>'` for floats, so either spelling
-/// means a non-numpy writer whose byte order the file does not record. Like numpy, reading
+/// means a non-numpy writer whose byte order the file does not record; the same holds for
+/// integers wider than one byte. Like numpy, reading
 /// accepts any whitespace padding and does not require the 64-byte alignment. NaN and infinity
 /// are returned as stored; checking finiteness is the caller's job.
 public enum NPY {
@@ -124,17 +152,57 @@ public enum NPY {
                 first = rows.lowerBound * rowLength
                 selected = rows.count * rowLength
             }
-            let values = LittleEndianFloats.decode(
-                raw, from: headerEnd + first * header.dtype.itemSize, count: selected, float32: header.dtype == .float32)
+            let offset = headerEnd + first * header.dtype.itemSize
+            let values = header.dtype.isInteger
+                ? try decodeIntegers(raw, from: offset, count: selected, dtype: header.dtype, firstIndex: first, fail: fail)
+                : LittleEndianFloats.decode(raw, from: offset, count: selected, float32: header.dtype == .float32)
             return NPYArray(shape: header.shape, dtype: header.dtype, values: values)
         }
+    }
+
+    /// Integer or bool elements as the `Double`s of the same values; a value no `Double` equals
+    /// (an int64 or uint64 beyond 2⁵³ that is not a multiple of the spacing there), or a bool
+    /// byte other than 0 and 1, is an error naming the element's flat index.
+    private static func decodeIntegers(_ raw: UnsafeRawBufferPointer, from offset: Int, count: Int, dtype: NPYDType,
+                                       firstIndex: Int, fail: (String) -> WispError) throws -> [Double] {
+        precondition(offset >= 0 && count >= 0 && count <= (raw.count - offset) / dtype.itemSize, "element range outside buffer")
+        var values = [Double]()
+        values.reserveCapacity(count)
+        func load<T: FixedWidthInteger>(_: T.Type, _ i: Int) -> T {
+            T(littleEndian: raw.loadUnaligned(fromByteOffset: offset + i * MemoryLayout<T>.size, as: T.self))
+        }
+        func exact<T: FixedWidthInteger>(_ v: T, _ i: Int) throws -> Double {
+            guard let d = Double(exactly: v) else {
+                throw fail("element \(firstIndex + i) is \(v), which a float64 cannot represent exactly (integers up to 2^53 always can); Wisp computes in float64")
+            }
+            return d
+        }
+        for i in 0 ..< count {
+            switch dtype {
+            case .int8: values.append(Double(load(Int8.self, i)))
+            case .int16: values.append(Double(load(Int16.self, i)))
+            case .int32: values.append(Double(load(Int32.self, i)))
+            case .int64: values.append(try exact(load(Int64.self, i), i))
+            case .uint8: values.append(Double(load(UInt8.self, i)))
+            case .uint16: values.append(Double(load(UInt16.self, i)))
+            case .uint32: values.append(Double(load(UInt32.self, i)))
+            case .uint64: values.append(try exact(load(UInt64.self, i), i))
+            case .bool:
+                let b = load(UInt8.self, i)
+                guard b <= 1 else { throw fail("element \(firstIndex + i) of the bool array is the byte \(b), not 0 or 1") }
+                values.append(Double(b))
+            case .float64, .float32: preconditionFailure("decodeIntegers: \(dtype) is not an integer dtype")
+            }
+        }
+        return values
     }
 
     /// Encodes an array the way `numpy.save` does: version 1.0 (2.0 only if the header outgrows
     /// 65535 bytes), keys in sorted order, spare spaces for the first dimension to grow, padded
     /// with spaces and a final "\n" so the data starts at a multiple of 64 bytes.
     ///
-    /// - Precondition: every dimension is non-negative and `values.count` is their product.
+    /// - Precondition: every dimension is non-negative and `values.count` is their product;
+    ///   for an integer dtype, every value is an integer the dtype holds.
     public static func encode(values: [Double], shape: [Int], dtype: NPYDType) -> Data {
         precondition(shape.allSatisfy { $0 >= 0 }, "NPY.encode: negative dimension in \(shape)")
         precondition(elementCount(shape) == values.count,
@@ -163,7 +231,24 @@ public enum NPY {
         data.append(contentsOf: body)
         data.append(contentsOf: [UInt8](repeating: UInt8(ascii: " "), count: padded - body.count - 1))
         data.append(UInt8(ascii: "\n"))
-        LittleEndianFloats.append(values, float32: dtype == .float32, to: &data)
+        if dtype.isInteger {
+            precondition(integerProblem(values, dtype) == nil, "NPY.encode: \(integerProblem(values, dtype) ?? "")")
+            for v in values {
+                switch dtype {
+                case .int8: data.append(UInt8(bitPattern: Int8(v)))
+                case .int16: withUnsafeBytes(of: Int16(v).littleEndian) { data.append(contentsOf: $0) }
+                case .int32: withUnsafeBytes(of: Int32(v).littleEndian) { data.append(contentsOf: $0) }
+                case .int64: withUnsafeBytes(of: Int64(v).littleEndian) { data.append(contentsOf: $0) }
+                case .uint8, .bool: data.append(UInt8(v))
+                case .uint16: withUnsafeBytes(of: UInt16(v).littleEndian) { data.append(contentsOf: $0) }
+                case .uint32: withUnsafeBytes(of: UInt32(v).littleEndian) { data.append(contentsOf: $0) }
+                case .uint64: withUnsafeBytes(of: UInt64(v).littleEndian) { data.append(contentsOf: $0) }
+                case .float64, .float32: break
+                }
+            }
+        } else {
+            LittleEndianFloats.append(values, float32: dtype == .float32, to: &data)
+        }
         return data
     }
 
@@ -176,7 +261,27 @@ public enum NPY {
             throw WispError.output(
                 "cannot write \(printable(path)): shape \(describe(shape)) does not hold the \(values.count) values given")
         }
+        if let problem = integerProblem(values, dtype) { throw WispError.output("cannot write \(printable(path)): \(problem)") }
         try AtomicFile.write(encode(values: values, shape: shape, dtype: dtype), to: path)
+    }
+
+    /// Why `values` do not fit the integer `dtype` (nil if they do, or for a float dtype).
+    private static func integerProblem(_ values: [Double], _ dtype: NPYDType) -> String? {
+        let range: ClosedRange<Double>
+        switch dtype {
+        case .float64, .float32: return nil
+        case .int8: range = -128 ... 127
+        case .int16: range = -32768 ... 32767
+        case .int32: range = -2147483648 ... 2147483647
+        case .int64: range = -0x1p63 ... 0x1p63.nextDown
+        case .uint8: range = 0 ... 255
+        case .uint16: range = 0 ... 65535
+        case .uint32: range = 0 ... 4294967295
+        case .uint64: range = 0 ... 0x1p64.nextDown
+        case .bool: range = 0 ... 1
+        }
+        guard let i = values.firstIndex(where: { !(range.contains($0) && $0.rounded() == $0) }) else { return nil }
+        return "element \(i) is \(values[i]), not an integer \(dtype.rawValue) holds"
     }
 
     // MARK: - Format constants and helpers
@@ -390,8 +495,8 @@ public enum NPY {
 
         /// Maps a `descr` to a supported dtype, or explains why it is not one.
         private static func classify(_ descr: String, fail: (String) -> WispError) throws -> NPYDType {
-            if let dtype = NPYDType(rawValue: descr) { return dtype }
-            let accepted = "Wisp reads little-endian floats '<f8' and '<f4'"
+            if let dtype = NPYDType(descr: descr) { return dtype }
+            let accepted = "Wisp reads little-endian floats '<f8', '<f4', little-endian integers '<i8', '<i4', '<i2', '|i1', '<u8', '<u4', '<u2', '|u1' and bool '|b1'"
             let order = descr.first
             let kind = descr.dropFirst().first
             let what: String
@@ -400,8 +505,10 @@ public enum NPY {
             case ("=", "f"?): what = "floats in the writing machine's native byte order, which the file does not record"
             case ("|", "f"?): what = "floats with no byte order"
             case (_, "f"?): what = "floats of an unsupported size"
-            case (_, "i"?), (_, "u"?): what = "integers"
-            case (_, "b"?): what = "booleans"
+            case (">", "i"?), (">", "u"?): what = "big-endian integers"
+            case ("=", "i"?), ("=", "u"?): what = "integers in the writing machine's native byte order, which the file does not record"
+            case (_, "i"?), (_, "u"?): what = "integers of an unsupported size or byte order"
+            case (_, "b"?): what = "booleans of an unsupported size"
             case (_, "c"?): what = "complex numbers"
             case (_, "O"?): what = "Python objects"
             case (_, "U"?), (_, "S"?), (_, "a"?): what = "strings"

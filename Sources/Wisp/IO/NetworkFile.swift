@@ -1,10 +1,21 @@
 /// Networks in safetensors files, laid out as a PyTorch `nn.Sequential` of `Linear` layers:
 /// tensors `<name>.weight` [out, in] and `<name>.bias` [out], layers in numeric-aware order
-/// of `<name>` (so keys `0.weight`, `0.bias`, `2.weight`, … load as saved by PyTorch). The
-/// activation, parametrization, normalization and σ's are not in the file: they come from flags.
+/// of `<name>` (so keys `0.weight`, `0.bias`, `2.weight`, … load as saved by PyTorch). A layer
+/// may lack its bias (`Linear(bias=False)`). The activation, parametrization, σ's and
+/// normalization are not in the tensors: Wisp records them in the file's metadata, and
+/// ``NetworkHyperparameters`` resolves them against the flags (the file's values win).
 extension Network where S == Double {
+    /// Loads the network in `path` with every hyperparameter given: a value the file's
+    /// metadata records differently is an error.
     public static func load(safetensors path: String, activation: Activation, parametrization: Parametrization,
                             sigmaW2: Double, sigmaB2: Double, normalization: Normalization = .none) throws -> Network<Double> {
+        try load(safetensors: path, given: NetworkHyperparameters(activation: activation, parametrization: parametrization,
+                                                                  sigmaW2: sigmaW2, sigmaB2: sigmaB2, normalization: normalization))
+    }
+
+    /// Loads the network in `path`; the hyperparameters are the file's, or `given` where the
+    /// file records none (``NetworkHyperparameters/resolved(metadata:file:)``).
+    public static func load(safetensors path: String, given: NetworkHyperparameters) throws -> Network<Double> {
         let file = try SafeTensorsFile.read(path: path)
         var weights = [String: SafeTensor](), biases = [String: SafeTensor]()
         for (key, tensor) in file.tensors {
@@ -14,12 +25,8 @@ extension Network where S == Double {
         }
         let names = weights.keys.sorted(by: numericAwareLess)
         guard !names.isEmpty else { throw WispError.badInput("\(path): no '<layer>.weight' tensors") }
-        if let orphan = biases.keys.first(where: { weights[$0] == nil }) {
+        if let orphan = biases.keys.sorted(by: numericAwareLess).first(where: { weights[$0] == nil }) {
             throw WispError.badInput("\(path): '\(orphan).bias' has no matching '\(orphan).weight'")
-        }
-        let hasBias = !biases.isEmpty
-        if hasBias, let missing = names.first(where: { biases[$0] == nil }) {
-            throw WispError.badInput("\(path): layer '\(missing)' has no bias while other layers do")
         }
         var widths = [Int]()
         for name in names {
@@ -36,10 +43,7 @@ extension Network where S == Double {
                 throw WispError.badInput("\(path): '\(name).bias' has shape \(b.shape), expected [\(w.shape[0])]")
             }
         }
-        let arch = try Architecture(widths: widths, activation: activation, hasBias: hasBias, parametrization: parametrization,
-                                    sigmaW2: sigmaW2, sigmaB2: sigmaB2, normalization: normalization)
         var theta = [Double]()
-        theta.reserveCapacity(arch.parameterCount)
         for name in names {
             for (suffix, tensor) in [("weight", weights[name]), ("bias", biases[name])] {
                 guard let tensor else { continue }
@@ -49,11 +53,17 @@ extension Network where S == Double {
                 theta.append(contentsOf: tensor.values)
             }
         }
+        // The hyperparameters after the tensors: a corrupt file is reported as such first.
+        let settings = try given.resolved(metadata: file.metadata, file: path)
+        let arch = try Architecture(widths: widths, activation: settings.activation, layerBias: names.map { biases[$0] != nil },
+                                    parametrization: settings.parametrization, sigmaW2: settings.sigmaW2, sigmaB2: settings.sigmaB2,
+                                    normalization: settings.normalization)
         return try Network(architecture: arch, parameters: theta)
     }
 
     /// Writes the parameters as `0.weight`, `0.bias`, `2.weight`, … (PyTorch's indices for
-    /// Linear layers separated by activation modules), with the hyperparameters as metadata.
+    /// Linear layers separated by activation modules), a layer without a bias without `.bias`,
+    /// with every hyperparameter as metadata (``NetworkHyperparameters/metadata(_:)``).
     public func save(safetensors path: String, dtype: SafeTensorDType = .f64) throws {
         let a = architecture
         var tensors = [String: SafeTensor]()
@@ -62,13 +72,14 @@ extension Network where S == Double {
             let nW = a.widths[l] * a.widths[l - 1]
             tensors["\(name).weight"] = SafeTensor(dtype: dtype, shape: [a.widths[l], a.widths[l - 1]],
                                                    values: Array(parameters[a.weightOffset(l)..<(a.weightOffset(l) + nW)]))
-            if a.hasBias {
+            if a.hasBias(l) {
                 tensors["\(name).bias"] = SafeTensor(dtype: dtype, shape: [a.widths[l]],
                                                      values: Array(parameters[a.biasOffset(l)..<(a.biasOffset(l) + a.widths[l])]))
             }
         }
-        let metadata = ["wisp_version": wispVersion, "activation": a.activation.rawValue,
-                        "parametrization": a.parametrization.rawValue, "sigma_w2": "\(a.sigmaW2)", "sigma_b2": "\(a.sigmaB2)"]
+        var metadata = NetworkHyperparameters.metadata(.init(activation: a.activation, parametrization: a.parametrization,
+                                                             sigmaW2: a.sigmaW2, sigmaB2: a.sigmaB2, normalization: a.normalization))
+        metadata["wisp_version"] = wispVersion
         try AtomicFile.createDirectory(forFile: path)
         try SafeTensorsFile(tensors: tensors, metadata: metadata).write(to: path)
     }

@@ -159,7 +159,7 @@ public enum EigenvectorExport {
                 let name = "eigenvector.\(i).\(2 * (l - 1))"
                 let nW = a.widths[l] * a.widths[l - 1], w = base + a.weightOffset(l)
                 tensors["\(name).weight"] = SafeTensor(dtype: .f64, shape: [a.widths[l], a.widths[l - 1]], values: Array(flat[w..<(w + nW)]))
-                if a.hasBias {
+                if a.hasBias(l) {
                     let b = base + a.biasOffset(l)
                     tensors["\(name).bias"] = SafeTensor(dtype: .f64, shape: [a.widths[l]], values: Array(flat[b..<(b + a.widths[l])]))
                 }

@@ -293,8 +293,8 @@ public enum ModelReduction {
         let net = try Network<Double>.load(safetensors: path, activation: a.activation, parametrization: a.parametrization,
                                            sigmaW2: a.sigmaW2, sigmaB2: a.sigmaB2, normalization: a.normalization)
         let b = net.architecture
-        guard b.widths == a.widths, b.hasBias == a.hasBias else {
-            throw WispError.badInput("--init \(path): layer widths \(b.widths)\(b.hasBias ? "" : " without biases") differ from the model's \(a.widths)\(a.hasBias ? "" : " without biases")")
+        guard b.widths == a.widths, b.layerBias == a.layerBias else {
+            throw WispError.badInput("--init \(path): layer widths \(b.widths) with layer biases \(b.layerBias) differ from the model's \(a.widths) with \(a.layerBias)")
         }
         return net.parameters
     }

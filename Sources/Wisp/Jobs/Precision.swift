@@ -3,6 +3,10 @@
 public enum Precision: String, Codable, Sendable, CaseIterable {
     case float64
     case float32
+
+    /// ε, the unit roundoff of the passes (2⁻⁵² or 2⁻²³).
+    public var unitRoundoff: Double { self == .float64 ? Double.ulpOfOne : Double(Float.ulpOfOne) }
+
 }
 
 /// Which curvature matrix an operator applies.

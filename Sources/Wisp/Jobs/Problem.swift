@@ -4,6 +4,8 @@
 /// ``Network`` and a ``Dataset`` in the requested precision, checks that they fit together,
 /// and hands out operators. The math lives in the types it builds.
 public final class Problem {
+    /// The configuration resolved: the network fields describe the network that runs (a
+    /// loaded model's widths, biases and recorded hyperparameters), whatever the input said.
     public let configuration: ProblemConfiguration
     public let architecture: Architecture
     public let dataset: Dataset
@@ -25,7 +27,6 @@ public final class Problem {
     public var flopsPerProduct: Double { architecture.flopsPerProduct(samples: totalSamples) }
 
     public init(_ configuration: ProblemConfiguration, communicator: any Communicator = SerialCommunicator()) throws {
-        self.configuration = configuration
         self.communicator = communicator
         let c = configuration
 
@@ -34,12 +35,13 @@ public final class Problem {
         let (model, local) = try communicator.agree { () throws -> (Network<Double>?, LocalData) in
             var model: Network<Double>? = nil
             if let path = c.modelPath {
-                model = try Network<Double>.load(safetensors: path, activation: c.activation, parametrization: c.parametrization,
-                                                 sigmaW2: c.sigmaW2, sigmaB2: c.sigmaB2, normalization: c.normalization)
+                let given = c.given ?? NetworkHyperparameters(.init(activation: c.activation, parametrization: c.parametrization,
+                                                                    sigmaW2: c.sigmaW2, sigmaB2: c.sigmaB2, normalization: c.normalization))
+                model = try Network<Double>.load(safetensors: path, given: given)
             } else {
-                guard c.width >= 1 else { throw WispError.invalidConfiguration("--width must be at least 1 (got \(c.width))") }
+                guard let width = c.width, width >= 1 else { throw WispError.invalidConfiguration("--width must be at least 1 (got \(c.width.map(String.init) ?? "none"))") }
             }
-            let gaussianDimension = model?.architecture.inputDimension ?? c.inputDimension ?? c.width
+            let gaussianDimension = model?.architecture.inputDimension ?? c.inputDimension ?? c.width ?? 1
             return (model, try DataLoader.readLocal(c, gaussianDimension: gaussianDimension, communicator: communicator))
         }
         // Collective phase: the same calls on every process.
@@ -55,12 +57,13 @@ public final class Problem {
                 throw WispError.badInput("\(c.modelPath!): the model has \(model.architecture.outputs) outputs but the targets \(t.source) have \(t.columns) columns")
             }
         } else {
-            let d = c.inputDimension ?? fileD ?? c.width
+            let width = c.width ?? 0
+            let d = c.inputDimension ?? fileD ?? width
             let outputs = c.outputs ?? data.targets?.columns ?? 1
             if let t = data.targets, t.columns != outputs {
                 throw WispError.invalidConfiguration("--outputs \(outputs) disagrees with the \(t.columns) columns of the targets \(t.source)")
             }
-            let arch = try Architecture(depth: c.depth, width: c.width, inputDimension: d, outputs: outputs,
+            let arch = try Architecture(depth: c.depth, width: width, inputDimension: d, outputs: outputs,
                                         activation: c.activation, hasBias: c.bias, parametrization: c.parametrization,
                                         sigmaW2: c.sigmaW2, sigmaB2: c.sigmaB2, normalization: c.normalization)
             network64 = Network<Double>(architecture: arch, seed: c.seed)
@@ -73,11 +76,31 @@ public final class Problem {
         if let fileD, fileD != d {
             throw WispError.badInput("\(c.inputsPath!): inputs have \(fileD) features but the network's first layer takes \(d)")
         }
+        self.configuration = Self.resolved(c, architecture: architecture)
         dataset = data.dataset
         fileTargets = data.targets
         preprocessingSummary = data.preprocessing
 
         box = try Self.makeBox(network64, precision: c.precision, dataset: dataset, communicator: communicator)
+    }
+
+    /// `c` with its network fields set to `a`'s: what the record shows is the network that ran.
+    static func resolved(_ c: ProblemConfiguration, architecture a: Architecture) -> ProblemConfiguration {
+        var r = c
+        r.depth = a.depth
+        let hidden = Set(a.widths.dropFirst().dropLast())
+        r.width = hidden.count == 1 ? hidden.first : nil
+        r.widths = a.widths
+        r.inputDimension = a.inputDimension
+        r.outputs = a.outputs
+        r.activation = a.activation
+        r.parametrization = a.parametrization
+        r.sigmaW2 = a.sigmaW2
+        r.sigmaB2 = a.sigmaB2
+        r.normalization = a.normalization
+        r.bias = a.everyLayerHasBias
+        r.layerBias = a.layerBias
+        return r
     }
 
     /// The Jacobian of `network` on `dataset` in `precision` (runs the forward pass).

@@ -1,12 +1,15 @@
 import Foundation
 
-/// Everything that defines the network and the data a job measures: recorded verbatim in
-/// every output so a run can be reproduced.
+/// Everything that defines the network and the data a job measures, recorded in every output
+/// so a run can be reproduced. ``Problem/configuration`` is the resolved one: the network's
+/// fields (depth, widths, input_dim, outputs, activation, σ's, bias per layer,
+/// parametrization, normalization) describe the network that ran, loaded or built.
 public struct ProblemConfiguration: Codable, Sendable, Equatable {
     /// L, the number of weight layers (3 = two hidden layers). Ignored with `modelPath`.
     public var depth: Int = 3
-    /// M, every hidden width.
-    public var width: Int = 512
+    /// M, every hidden width. In a resolved configuration: nil when the hidden widths differ
+    /// or there is no hidden layer (``widths`` has them all).
+    public var width: Int? = 512
     /// d; nil means "the width" (or the columns of `inputsPath`).
     public var inputDimension: Int? = nil
     /// C; nil means the columns of the targets (the classes of the labels), or 1 without them.
@@ -14,7 +17,17 @@ public struct ProblemConfiguration: Codable, Sendable, Equatable {
     public var activation: Activation = .relu
     public var sigmaW2: Double = 2
     public var sigmaB2: Double = 0
+    /// Biases in every layer (false: in none, or, resolved, in only some: see ``layerBias``).
     public var bias: Bool = true
+    /// Resolved: [d, M_1, …, M_(L−1), C], the network's layer widths (nil on input).
+    public var widths: [Int]? = nil
+    /// Resolved: whether layer l has a bias, at index l − 1 (nil on input).
+    public var layerBias: [Bool]? = nil
+    /// Which of the hyperparameters above were given (by flags), for a network loaded from
+    /// `modelPath`: nil means all of them (a value the file records differently is an error);
+    /// with a value, the file's metadata fills the rest (``NetworkHyperparameters``). Not
+    /// recorded: the resolved values are.
+    public var given: NetworkHyperparameters? = nil
     public var parametrization: Parametrization = .standard
     public var normalization: Normalization = .none
     /// T; nil means all rows of `inputsPath` (and is required for Gaussian inputs).
@@ -52,7 +65,7 @@ public struct ProblemConfiguration: Codable, Sendable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case depth, width, inputDimension = "input_dim", outputs, activation, sigmaW2 = "sigma_w2", sigmaB2 = "sigma_b2",
-             bias, parametrization, normalization, samples, inputsPath = "inputs", modelPath = "model", seed, precision,
+             bias, widths, layerBias = "layer_bias", parametrization, normalization, samples, inputsPath = "inputs", modelPath = "model", seed, precision,
              targetsPath = "targets", labelsPath = "labels", targetColumns = "target_columns", classes, pool,
              scalePixels = "scale_pixels", standardize, loss
     }

@@ -16,6 +16,13 @@ public struct TopResult: Encodable, Sendable {
     public var restarts: Int
     public var basisSize: Int
     public var tolerance: Double
+    /// The achievable residual 100·ε·‖A‖ of the operator's precision (``Eigenpairs/residualFloor``).
+    public var residualFloor: Double = 0
+    /// Whether each pair stopped at that floor without meeting the tolerance.
+    public var atRoundingFloor: [Bool] = []
+    /// Whether the tolerance asks for less than the floor allows: tol < 100·ε (relative to
+    /// the largest eigenvalue), so pairs may stop at the floor unconverged.
+    public var toleranceBelowFloor: Bool = false
     /// This process's parts of the unit eigenvectors (not written to JSON).
     public var vectors: [[Double]] = []
     /// The eigenvectors of F written with `--save-eigenvectors` (``EigenvectorExport``).
@@ -26,7 +33,8 @@ public struct TopResult: Encodable, Sendable {
     private enum CodingKeys: String, CodingKey {
         case matrix, space, method, eigenvalues, residuals, residualEstimates = "residual_estimates", converged,
              operatorApplications = "lanczos_operator_applications", restarts, basisSize = "basis_size", tolerance, eigenvectors,
-             methodChoice = "method_choice"
+             methodChoice = "method_choice",
+             residualFloor = "residual_floor", atRoundingFloor = "at_rounding_floor", toleranceBelowFloor = "tolerance_below_floor"
     }
 }
 
@@ -57,7 +65,10 @@ public enum TopJob {
         let result = TopResult(matrix: matrix, space: matrix.space, eigenvalues: pairs.values,
                                residuals: pairs.residuals, residualEstimates: pairs.residualEstimates, converged: pairs.converged,
                                operatorApplications: pairs.operatorApplications, restarts: pairs.restarts,
-                               basisSize: pairs.basisSize, tolerance: settings.tolerance, vectors: pairs.vectors)
+                               basisSize: pairs.basisSize, tolerance: settings.tolerance,
+                               residualFloor: pairs.residualFloor, atRoundingFloor: pairs.atRoundingFloor,
+                               toleranceBelowFloor: settings.tolerance < Lanczos.relativeRoundingFloor(unitRoundoff: op.unitRoundoff),
+                               vectors: pairs.vectors)
         let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         let communication = (problem.communicator.statistics - communicationBefore).seconds
         return (result, Timings(totalSeconds: total, operatorSeconds: op.seconds, operatorApplications: op.applications,
@@ -85,10 +96,16 @@ public enum TopJob {
         if which == .smallest { values.reverse(); vectors.reverse() }
         let op = TimedOperator(try ExactSpectrumJob.sampleSpaceOperator(problem, spectrum: spectrum))
         let residuals = ExactSpectrumJob.residuals(op, values: values, vectors: vectors)
-        let converged = zip(residuals, values).map { $0 <= tolerance * abs($1) }
+        // The rounding floor 100·ε·‖A‖ of the matrix-free check (‖A‖ = λ_max for the top end;
+        // for the bottom end tr K ≥ ‖A‖ bounds it, ‖B‖ ≤ 1 for every loss's H_ℓ^½).
+        let norm = which == .smallest ? problem.exactTrace() : values.map(abs).max() ?? 0
+        let floor = Lanczos.relativeRoundingFloor(unitRoundoff: op.unitRoundoff) * norm
+        let converged = zip(residuals, values).map { r, v in r <= tolerance * abs(v) || (abs(v) <= floor && r <= floor) }
+        let atFloor = zip(converged, residuals).map { !$0 && $1 <= floor }
         let result = TopResult(matrix: matrix, space: "sample", method: spectrum.method, eigenvalues: values, residuals: residuals,
                                residualEstimates: residuals, converged: converged, operatorApplications: 0, restarts: 0, basisSize: 0,
-                               tolerance: tolerance, vectors: vectors)
+                               tolerance: tolerance, residualFloor: floor, atRoundingFloor: atFloor,
+                               toleranceBelowFloor: tolerance < Lanczos.relativeRoundingFloor(unitRoundoff: op.unitRoundoff), vectors: vectors)
         let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         let communication = (problem.communicator.statistics - communicationBefore).seconds
         return (result, Timings(totalSeconds: total, operatorSeconds: op.seconds, operatorApplications: op.applications + spectrum.formApplications,

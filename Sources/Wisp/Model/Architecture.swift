@@ -3,23 +3,28 @@
 /// with N the layer's ``Normalization`` (the identity by default).
 ///
 /// Parameters are laid out as one flat vector θ, layer after layer, each layer's W^l
-/// ([M_l, M_(l−1)] row-major, PyTorch's `Linear.weight` layout) followed by b^l (M_l).
+/// ([M_l, M_(l−1)] row-major, PyTorch's `Linear.weight` layout) followed by b^l (M_l) when
+/// layer l has a bias. Layers may differ in having one (PyTorch `Linear(bias=False)` on some
+/// layers): a layer without a bias has c_b b^l = 0 and no b^l entries in θ.
 public struct Architecture: Codable, Equatable, Sendable {
     /// [d, M_1, …, M_(L−1), C]: widths from input to output.
     public var widths: [Int]
     public var activation: Activation
-    public var hasBias: Bool
+    /// Whether layer l has a bias b^l, at index l − 1 (one entry per weight layer).
+    public var layerBias: [Bool]
     public var parametrization: Parametrization
     public var sigmaW2: Double
     public var sigmaB2: Double
     public var normalization: Normalization
 
-    public init(widths: [Int], activation: Activation = .relu, hasBias: Bool = true,
+    /// `hasBias` gives every layer a bias or none; `layerBias`, when given, overrides it per
+    /// layer (one entry per weight layer).
+    public init(widths: [Int], activation: Activation = .relu, hasBias: Bool = true, layerBias: [Bool]? = nil,
                 parametrization: Parametrization = .standard, sigmaW2: Double = 2, sigmaB2: Double = 0,
                 normalization: Normalization = .none) throws {
         self.widths = widths
         self.activation = activation
-        self.hasBias = hasBias
+        self.layerBias = layerBias ?? Array(repeating: hasBias, count: max(widths.count - 1, 0))
         self.parametrization = parametrization
         self.sigmaW2 = sigmaW2
         self.sigmaB2 = sigmaB2
@@ -39,6 +44,9 @@ public struct Architecture: Codable, Equatable, Sendable {
 
     func validate() throws {
         guard widths.count >= 2 else { throw WispError.invalidConfiguration("a network needs at least one weight layer") }
+        guard layerBias.count == widths.count - 1 else {
+            throw WispError.invalidConfiguration("the network has \(widths.count - 1) weight layers but \(layerBias.count) bias flags")
+        }
         if widths[0] < 1 { throw WispError.invalidConfiguration("--input-dim must be at least 1 (got \(widths[0]))") }
         if widths.last! < 1 { throw WispError.invalidConfiguration("--outputs must be at least 1 (got \(widths.last!))") }
         for m in widths.dropFirst().dropLast() where m < 1 {
@@ -52,7 +60,7 @@ public struct Architecture: Codable, Equatable, Sendable {
         if normalization == .middleBatchNorm && depth < 2 {
             throw WispError.invalidConfiguration("--normalization middle-batchnorm needs a hidden layer (--depth ≥ 2)")
         }
-        let p = widths.indices.dropFirst().reduce(0.0) { $0 + Double(widths[$1]) * Double(widths[$1 - 1] + 1) }
+        let p = widths.indices.dropFirst().reduce(0.0) { $0 + Double(widths[$1]) * Double(widths[$1 - 1] + (layerBias[$1 - 1] ? 1 : 0)) }
         guard p < 1e15 else { throw WispError.invalidConfiguration("the network has too many parameters (\(p))") }
     }
 
@@ -60,6 +68,15 @@ public struct Architecture: Codable, Equatable, Sendable {
     public var depth: Int { widths.count - 1 }
     public var inputDimension: Int { widths[0] }
     public var outputs: Int { widths[widths.count - 1] }
+
+    /// Whether layer l (1…L) has a bias b^l.
+    @inline(__always) public func hasBias(_ l: Int) -> Bool { layerBias[l - 1] }
+    /// Whether every layer has a bias.
+    public var everyLayerHasBias: Bool { !layerBias.contains(false) }
+    /// Whether some layer has a bias.
+    public var anyLayerHasBias: Bool { layerBias.contains(true) }
+    /// Whether some layers have a bias and others not.
+    public var hasMixedBias: Bool { anyLayerHasBias && !everyLayerHasBias }
 
     /// GEMM flops of one Fisher or NTK-Gram product (one JVP + one VJP) over `samples`
     /// samples: 2mnk per GEMM, four GEMMs of T × M_(l−1) × M_l per layer except the first,
@@ -79,25 +96,25 @@ public struct Architecture: Codable, Equatable, Sendable {
     /// O(l), no allocation (it is called per layer inside the passes).
     public func weightOffset(_ l: Int) -> Int {
         var o = 0
-        for j in 1..<l { o += widths[j] * widths[j - 1] + (hasBias ? widths[j] : 0) }
+        for j in 1..<l { o += widths[j] * widths[j - 1] + (hasBias(j) ? widths[j] : 0) }
         return o
     }
-    /// Offset of b^l in θ (valid only with biases).
+    /// Offset of b^l in θ (valid only if layer l has a bias).
     public func biasOffset(_ l: Int) -> Int { weightOffset(l) + widths[l] * widths[l - 1] }
 
-    /// P_l = M_l M_(l−1) (+ M_l with biases): the parameters of layer l, W^l then b^l in θ.
-    public func layerParameterCount(_ l: Int) -> Int { widths[l] * widths[l - 1] + (hasBias ? widths[l] : 0) }
+    /// P_l = M_l M_(l−1) (+ M_l with a bias): the parameters of layer l, W^l then b^l in θ.
+    public func layerParameterCount(_ l: Int) -> Int { widths[l] * widths[l - 1] + (hasBias(l) ? widths[l] : 0) }
 
     /// P, the number of parameters.
     public var parameterCount: Int {
-        (1...depth).reduce(0) { $0 + widths[$1] * widths[$1 - 1] + (hasBias ? widths[$1] : 0) }
+        (1...depth).reduce(0) { $0 + layerParameterCount($1) }
     }
 
     /// c_w^l: the factor in front of W^l h^(l−1) (1, or σ_w/√M_(l−1) in the NTK form).
     public func weightScale(_ l: Int) -> Double {
         parametrization == .ntk ? (sigmaW2 / Double(widths[l - 1])).squareRoot() : 1
     }
-    /// c_b: the factor in front of b^l (1, or σ_b in the NTK form).
+    /// c_b: the factor in front of b^l (1, or σ_b in the NTK form), for layers with a bias.
     public var biasScale: Double { parametrization == .ntk ? sigmaB2.squareRoot() : 1 }
 
     /// Standard deviation of the stored W^l entries at initialization.

@@ -28,7 +28,7 @@ public struct Network<S: BLASScalar>: Sendable {
                 let nW = architecture.widths[l] * architecture.widths[l - 1]
                 let w = UnsafeMutableBufferPointer(rebasing: p[architecture.weightOffset(l)..<architecture.weightOffset(l) + nW])
                 CounterRandom(seed: seed, stream: .weights(layer: l)).fillNormal(w, scale: architecture.weightInitStd(l))
-                if architecture.hasBias {
+                if architecture.hasBias(l) {
                     let o = architecture.biasOffset(l)
                     let b = UnsafeMutableBufferPointer(rebasing: p[o..<o + architecture.widths[l]])
                     CounterRandom(seed: seed, stream: .biases(layer: l)).fillNormal(b, scale: architecture.biasInitStd)

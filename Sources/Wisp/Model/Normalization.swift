@@ -18,7 +18,7 @@ public enum Normalization: String, Codable, Sendable, CaseIterable {
     case layerNorm = "layernorm"
 
     /// The statistic layer l (1…L) of a depth-L network normalizes with, if any.
-    func kind(layer l: Int, depth L: Int) -> NormalizationKind? {
+    public func kind(layer l: Int, depth L: Int) -> NormalizationKind? {
         switch self {
         case .none: return nil
         case .lastMean: return l == L ? .batchMean : nil
@@ -33,7 +33,7 @@ public enum Normalization: String, Codable, Sendable, CaseIterable {
 }
 
 /// How one layer's pre-activations are standardized.
-enum NormalizationKind {
+public enum NormalizationKind: Sendable {
     /// Subtract the mean over samples, per unit.
     case batchMean
     /// Subtract the mean and divide by the standard deviation over samples, per unit.

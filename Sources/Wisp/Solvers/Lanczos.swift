@@ -15,9 +15,10 @@ public struct LanczosSettings: Codable, Sendable, Equatable {
     /// k, the number of eigenpairs wanted.
     public var count: Int = 1
     public var which: SpectrumEnd = .largest
-    /// Convergence: ‖A y − θ y‖ ≤ tolerance · |θ| for every wanted pair (a residual at the
-    /// operator's rounding floor 100·ε·‖A‖ also counts: eigenvalues near zero have no relative
-    /// accuracy, and a Float32 operator cannot give residuals below ~ε₃₂·‖A‖).
+    /// Convergence: ‖A y − θ y‖ ≤ tolerance · |θ| for every wanted pair. The solver also stops
+    /// when every wanted residual is at the operator's rounding floor 100·ε·‖A‖ (eigenvalues
+    /// near zero have no relative accuracy, and a Float32 operator cannot give residuals below
+    /// ~ε₃₂·‖A‖), but such a pair is reported as not converged unless it meets the tolerance.
     public var tolerance: Double = 1e-8
     /// m, the basis size between restarts (default max(2k + 20, 40), at most N).
     public var basisSize: Int? = nil
@@ -49,8 +50,16 @@ public struct Eigenpairs: Sendable {
     public var residuals: [Double]
     /// The Lanczos estimates β |s_(m,i)|.
     public var residualEstimates: [Double]
-    /// Whether pair i met the tolerance.
+    /// Whether pair i met the tolerance: ‖A y − θ y‖ ≤ tol · |θ|, never more; except that a
+    /// numerically zero eigenvalue, |θ| ≤ ``residualFloor``, whose residual is at that floor is
+    /// converged (no relative accuracy exists for it).
     public var converged: [Bool]
+    /// The achievable residual 100·ε·‖A‖ (ε the operator's unit roundoff, ‖A‖ estimated by the
+    /// largest |Ritz value|): below it a residual is rounding noise.
+    public var residualFloor: Double
+    /// Whether pair i stopped at the rounding floor without meeting the tolerance (accurate to
+    /// the operator's precision, not to the asked tolerance).
+    public var atRoundingFloor: [Bool]
     /// Local parts of the unit eigenvectors, one array per pair.
     public var vectors: [[Double]]
     /// Operator applications, including the verification ones.
@@ -86,6 +95,9 @@ public struct SolverProgress: Sendable {
 /// Each cycle expands the factorization A V = V H + β v e_mᵀ to m vectors, solves the small
 /// eigenproblem of H with LAPACK, and stops when every wanted Ritz pair (θ_i, y_i = V s_i) has
 /// β |s_(m,i)| ≤ max(tol·|θ_i|, 100·ε·‖A‖), ε the operator's unit roundoff; otherwise it restarts from the k + (m−k)/2 best Ritz vectors.
+/// A pair counts as converged only if its residual meets tol·|θ_i| (or, for a numerically zero
+/// θ_i, |θ_i| ≤ 100·ε·‖A‖, the floor itself); one stopped by the
+/// rounding floor is reported as such (``Eigenpairs/atRoundingFloor``).
 /// Non-convergence within the budget is reported in the result, never thrown.
 public enum Lanczos {
     public static func solve(
@@ -174,16 +186,34 @@ public enum Lanczos {
             vectors.append(y)
         }
         let scale = result.values.map(abs).max() ?? 0
-        let converged = zip(values, residuals).map { $1 <= settings.tolerance * max(abs($0), floor(scale, op, settings)) }
+        let residualFloor = roundingFloor(scale, op)
+        // A numerically zero eigenvalue (|θ| at the floor) has no relative accuracy: its pair
+        // is converged when its residual is at the floor too.
+        let converged = zip(values, residuals).map {
+            $1 <= settings.tolerance * abs($0) || (abs($0) <= residualFloor && $1 <= residualFloor)
+        }
+        let atFloor = zip(converged, residuals).map { !$0 && $1 <= residualFloor }
         return Eigenpairs(values: values, residuals: residuals, residualEstimates: result.estimates, converged: converged,
+                          residualFloor: residualFloor, atRoundingFloor: atFloor,
                           vectors: vectors, operatorApplications: applications, restarts: restarts, basisSize: m)
     }
 
     /// The |θ| below which the relative test becomes absolute: a residual at the operator's
     /// rounding level 100·ε·‖A‖ counts as converged.
     static func floor(_ norm: Double, _ op: any LinearOperator, _ settings: LanczosSettings) -> Double {
-        100 * op.unitRoundoff * norm / settings.tolerance
+        roundingFloor(norm, op) / settings.tolerance
     }
+
+    /// The residual at the operator's rounding level, 100·ε·‖A‖: ε is the unit roundoff of its
+    /// passes, the factor covers the error of one application (a sum of GEMM dot products,
+    /// ~√(fan-in)·ε relative) and of the Ritz vector.
+    public static func roundingFloor(_ norm: Double, _ op: any LinearOperator) -> Double {
+        relativeRoundingFloor(unitRoundoff: op.unitRoundoff) * norm
+    }
+
+    /// 100·ε: the smallest relative residual ‖A y − θ y‖ / ‖A‖ Wisp calls achievable with
+    /// passes of unit roundoff ε (2.2e-14 in float64, 1.2e-5 in float32).
+    public static func relativeRoundingFloor(unitRoundoff: Double) -> Double { 100 * unitRoundoff }
 
     /// Indices of `values` from the requested end first.
     static func ordering(_ values: [Double], which: SpectrumEnd) -> [Int] {

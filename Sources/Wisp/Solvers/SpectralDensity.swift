@@ -35,6 +35,13 @@ public struct DensitySettings: Codable, Sendable, Equatable {
 /// On a linear grid ρ(λ) = Σ w_j N(λ; θ_j, σ²); on a log grid ρ(x) = Σ_(θ_j > 0) w_j N(x; log₁₀ θ_j, σ²).
 /// Mass at |θ| ≤ cutoff is reported as ``zeroMass`` (and, on a log grid, mass at negative θ as
 /// ``negativeMass``); ∫ρ = 1 − zeroMass − negativeMass up to the grid's truncation.
+///
+/// The grid spans the nodes that carry weight: a node whose weight is at most n·ε·max w
+/// (n nodes) lies below the absolute rounding error of the Gauss weights, so its position is
+/// rounding noise. Lanczos run past the rank of the matrix (F has rank ≤ TC ≪ P) produces
+/// such nodes anywhere in the spectrum with weights ~1e-35, different on every rank count
+/// (the reductions round differently); they used to set the lower end of the log grid.
+/// Their mass (≤ n²ε) still enters the sums.
 public struct SpectralDensity: Codable, Sendable {
     public var scale: GridScale
     /// λ at each grid point (also for a log grid, where the points are evenly spaced in log₁₀ λ).
@@ -75,7 +82,10 @@ public struct SpectralDensity: Codable, Sendable {
         zeroMass = max(zero, 0)
         negativeMass = negative
         let n = settings.points
-        guard let lo0 = points.map(\.x).min(), let hi0 = points.map(\.x).max() else {
+        let negligible = Double(nodes.count) * Double.ulpOfOne * (weights.map(abs).max() ?? 0)
+        let weighty = points.filter { $0.w > negligible }.map(\.x)
+        let extent = weighty.isEmpty ? points.map(\.x) : weighty
+        guard let lo0 = extent.min(), let hi0 = extent.max() else {
             grid = []; density = []
             return
         }

@@ -24,10 +24,13 @@ public enum LimitingNTK {
         guard a.normalization == .none else {
             throw WispError.invalidConfiguration("the limiting NTK is implemented without normalization layers")
         }
+        guard !a.hasMixedBias else {
+            throw WispError.invalidConfiguration("the limiting NTK recursions assume every layer has a bias or none, with one σ_b²; this network's layers differ (layer biases \(a.layerBias)): not covered")
+        }
         let d = a.inputDimension
         precondition(x.count == T * d)
         let rule = try GaussHermite.rule(order: order)
-        let w2 = a.sigmaW2, b2 = a.hasBias ? a.sigmaB2 : 0
+        let w2 = a.sigmaW2, b2 = a.everyLayerHasBias ? a.sigmaB2 : 0
         let phi = a.activation
         var sigma = [Double](repeating: 0, count: T * T)
         for i in 0..<T {

@@ -268,7 +268,7 @@ public struct MeanFieldPrediction: Codable, Sendable, Equatable {
     /// parametrization (the theory is for eq. 2's standard one), L < 2 (α = 0 without a hidden
     /// layer), T < 1; T < 2 with mean subtraction or middle batch norm and T < 3 with last-layer
     /// batch norm (F = 0 or undefined); C ≤ 2 with layer norm (F = 0 at C = 2, Theorem 4.1);
-    /// a normalization conflicting with the architecture's; outputs given for another
+    /// layers that differ in having a bias; a normalization conflicting with the architecture's; outputs given for another
     /// normalization or of the wrong shape.
     public init(architecture a: Architecture, samples T: Int, normalization requested: Normalization? = nil,
                 outputs: [Double]? = nil, method: ActivationMoments.Method = .automatic) throws {
@@ -277,6 +277,9 @@ public struct MeanFieldPrediction: Codable, Sendable, Equatable {
         }
         if let requested, a.normalization != .none, requested != a.normalization {
             throw WispError.invalidConfiguration("the architecture is normalized with \(a.normalization.rawValue) but a prediction for \(requested.rawValue) was requested")
+        }
+        guard !a.hasMixedBias else {
+            throw WispError.invalidConfiguration("mean-field predictions assume every layer has a bias or none, with one σ_b²; this network's layers differ (layer biases \(a.layerBias)): not covered")
         }
         let normalization = requested ?? a.normalization
         let L = a.depth
@@ -308,8 +311,8 @@ public struct MeanFieldPrediction: Codable, Sendable, Equatable {
         let Md = Double(M), Td = Double(T), Cd = Double(C)
         let ratios = (0..<L).map { Double(a.widths[$0]) / Md }
         let alpha = (1..<L).reduce(0.0) { $0 + ratios[$1] * ratios[$1 - 1] }
-        let b = a.hasBias ? 1.0 : 0.0
-        let sigmaB2 = a.hasBias ? a.sigmaB2 : 0
+        let b = a.everyLayerHasBias ? 1.0 : 0.0
+        let sigmaB2 = a.everyLayerHasBias ? a.sigmaB2 : 0
         let gaussianMean = try ActivationMoments.mean(a.activation, variance: 1, method: method)
         let nonCentered = sigmaB2 > 0 || abs(gaussianMean) > 1e-12
 

@@ -281,11 +281,14 @@ public struct OrderParameters: Codable, Sendable, Equatable {
     }
 
     /// The order parameters of `architecture`'s activation, variances and depth. σ_b² counts only
-    /// if the network has biases. (The parametrization does not enter: both forms give the same
+    /// if the network has biases; layers that differ in having one are not covered (an error). (The parametrization does not enter: both forms give the same
     /// forward pass; the caller decides whether the theory applies to its Fisher matrix.)
     public init(architecture a: Architecture, propagation: Propagation = .plain,
                 method: ActivationMoments.Method = .automatic) throws {
-        try self.init(activation: a.activation, sigmaW2: a.sigmaW2, sigmaB2: a.hasBias ? a.sigmaB2 : 0,
+        guard !a.hasMixedBias else {
+            throw WispError.invalidConfiguration("the order parameters assume every layer has a bias or none, with one σ_b²; this network's layers differ (layer biases \(a.layerBias)): not covered")
+        }
+        try self.init(activation: a.activation, sigmaW2: a.sigmaW2, sigmaB2: a.everyLayerHasBias ? a.sigmaB2 : 0,
                       depth: a.depth, propagation: propagation, method: method)
     }
 }
