@@ -25,7 +25,7 @@ struct Top: ParsableCommand {
     @OptionGroup var out: OutputOptions
 
     func run() throws {
-        let problem = try network.makeProblem(outputs: [out.output, saveEigenvectors])
+        let problem = try network.makeProblem(outputs: [out.output], files: [saveEigenvectors], directories: [checkpointing.checkpoint])
         let settings = LanczosSettings(count: k, which: which, tolerance: tol, basisSize: basis, maxApplications: maxApplications,
                                        seed: network.seed)
         if saveEigenvectors != nil { try problem.communicator.agree { try EigenvectorExport.ensureFits(problem, k: k) } }
@@ -48,6 +48,12 @@ struct Top: ParsableCommand {
     }
 
     private func report(_ problem: Problem, _ result: TopResult, _ timings: Timings, _ theory: TheoryBlock) throws {
+        // The file first, the summary after: a summary that cannot be written never loses it.
+        if let path = out.output {
+            try RunRecord(command: "top", problem: problem,
+                          settings: ["matrix": result.matrix.rawValue, "k": "\(k)", "which": which.rawValue, "tol": "\(tol)", "basis": "\(result.basisSize)"],
+                          timings: timings, theory: theory, result: result).write(to: path)
+        }
         say(Summary.header(problem))
         for (i, (value, residual)) in zip(result.eigenvalues, result.residuals).enumerated() {
             say(String(format: "  λ_%-3d %.10e   residual %.2e%@", i + 1, value, residual, result.converged[i] ? "" : "  (not converged)"))
@@ -59,12 +65,7 @@ struct Top: ParsableCommand {
         }
         say(Summary.theory(theory))
         say(Summary.timing(timings))
-        if let path = out.output {
-            try RunRecord(command: "top", problem: problem,
-                          settings: ["matrix": result.matrix.rawValue, "k": "\(k)", "which": which.rawValue, "tol": "\(tol)", "basis": "\(result.basisSize)"],
-                          timings: timings, theory: theory, result: result).write(to: path)
-            say("  output     \(path)")
-        }
+        if let path = out.output { say("  output     \(path)") }
     }
 }
 
@@ -95,7 +96,7 @@ struct Density: ParsableCommand {
         try kpm.validate(method: method, broadening: broadening)
         if method == .kpm { return try runKPM() }
         let path = out.output ?? "wisp-output/density.json"
-        let problem = try network.makeProblem(outputs: [path])
+        let problem = try network.makeProblem(outputs: [path], siblings: ["csv", "svg"], directories: [checkpointing.checkpoint])
         // Probe p depends on (seed, p, steps) only: a rerun with more --probes reuses the finished ones.
         let checkpoint = try checkpointing.open("density", problem: problem, settings: ["matrix": matrix.rawValue, "steps": "\(steps)"],
                                                 replicated: true)
@@ -115,7 +116,7 @@ struct Density: ParsableCommand {
         say(Summary.density(written))
         say(Summary.theory(theory))
         say(Summary.timing(timings))
-        say("  output     \(path), \(written.csv!), \(written.svg!)")
+        say("  output     \([path, written.csv, written.svg].compactMap { $0 }.joined(separator: ", "))")
     }
 }
 
@@ -140,6 +141,10 @@ struct Moments: ParsableCommand {
         let theory = TheoryBlock.make(for: problem, matrix: matrix).comparing(["mean_eigenvalue": result.meanEigenvalue,
                                                                "second_moment": result.secondMoment])
         guard Runtime.isLead else { return }
+        if let path = out.output {
+            try RunRecord(command: "moments", problem: problem, settings: ["matrix": matrix.rawValue, "exact_limit": "\(exactLimit)", "probes": "\(probes)"],
+                          timings: timings, theory: theory, result: result).write(to: path)
+        }
         say(Summary.header(problem))
         let a = ["ggn": "G", "hessian": "H", "residual": "S"][matrix.rawValue] ?? "F"
         func label(_ s: String) -> String { s.padding(toLength: 10, withPad: " ", startingAt: 0) }
@@ -157,11 +162,7 @@ struct Moments: ParsableCommand {
         }
         say(Summary.theory(theory))
         say(Summary.timing(timings))
-        if let path = out.output {
-            try RunRecord(command: "moments", problem: problem, settings: ["matrix": matrix.rawValue, "exact_limit": "\(exactLimit)", "probes": "\(probes)"],
-                          timings: timings, theory: theory, result: result).write(to: path)
-            say("  output     \(path)")
-        }
+        if let path = out.output { say("  output     \(path)") }
     }
 }
 
@@ -179,15 +180,15 @@ struct Theory: ParsableCommand {
         let theory = TheoryBlock.make(for: problem)
         if !theory.covered { throw WispError.invalidConfiguration("the mean-field theory does not cover this configuration: \(theory.reason ?? "")") }
         guard Runtime.isLead else { return }
-        say(Summary.header(problem))
-        say(Summary.theory(theory, detailed: true))
         if let path = out.output {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
             try RunRecord(command: "theory", problem: problem, settings: [:],
                           timings: Timings(totalSeconds: seconds, operatorSeconds: 0, operatorApplications: 0),
                           theory: theory, result: EmptyResult()).write(to: path)
-            say("  output     \(path)")
         }
+        say(Summary.header(problem))
+        say(Summary.theory(theory, detailed: true))
+        if let path = out.output { say("  output     \(path)") }
     }
 }
 

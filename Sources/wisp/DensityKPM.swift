@@ -42,7 +42,7 @@ struct KPMOptions: ParsableArguments {
 extension Density {
     func runKPM() throws {
         let path = out.output ?? "wisp-output/density.json"
-        let problem = try network.makeProblem(outputs: [path])
+        let problem = try network.makeProblem(outputs: [path], siblings: ["csv", "svg"], directories: [checkpointing.checkpoint])
         let settings = KPMSettings(probes: probes, moments: kpm.moments ?? 256, kernel: kpm.kernel ?? .jackson, seed: network.seed)
         let o = kpm.options
         // The kernel only acts on the reconstruction: a rerun with another kernel reuses the moments.
@@ -78,6 +78,6 @@ extension Density {
         say(s)
         say(Summary.theory(theory))
         say(Summary.timing(timings))
-        say("  output     \(path), \(written.csv!), \(written.svg!)")
+        say("  output     \([path, written.csv, written.svg].compactMap { $0 }.joined(separator: ", "))")
     }
 }

@@ -20,7 +20,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let runPath = outputDir + "/run.json", densityPath = outputDir + "/density.json"
-        let problem = try network.makeProblem(outputs: [runPath, densityPath])
+        let problem = try network.makeProblem(outputs: [runPath, densityPath], siblings: ["csv", "svg"], directories: [outputDir])
         let lead = Runtime.isLead
         if lead { say(Summary.header(problem)) }
 
@@ -52,7 +52,7 @@ struct Run: ParsableCommand {
         try RunRecord(command: "run", problem: problem, settings: ["probes": "\(probes)", "steps": "\(steps)"], timings: timings,
                       theory: theory, result: DefaultJobResult(top: top, moments: moments, densityFile: densityPath)).write(to: runPath)
         say(Summary.timing(timings))
-        say("  plot       \(written.svg!)")
+        if let svg = written.svg { say("  plot       \(svg)") }
         say("  output     \(runPath), \(densityPath)")
     }
 }

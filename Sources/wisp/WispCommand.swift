@@ -23,7 +23,14 @@ struct WispCommand: ParsableCommand {
     /// `wisp: error: …` on stderr (from rank 0, or from the lowest rank whose setup failed)
     /// and a non-zero exit (64 for usage errors, 1 otherwise) on every rank. Help and version
     /// go to stdout with exit 0.
+    ///
+    /// SIGPIPE is ignored and no write of a summary or progress line can stop the run: result
+    /// files are written first and kept; if the summary could not be written (stdout full,
+    /// closed, or a pipe whose reader left), the run ends with exit 1 and says so on stderr
+    /// (when stderr still works). With several processes, all first agree that they parsed
+    /// the same command line (paths aside: `RankAgreement`), before any other collective.
     static func main() {
+        StandardStream.ignoreBrokenPipes()
         let mpi = MPICommunicator.launchedByMPI ? MPICommunicator() : nil
         if let mpi { Runtime.communicator = mpi }
         let rank = Runtime.communicator.rank
@@ -32,8 +39,12 @@ struct WispCommand: ParsableCommand {
             Foundation.exit(code)
         }
         do {
-            var command = try parseAsRoot()
+            var command = try Runtime.communicator.size > 1 ? parseAgreed() : parseAsRoot()
             try command.run()
+            if let failure = Runtime.summaryFailure {
+                if rank == 0 { StandardStream.write("wisp: error: \(failure); the result files were written\n", to: STDERR_FILENO) }
+                finish(1)
+            }
             finish(0)
         } catch {
             let code = exitCode(for: error)
@@ -45,10 +56,48 @@ struct WispCommand: ParsableCommand {
             if reporter {
                 let message = self.message(for: error)
                     .split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
-                FileHandle.standardError.write(Data("wisp: error: \(message)\n".utf8))
+                StandardStream.write("wisp: error: \(message)\n", to: STDERR_FILENO)
             }
             finish(code == .success ? 1 : code.rawValue)
         }
+    }
+
+    /// Parses on every process and agrees on the outcome and on the command line (paths
+    /// replaced: each node may hold its own copy of a file; their shapes are compared later).
+    private static func parseAgreed() throws -> any ParsableCommand {
+        let communicator = Runtime.communicator
+        let parsed = Result { try parseAsRoot() }
+        if case .failure(let error) = parsed, exitCode(for: error) == .success { throw error }   // --help, --version
+        let command = try communicator.agree { try parsed.get() }
+        try RankAgreement.check(LaunchArguments.canonical(Array(CommandLine.arguments.dropFirst())), what: "command line",
+                                communicator: communicator)
+        return command
+    }
+}
+
+/// The command line as the processes of one launch must share it.
+enum LaunchArguments {
+    /// Flags whose value is a path: each node may name its own copy of a file (or, for the
+    /// outputs, rank 0 alone writes them).
+    static let pathFlags: Set<String> = ["--inputs", "--targets", "--labels", "--model", "--init", "--output", "--output-dir",
+                                         "--save-model", "--save-eigenvectors", "--save-reduced", "--checkpoint"]
+
+    /// (argument k, its text), with the values of ``pathFlags`` replaced by "<path>".
+    static func canonical(_ arguments: [String]) -> [(name: String, value: String)] {
+        var out: [(name: String, value: String)] = []
+        var previousWasPathFlag = false
+        for argument in arguments {
+            var text = argument
+            if previousWasPathFlag {
+                text = "<path>"
+            } else if let eq = argument.firstIndex(of: "="), pathFlags.contains(String(argument[..<eq])) {
+                text = String(argument[..<eq]) + "=<path>"
+            }
+            previousWasPathFlag = !previousWasPathFlag && pathFlags.contains(argument)
+            out.append((name: "argument \(out.count + 1)", value: text))
+        }
+        out.append((name: "the argument count", value: "\(arguments.count)"))
+        return out
     }
 }
 
@@ -60,6 +109,12 @@ enum Runtime {
     static func progress(_ label: String, quiet: Bool) -> ProgressReporter {
         ProgressReporter(label: label, enabled: !quiet && communicator.rank == 0)
     }
+
+    /// Whether the summary goes to stderr (the JSON is on stdout: `--output -`).
+    nonisolated(unsafe) static var summaryToStandardError = false
+
+    /// The first failed write of a summary line (the run goes on; reported at the end).
+    nonisolated(unsafe) static var summaryFailure: String?
 
     /// Whether this process prints summaries and writes files.
     static var isLead: Bool { communicator.rank == 0 }
@@ -84,7 +139,13 @@ extension SafeTensorDType: ExpressibleByArgument {
     public static var allValueStrings: [String] { ["f64", "f32"] }
 }
 
-/// Writes a line to stdout unbuffered, so it interleaves in order with progress on stderr.
+/// Writes a line to stdout (stderr with `--output -`) unbuffered, so it interleaves in order
+/// with progress on stderr. A failed write (a full disk, a closed descriptor, a closed pipe:
+/// SIGPIPE is ignored) never stops the run or loses its files: the first failure is kept in
+/// ``Runtime/summaryFailure`` and reported when the run ends (exit 1).
 func say(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    let fd = Runtime.summaryToStandardError ? STDERR_FILENO : STDOUT_FILENO
+    if let reason = StandardStream.write(line + "\n", to: fd), Runtime.summaryFailure == nil {
+        Runtime.summaryFailure = "cannot write the summary to \(fd == STDOUT_FILENO ? "stdout" : "stderr"): \(reason)"
+    }
 }

@@ -44,6 +44,7 @@ public enum DataLoader {
     /// Both phases, the first agreed across processes (collective).
     public static func load(_ c: ProblemConfiguration, gaussianDimension: Int, communicator: any Communicator) throws -> LoadedData {
         let local = try communicator.agree { try readLocal(c, gaussianDimension: gaussianDimension, communicator: communicator) }
+        try agreeOnShapes(local, communicator: communicator)
         return try finish(consume local, configuration: c, communicator: communicator)
     }
 
@@ -133,6 +134,19 @@ public enum DataLoader {
         }
         return LocalData(dimension: dataset.dimension, totalSamples: T, samples: block, values: dataset.values, targets: targets,
                          imageShape: imageShape, inputFormat: inputs?.format.rawValue ?? "gaussian")
+    }
+
+    /// Collective, between the phases: all processes must have read data of the same shape
+    /// (T, d, image shape, target columns, format), else one error names the difference
+    /// before any collective exchanges buffers of different lengths (``RankAgreement``).
+    /// `extra` adds fields (the model's layer widths).
+    public static func agreeOnShapes(_ local: borrowing LocalData, extra: [(name: String, value: String)] = [],
+                                     communicator: any Communicator) throws {
+        try RankAgreement.check([
+            ("samples T", "\(local.totalSamples)"), ("input dimension d", "\(local.dimension)"),
+            ("image shape", local.imageShape.map { "\($0)" } ?? "none"), ("input format", local.inputFormat),
+            ("target columns", local.targets.map { "\($0.columns)" } ?? "none (teacher network)"),
+        ] + extra, what: "data and model shapes", communicator: communicator)
     }
 
     /// Phase 2 (collective): scale and standardize the inputs over all T samples, in place in

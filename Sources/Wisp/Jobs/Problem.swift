@@ -42,7 +42,9 @@ public final class Problem {
             let gaussianDimension = model?.architecture.inputDimension ?? c.inputDimension ?? c.width
             return (model, try DataLoader.readLocal(c, gaussianDimension: gaussianDimension, communicator: communicator))
         }
-        // Collective phase: the same calls on every process.
+        // Collective phase: the same calls on every process, on data of the same shapes.
+        try DataLoader.agreeOnShapes(local, extra: [("model layer widths", model.map { "\($0.architecture.widths)" } ?? "none")],
+                                     communicator: communicator)
         let data = try DataLoader.finish(consume local, configuration: c, communicator: communicator)
         let fileD = c.inputsPath != nil ? data.dataset.dimension : nil
 

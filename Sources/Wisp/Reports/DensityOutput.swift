@@ -30,15 +30,19 @@ public enum DensityOutput {
                                                settings: [String: String], theory: TheoryBlock? = nil, title: String? = nil,
                                                markers: [(label: String, value: Double)] = []) throws -> R {
         var r = result
+        // With the JSON on stdout (`-`) there is no file to put the CSV and SVG beside.
+        let toStandardOutput = OutputPath.isStandardOutput(jsonPath)
         let csv = OutputPath.sibling(of: jsonPath, extension: "csv")
         let svg = OutputPath.sibling(of: jsonPath, extension: "svg")
-        r.csv = csv
-        r.svg = svg
+        r.csv = toStandardOutput ? nil : csv
+        r.svg = toStandardOutput ? nil : svg
         let a = problem.architecture
         let caption = title ?? "spectral density of \(r.densityOf) (\(r.matrix.rawValue)): L=\(a.depth), widths \(a.widths.dropFirst().dropLast().first.map(String.init) ?? "-"), \(a.activation.rawValue), T=\(problem.totalSamples), \(r.methodCaption)"
         try AtomicFile.createDirectory(forFile: jsonPath)
-        try AtomicFile.write(Data(DensityFiles.csv(r.density).utf8), to: csv)
-        try AtomicFile.write(Data(DensityFiles.svg(r.density, title: caption, markers: markers).utf8), to: svg)
+        if !toStandardOutput {
+            try AtomicFile.write(Data(DensityFiles.csv(r.density).utf8), to: csv)
+            try AtomicFile.write(Data(DensityFiles.svg(r.density, title: caption, markers: markers).utf8), to: svg)
+        }
         try RunRecord(command: command, problem: problem, settings: settings, timings: timings, theory: theory, result: r)
             .write(to: jsonPath)
         return r
