@@ -100,6 +100,9 @@ public enum DataLoader {
             throw WispError.invalidConfiguration("--samples \(T) exceeds the \(available) rows of \(printable(inputs?.path ?? targetFile!.path))")
         }
         let block = communicator.block(of: T)
+        let inputWidth = inputs?.rowLength ?? gaussianDimension
+        try MemoryBudget.allocation("the inputs (\(block.count) samples × \(inputWidth) features on this process)",
+                                    count: try MemoryBudget.count("the inputs", block.count, inputWidth), elementBytes: inputs == nil ? 8 : 16)
 
         // Inputs: this process's rows, pooled.
         var imageShape: [Int]? = nil
@@ -178,6 +181,8 @@ public enum DataLoader {
             let row = all.firstIndex { Int($0) >= k }!
             throw WispError.badInput("\(printable(file.path)): label \(Int(all[row])) of sample \(row) is not below --classes \(k)")
         }
+        try MemoryBudget.allocation("the one-hot targets (\(block.count) samples × \(k) classes\(classes == nil ? ", from the largest label" : ""))",
+                                    count: try MemoryBudget.count("the one-hot targets", block.count, k))
         var values = [Double](repeating: 0, count: block.count * k)
         for (i, t) in block.enumerated() { values[i * k + Int(all[t])] = 1 }
         return try Targets(columns: k, samples: block, values: values, classes: k, source: "\(file.path) (labels, \(k) classes)")
