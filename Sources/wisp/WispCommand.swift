@@ -31,6 +31,10 @@ struct WispCommand: ParsableCommand {
     /// the same command line (paths aside: `RankAgreement`), before any other collective.
     static func main() {
         StandardStream.ignoreBrokenPipes()
+        if let shortfall = ResourceUsage.addressSpaceShortfall() {
+            StandardStream.write("wisp: error: \(shortfall)\n", to: STDERR_FILENO)
+            _exit(1)   // not exit(): its handlers would join the BLAS thread that cannot start
+        }
         let mpi = MPICommunicator.launchedByMPI ? MPICommunicator() : nil
         if let mpi { Runtime.communicator = mpi }
         let rank = Runtime.communicator.rank

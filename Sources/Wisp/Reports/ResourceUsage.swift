@@ -48,6 +48,29 @@ public enum ResourceUsage {
         return result
     }
 
+    /// Why this process cannot even start its BLAS under the address-space limit, or nil.
+    ///
+    /// OpenBLAS maps a 128 MB work buffer for each of its threads (the workers at load time,
+    /// the main thread at its first call) and, when `mmap` fails, retries forever: under
+    /// `ulimit -v 200000` a run spins without end, and exiting joins the spinning worker. The
+    /// thresholds measured on x86-64 Linux (OpenBLAS 0.3, Swift 6) are ≈ 270 MB for one thread
+    /// and ≈ 405 MB for two, i.e. ≈ 140 MB + 128 MB per thread; Wisp asks for 160 MB + 128 MB per
+    /// thread (`openblas_get_num_threads`) before anything else, and a limit below it is one
+    /// error line (the caller must leave with `_exit`, since the exit handlers would wait for the
+    /// stuck thread).
+    public static func addressSpaceShortfall() -> String? {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_AS.rawValue), &limit) == 0, limit.rlim_cur < UInt64(Int.max) else { return nil }
+        var threads = 1
+        if let symbol = dlsym(nil, "openblas_get_num_threads") {
+            let f = unsafeBitCast(symbol, to: (@convention(c) () -> Int32).self)
+            threads = max(Int(f()), 1)
+        }
+        let needed = (160 + 128 * threads) << 20
+        guard Int(limit.rlim_cur) < needed else { return nil }
+        return "the address-space limit (ulimit -v) of \(Int(limit.rlim_cur) >> 10) kB is below the \(needed >> 10) kB that the BLAS needs to start its \(threads) thread\(threads == 1 ? "" : "s") (160 MB + 128 MB per thread); raise the limit or set OPENBLAS_NUM_THREADS=1"
+    }
+
     /// A "kB" field of /proc/self/status, in bytes.
     private static func statusField(_ name: String) -> Int? {
         guard let status = read("/proc/self/status") else { return nil }
