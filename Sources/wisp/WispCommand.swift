@@ -51,14 +51,16 @@ struct WispCommand: ParsableCommand {
             }
             finish(0)
         } catch {
-            let code = exitCode(for: error)
+            // A rank's own error (RankFailure) keeps the parser's message and exit code.
+            let underlying = (error as? RankFailure)?.underlying ?? error
+            let code = exitCode(for: underlying)
             if code == .success {
                 if rank == 0 { say(fullMessage(for: error)) }
                 finish(0)
             }
             let reporter = (error is RankFailure) || (rank == 0 && !(error is PeerFailure))
             if reporter {
-                let message = self.message(for: error)
+                let message = (error is RankFailure ? "rank \(rank): " : "") + self.message(for: underlying)
                     .split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
                 StandardStream.write("wisp: error: \(message)\n", to: STDERR_FILENO)
             }
@@ -81,26 +83,34 @@ struct WispCommand: ParsableCommand {
 
 /// The command line as the processes of one launch must share it.
 enum LaunchArguments {
-    /// Flags whose value is a path: each node may name its own copy of a file (or, for the
-    /// outputs, rank 0 alone writes them).
-    static let pathFlags: Set<String> = ["--inputs", "--targets", "--labels", "--model", "--init", "--output", "--output-dir",
-                                         "--save-model", "--save-eigenvectors", "--save-reduced", "--checkpoint"]
+    /// Flags whose value is an input path: each node may name its own copy of a file (their
+    /// shapes are compared once read).
+    static let inputFlags: Set<String> = ["--inputs", "--targets", "--labels", "--model", "--init", "--checkpoint"]
+    /// Flags only rank 0 acts on (it alone writes files and prints): left out entirely.
+    static let leadFlags: Set<String> = ["--output", "--output-dir", "--save-model", "--save-eigenvectors", "--save-reduced"]
+    static let leadSwitches: Set<String> = ["--quiet"]
 
-    /// (argument k, its text), with the values of ``pathFlags`` replaced by "<path>".
+    /// The arguments as "flag value" items, input paths replaced by "<path>", rank 0's own
+    /// flags left out; each item named by its flag (or "argument k").
     static func canonical(_ arguments: [String]) -> [(name: String, value: String)] {
         var out: [(name: String, value: String)] = []
-        var previousWasPathFlag = false
-        for argument in arguments {
-            var text = argument
-            if previousWasPathFlag {
-                text = "<path>"
-            } else if let eq = argument.firstIndex(of: "="), pathFlags.contains(String(argument[..<eq])) {
-                text = String(argument[..<eq]) + "=<path>"
+        var i = 0
+        while i < arguments.count {
+            let argument = arguments[i]
+            let flag = argument.firstIndex(of: "=").map { String(argument[..<$0]) } ?? argument
+            let inline = flag != argument
+            let takesValue = inputFlags.contains(flag) || leadFlags.contains(flag)
+            let value = inline ? String(argument[argument.index(after: argument.firstIndex(of: "=")!)...])
+                               : (takesValue && i + 1 < arguments.count ? arguments[i + 1] : nil)
+            i += takesValue && !inline ? 2 : 1
+            if leadFlags.contains(flag) || leadSwitches.contains(flag) { continue }
+            if inputFlags.contains(flag) {
+                out.append((name: flag, value: value == nil ? "(none)" : "<path>"))
+            } else {
+                out.append((name: "argument \(out.count + 1)", value: argument))
             }
-            previousWasPathFlag = !previousWasPathFlag && pathFlags.contains(argument)
-            out.append((name: "argument \(out.count + 1)", value: text))
         }
-        out.append((name: "the argument count", value: "\(arguments.count)"))
+        out.append((name: "the number of arguments", value: "\(out.count)"))
         return out
     }
 }
