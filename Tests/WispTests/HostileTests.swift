@@ -21,11 +21,21 @@ final class HostileTests: XCTestCase {
 
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
-    func wisp(_ arguments: [String]) throws -> WispExecutable.Outcome { try WispExecutable.run(arguments, in: directory) }
+    /// What one run printed and how it ended.
+    struct Outcome {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    func wisp(_ arguments: [String]) throws -> Outcome {
+        let r = try WispExecutable.run(arguments, in: directory)
+        return Outcome(status: r.status, stdout: r.stdout, stderr: r.stderr)
+    }
 
     /// Runs `script` with bash in the test directory, `$WISP` the executable. For redirections,
     /// limits (`ulimit -v`) and `timeout` (so a regression that hangs fails instead of blocking).
-    func shell(_ script: String) throws -> WispExecutable.Outcome {
+    func shell(_ script: String) throws -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = ["-c", script]
@@ -40,7 +50,7 @@ final class HostileTests: XCTestCase {
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return .init(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        return Outcome(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
     /// The directory's entries (to prove nothing was created, replaced or left behind).
@@ -55,7 +65,7 @@ final class HostileTests: XCTestCase {
     }
 
     /// One error line mentioning every word, exit 1…127, the directory exactly as before.
-    func assertRefused(_ outcome: WispExecutable.Outcome, mentioning words: [String], before: [String: Data?],
+    func assertRefused(_ outcome: Outcome, mentioning words: [String], before: [String: Data?],
                        file: StaticString = #filePath, line: UInt = #line) throws {
         XCTAssertTrue((1...127).contains(outcome.status), "exit status \(outcome.status); stderr: \(outcome.stderr)", file: file, line: line)
         let lines = outcome.stderr.split(separator: "\n")
@@ -130,7 +140,7 @@ final class HostileTests: XCTestCase {
     /// As root, `--output /dev/null` would have replaced the device node: a node of our own.
     func testDeviceNodeAsOutputIsRefused() throws {
         guard getuid() == 0 else { throw XCTSkip("mknod needs root") }
-        XCTAssertEqual(mknod(path("null"), S_IFCHR | 0o666, makedev(1, 3)), 0)
+        XCTAssertEqual(mknod(path("null"), S_IFCHR | 0o666, dev_t(1 << 8 | 3)), 0)
         try refuse(["theory"] + small + ["--output", "null"], mentioning: ["character device"])
         var info = stat()
         XCTAssertEqual(stat(path("null"), &info), 0)

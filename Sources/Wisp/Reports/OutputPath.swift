@@ -19,8 +19,9 @@ import Darwin
 ///   `/dev/null`, a FIFO, a socket): the rename would replace it;
 /// - a target that is the same file (same device and inode, whatever the spelling or links)
 ///   as one of the run's input files;
-/// - a parent directory that cannot be created or written (proved with a probe file of the
-///   temporary name's length, removed at once).
+/// - a parent directory that is not a directory or cannot be written (proved with a probe
+///   file of the temporary name's length, removed at once; missing parents are proved through
+///   their deepest existing ancestor and created only when the file is written).
 ///
 /// `-` names standard output: allowed for a command's JSON record only (`standardOutput:
 /// true`); the JSON is then written to stdout and the summary to stderr.
@@ -38,7 +39,7 @@ public enum OutputPath {
     public static func isStandardOutput(_ path: String) -> Bool { path == standardOutput }
 
     /// Refuses `path` (see the type's documentation) unless it can be written as a new regular
-    /// file that is none of `inputs`; creates its parent directory. Cost: a few system calls.
+    /// file that is none of `inputs`. Creates nothing. Cost: a few system calls.
     public static func check(_ path: String, standardOutput: Bool = false, inputs: [String] = []) throws {
         if isStandardOutput(path) {
             guard standardOutput else {
@@ -62,9 +63,26 @@ public enum OutputPath {
                 }
             }
         }
-        try AtomicFile.createDirectory(forFile: path)
-        let directory = self.directory(of: path)
-        let probe = AtomicFile.temporaryPath(for: path, suffix: "check")
+        // The deepest existing ancestor must be a writable directory; the missing ones are
+        // created when the file is written, not here (a refused run leaves nothing behind).
+        var directory = self.directory(of: path)
+        var existing = true
+        while true {
+            var d = stat()
+            if stat(directory, &d) == 0 {
+                guard (d.st_mode & S_IFMT) == S_IFDIR else {
+                    throw WispError.output("cannot write \(shown): \(printable(directory)) exists and is not a directory")
+                }
+                break
+            }
+            let code = errno
+            guard code == ENOENT, directory != "/", directory != "." else {
+                throw WispError.output("cannot write \(shown): \(printable(directory)): \(String(cString: strerror(code)))")
+            }
+            existing = false
+            directory = self.directory(of: directory)
+        }
+        let probe = existing ? AtomicFile.temporaryPath(for: path, suffix: "check") : directory + "/.wisp-write-check-\(getpid())"
         let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             let code = errno
@@ -76,14 +94,17 @@ public enum OutputPath {
 
     /// Refuses a directory path the run will create and fill (`--output-dir`, `--checkpoint`):
     /// too long, a component over `NAME_MAX`, an existing non-directory, not creatable or not
-    /// writable. Creates it.
+    /// writable. Creates nothing.
     public static func checkDirectory(_ path: String) throws {
         let trimmed = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
         guard !trimmed.isEmpty else { throw WispError.output("the output directory path is empty") }
         guard !isStandardOutput(trimmed) else { throw WispError.output("cannot use - as a directory: standard output takes only --output's JSON") }
         // Files inside it have names of at most ~40 bytes (models/step-N.safetensors, a temporary name).
         try checkName(trimmed + "/" + String(repeating: "x", count: 64))
-        try AtomicFile.createDirectory(forFile: trimmed + "/x")
+        var info = stat()
+        if stat(trimmed, &info) == 0, (info.st_mode & S_IFMT) != S_IFDIR {
+            throw WispError.output("cannot use \(printable(trimmed)) as a directory: it exists and is not a directory")
+        }
         try check(trimmed + "/.wisp-directory-check")
     }
 
