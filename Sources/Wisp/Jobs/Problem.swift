@@ -52,8 +52,10 @@ public final class Problem {
         // --outputs, or the targets' columns.
         let network64: Network<Double>
         if let model {
-            _ = try RunMemory.checkNetwork(widths: model.architecture.widths, localSamples: data.dataset.samples.count,
+            _ = try communicator.agree {
+                try RunMemory.checkNetwork(widths: model.architecture.widths, localSamples: data.dataset.samples.count,
                                            precision: c.precision)
+            }
             network64 = model
             if let t = data.targets, t.columns != model.architecture.outputs {
                 throw WispError.badInput("\(c.modelPath!): the model has \(model.architecture.outputs) outputs but the targets \(t.source) have \(t.columns) columns")
@@ -61,8 +63,11 @@ public final class Problem {
         } else {
             let d = c.inputDimension ?? fileD ?? c.width
             let outputs = c.outputs ?? data.targets?.columns ?? 1
-            try RunMemory.checkNetwork(depth: c.depth, width: c.width, inputDimension: d, outputs: outputs,
-                                       localSamples: data.dataset.samples.count, precision: c.precision)
+            // Agreed: the memory available differs between nodes, and a failure on one must stop all.
+            try communicator.agree {
+                try RunMemory.checkNetwork(depth: c.depth, width: c.width, inputDimension: d, outputs: outputs,
+                                           localSamples: data.dataset.samples.count, precision: c.precision)
+            }
             if let t = data.targets, t.columns != outputs {
                 throw WispError.invalidConfiguration("--outputs \(outputs) disagrees with the \(t.columns) columns of the targets \(t.source)")
             }

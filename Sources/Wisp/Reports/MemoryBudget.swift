@@ -60,6 +60,6 @@ public enum MemoryBudget {
     }
 
     private static func tooLarge(_ what: String) -> WispError {
-        .invalidConfiguration("\(what) is too large: its size overflows 64-bit arithmetic")
+        .invalidConfiguration("\(what): the size overflows 64-bit arithmetic (a flag or a file header is far too large)")
     }
 }
