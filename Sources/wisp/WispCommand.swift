@@ -60,7 +60,7 @@ struct WispCommand: ParsableCommand {
             }
             let reporter = (error is RankFailure) || (rank == 0 && !(error is PeerFailure))
             if reporter {
-                let message = (error is RankFailure ? "rank \(rank): " : "") + self.message(for: underlying)
+                let message = (error is RankFailure && rank != 0 ? "rank \(rank): " : "") + self.message(for: underlying)
                     .split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
                 StandardStream.write("wisp: error: \(message)\n", to: STDERR_FILENO)
             }
