@@ -77,7 +77,7 @@ struct NetworkOptions: ParsableArguments {
 
     /// Builds this process's part of the problem, checking every output path (rank 0) first
     /// (``OutputPath``): the JSON records `outputs` (`-` is stdout, and then the summary goes to
-    /// stderr), the `siblings` extensions written beside the first of them (csv, svg), the binary
+    /// stderr), the `siblings` extensions written beside them (csv, svg), the binary
     /// `files` (`--save-model` and the like) and the `directories` the run fills; none may be
     /// an input file (the data, the model, `inputs`). All processes agree on success before any
     /// computation, so a file missing or corrupt on one node stops every process with one
@@ -134,7 +134,7 @@ struct OutputOptions: ParsableArguments {
         let inputs = inputs.compactMap { $0 }
         for case let path? in outputs {
             try OutputPath.check(path, standardOutput: true, inputs: inputs)
-            if let first = outputs.first ?? nil, path == first, !OutputPath.isStandardOutput(path) {
+            if !OutputPath.isStandardOutput(path) {
                 for ext in siblings { try OutputPath.check(OutputPath.sibling(of: path, extension: ext), inputs: inputs) }
             }
         }

@@ -131,6 +131,8 @@ public enum DataLoader {
             if c.labelsPath != nil {
                 targets = try oneHot(file, classes: c.classes, totalSamples: T, block: block)
             } else {
+                try MemoryBudget.allocation("the targets (\(block.count) samples × \(file.rowLength) columns on this process)",
+                                            count: try MemoryBudget.count("the targets", block.count, file.rowLength))
                 targets = try Targets(columns: file.rowLength, samples: block, values: try file.read(rows: block),
                                       source: file.path + (c.targetColumns.map { " columns " + $0.joined(separator: ",") } ?? ""))
             }
