@@ -18,7 +18,7 @@ struct Align: ParsableCommand {
 
     func run() throws {
         let path = out.output ?? "wisp-output/align.json"
-        let problem = try network.makeProblem(outputs: [path])
+        let problem = try network.makeProblem(outputs: [path], siblings: ["csv", "svg"])
         let tol = solverTolerance(self.tol, fallback: 1e-6, precision: problem.configuration.precision)
         let settings = AlignSettings(exactLimit: exactLimit, probes: probes, seed: network.seed, tolerance: tol)
         let result = try AlignJob.run(problem, settings: settings, reporter: Runtime.progress("align", quiet: out.quiet))
@@ -38,6 +38,6 @@ struct Align: ParsableCommand {
         }
         say("  method     \(result.methodDetail)")
         say(Summary.timing(result.timings))
-        say("  output     \(path), \(files.csv), \(files.svg)")
+        say("  output     \([path, files.csv, files.svg].filter { !$0.isEmpty }.joined(separator: ", "))")
     }
 }

@@ -27,7 +27,7 @@ struct Top: ParsableCommand {
     @OptionGroup var out: OutputOptions
 
     func run() throws {
-        let problem = try network.makeProblem(outputs: [out.output, saveEigenvectors])
+        let problem = try network.makeProblem(outputs: [out.output], files: [saveEigenvectors], directories: [checkpointing.checkpoint])
         let precision = problem.configuration.precision
         let tol = solverTolerance(self.tol, fallback: 1e-8, precision: precision)
         let settings = LanczosSettings(count: k, which: which, tolerance: tol, basisSize: basis, maxApplications: maxApplications,
@@ -73,6 +73,13 @@ struct Top: ParsableCommand {
     }
 
     private func report(_ problem: Problem, _ result: TopResult, _ timings: Timings, _ theory: TheoryBlock) throws {
+        // The file first, the summary after: a summary that cannot be written never loses it.
+        if let path = out.output {
+            try RunRecord(command: "top", problem: problem,
+                          settings: ["matrix": result.matrix.rawValue, "k": "\(k)", "which": which.rawValue, "tol": "\(result.tolerance)", "basis": "\(result.basisSize)",
+                                     "method": method.rawValue],
+                          timings: timings, theory: theory, result: result).write(to: path)
+        }
         say(Summary.header(problem))
         if let c = result.methodChoice { say("  method     \(c.method) (\(c.requested == "auto" ? "auto: " : "")\(c.reason))") }
         for (i, (value, residual)) in zip(result.eigenvalues, result.residuals).enumerated() {
@@ -86,13 +93,7 @@ struct Top: ParsableCommand {
         }
         say(Summary.theory(theory))
         say(Summary.timing(timings))
-        if let path = out.output {
-            try RunRecord(command: "top", problem: problem,
-                          settings: ["matrix": result.matrix.rawValue, "k": "\(k)", "which": which.rawValue, "tol": "\(result.tolerance)", "basis": "\(result.basisSize)",
-                                     "method": method.rawValue],
-                          timings: timings, theory: theory, result: result).write(to: path)
-            say("  output     \(path)")
-        }
+        if let path = out.output { say("  output     \(path)") }
     }
 }
 
@@ -127,7 +128,7 @@ struct Density: ParsableCommand {
             throw ValidationError("--compare-exact compares an estimate with the exact spectrum: give --method slq or --method kpm")
         }
         let path = out.output ?? "wisp-output/density.json"
-        let problem = try network.makeProblem(outputs: [path])
+        let problem = try network.makeProblem(outputs: [path], siblings: ["csv", "svg", "eigenvalues.csv"], directories: [checkpointing.checkpoint])
         let solver = Runtime.eigensolver()
         let iterative = method == .kpm ? "kpm" : "slq"
         let applications = method == .kpm ? probes * ((kpm.moments ?? 256) / 2) + (kpm.boundSteps ?? 30) : probes * steps
@@ -177,7 +178,7 @@ struct Density: ParsableCommand {
         if let c = written.comparison { say(Summary.comparison(c)) }
         say(Summary.theory(theory))
         say(Summary.timing(timings))
-        say("  output     \(path), \(written.csv!), \(written.svg!)" + (written.eigenvaluesFile.map { ", \($0)" } ?? ""))
+        say("  output     \([path, written.csv, written.svg, written.eigenvaluesFile].compactMap { $0 }.joined(separator: ", "))")
     }
 }
 
@@ -202,6 +203,10 @@ struct Moments: ParsableCommand {
         let theory = TheoryBlock.make(for: problem, matrix: matrix).comparing(["mean_eigenvalue": result.meanEigenvalue,
                                                                "second_moment": result.secondMoment])
         guard Runtime.isLead else { return }
+        if let path = out.output {
+            try RunRecord(command: "moments", problem: problem, settings: ["matrix": matrix.rawValue, "exact_limit": "\(exactLimit)", "probes": "\(probes)"],
+                          timings: timings, theory: theory, result: result).write(to: path)
+        }
         say(Summary.header(problem))
         let a = ["ggn": "G", "hessian": "H", "residual": "S"][matrix.rawValue] ?? "F"
         func label(_ s: String) -> String { s.padding(toLength: 10, withPad: " ", startingAt: 0) }
@@ -222,11 +227,7 @@ struct Moments: ParsableCommand {
         }
         say(Summary.theory(theory))
         say(Summary.timing(timings))
-        if let path = out.output {
-            try RunRecord(command: "moments", problem: problem, settings: ["matrix": matrix.rawValue, "exact_limit": "\(exactLimit)", "probes": "\(probes)"],
-                          timings: timings, theory: theory, result: result).write(to: path)
-            say("  output     \(path)")
-        }
+        if let path = out.output { say("  output     \(path)") }
     }
 }
 
@@ -244,15 +245,15 @@ struct Theory: ParsableCommand {
         let theory = TheoryBlock.make(for: problem)
         if !theory.covered { throw WispError.invalidConfiguration("the mean-field theory does not cover this configuration: \(theory.reason ?? "")") }
         guard Runtime.isLead else { return }
-        say(Summary.header(problem))
-        say(Summary.theory(theory, detailed: true))
         if let path = out.output {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
             try RunRecord(command: "theory", problem: problem, settings: [:],
                           timings: Timings(totalSeconds: seconds, operatorSeconds: 0, operatorApplications: 0),
                           theory: theory, result: EmptyResult()).write(to: path)
-            say("  output     \(path)")
         }
+        say(Summary.header(problem))
+        say(Summary.theory(theory, detailed: true))
+        if let path = out.output { say("  output     \(path)") }
     }
 }
 

@@ -33,17 +33,34 @@ struct DataSpectrum: ParsableCommand {
         c.inputDimension = data.inputs == nil ? inputDim : nil
         c.seed = seed
         let communicator = Runtime.communicator
+        if out.output.map(OutputPath.isStandardOutput) ?? false { Runtime.summaryToStandardError = true }
         let loaded = try communicator.agree { () throws -> LocalData in
-            if Runtime.isLead, let path = out.output { try OutputPath.checkWritable(path) }
+            if Runtime.isLead {
+                try OutputOptions.check(outputs: [out.output], siblings: ["csv"], inputs: [c.inputsPath, c.targetsPath, c.labelsPath])
+            }
             guard data.inputs != nil || inputDim >= 1 else { throw ValidationError("--input-dim must be at least 1 (got \(inputDim))") }
             return try DataLoader.readLocal(c, gaussianDimension: inputDim, communicator: communicator)
         }
+        try DataLoader.agreeOnShapes(loaded, communicator: communicator)
         let prepared = try DataLoader.finish(consume loaded, configuration: c, communicator: communicator)
         let (result, timings) = try DataSpectrumJob.run(
             prepared, settings: DataSpectrumSettings(method: method, denseLimit: denseLimit, count: k, tolerance: tol, seed: seed),
             communicator: communicator, reporter: Runtime.progress("data-spectrum", quiet: out.quiet))
         guard Runtime.isLead else { return }
         let T = prepared.dataset.totalSamples
+        // Files first, then the summary (a summary that cannot be written never loses them).
+        var written: [String] = []
+        if let path = out.output {
+            try RunRecord(command: "data-spectrum", configuration: c, totalSamples: T, communicator: communicator,
+                          settings: ["method": method.rawValue, "dense_limit": "\(denseLimit)", "k": "\(k)", "tol": "\(tol)"],
+                          timings: timings, result: result).write(to: path)
+            written.append(path)
+            if !OutputPath.isStandardOutput(path) {
+                let csv = OutputPath.sibling(of: path, extension: "csv")
+                try AtomicFile.write(Data(DataSpectrumJob.csv(result).utf8), to: csv)
+                written.append(csv)
+            }
+        }
         say("Wisp \(wispVersion)")
         say("  data       T=\(T), d=\(result.dimension), \(data.inputs.map { "inputs \($0)" } ?? "Gaussian inputs, seed \(seed)")\(prepared.imageShape.map { ", images \($0[0])×\($0[1])" } ?? "")")
         for spectrum in [result.correlation, result.covariance] {
@@ -53,14 +70,7 @@ struct DataSpectrum: ParsableCommand {
                        spectrum.eigenvalues.count, shown, spectrum.eigenvalues.count > 5 ? ", …" : "", spectrum.trace))
         }
         say(Summary.timing(timings))
-        if let path = out.output {
-            try RunRecord(command: "data-spectrum", configuration: c, totalSamples: T, communicator: communicator,
-                          settings: ["method": method.rawValue, "dense_limit": "\(denseLimit)", "k": "\(k)", "tol": "\(tol)"],
-                          timings: timings, result: result).write(to: path)
-            let csv = OutputPath.sibling(of: path, extension: "csv")
-            try AtomicFile.write(Data(DataSpectrumJob.csv(result).utf8), to: csv)
-            say("  output     \(path), \(csv)")
-        }
+        if !written.isEmpty { say("  output     \(written.joined(separator: ", "))") }
     }
 }
 

@@ -82,7 +82,7 @@ extension Density {
         if let c = written.comparison { say(Summary.comparison(c)) }
         say(Summary.theory(theory))
         say(Summary.timing(timings))
-        say("  output     \(path), \(written.csv!), \(written.svg!)")
+        say("  output     \([path, written.csv, written.svg].compactMap { $0 }.joined(separator: ", "))")
     }
 }
 

@@ -84,14 +84,23 @@ struct NetworkOptions: ParsableArguments {
         return c
     }
 
-    /// Builds this process's part of the problem, checking the output paths (rank 0) first;
-    /// all processes agree on success before any computation, so a file missing or corrupt on
-    /// one node stops every process with one message. Saves the network if asked (rank 0).
-    func makeProblem(outputs: [String?]) throws -> Problem {
+    /// Builds this process's part of the problem, checking every output path (rank 0) first
+    /// (``OutputPath``): the JSON records `outputs` (`-` is stdout, and then the summary goes to
+    /// stderr), the `siblings` extensions written beside them (csv, svg), the binary
+    /// `files` (`--save-model` and the like) and the `directories` the run fills; none may be
+    /// an input file (the data, the model, `inputs`). All processes agree on success before any
+    /// computation, so a file missing or corrupt on one node stops every process with one
+    /// message. Saves the network if asked (rank 0).
+    func makeProblem(outputs: [String?], siblings: [String] = [], files: [String?] = [], directories: [String?] = [],
+                     inputs: [String?] = []) throws -> Problem {
         let communicator = Runtime.communicator
+        if outputs.contains(where: { $0.map(OutputPath.isStandardOutput) ?? false }) { Runtime.summaryToStandardError = true }
+        let configuration = self.configuration
         let problem = try communicator.agree { () throws -> Problem in
             if Runtime.isLead {
-                for path in outputs + [saveModel] { if let path { try OutputPath.checkWritable(path) } }
+                try OutputOptions.check(outputs: outputs, siblings: siblings, files: files + [saveModel], directories: directories,
+                                        inputs: [configuration.inputsPath, configuration.targetsPath, configuration.labelsPath,
+                                                 configuration.modelPath] + inputs)
             }
             return try Problem(configuration, communicator: communicator)
         }
@@ -121,8 +130,26 @@ struct CheckpointOptions: ParsableArguments {
 
 /// Where results go.
 struct OutputOptions: ParsableArguments {
-    @Option(help: "Write the result as JSON to this file (written atomically).")
+    @Option(help: "Write the result as JSON to this file (written atomically); - writes it to stdout (the summary then goes to stderr).")
     var output: String?
     @Flag(help: "No progress lines on stderr.")
     var quiet = false
+
+    /// The pre-check of every path a command writes (see ``NetworkOptions/makeProblem``).
+    static func check(outputs: [String?], siblings: [String] = [], files: [String?] = [], directories: [String?] = [],
+                      inputs: [String?]) throws {
+        let inputs = inputs.compactMap { $0 }
+        for case let path? in outputs {
+            try OutputPath.check(path, standardOutput: true, inputs: inputs)
+            if !OutputPath.isStandardOutput(path) {
+                for ext in siblings { try OutputPath.check(OutputPath.sibling(of: path, extension: ext), inputs: inputs) }
+            }
+        }
+        for case let path? in files { try OutputPath.check(path, inputs: inputs) }
+        for case let path? in directories { try OutputPath.checkDirectory(path) }
+        var seen = Set<String>()
+        for case let path? in outputs + files where !OutputPath.isStandardOutput(path) {
+            guard seen.insert(path).inserted else { throw WispError.output("cannot write \(path) twice: two outputs name the same file") }
+        }
+    }
 }

@@ -39,7 +39,8 @@ struct Reduce: ParsableCommand {
         if chosen == "change", initial == nil { throw ValidationError("--variant change needs --init FILE (the initial model)") }
         let path = out.output ?? "wisp-output/reduce.json"
         let start = DispatchTime.now().uptimeNanoseconds
-        let problem = try network.makeProblem(outputs: [path, saveReduced])
+        let problem = try network.makeProblem(outputs: [path], siblings: sweepCounts.isEmpty ? [] : ["csv", "svg"], files: [saveReduced],
+                                              inputs: [initial])
         let init0 = try problem.communicator.agree { try initial.map { try ModelReduction.loadInitial($0, problem: problem) } }
         let tol = solverTolerance(self.tol, fallback: 1e-8, precision: problem.configuration.precision)
         let settings = ReductionSettings(keep: keepCount, sweep: sweepCounts, denseLimit: denseLimit, tolerance: tol, seed: network.seed)
@@ -64,7 +65,7 @@ struct Reduce: ParsableCommand {
         if !result.sweep.isEmpty {
             let f = try ReductionFiles.write(result, jsonPath: path,
                                              title: "Model reduction on the top-k eigenvectors of \(result.matrix.rawValue), P = \(result.parameters), T = \(problem.totalSamples)")
-            files += [f.csv, f.svg]
+            files += [f.csv, f.svg].filter { !$0.isEmpty }
         }
         func accuracy(_ a: Double?) -> String { a.map { String(format: ", accuracy %.4f", $0) } ?? "" }
         say(Summary.header(problem))

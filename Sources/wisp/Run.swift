@@ -20,7 +20,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let runPath = outputDir + "/run.json", densityPath = outputDir + "/density.json", slqPath = outputDir + "/density-slq.json"
-        let problem = try network.makeProblem(outputs: [runPath, densityPath, slqPath])
+        let problem = try network.makeProblem(outputs: [runPath, densityPath, slqPath], siblings: ["csv", "svg", "eigenvalues.csv"], directories: [outputDir])
         let lead = Runtime.isLead
         if lead { say(Summary.header(problem)) }
         let solver = Runtime.eigensolver()

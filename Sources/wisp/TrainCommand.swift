@@ -97,7 +97,7 @@ struct Train: ParsableCommand {
         let training = TrainingSettings(steps: steps, learningRate: lr, batchSize: batchSize, targetLoss: targetLoss,
                                         every: every, checkpointSteps: extra, seed: network.seed)
         let jsonPath = output ?? outputDir + "/train.json"
-        let problem = try network.makeProblem(outputs: [jsonPath])
+        let problem = try network.makeProblem(outputs: [jsonPath], directories: [outputDir, checkpointing.checkpoint])
         try training.validate(samples: problem.totalSamples)
         try measurements.validate()
         let checkpoint = try checkpointing.open("train", problem: problem,

@@ -23,7 +23,18 @@ struct WispCommand: ParsableCommand {
     /// `wisp: error: …` on stderr (from rank 0, or from the lowest rank whose setup failed)
     /// and a non-zero exit (64 for usage errors, 1 otherwise) on every rank. Help and version
     /// go to stdout with exit 0.
+    ///
+    /// SIGPIPE is ignored and no write of a summary or progress line can stop the run: result
+    /// files are written first and kept; if the summary could not be written (stdout full,
+    /// closed, or a pipe whose reader left), the run ends with exit 1 and says so on stderr
+    /// (when stderr still works). With several processes, all first agree that they parsed
+    /// the same command line (paths aside: `RankAgreement`), before any other collective.
     static func main() {
+        StandardStream.ignoreBrokenPipes()
+        if let shortfall = ResourceUsage.addressSpaceShortfall() {
+            StandardStream.write("wisp: error: \(shortfall)\n", to: STDERR_FILENO)
+            _exit(1)   // not exit(): its handlers would join the BLAS thread that cannot start
+        }
         let mpi = MPICommunicator.launchedByMPI ? MPICommunicator() : nil
         if let mpi { Runtime.communicator = mpi }
         let rank = Runtime.communicator.rank
@@ -32,23 +43,75 @@ struct WispCommand: ParsableCommand {
             Foundation.exit(code)
         }
         do {
-            var command = try parseAsRoot(NumericFlags.normalized(Array(CommandLine.arguments.dropFirst())))
+            var command = try Runtime.communicator.size > 1 ? parseAgreed() : parseAsRoot(NumericFlags.normalized(Array(CommandLine.arguments.dropFirst())))
             try command.run()
+            if let failure = Runtime.summaryFailure {
+                if rank == 0 { StandardStream.write("wisp: error: \(failure); the result files were written\n", to: STDERR_FILENO) }
+                finish(1)
+            }
             finish(0)
         } catch {
-            let code = exitCode(for: error)
+            // A rank's own error (RankFailure) keeps the parser's message and exit code.
+            let underlying = (error as? RankFailure)?.underlying ?? error
+            let code = exitCode(for: underlying)
             if code == .success {
                 if rank == 0 { say(fullMessage(for: error)) }
                 finish(0)
             }
             let reporter = (error is RankFailure) || (rank == 0 && !(error is PeerFailure))
             if reporter {
-                let message = self.message(for: error)
+                let message = (error is RankFailure && rank != 0 ? "rank \(rank): " : "") + self.message(for: underlying)
                     .split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
-                FileHandle.standardError.write(Data("wisp: error: \(message)\n".utf8))
+                StandardStream.write("wisp: error: \(message)\n", to: STDERR_FILENO)
             }
             finish(code == .success ? 1 : code.rawValue)
         }
+    }
+
+    /// Parses on every process and agrees on the outcome and on the command line (paths
+    /// replaced: each node may hold its own copy of a file; their shapes are compared later).
+    private static func parseAgreed() throws -> any ParsableCommand {
+        let communicator = Runtime.communicator
+        let parsed = Result { try parseAsRoot() }
+        if case .failure(let error) = parsed, exitCode(for: error) == .success { throw error }   // --help, --version
+        let command = try communicator.agree { try parsed.get() }
+        try RankAgreement.check(LaunchArguments.canonical(Array(CommandLine.arguments.dropFirst())), what: "command line",
+                                communicator: communicator)
+        return command
+    }
+}
+
+/// The command line as the processes of one launch must share it.
+enum LaunchArguments {
+    /// Flags whose value is an input path: each node may name its own copy of a file (their
+    /// shapes are compared once read).
+    static let inputFlags: Set<String> = ["--inputs", "--targets", "--labels", "--model", "--init", "--checkpoint"]
+    /// Flags only rank 0 acts on (it alone writes files and prints): left out entirely.
+    static let leadFlags: Set<String> = ["--output", "--output-dir", "--save-model", "--save-eigenvectors", "--save-reduced"]
+    static let leadSwitches: Set<String> = ["--quiet"]
+
+    /// The arguments as "flag value" items, input paths replaced by "<path>", rank 0's own
+    /// flags left out; each item named by its flag (or "argument k").
+    static func canonical(_ arguments: [String]) -> [(name: String, value: String)] {
+        var out: [(name: String, value: String)] = []
+        var i = 0
+        while i < arguments.count {
+            let argument = arguments[i]
+            let flag = argument.firstIndex(of: "=").map { String(argument[..<$0]) } ?? argument
+            let inline = flag != argument
+            let takesValue = inputFlags.contains(flag) || leadFlags.contains(flag)
+            let value = inline ? String(argument[argument.index(after: argument.firstIndex(of: "=")!)...])
+                               : (takesValue && i + 1 < arguments.count ? arguments[i + 1] : nil)
+            i += takesValue && !inline ? 2 : 1
+            if leadFlags.contains(flag) || leadSwitches.contains(flag) { continue }
+            if inputFlags.contains(flag) {
+                out.append((name: flag, value: value == nil ? "(none)" : "<path>"))
+            } else {
+                out.append((name: "argument \(out.count + 1)", value: argument))
+            }
+        }
+        out.append((name: "the number of arguments", value: "\(out.count)"))
+        return out
     }
 }
 
@@ -65,6 +128,12 @@ enum Runtime {
     static func eigensolver() -> any SymmetricEigensolver {
         ReplicatedLAPACKEigensolver(communicator: communicator)
     }
+
+    /// Whether the summary goes to stderr (the JSON is on stdout: `--output -`).
+    nonisolated(unsafe) static var summaryToStandardError = false
+
+    /// The first failed write of a summary line (the run goes on; reported at the end).
+    nonisolated(unsafe) static var summaryFailure: String?
 
     /// Whether this process prints summaries and writes files.
     static var isLead: Bool { communicator.rank == 0 }
@@ -89,9 +158,15 @@ extension SafeTensorDType: ExpressibleByArgument {
     public static var allValueStrings: [String] { ["f64", "f32"] }
 }
 
-/// Writes a line to stdout unbuffered, so it interleaves in order with progress on stderr.
+/// Writes a line to stdout (stderr with `--output -`) unbuffered, so it interleaves in order
+/// with progress on stderr. A failed write (a full disk, a closed descriptor, a closed pipe:
+/// SIGPIPE is ignored) never stops the run or loses its files: the first failure is kept in
+/// ``Runtime/summaryFailure`` and reported when the run ends (exit 1).
 func say(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    let fd = Runtime.summaryToStandardError ? STDERR_FILENO : STDOUT_FILENO
+    if let reason = StandardStream.write(line + "\n", to: fd), Runtime.summaryFailure == nil {
+        Runtime.summaryFailure = "cannot write the summary to \(fd == STDOUT_FILENO ? "stdout" : "stderr"): \(reason)"
+    }
 }
 
 /// Writes one line `wisp: warning: …` to stderr (rank 0 decides whether to call it).

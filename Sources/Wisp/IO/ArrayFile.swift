@@ -33,15 +33,13 @@ public struct ArrayFile: Sendable {
     public var rowLength: Int { shape.dropFirst().reduce(1, *) }
 
     public static func format(of path: String) throws -> ArrayFileFormat {
-        let prefix: [UInt8]
-        do {
-            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-            defer { try? handle.close() }
-            prefix = [UInt8](try handle.read(upToCount: 6) ?? Data())
-        } catch {
-            _ = try AtomicFile.read(path: path)   // throws the descriptive read error
-            throw WispError.badInput("\(printable(path)): cannot read")
-        }
+        // Only regular files (never a FIFO or a device that blocks or never ends: InputFile).
+        let (fd, _) = try InputFile.openRegular(path, holdInMemory: false)
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 6)
+        let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 6) }
+        guard count >= 0 else { throw WispError.badInput("\(printable(path)): cannot read: \(String(cString: strerror(errno)))") }
+        let prefix = Array(buffer.prefix(count))
         if prefix.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) { return .npy }
         if IDX.looksLikeIDX(prefix) { return .idx }
         let lower = path.lowercased()

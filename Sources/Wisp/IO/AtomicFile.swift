@@ -17,18 +17,28 @@ import Darwin
 ///
 /// If the destination is a symbolic link, the link itself is replaced, not its target. The new
 /// file gets the default mode (0666 less the umask), not the mode of the file it replaces.
+/// An existing destination that is not a regular file (a device node, a FIFO, a directory) is
+/// never replaced. The path `-` (``OutputPath/standardOutput``) writes the bytes to stdout.
 public enum AtomicFile {
     /// Replaces the file at `path` with `data`, atomically.
     ///
     /// On failure the temporary file is removed, the destination is left as it was, and the
     /// error is `WispError.output("cannot write <path>: <reason>")`.
     public static func write(_ data: Data, to path: String) throws {
+        if OutputPath.isStandardOutput(path) {
+            let code = writeAll(STDOUT_FILENO, data)
+            guard code == 0 else { throw WispError.output("cannot write the JSON to standard output: \(reason(code))") }
+            return
+        }
         let (directory, basename) = split(path)
         guard !basename.isEmpty else {
             throw WispError.output("cannot write \(printable(path)): path names a directory, not a file")
         }
-        let suffix = String(UInt64.random(in: 0 ... UInt64.max), radix: 16)
-        let temporary = directory + "/.\(shortened(basename)).tmp-\(getpid())-\(suffix)"
+        var existing = stat()
+        if stat(path, &existing) == 0, (existing.st_mode & S_IFMT) != S_IFREG {
+            throw WispError.output("cannot write \(printable(path)): it exists and is not a regular file; Wisp replaces only regular files")
+        }
+        let temporary = temporaryPath(for: path, suffix: String(UInt64.random(in: 0 ... UInt64.max), radix: 16))
 
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
         guard fd >= 0 else { throw failure(path, errno) }
@@ -42,6 +52,13 @@ public enum AtomicFile {
             throw failure(path, code)
         }
         syncDirectory(directory)
+    }
+
+    /// The temporary name ``write(_:to:)`` uses for `path`: `<dir>/.<basename, at most 128
+    /// bytes>.tmp-<pid>-<suffix>` (the suffix is 16 random hex digits at most).
+    static func temporaryPath(for path: String, suffix: String) -> String {
+        let (directory, basename) = split(path)
+        return directory + "/.\(shortened(basename)).tmp-\(getpid())-\(suffix)"
     }
 
     /// Creates the directory that will hold `path`, with any missing intermediate directories,
@@ -64,20 +81,16 @@ public enum AtomicFile {
         }
     }
 
-    /// Reads the whole file at `path`. Paired with ``write(_:to:)``, the bytes are always one
+    /// Reads the whole file at `path`, a regular file (``InputFile/openRegular(_:)``: never a
+    /// device or a FIFO, and only if its size fits in memory). Paired with ``write(_:to:)``, the bytes are always one
     /// complete version of the file.
     ///
     /// Throws `WispError.badInput("<path>: cannot read: <reason>")`.
     static func read(path: String) throws -> Data {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw readFailure(path, errno) }
+        let (fd, size) = try InputFile.openRegular(path)
         defer { close(fd) }
 
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw readFailure(path, errno) }
-        if (info.st_mode & S_IFMT) == S_IFDIR { throw readFailure(path, EISDIR) }
-
-        var data = Data(count: max(Int(exactly: info.st_size) ?? 0, 0) + 1)
+        var data = Data(count: size + 1)
         var filled = 0
         while true {
             if filled == data.count { data.count += 1 << 16 }

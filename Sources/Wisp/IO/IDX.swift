@@ -77,12 +77,16 @@ public enum IDX {
             throw fail("truncated: the header declares \(n) dimensions (\(offset) header bytes) but the file has \(raw.count) bytes")
         }
         var shape = [Int]()
-        var count = 1
+        var count = 1, nonZero = 1   // the non-zero dimensions' product must fit too (0 rows of huge records)
         for i in 0..<n {
             let dim = Int(UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: 4 + 4 * i, as: UInt32.self)))
             let (product, overflow) = count.multipliedReportingOverflow(by: dim)
-            guard !overflow else { throw fail("dimensions \(shape + [dim]) have too many elements") }
+            let (product2, overflow2) = nonZero.multipliedReportingOverflow(by: max(dim, 1))
+            guard !overflow, !overflow2, product2.multipliedReportingOverflow(by: dtype.itemSize).overflow == false else {
+                throw fail("dimensions \(shape + [dim]) have too many elements")
+            }
             count = product
+            nonZero = product2
             shape.append(dim)
         }
         let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.itemSize)
@@ -182,6 +186,7 @@ public enum IDX {
     /// The file at `path`, memory-mapped (descriptive error when it cannot be read).
     static func mapped(_ path: String) throws -> Data {
         do {
+            try InputFile.requireRegular(path)
             return try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
         } catch {
             _ = try AtomicFile.read(path: path)

@@ -90,6 +90,7 @@ public enum NPY {
     public static func read(path: String, rows: Range<Int>?) throws -> (shape: [Int], values: [Double]) {
         let data: Data
         do {
+            try InputFile.requireRegular(path)
             data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
         } catch {
             _ = try AtomicFile.read(path: path)   // throws the descriptive read error
@@ -298,13 +299,16 @@ public enum NPY {
         return bodyLength + 1 + (64 - unpadded % 64)
     }
 
-    /// The product of the dimensions, or nil on overflow.
+    /// The product of the dimensions, or nil on overflow — also when the product of the
+    /// non-zero dimensions overflows (0 rows of rows too long to count or address).
     private static func elementCount(_ shape: [Int]) -> Int? {
-        var count = 1
+        var count = 1, nonZero = 8   // the widest item size
         for dimension in shape {
             let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-            if overflow { return nil }
+            let (product2, overflow2) = nonZero.multipliedReportingOverflow(by: max(dimension, 1))
+            if overflow || overflow2 { return nil }
             count = product
+            nonZero = product2
         }
         return count
     }

@@ -264,11 +264,15 @@ public struct SafeTensorsFile: Equatable, Sendable {
             if let negative = shape.first(where: { $0 < 0 }) {
                 throw fail("tensor \(shown) has a negative dimension \(negative) in shape \(shape)")
             }
-            var count = 1
+            // The product of the non-zero dimensions must fit too: a [0, 2⁶², 2⁶²] tensor holds
+            // no values but its rows (or the layer sizes read from it) would overflow.
+            var count = 1, nonZero = 1
             for dimension in shape {
                 let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-                guard !overflow else { throw fail("tensor \(shown): shape \(shape) has too many elements") }
+                let (product2, overflow2) = nonZero.multipliedReportingOverflow(by: max(dimension, 1))
+                guard !overflow, !overflow2 else { throw fail("tensor \(shown): shape \(shape) has too many elements") }
                 count = product
+                nonZero = product2
             }
             let (byteCount, overflow) = count.multipliedReportingOverflow(by: dtype.itemSize)
             guard !overflow else { throw fail("tensor \(shown): shape \(shape) has too many elements") }

@@ -44,6 +44,7 @@ public enum DataLoader {
     /// Both phases, the first agreed across processes (collective).
     public static func load(_ c: ProblemConfiguration, gaussianDimension: Int, communicator: any Communicator) throws -> LoadedData {
         let local = try communicator.agree { try readLocal(c, gaussianDimension: gaussianDimension, communicator: communicator) }
+        try agreeOnShapes(local, communicator: communicator)
         return try finish(consume local, configuration: c, communicator: communicator)
     }
 
@@ -99,6 +100,9 @@ public enum DataLoader {
             throw WispError.invalidConfiguration("--samples \(T) exceeds the \(available) rows of \(printable(inputs?.path ?? targetFile!.path))")
         }
         let block = communicator.block(of: T)
+        let inputWidth = inputs?.rowLength ?? gaussianDimension
+        try MemoryBudget.allocation("the inputs (\(block.count) samples × \(inputWidth) features on this process)",
+                                    count: try MemoryBudget.count("the inputs", block.count, inputWidth), elementBytes: inputs == nil ? 8 : 16)
 
         // Inputs: this process's rows, pooled.
         var imageShape: [Int]? = nil
@@ -127,12 +131,27 @@ public enum DataLoader {
             if c.labelsPath != nil {
                 targets = try oneHot(file, classes: c.classes, totalSamples: T, block: block)
             } else {
+                try MemoryBudget.allocation("the targets (\(block.count) samples × \(file.rowLength) columns on this process)",
+                                            count: try MemoryBudget.count("the targets", block.count, file.rowLength))
                 targets = try Targets(columns: file.rowLength, samples: block, values: try file.read(rows: block),
                                       source: file.path + (c.targetColumns.map { " columns " + $0.joined(separator: ",") } ?? ""))
             }
         }
         return LocalData(dimension: dataset.dimension, totalSamples: T, samples: block, values: dataset.values, targets: targets,
                          imageShape: imageShape, inputFormat: inputs?.format.rawValue ?? "gaussian")
+    }
+
+    /// Collective, between the phases: all processes must have read data of the same shape
+    /// (T, d, image shape, target columns, format), else one error names the difference
+    /// before any collective exchanges buffers of different lengths (``RankAgreement``).
+    /// `extra` adds fields (the model's layer widths).
+    public static func agreeOnShapes(_ local: borrowing LocalData, extra: [(name: String, value: String)] = [],
+                                     communicator: any Communicator) throws {
+        try RankAgreement.check([
+            ("samples T", "\(local.totalSamples)"), ("input dimension d", "\(local.dimension)"),
+            ("image shape", local.imageShape.map { "\($0)" } ?? "none"), ("input format", local.inputFormat),
+            ("target columns", local.targets.map { "\($0.columns)" } ?? "none (teacher network)"),
+        ] + extra, what: "data and model shapes", communicator: communicator)
     }
 
     /// Phase 2 (collective): scale and standardize the inputs over all T samples, in place in
@@ -164,6 +183,8 @@ public enum DataLoader {
             let row = all.firstIndex { Int($0) >= k }!
             throw WispError.badInput("\(printable(file.path)): label \(Int(all[row])) of sample \(row) is not below --classes \(k)")
         }
+        try MemoryBudget.allocation("the one-hot targets (\(block.count) samples × \(k) classes\(classes == nil ? ", from the largest label" : ""))",
+                                    count: try MemoryBudget.count("the one-hot targets", block.count, k))
         var values = [Double](repeating: 0, count: block.count * k)
         for (i, t) in block.enumerated() { values[i * k + Int(all[t])] = 1 }
         return try Targets(columns: k, samples: block, values: values, classes: k, source: "\(file.path) (labels, \(k) classes)")

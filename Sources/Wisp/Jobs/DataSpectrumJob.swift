@@ -95,6 +95,17 @@ public enum DataSpectrumJob {
                 throw WispError.invalidConfiguration("--k must be between 1 and d = \(d) (got \(settings.count))")
             }
         }
+        // The dense path holds X_bᵀX_b and dsyevd's copy and workspace (≈ 3 d² doubles); agreed,
+        // since the memory available differs between nodes.
+        try communicator.agree {
+            if dense {
+                try MemoryBudget.allocation("the dense \(d) × \(d) correlation matrix (d ≤ --dense-limit \(settings.denseLimit))",
+                                            count: try MemoryBudget.count("the dense correlation matrix", 3, d, d))
+            } else {
+                try RunMemory.checkBasis(vectors: min(d, max(2 * settings.count + 20, 40)) + 1 + settings.count, length: d,
+                                         what: "the Lanczos basis")
+            }
+        }
 
         // μ = (1/T) Xᵀ1 and tr (1/T) XᵀX = (1/T) Σ ‖x_t‖²: one allreduce of d + 1 doubles.
         var sums = [Double](repeating: 0, count: d + 1)

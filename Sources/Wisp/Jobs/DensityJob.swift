@@ -123,7 +123,10 @@ public enum DensityJob {
         let start = DispatchTime.now().uptimeNanoseconds
         let communicationBefore = problem.communicator.statistics
         let op = TimedOperator(try problem.makeOperator(matrix))
-        try problem.communicator.agree { try TopJob.ensureBasisFits(problem: problem, op: op, vectors: min(settings.steps, op.dimension) + 1) }
+        try problem.communicator.agree {
+            try TopJob.ensureBasisFits(problem: problem, op: op, vectors: min(settings.steps, op.dimension) + 1)
+            try RunMemory.checkDensity(probes: settings.probes, nodesPerProbe: min(settings.steps, op.dimension), gridPoints: grid.points)
+        }
         var finished = try checkpoint?.finishedProbes() ?? [:]
         let resumed = (0..<settings.probes).filter { finished[$0] != nil }.count
         var computed = 0

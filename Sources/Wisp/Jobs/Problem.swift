@@ -44,7 +44,9 @@ public final class Problem {
             let gaussianDimension = model?.architecture.inputDimension ?? c.inputDimension ?? c.width ?? 1
             return (model, try DataLoader.readLocal(c, gaussianDimension: gaussianDimension, communicator: communicator))
         }
-        // Collective phase: the same calls on every process.
+        // Collective phase: the same calls on every process, on data of the same shapes.
+        try DataLoader.agreeOnShapes(local, extra: [("model layer widths", model.map { "\($0.architecture.widths)" } ?? "none")],
+                                     communicator: communicator)
         let data = try DataLoader.finish(consume local, configuration: c, communicator: communicator)
         let fileD = c.inputsPath != nil ? data.dataset.dimension : nil
 
@@ -52,6 +54,10 @@ public final class Problem {
         // --outputs, or the targets' columns.
         let network64: Network<Double>
         if let model {
+            _ = try communicator.agree {
+                try RunMemory.checkNetwork(widths: model.architecture.widths, localSamples: data.dataset.samples.count,
+                                           precision: c.precision)
+            }
             network64 = model
             if let t = data.targets, t.columns != model.architecture.outputs {
                 throw WispError.badInput("\(c.modelPath!): the model has \(model.architecture.outputs) outputs but the targets \(t.source) have \(t.columns) columns")
@@ -60,6 +66,11 @@ public final class Problem {
             let width = c.width ?? 0
             let d = c.inputDimension ?? fileD ?? width
             let outputs = c.outputs ?? data.targets?.columns ?? 1
+            // Agreed: the memory available differs between nodes, and a failure on one must stop all.
+            try communicator.agree {
+                try RunMemory.checkNetwork(depth: c.depth, width: width, inputDimension: d, outputs: outputs,
+                                           localSamples: data.dataset.samples.count, precision: c.precision)
+            }
             if let t = data.targets, t.columns != outputs {
                 throw WispError.invalidConfiguration("--outputs \(outputs) disagrees with the \(t.columns) columns of the targets \(t.source)")
             }

@@ -46,6 +46,11 @@ public enum TopJob {
         let start = DispatchTime.now().uptimeNanoseconds
         let communicationBefore = problem.communicator.statistics
         let op = TimedOperator(try problem.makeOperator(matrix))
+        // Before 2k + 20 below can overflow (the solver repeats these checks).
+        guard settings.count >= 1 else { throw WispError.invalidConfiguration("--k must be at least 1 (got \(settings.count))") }
+        guard settings.count <= op.dimension else {
+            throw WispError.invalidConfiguration("--k \(settings.count) exceeds the matrix dimension \(op.dimension)")
+        }
         let vectors = min(op.dimension, settings.basisSize ?? max(2 * settings.count + 20, 40)) + 1 + settings.count
         try problem.communicator.agree { try ensureBasisFits(problem: problem, op: op, vectors: vectors) }
         var first: (apps: Int, logRes: Double)? = nil
@@ -115,6 +120,7 @@ public enum TopJob {
     /// Refuses a Krylov basis that cannot fit in memory, before allocating it.
     static func ensureBasisFits(problem: Problem, op: any LinearOperator, vectors: Int) throws {
         let bytes = Double(vectors) * Double(op.space.localDimension) * 8
+        try RunMemory.checkBasis(vectors: vectors, length: op.space.localDimension, what: "the Lanczos basis")
         if let available = ResourceUsage.availableBytes(), bytes > 0.8 * Double(available) {
             throw WispError.invalidConfiguration(String(
                 format: "a Lanczos basis of %d vectors of length %d needs %.1f GB but only %.1f GB are available; use --matrix ntk (vectors of length TC = %d) or fewer steps",

@@ -62,9 +62,11 @@ public enum AlignmentFiles {
         return s
     }
 
-    /// Writes `<path>.csv` and `<path>.svg` beside the JSON path, atomically; returns their paths.
+    /// Writes `<path>.csv` and `<path>.svg` beside the JSON path, atomically; returns their paths
+    /// (empty strings, nothing written, when the JSON goes to stdout: `-`).
     public static func write(_ r: AlignResult, jsonPath: String, title: String) throws -> (csv: String, svg: String) {
         let csvPath = OutputPath.sibling(of: jsonPath, extension: "csv"), svgPath = OutputPath.sibling(of: jsonPath, extension: "svg")
+        guard !OutputPath.isStandardOutput(jsonPath) else { return ("", "") }   // JSON on stdout: no files beside it
         try AtomicFile.createDirectory(forFile: jsonPath)
         try AtomicFile.write(Data(csv(r).utf8), to: csvPath)
         try AtomicFile.write(Data(svg(r, title: title).utf8), to: svgPath)

@@ -37,19 +37,23 @@ public enum DensityOutput {
                                                overlay: (label: String, main: String, density: SpectralDensity)? = nil) throws -> R {
         var r = result
         _ = try CanonicalJSON.value(r)   // a non-finite number is an error before any file is written
+        // With the JSON on stdout (`-`) there is no file to put the CSV and SVG beside.
+        let toStandardOutput = OutputPath.isStandardOutput(jsonPath)
         let csv = OutputPath.sibling(of: jsonPath, extension: "csv")
         let svg = OutputPath.sibling(of: jsonPath, extension: "svg")
-        r.csv = csv
-        r.svg = svg
+        r.csv = toStandardOutput ? nil : csv
+        r.svg = toStandardOutput ? nil : svg
         let a = problem.architecture
         let caption = title ?? "spectral density of \(r.densityOf) (\(r.matrix.rawValue)): L=\(a.depth), widths \(a.widths.dropFirst().dropLast().first.map(String.init) ?? "-"), \(a.activation.rawValue), T=\(problem.totalSamples), \(r.methodCaption)"
         try AtomicFile.createDirectory(forFile: jsonPath)
-        try AtomicFile.write(Data(DensityFiles.csv(r.density).utf8), to: csv)
-        try AtomicFile.write(Data(DensityFiles.svg(r.density, title: caption, markers: markers, overlay: overlay).utf8), to: svg)
-        if let values = r.exactEigenvalues {
-            let file = OutputPath.sibling(of: jsonPath, extension: "eigenvalues.csv")
-            r.eigenvaluesFile = file
-            try AtomicFile.write(Data(DensityFiles.eigenvaluesCSV(values).utf8), to: file)
+        if !toStandardOutput {
+            try AtomicFile.write(Data(DensityFiles.csv(r.density).utf8), to: csv)
+            try AtomicFile.write(Data(DensityFiles.svg(r.density, title: caption, markers: markers, overlay: overlay).utf8), to: svg)
+            if let values = r.exactEigenvalues {
+                let file = OutputPath.sibling(of: jsonPath, extension: "eigenvalues.csv")
+                r.eigenvaluesFile = file
+                try AtomicFile.write(Data(DensityFiles.eigenvaluesCSV(values).utf8), to: file)
+            }
         }
         try RunRecord(command: command, problem: problem, settings: settings, timings: timings, theory: theory, result: r)
             .write(to: jsonPath)

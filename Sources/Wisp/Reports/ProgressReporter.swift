@@ -28,7 +28,8 @@ public final class ProgressReporter {
         lastPrint = t
         var line = "[\(label)] \(message()), elapsed \(Self.duration(t))"
         if let eta, eta.isFinite, eta >= 0 { line += ", ETA \(Self.duration(eta))" }
-        FileHandle.standardError.write((line + "\n").data(using: .utf8)!)
+        // A failed progress line (stderr closed or full) is dropped: it must not stop the run.
+        StandardStream.write(line + "\n", to: 2)
     }
 
     static func duration(_ s: Double) -> String {

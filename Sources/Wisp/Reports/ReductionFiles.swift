@@ -30,9 +30,11 @@ public enum ReductionFiles {
         return SeriesPlot.svg(title: title, panels: panels, xLabel: "k (eigenvectors kept, of P = \(r.parameters))")
     }
 
-    /// Writes `<path>.csv` and `<path>.svg` beside the JSON path, atomically; returns their paths.
+    /// Writes `<path>.csv` and `<path>.svg` beside the JSON path, atomically; returns their paths
+    /// (empty strings, nothing written, when the JSON goes to stdout: `-`).
     public static func write(_ r: ReductionResult, jsonPath: String, title: String) throws -> (csv: String, svg: String) {
         let csvPath = OutputPath.sibling(of: jsonPath, extension: "csv"), svgPath = OutputPath.sibling(of: jsonPath, extension: "svg")
+        guard !OutputPath.isStandardOutput(jsonPath) else { return ("", "") }   // JSON on stdout: no files beside it
         try AtomicFile.createDirectory(forFile: jsonPath)
         try AtomicFile.write(Data(csv(r).utf8), to: csvPath)
         try AtomicFile.write(Data(svg(r, title: title).utf8), to: svgPath)
