@@ -413,7 +413,7 @@ final class HostileModelTests: XCTestCase {
     /// converged and a non-zero exit; without --tol the default is the float32 floor and it
     /// converges honestly (every residual ≤ tol·|θ|).
     func testFloat32TopReportsTheFloor() throws {
-        let base = ["top", "--width", "32", "--samples", "23", "--k", "2", "--precision", "float32", "--quiet"]
+        let base = ["top", "--method", "lanczos", "--width", "32", "--samples", "23", "--k", "2", "--precision", "float32", "--quiet"]
         let output = path("f32.json")
         let r = try wisp(base + ["--tol", "1e-8", "--output", output])
         XCTAssertNotEqual(r.status, 0)

@@ -260,8 +260,9 @@ final class HostileTests: XCTestCase {
     }
 
     func testHugeSolverSettingsAreRefused() throws {
-        try refuseUnderLimit("density --width 8 --samples 6 --grid-points 10000000000")
-        try refuseUnderLimit("density --width 8 --samples 6 --probes 1000000000000")
+        try refuseUnderLimit("density --width 8 --samples 6 --method slq --grid-points 10000000000")
+        try refuseUnderLimit("density --width 8 --samples 6 --method exact --grid-points 10000000000")
+        try refuseUnderLimit("density --width 8 --samples 6 --method slq --probes 1000000000000")
         try refuseUnderLimit("density --width 8 --samples 6 --method kpm --moments 100000000000")
         try refuseUnderLimit("top --width 8 --samples 6 --k 4000000000000000000", mentioning: ["--k"])
         try refuseUnderLimit("density --width 8 --samples 6 --method kpm --deflate 4000000000000000000", mentioning: ["--deflate"])

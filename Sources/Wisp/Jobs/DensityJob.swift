@@ -90,6 +90,9 @@ public enum DensityJob {
                                 solver: any SymmetricEigensolver, reporter: ProgressReporter? = nil) throws -> (DensityResult, Timings) {
         let start = DispatchTime.now().uptimeNanoseconds
         let communicationBefore = problem.communicator.statistics
+        try problem.communicator.agree {
+            try RunMemory.checkDensity(probes: 1, nodesPerProbe: problem.sampleSpaceDimension, gridPoints: grid.points)
+        }
         let spectrum = try ExactSpectrumJob.run(problem, matrix: matrix, selection: .all, vectors: false, solver: solver, reporter: reporter)
         let P = problem.parameterCount
         let kept = Array(spectrum.values.prefix(P))
