@@ -169,6 +169,10 @@ final class HostileTests: XCTestCase {
         try Data("x".utf8).write(to: URL(fileURLWithPath: path("plain")))
         try refuse(["top"] + small + ["--checkpoint", "plain"], mentioning: ["plain"])
         try refuse(["train"] + small + ["--steps", "2", "--output-dir", "plain/sub"], mentioning: ["plain"])
+        // train.json fits in PATH_MAX, the models/step-N.safetensors written later do not:
+        // before, the run trained and then failed (leaving directories behind).
+        let deep = (0..<20).map { _ in String(repeating: "d", count: 200) }.joined(separator: "/")
+        try refuse(["train"] + small + ["--steps", "2", "--output-dir", deep], mentioning: ["PATH_MAX"])
     }
 
     // MARK: - Standard streams
@@ -192,10 +196,12 @@ final class HostileTests: XCTestCase {
         XCTAssertNotNil(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("s.json")))))
     }
 
-    /// `| head -1`: no death by SIGPIPE (status 141), the file written.
+    /// A pipe whose reader has left (`| head -1` once head is done; here `| true`): no death by
+    /// SIGPIPE (status 141) before the JSON is written; the lost summary is exit 1.
     func testClosedPipeKeepsTheFile() throws {
-        let r = try shell("\"$WISP\" top --width 8 --samples 6 --k 3 --output r.json | (head -c 1 >/dev/null; sleep 0.2); echo \"status ${PIPESTATUS[0]}\"")
-        XCTAssertTrue(r.stdout.contains("status 0") || r.stdout.contains("status 1"), r.stdout + r.stderr)
+        let r = try shell("\"$WISP\" top --width 8 --samples 6 --k 3 --output r.json | true; echo \"status ${PIPESTATUS[0]}\"")
+        XCTAssertTrue(r.stdout.contains("status 1"), r.stdout + r.stderr)
+        XCTAssertTrue(r.stderr.contains("Broken pipe"), r.stderr)
         XCTAssertNotNil(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("r.json")))))
     }
 
