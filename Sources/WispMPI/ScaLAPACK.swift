@@ -53,7 +53,14 @@ enum ScaLAPACK {
     /// (its lower triangle is read and destroyed) by pdsyevd (Tisseur & Dongarra's parallel
     /// divide and conquer); the eigenvectors go to `z` (same descriptor). Returns the
     /// eigenvalues on every process and the workspace bytes allocated here.
-    static func pdsyevd(n: Int, a: inout [Double], z: inout [Double], descriptor: [Int32]) throws -> (values: [Double], workspaceBytes: Int) {
+    ///
+    /// The workspace is the query's plus ``pdsyevdWorkspaceMargin(block:localRows:localColumns:)``:
+    /// pdsyevd's own minimum does not cover its final PDORMTR when n is below about nb (n < nb
+    /// gives NP·NQ < nb²), and pdsyevd ignores PDORMTR's error code, so without the margin the
+    /// back-transformation is silently skipped (ScaLAPACK 2.2.1: residuals ≈ ‖A‖ at n = 13, nb = 64).
+    static func pdsyevd(n: Int, a: inout [Double], z: inout [Double], descriptor: [Int32], block: Int, localRows: Int, localColumns: Int)
+        throws -> (values: [Double], workspaceBytes: Int)
+    {
         var n32 = Int32(n), one: Int32 = 1, info: Int32 = 0
         var w = [Double](repeating: 0, count: n)
         var query = [Double](repeating: 0, count: 1), iquery = [Int32](repeating: 0, count: 1)
@@ -61,7 +68,8 @@ enum ScaLAPACK {
         var desc = descriptor
         pdsyevd_("V", "L", &n32, &a, &one, &one, &desc, &w, &z, &one, &one, &desc, &query, &lwork, &iquery, &liwork, &info, 1, 1)
         guard info == 0 else { throw WispError.numerical("ScaLAPACK pdsyevd workspace query failed (info \(info)) for n = \(n)") }
-        let lw = try workspaceCount(query[0], "pdsyevd"), liw = max(Int(iquery[0]), 1)
+        let margin = Double(pdsyevdWorkspaceMargin(block: block, localRows: localRows, localColumns: localColumns))
+        let lw = try workspaceCount(query[0] + margin, "pdsyevd"), liw = max(Int(iquery[0]), 1)
         var work = [Double](repeating: 0, count: lw), iwork = [Int32](repeating: 0, count: liw)
         lwork = Int32(lw)
         liwork = Int32(liw)
@@ -74,7 +82,11 @@ enum ScaLAPACK {
     /// `vectors`, their eigenvectors (the first indices.count columns of `z`) of the n × n
     /// symmetric matrix `a` (lower triangle, destroyed) by pdsyevr (MRRR; Vömel, "ScaLAPACK's
     /// MRRR algorithm", ACM TOMS 37 (2010)). `z` is unused without vectors.
-    static func pdsyevr(n: Int, a: inout [Double], z: inout [Double], descriptor: [Int32], indices: Range<Int>?, vectors: Bool)
+    /// The same PDORMTR margin as pdsyevd's is added with vectors: pdsyevr's own size misses it
+    /// for a few vectors (ScaLAPACK 2.2.1, n = 65, nb = 64, two vectors: PDORMTR rejects its
+    /// workspace and pdsyevr returns the tridiagonal matrix's eigenvectors with info 0).
+    static func pdsyevr(n: Int, a: inout [Double], z: inout [Double], descriptor: [Int32], indices: Range<Int>?, vectors: Bool,
+                        block: Int, localRows: Int, localColumns: Int)
         throws -> (values: [Double], workspaceBytes: Int)
     {
         var n32 = Int32(n), one: Int32 = 1, info: Int32 = 0
@@ -89,7 +101,8 @@ enum ScaLAPACK {
         pdsyevr_(jobz, range, "L", &n32, &a, &one, &one, &desc, &vl, &vu, &il, &iu, &found, &columns, &w, &z, &one, &one, &desc,
                  &query, &lwork, &iquery, &liwork, &info, 1, 1, 1)
         guard info == 0 else { throw WispError.numerical("ScaLAPACK pdsyevr workspace query failed (info \(info)) for n = \(n)") }
-        let lw = max(try workspaceCount(query[0], "pdsyevr"), 3), liw = max(Int(iquery[0]), 1)
+        let margin = vectors ? Double(pdsyevdWorkspaceMargin(block: block, localRows: localRows, localColumns: localColumns)) : 0
+        let lw = max(try workspaceCount(query[0] + margin, "pdsyevr"), 3), liw = max(Int(iquery[0]), 1)
         var work = [Double](repeating: 0, count: lw), iwork = [Int32](repeating: 0, count: liw)
         lwork = Int32(lw)
         liwork = Int32(liw)
@@ -101,6 +114,13 @@ enum ScaLAPACK {
             throw WispError.numerical("ScaLAPACK pdsyevr returned \(found) eigenvalues and \(columns) vectors of the \(expected) asked for (n = \(n))")
         }
         return (Array(w.prefix(expected)), lw * 8 + liw * 4)
+    }
+
+    /// The workspace of PDORMTR (PDORMQL/PDORMQR, side 'L': max(nb(nb − 1)/2, (NQ + NP + 2nb)·nb)
+    /// + nb², from their headers, with NP and NQ rounded up by a block for the offset
+    /// submatrix), added to pdsyevd's so that the back-transformation always has it.
+    static func pdsyevdWorkspaceMargin(block nb: Int, localRows: Int, localColumns: Int) -> Int {
+        max(nb * (nb - 1) / 2, (localColumns + localRows + 2 * nb) * nb) + nb * nb
     }
 
     private static func workspaceCount(_ value: Double, _ routine: String) throws -> Int {

@@ -49,6 +49,17 @@ public struct ScaLAPACKEigensolver: SymmetricEigensolver {
         return (r, p / r)
     }
 
+    /// The block size used for an n × n matrix on a pr × pc grid: ``blockSize``, reduced to
+    /// ⌈n / max(pr, pc)⌉ when n is too small to give every process row and column a block.
+    /// pdsyevd (ScaLAPACK 2.2.1) returns wrong eigenvectors with info 0 when the whole matrix
+    /// is one block on more than one process (n ≤ nb, p > 1: residuals ≈ ‖A‖ at n = 5, nb = 64
+    /// on 3 processes); the reduced block avoids that case, and small matrices are then spread
+    /// over the whole grid.
+    public func effectiveBlockSize(dimension n: Int, processes p: Int) -> Int {
+        let (pr, pc) = Self.grid(processes: p)
+        return max(1, min(blockSize, (n + max(pr, pc) - 1) / max(pr, pc)))
+    }
+
     public func solve(rows: inout [Double], local: Range<Int>, dimension n: Int, selection: EigenSelection,
                       vectors: Bool) throws -> DistributedEigenpairs
     {
@@ -82,7 +93,8 @@ public struct ScaLAPACKEigensolver: SymmetricEigensolver {
         let m = selected?.count ?? n
         let (pr, pc) = Self.grid(processes: p)
         let driver = vectors && selected == nil ? "pdsyevd" : "pdsyevr"
-        let method = "ScaLAPACK \(driver) on a \(pr) × \(pc) grid, block \(blockSize)"
+        let nb = effectiveBlockSize(dimension: n, processes: p)
+        let method = "ScaLAPACK \(driver) on a \(pr) × \(pc) grid, block \(nb)"
         if n == 0 || m == 0 {
             rows = []
             return DistributedEigenpairs(values: [], vectorRows: [], method: method)
@@ -90,23 +102,37 @@ public struct ScaLAPACKEigensolver: SymmetricEigensolver {
 
         let grid = try ScaLAPACK.Grid(rows: pr, columns: pc, rank: rank)
         defer { grid.release() }
-        let layout = Layout(n: n, block: blockSize, grid: (pr, pc), position: (grid.row, grid.column), ranges: ranges)
-        let descriptor = try ScaLAPACK.descriptor(n: n, block: blockSize, grid: grid, localRows: layout.localRows)
+        let layout = Layout(n: n, block: nb, grid: (pr, pc), position: (grid.row, grid.column), ranges: ranges)
+        let descriptor = try ScaLAPACK.descriptor(n: n, block: nb, grid: grid, localRows: layout.localRows)
 
+        // pdsyevr gives its back-transformation (PDORMTR) a fixed workspace that is too small
+        // when fewer than nb vectors are asked for (ScaLAPACK 2.2.1: PDORMTR rejects it, and
+        // pdsyevr returns the tridiagonal matrix's eigenvectors with info 0). With at least nb
+        // columns the workspace suffices (NP·NQ + 2nb² ≥ (NP + NQ)·nb + nb² once NP, NQ ≥ nb), so
+        // a short index range is widened to nb pairs and the extra ones dropped (cost O(n²·nb)).
+        var asked = selected, wanted = 0..<m
+        if vectors, let r = selected, r.count < nb {
+            let upper = min(n, max(r.upperBound, nb)), lower = upper - nb
+            asked = lower..<upper
+            wanted = (r.lowerBound - lower)..<(r.upperBound - lower)
+        }
         var a = layout.toBlockCyclic(&rows, local: local, communicator: communicator)
         var z = vectors ? [Double](repeating: 0, count: max(layout.localRows * layout.localColumns, 1)) : []
         let values: [Double]
         if driver == "pdsyevd" {
-            values = try ScaLAPACK.pdsyevd(n: n, a: &a, z: &z, descriptor: descriptor).values
+            values = try ScaLAPACK.pdsyevd(n: n, a: &a, z: &z, descriptor: descriptor, block: nb,
+                                           localRows: layout.localRows, localColumns: layout.localColumns).values
         } else {
-            values = try ScaLAPACK.pdsyevr(n: n, a: &a, z: &z, descriptor: descriptor, indices: selected, vectors: vectors).values
+            let computed = try ScaLAPACK.pdsyevr(n: n, a: &a, z: &z, descriptor: descriptor, indices: asked, vectors: vectors,
+                                                 block: nb, localRows: layout.localRows, localColumns: layout.localColumns).values
+            values = Array(computed[wanted])
         }
         a = []
         guard values.allSatisfy(\.isFinite) else {
             throw WispError.nonFinite("ScaLAPACK \(driver) returned non-finite eigenvalues for the \(n) × \(n) matrix (is it finite?)")
         }
         guard vectors else { return DistributedEigenpairs(values: values, vectorRows: [], method: method) }
-        var vectorRows = layout.toRowBlocks(&z, columns: m, local: local, communicator: communicator)
+        var vectorRows = layout.toRowBlocks(&z, columns: wanted, local: local, communicator: communicator)
         try normalizeSigns(&vectorRows, rows: local.count, columns: m)
         return DistributedEigenpairs(values: values, vectorRows: vectorRows, method: method)
     }
@@ -137,7 +163,8 @@ public struct ScaLAPACKEigensolver: SymmetricEigensolver {
     ///
     /// - redistribution: send buffer, receive buffer and A, at most two at a time;
     /// - with vectors, the larger of pdsyevd (A, Z, and LWORK = max(1 + 6n + 2·NP·NQ,
-    ///   3n + max(nb(NP + 1), 3nb)) + 2n doubles, LIWORK = 7n + 8pc + 2 ints) and pdsyevr for all
+    ///   3n + max(nb(NP + 1), 3nb)) + 2n doubles plus the O(n·nb) margin its PDORMTR needs,
+    ///   LIWORK = 7n + 8pc + 2 ints) and pdsyevr for all
     ///   pairs (A, Z, LWORK = 5n + 2 + max(18n, NP·NQ + 2nb²) + (⌈n/p⌉ + 2)n, or its optimal
     ///   tridiagonal-reduction size, LIWORK = 12·max(n, p + 1, 4) + 2n) — ≈ 4n²/p doubles;
     /// - without vectors, pdsyevr (A and its workspace, ≈ 2n²/p doubles);
@@ -148,7 +175,7 @@ public struct ScaLAPACKEigensolver: SymmetricEigensolver {
     public func bytesPerProcess(dimension n: Int, vectors: Bool, processes p: Int) -> Double {
         guard n > 0, p >= 1 else { return 0 }
         let (pr, pc) = Self.grid(processes: p)
-        let nb = blockSize
+        let nb = effectiveBlockSize(dimension: n, processes: p)
         let np = Double(BlockCyclicLayout(n: n, block: nb, processes: pr).count(0))
         let nq = Double(BlockCyclicLayout(n: n, block: nb, processes: pc).count(0))
         let N = Double(n), B = Double(nb), local = np * nq
@@ -161,9 +188,10 @@ public struct ScaLAPACKEigensolver: SymmetricEigensolver {
         let redistribution = max(rowBlock + rowBlock, rowBlock + local, 2 * local)
         let solve: Double
         if vectors {
-            let evd = 2 * local + max(1 + 6 * N + 2 * local, 3 * N + max(B * (np + 1), 3 * B)) + 2 * N + (7 * N + 8 * Double(pc) + 2) / 2
+            let margin = Double(ScaLAPACK.pdsyevdWorkspaceMargin(block: nb, localRows: Int(np), localColumns: Int(nq)))
+            let evd = 2 * local + max(1 + 6 * N + 2 * local, 3 * N + max(B * (np + 1), 3 * B)) + 2 * N + margin + (7 * N + 8 * Double(pc) + 2) / 2
             let lwmin = 5 * N + 2 + max(18 * N, local + 2 * B * B) + ((N / Double(p)).rounded(.up) + 2) * N
-            let evr = 2 * local + max(lwmin, trd) + (12 * max(N, Double(p + 1), 4) + 2 * N) / 2
+            let evr = 2 * local + max(lwmin, trd) + margin + (12 * max(N, Double(p + 1), 4) + 2 * N) / 2
             solve = max(evd, evr) + N
         } else {
             solve = local + max(17 * N + 2, trd) + (10 * max(N, Double(p + 1), 4) + 2 * N) / 2 + N
@@ -250,15 +278,19 @@ private struct Layout {
         return a
     }
 
-    /// The first `columns` columns of block-cyclic Z → this process's rows (local.count ×
-    /// columns, row-major). `z` is emptied once packed.
-    func toRowBlocks(_ z: inout [Double], columns m: Int, local: Range<Int>, communicator: MPICommunicator) -> [Double] {
-        let p = communicator.size
-        let myColumns = columnsOf[position.column].prefix { $0 < m }.count
+    /// The columns `wanted` of block-cyclic Z → this process's rows (local.count ×
+    /// wanted.count, row-major; column j of the result is Z's column wanted.lowerBound + j).
+    /// `z` is emptied once packed.
+    func toRowBlocks(_ z: inout [Double], columns wanted: Range<Int>, local: Range<Int>, communicator: MPICommunicator) -> [Double] {
+        let p = communicator.size, m = wanted.count
+        // This process's local columns in `wanted`: a contiguous run of local indices.
+        let mine = columnsOf[position.column]
+        let firstLocal = mine.firstIndex { $0 >= wanted.lowerBound } ?? mine.count
+        let myColumns = mine[firstLocal...].prefix { $0 < wanted.upperBound }.count
         let outgoing = ranges.map { owned($0, byGridRow: position.row) }
         let sendCounts = (0..<p).map { outgoing[$0].count * myColumns }
         let myRowsByGridRow = (0..<(p / gridColumns)).map { owned(local, byGridRow: $0) }
-        let columnsFrom = columnsOf.map { Array($0.prefix { $0 < m }) }
+        let columnsFrom = columnsOf.map { $0.filter { wanted.contains($0) }.map { $0 - wanted.lowerBound } }
         let receiveCounts = (0..<p).map { myRowsByGridRow[$0 / gridColumns].count * columnsFrom[$0 % gridColumns].count }
 
         let ld = leadingDimension
@@ -269,7 +301,7 @@ private struct Layout {
                 for s in 0..<p {
                     for i in outgoing[s] {
                         let li = rowLayout.localIndex(i)
-                        for lj in 0..<myColumns { out[k] = zp[li + lj * ld]; k += 1 }
+                        for lj in firstLocal..<(firstLocal + myColumns) { out[k] = zp[li + lj * ld]; k += 1 }
                     }
                 }
             }
