@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(
             name: "WispTests",
             // `wisp` is a dependency so the CLI tests can run the built binary.
-            dependencies: ["Wisp", "WispTestSupport", "CLAPACK", "wisp"]
+            dependencies: ["Wisp", "WispMPI", "WispTestSupport", "CLAPACK", "wisp"]
         ),
     ]
 )

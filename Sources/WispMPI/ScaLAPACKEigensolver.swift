@@ -56,6 +56,10 @@ public struct ScaLAPACKEigensolver: SymmetricEigensolver {
     /// on 3 processes); the reduced block avoids that case, and small matrices are then spread
     /// over the whole grid.
     public func effectiveBlockSize(dimension n: Int, processes p: Int) -> Int {
+        Self.effectiveBlockSize(dimension: n, processes: p, blockSize: blockSize)
+    }
+
+    static func effectiveBlockSize(dimension n: Int, processes p: Int, blockSize: Int) -> Int {
         let (pr, pc) = Self.grid(processes: p)
         return max(1, min(blockSize, (n + max(pr, pc) - 1) / max(pr, pc)))
     }
@@ -173,9 +177,14 @@ public struct ScaLAPACKEigensolver: SymmetricEigensolver {
     /// These are the documented workspace formulas of ScaLAPACK 2.2 (the routines' headers),
     /// which the workspace queries made in ``solve`` return.
     public func bytesPerProcess(dimension n: Int, vectors: Bool, processes p: Int) -> Double {
+        Self.bytesPerProcess(dimension: n, vectors: vectors, processes: p, blockSize: blockSize)
+    }
+
+    /// ``bytesPerProcess(dimension:vectors:processes:)`` for a given block size (no MPI needed).
+    public static func bytesPerProcess(dimension n: Int, vectors: Bool, processes p: Int, blockSize: Int = 64) -> Double {
         guard n > 0, p >= 1 else { return 0 }
         let (pr, pc) = Self.grid(processes: p)
-        let nb = effectiveBlockSize(dimension: n, processes: p)
+        let nb = effectiveBlockSize(dimension: n, processes: p, blockSize: blockSize)
         let np = Double(BlockCyclicLayout(n: n, block: nb, processes: pr).count(0))
         let nq = Double(BlockCyclicLayout(n: n, block: nb, processes: pc).count(0))
         let N = Double(n), B = Double(nb), local = np * nq
