@@ -70,9 +70,13 @@ struct DenseEigen: ParsableCommand {
         for x in rows { squares += x * x }
         let frobenius = communicator.sum(squares).squareRoot()
         let selection: EigenSelection = top.map { .indices((n - $0)..<n) } ?? .all
+        let peakReset = resetPeakMemory()
         let solveStart = DispatchTime.now().uptimeNanoseconds
         let pairs = try solver.solve(rows: &rows, local: local, dimension: n, selection: selection, vectors: vectors)
         let solveSeconds = Double(DispatchTime.now().uptimeNanoseconds - solveStart) * 1e-9
+        // The solve's own peak (the row block it was given included), when VmHWM could be reset.
+        let solvePeaks = communicator.allgather([peakReset ? Double(ResourceUsage.peakResidentBytes()) : -1],
+                                                counts: Array(repeating: 1, count: communicator.size))
 
         var check: VectorCheck?
         if vectors {
@@ -87,6 +91,8 @@ struct DenseEigen: ParsableCommand {
             dimension: n, method: pairs.method, indices: top.map { Array((n - $0)..<n) } ?? Array(0..<n), eigenvalues: pairs.values,
             residuals: check?.residuals, orthogonality: check?.orthogonality, frobeniusNorm: frobenius,
             solveSeconds: solveSeconds, totalSeconds: total, peakMemoryBytesPerRank: peaks.map { Int($0) },
+            solvePeakMemoryBytesPerRank: solvePeaks.allSatisfy { $0 >= 0 } ? solvePeaks.map { Int($0) } : nil,
+            rowBlockBytes: local.count * n * 8,
             modelBytesPerProcess: Int(solver.bytesPerProcess(dimension: n, vectors: vectors, processes: communicator.size)),
             ranks: communicator.size, machine: .current(ranks: communicator.size),
             arguments: Array(CommandLine.arguments.dropFirst()))
@@ -99,9 +105,10 @@ struct DenseEigen: ParsableCommand {
             say(String(format: "  vectors    worst residual %.2e (%.1e ‖A‖_F), orthogonality %.1e", check.residuals.max() ?? 0,
                        (check.residuals.max() ?? 0) / max(frobenius, .leastNormalMagnitude), check.orthogonality))
         }
-        say(String(format: "  time       solve %.3f s, total %.3f s; peak memory per rank %@ (model %@)", solveSeconds, total,
-                   peaks.map { ResourceUsage.format(bytes: Int($0)) }.joined(separator: ", "),
-                   ResourceUsage.format(bytes: result.modelBytesPerProcess)))
+        say(String(format: "  time       solve %.3f s, total %.3f s", solveSeconds, total))
+        say("  memory     peak per rank \(peaks.map { ResourceUsage.format(bytes: Int($0)) }.joined(separator: ", "))"
+            + (result.solvePeakMemoryBytesPerRank.map { "; in the solve \($0.map { ResourceUsage.format(bytes: $0) }.joined(separator: ", "))" } ?? "")
+            + "; model \(ResourceUsage.format(bytes: result.modelBytesPerProcess)) + rows \(ResourceUsage.format(bytes: result.rowBlockBytes))")
         if let path = out.output {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -133,6 +140,10 @@ struct DenseEigenResult: Encodable {
     var solveSeconds: Double
     var totalSeconds: Double
     var peakMemoryBytesPerRank: [Int]
+    /// VmHWM over the solve alone (reset just before it; the input row block counts), per rank.
+    var solvePeakMemoryBytesPerRank: [Int]?
+    /// Rank 0's input row block.
+    var rowBlockBytes: Int
     var modelBytesPerProcess: Int
     var ranks: Int
     var machine: MachineRecord
@@ -142,6 +153,7 @@ struct DenseEigenResult: Encodable {
         case version = "wisp_version", command, dimension, method, indices, eigenvalues, residuals, orthogonality,
              frobeniusNorm = "frobenius_norm", solveSeconds = "solve_seconds", totalSeconds = "total_seconds",
              peakMemoryBytesPerRank = "peak_memory_bytes_per_rank", modelBytesPerProcess = "model_bytes_per_process",
+             solvePeakMemoryBytesPerRank = "solve_peak_memory_bytes_per_rank", rowBlockBytes = "row_block_bytes",
              ranks, machine, arguments
     }
 }
@@ -231,4 +243,13 @@ private struct GatheredLAPACKEigensolver: SymmetricEigensolver {
         let N = Double(n)
         return 8 * (N * N + N * N + (vectors ? 1 + 6 * N + 2 * N * N : 2 * N + 1))
     }
+}
+
+/// Resets VmHWM to the current resident size ("5" > /proc/self/clear_refs, Linux ≥ 4.0), so a
+/// later reading is the peak of what ran since. False where that is not possible.
+private func resetPeakMemory() -> Bool {
+    let fd = open("/proc/self/clear_refs", O_WRONLY)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    return write(fd, "5", 1) == 1
 }
