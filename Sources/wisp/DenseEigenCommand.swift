@@ -89,7 +89,7 @@ struct DenseEigen: ParsableCommand {
 
         let result = DenseEigenResult(
             dimension: n, method: pairs.method, indices: top.map { Array((n - $0)..<n) } ?? Array(0..<n), eigenvalues: pairs.values,
-            residuals: check?.residuals, orthogonality: check?.orthogonality, frobeniusNorm: frobenius,
+            residuals: check?.residuals, orthogonality: check?.orthogonality, vectorChecksums: check?.checksums, frobeniusNorm: frobenius,
             solveSeconds: solveSeconds, totalSeconds: total, peakMemoryBytesPerRank: peaks.map { Int($0) },
             solvePeakMemoryBytesPerRank: solvePeaks.allSatisfy { $0 >= 0 } ? solvePeaks.map { Int($0) } : nil,
             rowBlockBytes: local.count * n * 8,
@@ -136,6 +136,8 @@ struct DenseEigenResult: Encodable {
     var residuals: [Double]?
     /// max |VᵀV − I| (with --vectors).
     var orthogonality: Double?
+    /// Σ_i cos(i)·v_ij per eigenvector (with --vectors): compares vectors, signs included, between runs.
+    var vectorChecksums: [Double]?
     var frobeniusNorm: Double
     var solveSeconds: Double
     var totalSeconds: Double
@@ -151,7 +153,7 @@ struct DenseEigenResult: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case version = "wisp_version", command, dimension, method, indices, eigenvalues, residuals, orthogonality,
-             frobeniusNorm = "frobenius_norm", solveSeconds = "solve_seconds", totalSeconds = "total_seconds",
+             vectorChecksums = "vector_checksums", frobeniusNorm = "frobenius_norm", solveSeconds = "solve_seconds", totalSeconds = "total_seconds",
              peakMemoryBytesPerRank = "peak_memory_bytes_per_rank", modelBytesPerProcess = "model_bytes_per_process",
              solvePeakMemoryBytesPerRank = "solve_peak_memory_bytes_per_rank", rowBlockBytes = "row_block_bytes",
              ranks, machine, arguments
@@ -165,6 +167,7 @@ struct DenseEigenResult: Encodable {
 private struct VectorCheck {
     var residuals: [Double]
     var orthogonality: Double
+    var checksums: [Double]
 
     static func measure(rows a: [Double], local: Range<Int>, n: Int, pairs: DistributedEigenpairs,
                         communicator: any Communicator) -> VectorCheck {
@@ -206,7 +209,14 @@ private struct VectorCheck {
             start += b
         }
         squares.withUnsafeMutableBufferPointer { communicator.allreduceSum($0) }
-        return VectorCheck(residuals: squares.map { $0.squareRoot() }, orthogonality: worst)
+        // Σ_i cos(i) v_ij: a fingerprint of each vector, sign included, to compare runs.
+        var checksums = [Double](repeating: 0, count: m)
+        for i in 0..<h {
+            let weight = cos(Double(local.lowerBound + i))
+            for j in 0..<m { checksums[j] += weight * v[i * m + j] }
+        }
+        checksums.withUnsafeMutableBufferPointer { communicator.allreduceSum($0) }
+        return VectorCheck(residuals: squares.map { $0.squareRoot() }, orthogonality: worst, checksums: checksums)
     }
 }
 

@@ -78,6 +78,7 @@ final class ScaLAPACKTests: XCTestCase {
         var indices: [Int]
         var residuals: [Double]?
         var orthogonality: Double?
+        var checksums: [Double]?
         var norm: Double
         var method: String
     }
@@ -91,6 +92,7 @@ final class ScaLAPACKTests: XCTestCase {
         let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output))) as! [String: Any]
         return Run(values: object["eigenvalues"] as! [Double], indices: object["indices"] as! [Int],
                    residuals: object["residuals"] as? [Double], orthogonality: object["orthogonality"] as? Double,
+                   checksums: object["vector_checksums"] as? [Double],
                    norm: object["frobenius_norm"] as! Double, method: object["method"] as! String)
     }
 
@@ -140,9 +142,27 @@ final class ScaLAPACKTests: XCTestCase {
 
     // MARK: tests
 
-    /// n = 50 in blocks of 8 (not a multiple; on 2 × 2 ranks the blocks are uneven).
+    /// n = 50 in blocks of 8 (not a multiple; on 2 × 2 ranks the blocks are uneven). The
+    /// eigenvectors (simple eigenvalues here) carry the same signs on 1–4 ranks and in the
+    /// LAPACK path: their fingerprints Σ_i cos(i)·v_ij (|weights| ≤ 1, so ≤ √n times a vector's
+    /// error) agree to 100·n·ε·‖A‖₂ / gap_min, the perturbation bound of an eigenvector
+    /// (Davis–Kahan: error ≲ backward error / gap) with room for the constants.
     func testRandomMatrixOnOneToFourRanks() throws {
-        try checkAllPairs(randomSymmetric(50, seed: 11), n: 50, name: "random", extra: ["--block-size", "8"])
+        let a = randomSymmetric(50, seed: 11)
+        try checkAllPairs(a, n: 50, name: "random", extra: ["--block-size", "8"])
+        let path = try write(a, n: 50, name: "random")
+        let output = directory.appendingPathComponent("lapack.json").path
+        let r = try WispExecutable.run(["dense-eigen", "--matrix", path, "--solver", "lapack", "--vectors", "--output", output, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output))) as! [String: Any]
+        let reference = try XCTUnwrap(object["vector_checksums"] as? [Double])
+        let values = try LAPACK.symmetricEigen(a, n: 50).values
+        let gap = zip(values.dropFirst(), values).map { $0 - $1 }.min()!
+        let tolerance = 100 * 50 * .ulpOfOne * values.map(abs).max()! / gap
+        for ranks in [1, 4] {
+            let run = try denseEigen(path, ranks: ranks, ["--vectors", "--block-size", "8"])
+            assertEqual(try XCTUnwrap(run.checksums), reference, tolerance: tolerance, "eigenvector fingerprints, \(ranks) ranks")
+        }
     }
 
     /// A fivefold repeated eigenvalue, a cluster of eight within 7·10⁻⁹, and the rest spread.
