@@ -249,9 +249,10 @@ private struct GatheredLAPACKEigensolver: SymmetricEigensolver {
     }
 
     func bytesPerProcess(dimension n: Int, vectors: Bool, processes: Int) -> Double {
-        // The gathered matrix, LAPACKE's copy and its workspace (1 + 6n + 2n² with vectors).
+        // The gathered matrix, LAPACK.symmetricEigen's copy, LAPACKE's column-major copy, and
+        // dsyevd's workspace (1 + 6n + 2n² with vectors, 2n + 1 without).
         let N = Double(n)
-        return 8 * (N * N + N * N + (vectors ? 1 + 6 * N + 2 * N * N : 2 * N + 1))
+        return 8 * (3 * N * N + (vectors ? 1 + 6 * N + 2 * N * N : 2 * N + 1))
     }
 }
 
