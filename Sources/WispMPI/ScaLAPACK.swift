@@ -10,21 +10,30 @@ enum ScaLAPACK {
         let rows: Int, columns: Int, row: Int, column: Int
         fileprivate let context: Int32
 
-        init(rows: Int, columns: Int, rank: Int) throws {
+        /// What Cblacs_gridinfo reported, for ``check(rank:)``.
+        private let reported: (rows: Int32, columns: Int32)
+
+        init(rows: Int, columns: Int) {
             var system: Int32 = 0
             Cblacs_get(0, 0, &system)   // what = 0: the system context (MPI_COMM_WORLD)
             var context = system
             Cblacs_gridinit(&context, "Row", Int32(rows), Int32(columns))
             var r: Int32 = -1, c: Int32 = -1, myRow: Int32 = -1, myColumn: Int32 = -1
             Cblacs_gridinfo(context, &r, &c, &myRow, &myColumn)
-            guard r == Int32(rows), c == Int32(columns), Int(myRow) == rank / columns, Int(myColumn) == rank % columns else {
-                throw WispError.numerical("BLACS grid \(rows) × \(columns): process \(rank) got position (\(myRow), \(myColumn)) of a \(r) × \(c) grid")
-            }
             self.context = context
             self.rows = rows
             self.columns = columns
+            reported = (r, c)
             row = Int(myRow)
             column = Int(myColumn)
+        }
+
+        /// Throws unless BLACS placed MPI rank `rank` at (rank / columns, rank mod columns) of
+        /// the grid asked for (a local check: call it inside an agreement).
+        func check(rank: Int) throws {
+            guard reported == (Int32(rows), Int32(columns)), row == rank / columns, column == rank % columns else {
+                throw WispError.numerical("BLACS grid \(rows) × \(columns): process \(rank) got position (\(row), \(column)) of a \(reported.rows) × \(reported.columns) grid")
+            }
         }
 
         /// Cblacs_gridexit (collective).

@@ -80,6 +80,14 @@ public struct ScaLAPACKEigensolver: SymmetricEigensolver {
             if case .indices(let r) = selection, r.lowerBound < 0 || r.upperBound > n {
                 throw WispError.invalidConfiguration("eigenvalue indices \(r.lowerBound)..<\(r.upperBound) outside 0..<\(n)")
             }
+            // ScaLAPACK's counts (LWORK ≈ 2·NP·NQ, descriptors) and MPI's are 32-bit ints; the
+            // largest local block is process (0, 0)'s, the same number on every process.
+            let (pr, pc) = Self.grid(processes: p)
+            let nb = effectiveBlockSize(dimension: n, processes: p)
+            let largest = BlockCyclicLayout(n: n, block: nb, processes: pr).count(0) * BlockCyclicLayout(n: n, block: nb, processes: pc).count(0)
+            guard 2 * largest + 8 * n < Int(Int32.max), count < Int(Int32.max) else {
+                throw WispError.invalidConfiguration("an \(n) × \(n) matrix on \(p) processes exceeds ScaLAPACK's and MPI's 32-bit counts (\(largest) local entries, 2³¹ at most with workspace): use more processes")
+            }
         }
         // Every process's rows, so each knows what it sends and receives (one small allgather).
         let bounds = communicator.allgather([Double(local.lowerBound), Double(local.upperBound)], counts: Array(repeating: 2, count: p))
@@ -104,8 +112,9 @@ public struct ScaLAPACKEigensolver: SymmetricEigensolver {
             return DistributedEigenpairs(values: [], vectorRows: [], method: method)
         }
 
-        let grid = try ScaLAPACK.Grid(rows: pr, columns: pc, rank: rank)
+        let grid = ScaLAPACK.Grid(rows: pr, columns: pc)
         defer { grid.release() }
+        try communicator.agree { try grid.check(rank: rank) }
         let layout = Layout(n: n, block: nb, grid: (pr, pc), position: (grid.row, grid.column), ranges: ranges)
         let descriptor = try ScaLAPACK.descriptor(n: n, block: nb, grid: grid, localRows: layout.localRows)
 
