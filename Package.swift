@@ -25,6 +25,11 @@ let package = Package(
             providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
         ),
         .systemLibrary(
+            name: "CScaLAPACK",
+            pkgConfig: "scalapack-openmpi",
+            providers: [.apt(["libscalapack-openmpi-dev"])]
+        ),
+        .systemLibrary(
             name: "CFFTW",
             pkgConfig: "fftw3",
             providers: [.apt(["libfftw3-dev"])]
@@ -38,10 +43,11 @@ let package = Package(
                 .product(name: "RealModule", package: "swift-numerics"),
             ]
         ),
-        // The MPI implementation of the engine's Communicator: the only Swift code that calls MPI.
+        // The MPI implementation of the engine's Communicator and the ScaLAPACK eigensolver:
+        // the only Swift code that calls MPI (or BLACS/ScaLAPACK, which run on it).
         .target(
             name: "WispMPI",
-            dependencies: ["Wisp", "CMPI"]
+            dependencies: ["Wisp", "CMPI", "CScaLAPACK"]
         ),
         // The command-line tool: a thin layer of argument parsing over the engine.
         .executableTarget(
@@ -67,7 +73,7 @@ let package = Package(
         .testTarget(
             name: "WispTests",
             // `wisp` is a dependency so the CLI tests can run the built binary.
-            dependencies: ["Wisp", "WispTestSupport", "CLAPACK", "wisp"]
+            dependencies: ["Wisp", "WispMPI", "WispTestSupport", "CLAPACK", "wisp"]
         ),
     ]
 )

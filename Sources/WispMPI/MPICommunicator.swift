@@ -86,6 +86,33 @@ public final class MPICommunicator: Communicator {
         return Array(result.prefix(total))
     }
 
+    /// MPI_Alltoallv of doubles: `send` holds, in rank order, `sendCounts[r]` values for each
+    /// process r; returns, in rank order, the `receiveCounts[r]` values each process r sent here.
+    /// Counts and displacements are C ints (each total below 2³¹ values).
+    public func alltoallv(_ send: [Double], sendCounts: [Int], receiveCounts: [Int]) -> [Double] {
+        precondition(sendCounts.count == size && receiveCounts.count == size && sendCounts.reduce(0, +) == send.count)
+        let start = DispatchTime.now().uptimeNanoseconds
+        func offsets(_ counts: [Int]) -> [Int32] {
+            var o = [Int32](repeating: 0, count: size)
+            for r in 1..<max(size, 1) { o[r] = o[r - 1] + Int32(counts[r - 1]) }
+            return o
+        }
+        let total = receiveCounts.reduce(0, +)
+        precondition(send.count <= Int(Int32.max) && total <= Int(Int32.max), "alltoallv of more than 2³¹ values per process")
+        let sendDisplacements = offsets(sendCounts), receiveDisplacements = offsets(receiveCounts)
+        var result = [Double](repeating: 0, count: max(total, 1))
+        send.withUnsafeBufferPointer { s in
+            result.withUnsafeMutableBufferPointer { r in
+                check(MPI_Alltoallv(s.baseAddress, sendCounts.map { Int32($0) }, sendDisplacements, wisp_mpi_double(),
+                                    r.baseAddress, receiveCounts.map { Int32($0) }, receiveDisplacements, wisp_mpi_double(), comm),
+                      "MPI_Alltoallv")
+            }
+        }
+        record(start, bytes: send.count * 8)
+        if total == 0 { return [] }
+        return result
+    }
+
     private func record(_ start: UInt64, bytes: Int) {
         statistics.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         statistics.calls += 1

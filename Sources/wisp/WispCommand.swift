@@ -15,7 +15,7 @@ struct WispCommand: ParsableCommand {
         mean eigenvalue and second moment, and the spectral density, written to wisp-output/.
         """,
         version: wispVersion,
-        subcommands: [Run.self, Top.self, Density.self, Moments.self, Theory.self, Train.self, DataSpectrum.self, Align.self, Reduce.self],
+        subcommands: [Run.self, Top.self, Density.self, Moments.self, Theory.self, Train.self, DataSpectrum.self, Align.self, Reduce.self, DenseEigen.self],
         defaultSubcommand: Run.self
     )
 
