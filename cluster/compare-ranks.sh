@@ -127,6 +127,7 @@ jobs=(
   "density-exact|1e-12|density --quiet --width 32 --samples 23 --outputs 2 --method exact"
   "density-exact-bn|1e-12|density --quiet --width 24 --samples 13 --outputs 2 --normalization middle-batchnorm --method exact --grid linear"
   "eigenvectors-exact|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 3 --matrix fisher --method exact --activation tanh --save-eigenvectors $work/ev-exact.safetensors"
+  "top-exact-scalapack|1e-10|top --quiet --width 32 --samples 23 --outputs 3 --k 4 --method exact --eigensolver scalapack --activation tanh"
   "density-compare|1e-12|density --quiet --width 32 --samples 23 --outputs 2 --method slq --probes 4 --steps 12 --compare-exact"
   "eigenvectors|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 3 --matrix ntk --activation tanh --save-eigenvectors $work/ev.safetensors --method lanczos"
 )

@@ -23,6 +23,7 @@ struct Top: ParsableCommand {
     var saveEigenvectors: String?
     @Option(help: "auto: the exact sample-space path when the TC × TC matrix fits and its cost model says it is cheaper, else Lanczos (the choice and its reason are recorded); exact: form K (or H_ℓ^½ K H_ℓ^½ for ggn) from per-layer Gram factors and solve with LAPACK; lanczos: matrix-free thick-restart Lanczos.")
     var method: TopMethod = .auto
+    @OptionGroup var eigen: EigensolverOptions
     @OptionGroup var checkpointing: CheckpointOptions
     @OptionGroup var out: OutputOptions
 
@@ -33,8 +34,8 @@ struct Top: ParsableCommand {
         let settings = LanczosSettings(count: k, which: which, tolerance: tol, basisSize: basis, maxApplications: maxApplications,
                                        seed: network.seed)
         if saveEigenvectors != nil { try problem.communicator.agree { try EigenvectorExport.ensureFits(problem, k: k) } }
-        let solver = Runtime.eigensolver()
         let n = problem.sampleSpaceDimension
+        let solver = try eigen.solver(dimension: n)
         // F's smallest eigenvalues are its null space when P > TC: not in K's spectrum.
         let restriction: String? = which == .smallest && self.matrix != .ntk && problem.parameterCount > n
             ? "the smallest eigenvalues of \(self.matrix.rawValue) lie in its null space (P = \(problem.parameterCount) > TC = \(n)); use --matrix ntk for K's smallest"
@@ -109,6 +110,7 @@ struct Density: ParsableCommand {
     @Flag(name: .customLong("compare-exact"), help: "With slq or kpm: also compute the exact spectrum and report the estimate's Wasserstein-1 distance and moment errors against it (exact_comparison).")
     var compareExact = false
     @OptionGroup var kpm: KPMOptions
+    @OptionGroup var eigen: EigensolverOptions
     @Option(help: "Rademacher probe vectors n_v.")
     var probes: Int = 10
     @Option(help: "Lanczos steps (quadrature nodes) per probe.")
@@ -129,7 +131,7 @@ struct Density: ParsableCommand {
         }
         let path = out.output ?? "wisp-output/density.json"
         let problem = try network.makeProblem(outputs: [path], siblings: ["csv", "svg", "eigenvalues.csv"], directories: [checkpointing.checkpoint])
-        let solver = Runtime.eigensolver()
+        let solver = try eigen.solver(dimension: problem.sampleSpaceDimension)
         let iterative = method == .kpm ? "kpm" : "slq"
         let applications = method == .kpm ? probes * ((kpm.moments ?? 256) / 2) + (kpm.boundSteps ?? 30) : probes * steps
         let choice = try MethodChoice.choose(problem, matrix: matrix, requested: method.rawValue, iterative: iterative,

@@ -44,11 +44,11 @@ struct DenseEigen: ParsableCommand {
             }
             solver = try ScaLAPACKEigensolver(communicator: mpi, blockSize: blockSize)
         case .lapack:
-            solver = GatheredLAPACKEigensolver(communicator: communicator)
+            solver = ReplicatedLAPACKEigensolver(communicator: communicator)
         }
         // Header, shape, size and memory are checked on every process before any row is read.
         var (n, local, rows) = try communicator.agree { () throws -> (Int, Range<Int>, [Double]) in
-            if Runtime.isLead, let path = out.output { try OutputPath.checkWritable(path) }
+            if Runtime.isLead, let path = out.output { try OutputPath.check(path, standardOutput: true, inputs: [matrix]) }
             let shape = try NPY.read(path: matrix, rows: 0..<0).shape
             guard shape.count == 2, shape[0] == shape[1] else {
                 throw WispError.badInput("\(matrix): not a square matrix (shape \(shape.map(String.init).joined(separator: " × ")))")
@@ -217,42 +217,6 @@ private struct VectorCheck {
         }
         checksums.withUnsafeMutableBufferPointer { communicator.allreduceSum($0) }
         return VectorCheck(residuals: squares.map { $0.squareRoot() }, orthogonality: worst, checksums: checksums)
-    }
-}
-
-/// The one-process reference for `dense-eigen --solver lapack`: every process gathers all rows
-/// (n² doubles each) and runs LAPACK dsyevd; the selection is taken from the full spectrum and
-/// each eigenvector is signed like ScaLAPACKEigensolver's (largest-magnitude entry positive).
-private struct GatheredLAPACKEigensolver: SymmetricEigensolver {
-    let communicator: any Communicator
-
-    func solve(rows: inout [Double], local: Range<Int>, dimension n: Int, selection: EigenSelection,
-               vectors: Bool) throws -> DistributedEigenpairs {
-        let sizes = communicator.allgather([Double(local.count * n)], counts: Array(repeating: 1, count: communicator.size))
-        let counts = sizes.map { Int($0) }
-        let full = communicator.allgather(rows, counts: counts)
-        rows = []
-        let (values, z) = try LAPACK.symmetricEigen(full, n: n, vectors: vectors)
-        let range: Range<Int> = if case .indices(let r) = selection { r } else { 0..<n }
-        var vectorRows: [Double] = []
-        if vectors {
-            let m = range.count
-            vectorRows = [Double](repeating: 0, count: local.count * m)
-            for (c, j) in range.enumerated() {
-                var big = 0
-                for i in 0..<n where abs(z[i * n + j]) > abs(z[big * n + j]) { big = i }
-                let sign: Double = z[big * n + j] < 0 ? -1 : 1
-                for i in local { vectorRows[(i - local.lowerBound) * m + c] = sign * z[i * n + j] }
-            }
-        }
-        return DistributedEigenpairs(values: Array(values[range]), vectorRows: vectorRows, method: "LAPACK dsyevd (rows gathered on every process)")
-    }
-
-    func bytesPerProcess(dimension n: Int, vectors: Bool, processes: Int) -> Double {
-        // The gathered matrix, LAPACK.symmetricEigen's copy, LAPACKE's column-major copy, and
-        // dsyevd's workspace (1 + 6n + 2n² with vectors, 2n + 1 without).
-        let N = Double(n)
-        return 8 * (3 * N * N + (vectors ? 1 + 6 * N + 2 * N * N : 2 * N + 1))
     }
 }
 

@@ -17,14 +17,15 @@ struct Run: ParsableCommand {
     var steps: Int = 32
     @Flag(help: "No progress lines on stderr.")
     var quiet = false
+    @OptionGroup var eigen: EigensolverOptions
 
     func run() throws {
         let runPath = outputDir + "/run.json", densityPath = outputDir + "/density.json", slqPath = outputDir + "/density-slq.json"
         let problem = try network.makeProblem(outputs: [runPath, densityPath, slqPath], siblings: ["csv", "svg", "eigenvalues.csv"], directories: [outputDir])
         let lead = Runtime.isLead
         if lead { say(Summary.header(problem)) }
-        let solver = Runtime.eigensolver()
         let n = problem.sampleSpaceDimension
+        let solver = try eigen.solver(dimension: n)
 
         let (moments, momentTimings) = try MomentsJob.run(problem, exactLimit: 8192, probes: 30, seed: network.seed,
                                                           reporter: Runtime.progress("moments", quiet: quiet))

@@ -124,11 +124,6 @@ enum Runtime {
         ProgressReporter(label: label, enabled: !quiet && communicator.rank == 0)
     }
 
-    /// The dense eigensolver of the exact sample-space path.
-    static func eigensolver() -> any SymmetricEigensolver {
-        ReplicatedLAPACKEigensolver(communicator: communicator)
-    }
-
     /// Whether the summary goes to stderr (the JSON is on stdout: `--output -`).
     nonisolated(unsafe) static var summaryToStandardError = false
 

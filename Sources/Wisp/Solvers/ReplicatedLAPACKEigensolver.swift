@@ -5,7 +5,8 @@
 /// each process keeps its rows. One solve, so every process reports the same bits.
 ///
 /// Memory per process: n² doubles for the gathered matrix plus n·m for m selected vectors
-/// (all processes, since the gather is an allgather). Cost: the LAPACK solve on one process
+/// (all processes, since the gather is an allgather); each vector signed so that its
+/// largest-magnitude entry is positive, like ``ScaLAPACKEigensolver``'s. Cost: the LAPACK solve on one process
 /// (≈ 4/3 n³ flops for the reduction to tridiagonal form, ≈ 4 n³ more for all vectors) and
 /// moving n² + n·m doubles.
 public struct ReplicatedLAPACKEigensolver: SymmetricEigensolver {
@@ -36,7 +37,10 @@ public struct ReplicatedLAPACKEigensolver: SymmetricEigensolver {
         // The lead solves; an error there must reach every process (agreed phase).
         var solved: (values: [Double], vectors: [Double]) = ([], [])
         try c.agree {
-            if c.rank == 0 { solved = try LAPACK.symmetricEigen(&matrix, n: n, selection: selection, vectors: vectors) }
+            if c.rank == 0 {
+                solved = try LAPACK.symmetricEigen(&matrix, n: n, selection: selection, vectors: vectors)
+                Self.fixSigns(&solved.vectors, rows: n, columns: solved.values.count)
+            }
         }
         matrix = []
         let values = c.size == 1 ? solved.values : c.broadcastFromLead(solved.values)
@@ -48,9 +52,22 @@ public struct ReplicatedLAPACKEigensolver: SymmetricEigensolver {
     }
 
     public func bytesPerProcess(dimension n: Int, vectors: Bool, processes: Int) -> Double {
-        let n2 = Double(n) * Double(n)
-        // The gathered matrix, the caller's rows, and (with vectors) n × n worst case.
-        return 8 * (n2 + n2 / Double(max(processes, 1)) + (vectors ? n2 : 0))
+        // The gathered matrix, LAPACKE's column-major copy of it, the vectors (n × n at most),
+        // and dsyevd's workspace (1 + 6n + 2n² with vectors, 2n + 1 without).
+        let N = Double(n)
+        return 8 * (2 * N * N + (vectors ? N * N + 1 + 6 * N + 2 * N * N : 2 * N + 1))
+    }
+
+    /// Signs each eigenvector (column of the rows × columns row-major `z`) so that its
+    /// largest-magnitude entry is positive (the first such entry on ties): the sign rule of
+    /// every Wisp eigensolver, so LAPACK and ScaLAPACK return the same vectors.
+    static func fixSigns(_ z: inout [Double], rows: Int, columns: Int) {
+        guard columns > 0, z.count == rows * columns else { return }
+        for j in 0..<columns {
+            var big = 0
+            for i in 0..<rows where abs(z[i * columns + j]) > abs(z[big * columns + j]) { big = i }
+            if z[big * columns + j] < 0 { for i in 0..<rows { z[i * columns + j] = -z[i * columns + j] } }
+        }
     }
 
     /// Every process's row count times n, checked against `local` (the caller's block must be
