@@ -116,3 +116,33 @@ final class SampleSpaceProductTests: XCTestCase {
         XCTAssertEqual(blocks.flopsPerApplication, old.flopsPerApplication)
     }
 }
+
+/// What `top --matrix ntk` and the sample-space densities hold: no Float64 copy of θ for
+/// Float32 passes, and the memory record.
+final class LeanMemoryTests: XCTestCase {
+    /// The Float32 draw (what `--precision float32` builds) is bit-identical to rounding the
+    /// Float64 draw: both round the same Float64 value std · z once.
+    func testFloat32DrawEqualsConvertedFloat64Draw() throws {
+        for parametrization in Parametrization.allCases {
+            let a = try Architecture(widths: [7, 300, 11, 2], parametrization: parametrization, sigmaW2: 1.3, sigmaB2: 0.4)
+            let direct = Network<Float>(architecture: a, seed: 42).parameters
+            let converted = try Network<Double>(architecture: a, seed: 42).converted(to: Float.self).parameters
+            XCTAssertEqual(direct.map(\.bitPattern), converted.map(\.bitPattern), "\(parametrization)")
+        }
+    }
+
+    /// Problem's Float32 network is that draw, and its footprint counts 4 bytes per weight.
+    func testProblemFloat32NetworkAndFootprint() throws {
+        var c = ProblemConfiguration()
+        c.width = 24
+        c.samples = 10
+        c.precision = .float32
+        let p = try Wisp.Problem(c)
+        let expected = Network<Float>(architecture: p.architecture, seed: c.seed).parameters.map { Double($0) }
+        XCTAssertEqual(p.parameters, expected)
+        let footprint = p.memoryFootprint
+        XCTAssertEqual(footprint.weightsBytes, 4 * p.parameterCount)
+        // Inputs, H^1, H^2, φ'(U^1), φ'(U^2) (T × 24 each) and the outputs (twice, T × 1).
+        XCTAssertEqual(footprint.activationsBytes, 4 * (5 * 10 * 24 + 2 * 10))
+    }
+}

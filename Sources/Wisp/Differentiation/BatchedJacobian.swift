@@ -78,6 +78,14 @@ public final class BatchedJacobian<S: BLASScalar> {
         }
     }
 
+    /// Bytes of the forward cache: the inputs, H^l, φ'(U^l), the outputs and the standardized
+    /// layers of this block (what every pass reads; the weights not included).
+    public var forwardCacheBytes: Int {
+        let scalars = inputs.count + hidden.reduce(0) { $0 + $1.count } + slopes.reduce(0) { $0 + $1.count }
+            + standardized.reduce(0) { $0 + $1.count } + outputs.count + rawOutputs.count
+        return scalars * MemoryLayout<S>.stride
+    }
+
     /// Flops of one JVP + one VJP (one Fisher or NTK-Gram product) on this block
     /// (``Architecture/flopsPerProduct(samples:)``).
     public var flopsPerProduct: Double { architecture.flopsPerProduct(samples: sampleCount) }
