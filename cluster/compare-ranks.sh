@@ -4,7 +4,8 @@
 #
 #   cluster/compare-ranks.sh [path/to/wisp]      (default: .build/release/wisp, built if missing)
 #
-# Covers: top in parameter space (replicated vectors) and sample space (sharded vectors),
+# Covers: top in parameter space (replicated vectors) and sample space (sharded vectors; the lean
+# K·u with forward-Gram layers, gathered signals, and gradient-block layers, allreduced, in both precisions),
 # the SLQ and KPM densities, exact and Hutchinson moments, inputs read per rank from a .npy file, a model
 # from a .safetensors file (also one whose layers differ in having a bias), ranks with zero samples (T < ranks) and uneven blocks, and the
 # normalization layers whose batch statistics are sums over every rank's samples, and the real
@@ -111,6 +112,9 @@ jobs=(
   "last-mean|1e-12|density --quiet --width 24 --samples 13 --probes 3 --steps 10 --normalization last-mean --grid linear --method slq"
   "layernorm|1e-12|top --quiet --width 24 --samples 13 --outputs 3 --k 2 --normalization layernorm --activation erf --method lanczos"
   "float32|1e-5|top --quiet --width 32 --samples 23 --k 2 --precision float32 --method lanczos"
+  "lean-mixed|1e-12|top --quiet --width 40 --input-dim 8 --samples 23 --outputs 2 --k 3 --matrix ntk --activation tanh --sigma-b2 0.2 --method lanczos"
+  "lean-float32|1e-5|top --quiet --width 40 --input-dim 8 --samples 23 --k 2 --matrix ntk --precision float32 --method lanczos"
+  "lean-bn|1e-12|density --quiet --width 24 --input-dim 6 --samples 13 --outputs 2 --probes 3 --steps 10 --normalization middle-batchnorm --grid linear --method slq"
   "hessian|1e-12|top --quiet --width 24 --samples 13 --outputs 3 --k 3 --matrix hessian --which largest-magnitude --activation softplus --loss cross-entropy"
   "train-gd|1e-12|train --quiet --width 16 --samples 13 --outputs 2 --activation softplus --steps 20 --every 10 --lr 0.05 --measure moments,top --top 2 --probes 3 --slq-steps 8 --output-dir $work/train-files --no-save-models"
   "train-sgd|1e-12|train --quiet --width 16 --samples 13 --outputs 3 --loss cross-entropy --steps 12 --every 6 --lr 0.3 --batch-size 4 --measure none --output-dir $work/train-files --no-save-models"
@@ -161,7 +165,7 @@ work, jobs = sys.argv[1], [(j.split("|")[0], float(j.split("|")[1])) for j in sy
 # KPM's smallest bounding Ritz value (a null-space eigenvalue, 0 to ±ε‖A‖) and the additivity
 # gap of wisp train (a difference of moments that vanishes for k = 1) are rounding-level
 # numbers known only to absolute accuracy.
-skip = {"timings", "machine", "parallel", "created", "peak_memory_bytes", "arguments", "csv", "svg",
+skip = {"timings", "machine", "parallel", "created", "peak_memory_bytes", "memory", "arguments", "csv", "svg",
         "residuals", "residual_estimates", "residual", "ritz_min", "seconds", "measurement_seconds", "additivity_gap",
         "lambda_max_residual", "relative_residuals", "orthogonality", "worst_residual",
         "exact_bytes_per_process", "available_bytes", "exact_seconds", "eigenvalues_file"}

@@ -553,6 +553,12 @@ if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "hessian" {
     exit(0)
 }
 
+// `wisp-bench lean-ntk …`: the lean sample-space K·u against the parameter-space product (LeanNTKBench.swift).
+if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "lean-ntk" {
+    runLeanNTKBench(Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
+
 // `wisp-bench kpm-vs-slq …`: the SLQ/KPM comparison (KPMvsSLQ.swift).
 if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "kpm-vs-slq" {
     runKPMvsSLQ(Array(CommandLine.arguments.dropFirst(2)))

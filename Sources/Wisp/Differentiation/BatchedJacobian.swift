@@ -78,6 +78,14 @@ public final class BatchedJacobian<S: BLASScalar> {
         }
     }
 
+    /// Bytes of the forward cache: the inputs, H^l, φ'(U^l), the outputs and the standardized
+    /// layers of this block (what every pass reads; the weights not included).
+    public var forwardCacheBytes: Int {
+        let scalars = inputs.count + hidden.reduce(0) { $0 + $1.count } + slopes.reduce(0) { $0 + $1.count }
+            + standardized.reduce(0) { $0 + $1.count } + outputs.count + rawOutputs.count
+        return scalars * MemoryLayout<S>.stride
+    }
+
     /// Flops of one JVP + one VJP (one Fisher or NTK-Gram product) on this block
     /// (``Architecture/flopsPerProduct(samples:)``).
     public var flopsPerProduct: Double { architecture.flopsPerProduct(samples: sampleCount) }
@@ -156,6 +164,38 @@ public final class BatchedJacobian<S: BLASScalar> {
                                   visit: ((Int, UnsafePointer<S>) -> Void)? = nil) {
         let arch = architecture
         let T = sampleCount
+        tangentRecursion(from: first, into: out, parameterTerm: { l, cur in
+            let (fanIn, fanOut) = (arch.widths[l - 1], arch.widths[l])
+            var wrote = false
+            if let dW = weightTangent(l) {
+                withInputsOrHidden(l - 1) { hPrev in
+                    S.gemm(transA: false, transB: true, m: T, n: fanOut, k: fanIn, alpha: S(arch.weightScale(l)),
+                           a: hPrev, lda: fanIn, b: dW, ldb: fanIn, beta: 0, c: cur, ldc: fanOut)
+                }
+                wrote = true
+            }
+            if arch.hasBias(l), let db = biasTangent(l) {
+                if !wrote { cur.update(repeating: 0, count: T * fanOut) }
+                ones.withUnsafeBufferPointer { one in
+                    S.ger(m: T, n: fanOut, alpha: S(arch.biasScale), x: one.baseAddress!, y: db, a: cur, lda: fanOut)
+                }
+                wrote = true
+            }
+            return wrote
+        }, visit: visit)
+    }
+
+    /// The tangent recursion from layer `first` to the outputs, with layer j's parameter term
+    /// (c_j H^(j−1) dW^jᵀ + c_b 1 db^jᵀ, however the caller forms it) written into dU^j
+    /// (T × M_j, overwritten) by `parameterTerm(j, dU^j)`, which returns false if it wrote
+    /// nothing (a zero term). Then dU^j += c_j dH^(j−1) W^jᵀ (j > first; dH^(first−1) = 0),
+    /// dU^j ← dN(dU^j), dH^j = φ'(U^j) ⊙ dU^j. Cost of the recursion itself:
+    /// 2·T·Σ_(first<j≤L) M_j M_(j−1) flops; `out` is T × C.
+    func tangentRecursion(from first: Int, into out: UnsafeMutablePointer<S>,
+                          parameterTerm: (Int, UnsafeMutablePointer<S>) -> Bool,
+                          visit: ((Int, UnsafePointer<S>) -> Void)? = nil) {
+        let arch = architecture
+        let T = sampleCount
         let L = arch.depth
         // dH^(l−1) lives in `prev`, dU^l is built in `cur`; they swap each layer.
         var prevIsA = true
@@ -165,28 +205,15 @@ public final class BatchedJacobian<S: BLASScalar> {
                     let (fanIn, fanOut) = (arch.widths[l - 1], arch.widths[l])
                     let prev = prevIsA ? a.baseAddress! : b.baseAddress!
                     let cur = l == L ? out : (prevIsA ? b.baseAddress! : a.baseAddress!)
-                    let c = S(arch.weightScale(l))
-                    var beta: S = 0
-                    if let dW = weightTangent(l) {
-                        withInputsOrHidden(l - 1) { hPrev in
-                            S.gemm(transA: false, transB: true, m: T, n: fanOut, k: fanIn, alpha: c,
-                                   a: hPrev, lda: fanIn, b: dW, ldb: fanIn,
-                                   beta: 0, c: cur, ldc: fanOut)
-                        }
-                        beta = 1
-                    }
+                    let wrote = parameterTerm(l, cur)
                     if l > first {
                         network.parameters.withUnsafeBufferPointer { theta in
-                            S.gemm(transA: false, transB: true, m: T, n: fanOut, k: fanIn, alpha: c,
+                            S.gemm(transA: false, transB: true, m: T, n: fanOut, k: fanIn, alpha: S(arch.weightScale(l)),
                                    a: prev, lda: fanIn, b: theta.baseAddress! + arch.weightOffset(l), ldb: fanIn,
-                                   beta: beta, c: cur, ldc: fanOut)
+                                   beta: wrote ? 1 : 0, c: cur, ldc: fanOut)
                         }
-                    }
-                    if arch.hasBias(l), let db = biasTangent(l) {
-                        ones.withUnsafeBufferPointer { one in
-                            S.ger(m: T, n: fanOut, alpha: S(arch.biasScale), x: one.baseAddress!,
-                                  y: db, a: cur, lda: fanOut)
-                        }
+                    } else if !wrote {
+                        cur.update(repeating: 0, count: T * fanOut)
                     }
                     normalizeDifferential(layer: l, cur)
                     visit?(l, cur)

@@ -229,6 +229,7 @@ extension RunRecord {
         self.parallel = ParallelRecord(communicator: communicator, totalSamples: totalSamples)
         self.timings = timings
         self.peakMemoryBytes = ResourceUsage.peakResidentBytes()
+        self.memory = MemoryRecord(peakBytes: peakMemoryBytes, weightsBytes: 0, activationsBytes: 0)
         self.theory = nil
         self.result = result
     }

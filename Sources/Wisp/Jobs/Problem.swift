@@ -52,13 +52,13 @@ public final class Problem {
 
         // The network: from a file (shapes fixed by it) or from flags. Its outputs C are
         // --outputs, or the targets' columns.
-        let network64: Network<Double>
+        let built: Architecture
         if let model {
             _ = try communicator.agree {
                 try RunMemory.checkNetwork(widths: model.architecture.widths, localSamples: data.dataset.samples.count,
                                            precision: c.precision)
             }
-            network64 = model
+            built = model.architecture
             if let t = data.targets, t.columns != model.architecture.outputs {
                 throw WispError.badInput("\(c.modelPath!): the model has \(model.architecture.outputs) outputs but the targets \(t.source) have \(t.columns) columns")
             }
@@ -77,9 +77,9 @@ public final class Problem {
             let arch = try Architecture(depth: c.depth, width: width, inputDimension: d, outputs: outputs,
                                         activation: c.activation, hasBias: c.bias, parametrization: c.parametrization,
                                         sigmaW2: c.sigmaW2, sigmaB2: c.sigmaB2, normalization: c.normalization)
-            network64 = Network<Double>(architecture: arch, seed: c.seed)
+            built = arch
         }
-        architecture = network64.architecture
+        architecture = built
         let d = architecture.inputDimension
         if let given = c.inputDimension, given != d {
             throw WispError.invalidConfiguration("--input-dim \(given) disagrees with the \(model != nil ? "model's" : "inputs'") input dimension \(d)")
@@ -92,7 +92,17 @@ public final class Problem {
         fileTargets = data.targets
         preprocessingSummary = data.preprocessing
 
-        box = try Self.makeBox(network64, precision: c.precision, dataset: dataset, communicator: communicator)
+        // Without a model file the weights are drawn directly in the precision of the passes:
+        // the Float32 draw rounds the same Float64 values the Float64 draw stores (bit-identical
+        // to converting it, tested), without a Float64 copy of θ (8P bytes: 17 GB at width 32768).
+        switch c.precision {
+        case .float64:
+            box = try PrecisionBox(network: model ?? Network<Double>(architecture: architecture, seed: c.seed),
+                                   dataset: dataset, communicator: communicator)
+        case .float32:
+            box = try PrecisionBox(network: try model?.converted(to: Float.self) ?? Network<Float>(architecture: architecture, seed: c.seed),
+                                   dataset: dataset, communicator: communicator)
+        }
     }
 
     /// `c` with its network fields set to `a`'s: what the record shows is the network that ran.
@@ -114,14 +124,22 @@ public final class Problem {
         return r
     }
 
-    /// The Jacobian of `network` on `dataset` in `precision` (runs the forward pass).
-    private static func makeBox(_ network: Network<Double>, precision: Precision, dataset: Dataset,
+    /// The Jacobian of the network with parameters θ on `dataset` in `precision` (runs the forward pass).
+    private static func makeBox(architecture: Architecture, parameters theta: [Double], precision: Precision, dataset: Dataset,
                                 communicator: any Communicator) throws -> any JacobianBox {
         switch precision {
-        case .float64: return try PrecisionBox(network: network, dataset: dataset, communicator: communicator)
-        case .float32: return try PrecisionBox(network: try network.converted(to: Float.self), dataset: dataset, communicator: communicator)
+        case .float64:
+            return try PrecisionBox(network: try Network<Double>(architecture: architecture, parameters: theta), dataset: dataset,
+                                    communicator: communicator)
+        case .float32:
+            return try PrecisionBox(network: try Network<Double>(architecture: architecture, parameters: theta).converted(to: Float.self),
+                                    dataset: dataset, communicator: communicator)
         }
     }
+
+    /// What must be held in memory for this problem: θ in the precision of the passes, and the
+    /// forward cache (inputs, H^l, φ'(U^l), standardized layers) of this process's samples.
+    public var memoryFootprint: (weightsBytes: Int, activationsBytes: Int) { box.memoryFootprint }
 
     /// The operator for `matrix` on this problem. Matrices of the loss (ggn, hessian, residual)
     /// evaluate the loss at the targets first (``lossEvaluation()``).
@@ -216,7 +234,7 @@ public final class Problem {
     /// Replaces θ and reruns the forward pass (collective with batch statistics). Cached
     /// traces, Gram rows and loss values are dropped; the targets are kept.
     public func setParameters(_ theta: [Double]) throws {
-        box = try Self.makeBox(try Network<Double>(architecture: architecture, parameters: theta), precision: configuration.precision,
+        box = try Self.makeBox(architecture: architecture, parameters: theta, precision: configuration.precision,
                                dataset: dataset, communicator: communicator)
         cachedTrace = nil
         cachedGram = nil
@@ -348,6 +366,7 @@ private protocol JacobianBox {
     func network64() -> Network<Double>
     func makeLayerOperator(_ layer: Int) -> any LinearOperator
     func layerKernelFactors(layers: Set<Int>?, visit: (LayerKernelFactors) -> Void)
+    var memoryFootprint: (weightsBytes: Int, activationsBytes: Int) { get }
 }
 
 private final class PrecisionBox<S: BLASScalar>: JacobianBox {
@@ -374,6 +393,10 @@ private final class PrecisionBox<S: BLASScalar>: JacobianBox {
     }
 
     func outputs() -> [Double] { jacobian.outputs.map { Double($0) } }
+
+    var memoryFootprint: (weightsBytes: Int, activationsBytes: Int) {
+        (jacobian.parameterCount * MemoryLayout<S>.stride, jacobian.forwardCacheBytes)
+    }
 
     /// The Jacobian of the same architecture at other parameters θ on `inputs` (one forward pass).
     private func jacobian(at parameters: [Double], inputs: Dataset) throws -> BatchedJacobian<S> {

@@ -112,6 +112,8 @@ public struct RunRecord<Result: Encodable>: Encodable {
     public var timings: Timings
     /// Rank 0's peak resident memory.
     public var peakMemoryBytes: Int
+    /// Rank 0's peak resident memory against what must be held (``MemoryRecord``).
+    public var memory: MemoryRecord
     /// The mean-field predictions and measured/predicted ratios, where computed.
     public var theory: TheoryBlock?
     public var result: Result
@@ -129,13 +131,15 @@ public struct RunRecord<Result: Encodable>: Encodable {
         self.parallel = ParallelRecord(problem: problem)
         self.timings = timings
         self.peakMemoryBytes = ResourceUsage.peakResidentBytes()
+        let held = problem.memoryFootprint
+        self.memory = MemoryRecord(peakBytes: peakMemoryBytes, weightsBytes: held.weightsBytes, activationsBytes: held.activationsBytes)
         self.theory = theory
         self.result = result
     }
 
     private enum CodingKeys: String, CodingKey {
         case version = "wisp_version", command, arguments, configuration, settings, parameters, samples, machine, parallel,
-             timings, peakMemoryBytes = "peak_memory_bytes", created, theory
+             timings, peakMemoryBytes = "peak_memory_bytes", memory, created, theory
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -151,6 +155,7 @@ public struct RunRecord<Result: Encodable>: Encodable {
         try c.encode(parallel, forKey: .parallel)
         try c.encode(timings, forKey: .timings)
         try c.encode(peakMemoryBytes, forKey: .peakMemoryBytes)
+        try c.encode(memory, forKey: .memory)
         try c.encode(ISO8601DateFormatter().string(from: Date()), forKey: .created)
         try c.encodeIfPresent(theory, forKey: .theory)
         try result.encode(to: encoder)
@@ -166,5 +171,21 @@ public struct RunRecord<Result: Encodable>: Encodable {
         }
         try AtomicFile.createDirectory(forFile: path)
         try AtomicFile.write(data, to: path)
+    }
+}
+
+/// Rank 0's peak resident set against the objects a run must hold: θ in the precision of the
+/// passes and the forward cache of its samples (``Problem/memoryFootprint``). Everything else
+/// (solver vectors, per-layer scratch, Gram factors, the runtime) is the difference.
+public struct MemoryRecord: Encodable, Sendable {
+    /// VmHWM of rank 0.
+    public var peakBytes: Int
+    /// P × the scalar size of the passes.
+    public var weightsBytes: Int
+    /// The forward cache of rank 0's samples.
+    public var activationsBytes: Int
+
+    private enum CodingKeys: String, CodingKey {
+        case peakBytes = "peak_bytes", weightsBytes = "weights_bytes", activationsBytes = "activations_bytes"
     }
 }
