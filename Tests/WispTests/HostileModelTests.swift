@@ -338,7 +338,7 @@ final class HostileModelTests: XCTestCase {
         let textual: Set<String> = ["--activation", "--parametrization", "--loss", "--normalization", "--inputs", "--targets",
                                     "--labels", "--target-column", "--model", "--precision", "--save-model", "--save-dtype",
                                     "--checkpoint", "--output", "--matrix", "--which", "--save-eigenvectors", "--method",
-                                    "--grid", "--kernel", "--output-dir", "--at-steps", "--measure", "--density-matrix",
+                                    "--grid", "--kernel", "--eigensolver", "--output-dir", "--at-steps", "--measure", "--density-matrix",
                                     "--density-grid", "--keep", "--sweep", "--variant", "--init", "--save-reduced"]
         for command in ["run", "top", "density", "moments", "theory", "train", "data-spectrum", "align", "reduce"] {
             let help = try wisp(["help", command]).stdout
