@@ -110,8 +110,13 @@ enum ScaLAPACK {
         pdsyevr_(jobz, range, "L", &n32, &a, &one, &one, &desc, &vl, &vu, &il, &iu, &found, &columns, &w, &z, &one, &one, &desc,
                  &query, &lwork, &iquery, &liwork, &info, 1, 1, 1)
         guard info == 0 else { throw WispError.numerical("ScaLAPACK pdsyevr workspace query failed (info \(info)) for n = \(n)") }
-        let margin = vectors ? Double(pdsyevdWorkspaceMargin(block: block, localRows: localRows, localColumns: localColumns)) : 0
-        let lw = max(try workspaceCount(query[0] + margin, "pdsyevr"), 3), liw = max(Int(iquery[0]), 1)
+        // Not the query's "optimal" size: with it, PDSYNTRD copies A to a ⌊√p⌋ × ⌊√p⌋ grid
+        // inside the workspace (n² on ONE process when p < 4, plus PDTRMR2D's buffers). The
+        // documented minimum keeps the reduction in place on the caller's grid.
+        let margin = vectors ? pdsyevdWorkspaceMargin(block: block, localRows: localRows, localColumns: localColumns) : 0
+        let minimum = pdsyevrMinimumWorkspace(n: n, block: block, grid: descriptor, vectors: vectors, count: Int(iu - il + 1))
+        _ = try workspaceCount(query[0], "pdsyevr")
+        let lw = max(try workspaceCount(Double(minimum + margin), "pdsyevr"), 3), liw = max(Int(iquery[0]), 1)
         var work = [Double](repeating: 0, count: lw), iwork = [Int32](repeating: 0, count: liw)
         lwork = Int32(lw)
         liwork = Int32(liw)
@@ -130,6 +135,22 @@ enum ScaLAPACK {
     /// submatrix), added to pdsyevd's so that the back-transformation always has it.
     static func pdsyevdWorkspaceMargin(block nb: Int, localRows: Int, localColumns: Int) -> Int {
         max(nb * (nb - 1) / 2, (localColumns + localRows + 2 * nb) * nb) + nb * nb
+    }
+
+    /// pdsyevr's documented minimum LWORK (its header, ScaLAPACK 2.2): with vectors
+    /// 2 + 5n + max(18·NN, NP0·MQ0 + 2nb²) + (2 + ⌈k/p⌉)·NN, without 2 + 5n + max(12·NN, nb·(NP0 + 1)),
+    /// NN = max(n, nb, 2), NP0 = numroc(NN, nb, 0, 0, pr), MQ0 = numroc(max(k, nb, 2), nb, 0, 0, pc).
+    static func pdsyevrMinimumWorkspace(n: Int, block nb: Int, grid descriptor: [Int32], vectors: Bool, count k: Int) -> Int {
+        var r: Int32 = 0, c: Int32 = 0, myRow: Int32 = 0, myColumn: Int32 = 0
+        Cblacs_gridinfo(descriptor[1], &r, &c, &myRow, &myColumn)
+        let pr = Int(r), pc = Int(c)
+        let nn = max(n, nb, 2)
+        let np0 = localCount(nn, block: nb, process: 0, processes: pr)
+        if vectors {
+            let mq0 = localCount(max(k, nb, 2), block: nb, process: 0, processes: pc)
+            return 2 + 5 * n + max(18 * nn, np0 * mq0 + 2 * nb * nb) + (2 + (k + pr * pc - 1) / (pr * pc)) * nn
+        }
+        return 2 + 5 * n + max(12 * nn, nb * (np0 + 1))
     }
 
     private static func workspaceCount(_ value: Double, _ routine: String) throws -> Int {

@@ -178,13 +178,15 @@ public struct ScaLAPACKEigensolver: SymmetricEigensolver {
     /// - with vectors, the larger of pdsyevd (A, Z, and LWORK = max(1 + 6n + 2·NP·NQ,
     ///   3n + max(nb(NP + 1), 3nb)) + 2n doubles plus the O(n·nb) margin its PDORMTR needs,
     ///   LIWORK = 7n + 8pc + 2 ints) and pdsyevr for all
-    ///   pairs (A, Z, LWORK = 5n + 2 + max(18n, NP·NQ + 2nb²) + (⌈n/p⌉ + 2)n, or its optimal
-    ///   tridiagonal-reduction size, LIWORK = 12·max(n, p + 1, 4) + 2n) — ≈ 4n²/p doubles;
-    /// - without vectors, pdsyevr (A and its workspace, ≈ 2n²/p doubles);
+    ///   pairs (A, Z, LWORK = 5n + 2 + max(18n, NP·NQ + 2nb²) + (⌈n/p⌉ + 2)n, LIWORK =
+    ///   12·max(n, p + 1, 4) + 2n) — ≈ 4n²/p doubles;
+    /// - without vectors, pdsyevr (A and LWORK = 2 + 5n + max(12n, nb(NP + 1)): n²/p + O(n·nb)),
+    ///   so the redistribution's two buffers (≈ 2n²/p) are the peak;
     /// - the return of the vectors: Z, send and receive buffers and the rows, two or three at a time.
     ///
-    /// These are the documented workspace formulas of ScaLAPACK 2.2 (the routines' headers),
-    /// which the workspace queries made in ``solve`` return.
+    /// These are the documented workspace formulas of ScaLAPACK 2.2 (the routines' headers);
+    /// pdsyevd gets what its query returns (its minimum), pdsyevr its documented minimum rather
+    /// than the query's "optimal" size (see ``ScaLAPACK/pdsyevr``).
     public func bytesPerProcess(dimension n: Int, vectors: Bool, processes p: Int) -> Double {
         Self.bytesPerProcess(dimension: n, vectors: vectors, processes: p, blockSize: blockSize)
     }
@@ -198,21 +200,16 @@ public struct ScaLAPACKEigensolver: SymmetricEigensolver {
         let nq = Double(BlockCyclicLayout(n: n, block: nb, processes: pc).count(0))
         let N = Double(n), B = Double(nb), local = np * nq
         let rowBlock = (N / Double(p)).rounded(.up) * N
-        // The tridiagonal reduction's optimal workspace (pdsyntrd, as pdsyevr queries it),
-        // with its panel width taken as at most 64.
-        let anb = 64.0
-        let nps = max((N / Double(max(Int(Double(p).squareRoot()), 1))).rounded(.up), 2 * anb)
-        let trd = 5 * N + 2 * (anb + 1) * (4 * nps + 2) + (nps + 4) * nps
         let redistribution = max(rowBlock + rowBlock, rowBlock + local, 2 * local)
         let solve: Double
         if vectors {
             let margin = Double(ScaLAPACK.pdsyevdWorkspaceMargin(block: nb, localRows: Int(np), localColumns: Int(nq)))
             let evd = 2 * local + max(1 + 6 * N + 2 * local, 3 * N + max(B * (np + 1), 3 * B)) + 2 * N + margin + (7 * N + 8 * Double(pc) + 2) / 2
             let lwmin = 5 * N + 2 + max(18 * N, local + 2 * B * B) + ((N / Double(p)).rounded(.up) + 2) * N
-            let evr = 2 * local + max(lwmin, trd) + margin + (12 * max(N, Double(p + 1), 4) + 2 * N) / 2
+            let evr = 2 * local + lwmin + margin + (12 * max(N, Double(p + 1), 4) + 2 * N) / 2
             solve = max(evd, evr) + N
         } else {
-            solve = local + max(17 * N + 2, trd) + (10 * max(N, Double(p + 1), 4) + 2 * N) / 2 + N
+            solve = local + 2 + 5 * N + max(12 * N, B * (np + 1)) + (10 * max(N, Double(p + 1), 4) + 2 * N) / 2 + N
         }
         let back = vectors ? max(local + local, local + local + rowBlock, 2 * rowBlock) : 0
         return 8 * max(redistribution, solve, back)
