@@ -113,7 +113,7 @@ jobs=(
   "layernorm|1e-12|top --quiet --width 24 --samples 13 --outputs 3 --k 2 --normalization layernorm --activation erf --method lanczos"
   "float32|1e-5|top --quiet --width 32 --samples 23 --k 2 --precision float32 --method lanczos"
   "lean-mixed|1e-12|top --quiet --width 40 --input-dim 8 --samples 23 --outputs 2 --k 3 --matrix ntk --activation tanh --sigma-b2 0.2 --method lanczos"
-  "lean-float32|1e-5|top --quiet --width 40 --input-dim 8 --samples 23 --k 2 --matrix ntk --precision float32 --method lanczos"
+  "lean-float32|1e-5|top --quiet --width 40 --input-dim 8 --samples 23 --k 2 --matrix ntk --precision float32 --method lanczos --tol 1e-3"
   "lean-bn|1e-12|density --quiet --width 24 --input-dim 6 --samples 13 --outputs 2 --probes 3 --steps 10 --normalization middle-batchnorm --grid linear --method slq"
   "hessian|1e-12|top --quiet --width 24 --samples 13 --outputs 3 --k 3 --matrix hessian --which largest-magnitude --activation softplus --loss cross-entropy"
   "train-gd|1e-12|train --quiet --width 16 --samples 13 --outputs 2 --activation softplus --steps 20 --every 10 --lr 0.05 --measure moments,top --top 2 --probes 3 --slq-steps 8 --output-dir $work/train-files --no-save-models"
