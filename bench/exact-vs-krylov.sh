@@ -8,7 +8,7 @@
 #   B. The default job (`wisp`, no flags): its time, the exact spectrum and its SLQ density beside it.
 #   C. M = T = 8192, C = 1, float64 (same activation): Wisp exact against the numpy peer, peak RSS of each.
 # Inputs are one Gaussian x.npy (numpy, seed 1) that every program reads; Wisp saves the network
-# (`wisp theory --save-model`) and every later run and peer reads that file.
+# (`wisp theory --save-model`, seed 1) and every later run and peer reads that file.
 #   bench/exact-vs-krylov.sh                   # the full run (about 10 min on 2 quiet cores)
 #   bench/exact-vs-krylov.sh --quick           # smoke run: M = 256, T = 128; M = T = 512 for C; default job skipped
 #   bench/exact-vs-krylov.sh --wisp .build/release/wisp --skip large,jax   # a built binary; cases left out
@@ -59,20 +59,18 @@ say() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 timed() { local name="$1"; shift; say "$name: $*"; /usr/bin/time -v -o "$out/$name.time" "$@" > "$out/$name.out" 2> "$out/$name.err" \
           || { echo "exact-vs-krylov.sh: error: $name failed (see $out/$name.err)" >&2; tail -3 "$out/$name.err" >&2; return 1; }; }
 
-# The machine, as it is at the start (the load average again at the end of every case).
-python3 "$peers/machine.py" --wisp "$wisp" > "$out/machine.json"
-uptime > "$out/load-start.txt"
-
-net_flags() {  # M T: the network of cases A and C
-    echo --depth 3 --width "$1" --samples "$2" --outputs 1 --activation tanh --sigma-w2 3 --sigma-b2 0.64 --precision float64 --seed 1
-}
+# The network of cases A and C: its shape (for saving it) and the flags that go with the model file.
+act_flags="--activation tanh --sigma-w2 3 --sigma-b2 0.64 --precision float64 --seed 1"
 case_issue() {  # tag M T
     local tag="$1" m="$2" t="$3"
+    rm -f "$out/$tag"-* "$out/load-$tag.txt"
     python3 -c "import numpy as np; np.save('$work/$tag-x.npy', np.random.default_rng(1).standard_normal(($t, $m)))"
-    local flags; flags="$(net_flags "$m" "$t") --inputs $work/$tag-x.npy"
+    local flags="$act_flags"
+    # The weights depend on the seed only (not on the inputs): `theory` (no solver; Gaussian inputs, which
+    # the mean-field theory needs) saves the network that every later run reads with the file inputs.
     # shellcheck disable=SC2086
-    "$wisp" theory $flags --save-model "$work/$tag-net.safetensors" --output "$work/$tag-theory.json" --quiet > /dev/null
-    flags="$flags --model $work/$tag-net.safetensors"
+    "$wisp" theory $flags --depth 3 --width "$m" --input-dim "$m" --outputs 1 --samples "$t" --save-model "$work/$tag-net.safetensors" --output "$work/$tag-theory.json" --quiet > /dev/null
+    flags="$flags --inputs $work/$tag-x.npy --model $work/$tag-net.safetensors"
     if ((has_exact)); then
         # shellcheck disable=SC2086
         timed "$tag-wisp-exact" "$wisp" density --method exact $flags --quiet --output "$out/$tag-wisp-exact.json"
@@ -91,14 +89,19 @@ case_issue() {  # tag M T
     uptime > "$out/load-$tag.txt"
 }
 
-rm -f "$out"/*.json "$out"/*.time "$out"/*.out "$out"/*.err "$out"/*.csv "$out"/*.missing "$out"/load-*.txt 2>/dev/null || true
+# The machine, as it is at the start (the load average again after every case). A rerun replaces the
+# files of the cases it runs and keeps the others (so --skip can fill in a case later).
+say "machine: CPU, BLAS kernels and dgemm rates"
 python3 "$peers/machine.py" --wisp "$wisp" > "$out/machine.json"
 uptime > "$out/load-start.txt"
 skipped issue || case_issue issue "$M" "$T"
 if ! skipped default; then
-    mkdir -p "$out/default"
-    timed default-run "$wisp" --output-dir "$out/default" --quiet
-    if ((has_exact)); then timed default-exact "$wisp" density --method exact --quiet --output "$out/default/exact.json"; fi
+    rm -rf "$out/default" "$out"/default-*; mkdir -p "$out/default"
+    # Truly without flags: run in default/, which writes default/wisp-output/{run,density}.json.
+    timed default-run bash -c "cd '$out/default' && exec '$wisp'"
+    if ((has_exact)); then
+        timed default-exact bash -c "cd '$out/default' && exec '$wisp' density --method exact --quiet --output wisp-output/exact.json"
+    fi
     uptime > "$out/load-default.txt"
 fi
 skipped large || case_issue large "$LARGE" "$LARGE"

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """The machine a benchmark ran on, as JSON: CPU, cores, load average, the OpenBLAS environment,
 the OpenBLAS that `wisp` links and the kernel it picks in this environment (openblas_get_corename
-through ctypes), and numpy's BLAS in the environment the numpy peer runs in (OPENBLAS_CORETYPE and
+through ctypes) and its dgemm rate, and numpy's BLAS (kernel and dgemm rate) in the environment the numpy peer runs in (OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE unset; threadpoolctl's report, or numpy.show_config's when it is missing).
 
     machine.py --wisp .build-bench/release/wisp
 """
-import argparse, ctypes, json, os, platform, re, subprocess, sys
+import argparse, ctypes, json, math, os, platform, re, subprocess, sys
 
 NUMPY_PROBE = r"""
 import json, numpy
@@ -16,7 +16,12 @@ try:
             for d in threadpoolctl.threadpool_info()]
 except ImportError:
     info = "threadpoolctl missing: " + str(numpy.show_config(mode="dicts").get("Build Dependencies", {}).get("blas"))
-print(json.dumps({"numpy": numpy.__version__, "blas": info}))
+import time
+n = 2048
+a, b = numpy.random.rand(n, n), numpy.random.rand(n, n)
+a @ b
+best = min((lambda t0: (a @ b, time.perf_counter() - t0)[1])(time.perf_counter()) for _ in range(2))
+print(json.dumps({"numpy": numpy.__version__, "blas": info, "dgemm_gflops": 2 * n ** 3 / best / 1e9}))
 """
 
 
@@ -45,9 +50,27 @@ def wisp_openblas(wisp):
         out["threads"] = lib.openblas_get_num_threads()
         lib.openblas_get_config.restype = ctypes.c_char_p
         out["config"] = lib.openblas_get_config().decode().strip()
+        out["dgemm_gflops"] = dgemm_rate(lib)
     except (OSError, AttributeError) as e:
         out["kernel"] = f"unknown ({e})"
     return out
+
+
+def dgemm_rate(lib, n=2048):
+    """GFLOP/s of one n × n × n cblas_dgemm of this library (best of 2 after a warm-up)."""
+    import time
+    import numpy as np
+    a, b, c = np.random.rand(n, n), np.random.rand(n, n), np.zeros((n, n))
+    ptr = ctypes.POINTER(ctypes.c_double)
+    args = (101, 111, 111, n, n, n, ctypes.c_double(1.0), a.ctypes.data_as(ptr), n, b.ctypes.data_as(ptr), n,
+            ctypes.c_double(0.0), c.ctypes.data_as(ptr), n)
+    lib.cblas_dgemm(*args)
+    best = math.inf
+    for _ in range(2):
+        t0 = time.perf_counter()
+        lib.cblas_dgemm(*args)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n ** 3 / best / 1e9
 
 
 def main():
