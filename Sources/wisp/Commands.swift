@@ -21,6 +21,8 @@ struct Top: ParsableCommand {
     var maxApplications: Int?
     @Option(name: .customLong("save-eigenvectors"), help: "Write the k eigenvectors of F to this .safetensors file, shaped like the parameters (eigenvector.<i>.<layer>.weight/.bias).")
     var saveEigenvectors: String?
+    @Option(help: "auto: the exact sample-space path when the TC × TC matrix fits and its cost model says it is cheaper, else Lanczos (the choice and its reason are recorded); exact: form K (or H_ℓ^½ K H_ℓ^½ for ggn) from per-layer Gram factors and solve with LAPACK; lanczos: matrix-free thick-restart Lanczos.")
+    var method: TopMethod = .auto
     @OptionGroup var checkpointing: CheckpointOptions
     @OptionGroup var out: OutputOptions
 
@@ -29,19 +31,37 @@ struct Top: ParsableCommand {
         let settings = LanczosSettings(count: k, which: which, tolerance: tol, basisSize: basis, maxApplications: maxApplications,
                                        seed: network.seed)
         if saveEigenvectors != nil { try problem.communicator.agree { try EigenvectorExport.ensureFits(problem, k: k) } }
-        let matrix = saveEigenvectors != nil && EigenvectorExport.usesSampleSpace(matrix: self.matrix, k: k, problem: problem) ? .ntk : self.matrix
-        // Tolerance and budget only decide when to stop, so a run may resume with other values.
-        let checkpoint = try checkpointing.open("top", problem: problem, settings: [
-            "matrix": matrix.rawValue, "k": "\(k)", "which": which.rawValue, "basis": "\(basis.map(String.init) ?? "default")",
-        ], replicated: !matrix.isSampleSpace)
-        var (result, timings) = try TopJob.run(problem, matrix: matrix, settings: settings, checkpoint: checkpoint,
+        let solver = Runtime.eigensolver()
+        let n = problem.sampleSpaceDimension
+        // F's smallest eigenvalues are its null space when P > TC: not in K's spectrum.
+        let restriction: String? = which == .smallest && self.matrix != .ntk && problem.parameterCount > n
+            ? "the smallest eigenvalues of \(self.matrix.rawValue) lie in its null space (P = \(problem.parameterCount) > TC = \(n)); use --matrix ntk for K's smallest"
+            : (k > n ? "--k \(k) exceeds TC = \(n), the number of nonzero eigenvalues the sample space holds" : nil)
+        let basisSize = min(problem.parameterCount, basis ?? max(2 * k + 20, 40))
+        let choice = try MethodChoice.choose(problem, matrix: self.matrix, requested: method.rawValue, iterative: "lanczos",
+                                             iterativeApplications: 2 * basisSize, selection: .indices(max(n - k, 0)..<n), vectors: true,
+                                             solver: solver, exactRestriction: restriction)
+        var result: TopResult, timings: Timings
+        if choice.isExact {
+            (result, timings) = try TopJob.runExact(problem, matrix: self.matrix, count: k, which: which, tolerance: tol, solver: solver,
+                                                    reporter: Runtime.progress("top", quiet: out.quiet))
+        } else {
+            let matrix = saveEigenvectors != nil && EigenvectorExport.usesSampleSpace(matrix: self.matrix, k: k, problem: problem) ? .ntk : self.matrix
+            // Tolerance and budget only decide when to stop, so a run may resume with other values.
+            let checkpoint = try checkpointing.open("top", problem: problem, settings: [
+                "matrix": matrix.rawValue, "k": "\(k)", "which": which.rawValue, "basis": "\(basis.map(String.init) ?? "default")",
+            ], replicated: !matrix.isSampleSpace)
+            (result, timings) = try TopJob.run(problem, matrix: matrix, settings: settings, checkpoint: checkpoint,
                                                reporter: Runtime.progress("top", quiet: out.quiet))
+        }
+        result.methodChoice = choice
+        let matrix = self.matrix
         if let path = saveEigenvectors {
             result.eigenvectors = try EigenvectorExport.run(problem, top: result, path: path, rule: EigenvectorExport.rule)
         }
         let theory = TheoryBlock.make(for: problem, matrix: matrix).comparing(["lambda_max": result.eigenvalues[0]])
         if Runtime.isLead { try report(problem, result, timings, theory) }
-        if !result.converged.allSatisfy({ $0 }) {
+        if !choice.isExact && !result.converged.allSatisfy({ $0 }) {
             let missing = result.converged.filter { !$0 }.count
             throw WispError.numerical("\(missing) of \(k) eigenpairs did not reach --tol \(tol) after \(result.operatorApplications) operator applications (budget \(settings.maxApplications ?? 50 * result.basisSize)); they are reported with their residuals (raise --max-applications or --basis)")
         }
@@ -49,6 +69,7 @@ struct Top: ParsableCommand {
 
     private func report(_ problem: Problem, _ result: TopResult, _ timings: Timings, _ theory: TheoryBlock) throws {
         say(Summary.header(problem))
+        if let c = result.methodChoice { say("  method     \(c.method) (\(c.requested == "auto" ? "auto: " : "")\(c.reason))") }
         for (i, (value, residual)) in zip(result.eigenvalues, result.residuals).enumerated() {
             say(String(format: "  λ_%-3d %.10e   residual %.2e%@", i + 1, value, residual, result.converged[i] ? "" : "  (not converged)"))
         }
@@ -61,7 +82,8 @@ struct Top: ParsableCommand {
         say(Summary.timing(timings))
         if let path = out.output {
             try RunRecord(command: "top", problem: problem,
-                          settings: ["matrix": result.matrix.rawValue, "k": "\(k)", "which": which.rawValue, "tol": "\(tol)", "basis": "\(result.basisSize)"],
+                          settings: ["matrix": result.matrix.rawValue, "k": "\(k)", "which": which.rawValue, "tol": "\(tol)", "basis": "\(result.basisSize)",
+                                     "method": method.rawValue],
                           timings: timings, theory: theory, result: result).write(to: path)
             say("  output     \(path)")
         }
@@ -70,13 +92,15 @@ struct Top: ParsableCommand {
 
 struct Density: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The spectral density of F by stochastic Lanczos quadrature or the kernel polynomial method, as JSON, CSV and an SVG plot.")
+        abstract: "The spectral density of F: exact from the sample-space matrix, or estimated by stochastic Lanczos quadrature or the kernel polynomial method; JSON, CSV and an SVG plot.")
 
     @OptionGroup var network: NetworkOptions
-    @Option(help: "fisher: probes in parameter space; ntk: probes in sample space, mapped to F's density (recommended when P ≫ TC); ggn, hessian, residual: the matrices of --loss in parameter space (use --grid linear for the indefinite ones).")
+    @Option(help: "fisher or ntk: the density of F (estimates probe in parameter or sample space; ntk is recommended when P ≫ TC); ggn, hessian, residual: the matrices of --loss (use --grid linear for the indefinite ones).")
     var matrix: CurvatureMatrix = .ntk
-    @Option(help: "slq: stochastic Lanczos quadrature; kpm: kernel polynomial method (Chebyshev moments, same probes).")
-    var method: DensityMethod = .slq
+    @Option(help: "auto: exact when the TC × TC matrix fits and is cheaper than SLQ (the choice and its reason are recorded), else slq; exact: every eigenvalue from the formed sample-space matrix and LAPACK (written to <output>.eigenvalues.csv); slq: stochastic Lanczos quadrature; kpm: kernel polynomial method (Chebyshev moments, same probes).")
+    var method: DensityMethod = .auto
+    @Flag(name: .customLong("compare-exact"), help: "With slq or kpm: also compute the exact spectrum and report the estimate's Wasserstein-1 distance and moment errors against it (exact_comparison).")
+    var compareExact = false
     @OptionGroup var kpm: KPMOptions
     @Option(help: "Rademacher probe vectors n_v.")
     var probes: Int = 10
@@ -86,36 +110,68 @@ struct Density: ParsableCommand {
     var grid: GridScale = .log
     @Option(name: .customLong("grid-points"), help: "Grid points.")
     var gridPoints: Int = 400
-    @Option(help: "Gaussian broadening σ: decades on a log grid, fraction of the span on a linear grid. Default: 0.05 / 0.01.")
+    @Option(help: "Gaussian broadening σ (slq and exact): decades on a log grid, fraction of the span on a linear grid. Default: 0.05 / 0.01.")
     var broadening: Double?
     @OptionGroup var checkpointing: CheckpointOptions
     @OptionGroup var out: OutputOptions
 
     func run() throws {
         try kpm.validate(method: method, broadening: broadening)
-        if method == .kpm { return try runKPM() }
+        if compareExact && (method == .exact || method == .auto) {
+            throw ValidationError("--compare-exact compares an estimate with the exact spectrum: give --method slq or --method kpm")
+        }
         let path = out.output ?? "wisp-output/density.json"
         let problem = try network.makeProblem(outputs: [path])
-        // Probe p depends on (seed, p, steps) only: a rerun with more --probes reuses the finished ones.
-        let checkpoint = try checkpointing.open("density", problem: problem, settings: ["matrix": matrix.rawValue, "steps": "\(steps)"],
-                                                replicated: true)
-        let (result, timings) = try DensityJob.run(
-            problem, matrix: matrix, settings: SLQSettings(probes: probes, steps: steps, seed: network.seed),
-            grid: DensitySettings(scale: grid, points: gridPoints, broadening: broadening), checkpoint: checkpoint,
-            reporter: Runtime.progress("density", quiet: out.quiet))
+        let solver = Runtime.eigensolver()
+        let iterative = method == .kpm ? "kpm" : "slq"
+        let applications = method == .kpm ? probes * ((kpm.moments ?? 256) / 2) + (kpm.boundSteps ?? 30) : probes * steps
+        let choice = try MethodChoice.choose(problem, matrix: matrix, requested: method.rawValue, iterative: iterative,
+                                             iterativeApplications: applications, selection: .all, vectors: false, solver: solver)
+        let gridSettings = DensitySettings(scale: grid, points: gridPoints, broadening: broadening)
+        let reporter = Runtime.progress("density", quiet: out.quiet)
+        /// The exact spectrum for --compare-exact (collective).
+        func exactReference() throws -> (DensityResult, Double) {
+            _ = try MethodChoice.choose(problem, matrix: matrix, requested: "exact", iterative: iterative, iterativeApplications: applications,
+                                        selection: .all, vectors: false, solver: solver)
+            let (exact, t) = try DensityJob.runExact(problem, matrix: matrix, grid: gridSettings, solver: solver, reporter: reporter)
+            return (exact, t.totalSeconds)
+        }
+        if method == .kpm { return try runKPM(problem, choice: choice, reference: compareExact ? exactReference : nil) }
+        var result: DensityResult, timings: Timings
+        var settings = ["matrix": matrix.rawValue, "method": method.rawValue, "grid": grid.rawValue, "grid_points": "\(gridPoints)"]
+        if choice.isExact {
+            (result, timings) = try DensityJob.runExact(problem, matrix: matrix, grid: gridSettings, solver: solver, reporter: reporter)
+        } else {
+            // Probe p depends on (seed, p, steps) only: a rerun with more --probes reuses the finished ones.
+            let checkpoint = try checkpointing.open("density", problem: problem, settings: ["matrix": matrix.rawValue, "steps": "\(steps)"],
+                                                    replicated: true)
+            (result, timings) = try DensityJob.run(
+                problem, matrix: matrix, settings: SLQSettings(probes: probes, steps: steps, seed: network.seed),
+                grid: gridSettings, checkpoint: checkpoint, reporter: reporter)
+            settings["probes"] = "\(probes)"
+            settings["steps"] = "\(steps)"
+            if compareExact {
+                let (exact, seconds) = try exactReference()
+                result.comparison = DensityComparison.compare(estimate: result.estimateMeasure!, measure: "Gauss nodes of every probe",
+                                                              moments: result.moments, zeroMass: result.density.zeroMass, exact: exact,
+                                                              parameters: problem.parameterCount, exactSeconds: seconds)
+            }
+        }
+        result.methodChoice = choice
         let theory = TheoryBlock.make(for: problem, matrix: matrix).comparing([
             "mean_eigenvalue": result.moments[0].exact ?? result.moments[0].estimate, "second_moment": result.moments[1].estimate,
-        ])
+        ] .merging(choice.isExact ? ["lambda_max": result.largestNode] : [:]) { a, _ in a })
         guard Runtime.isLead else { return }
         let written = try DensityOutput.write(result, timings: timings, problem: problem, jsonPath: path, command: "density",
-                                              settings: ["matrix": matrix.rawValue, "probes": "\(probes)", "steps": "\(steps)",
-                                                         "grid": grid.rawValue, "grid_points": "\(gridPoints)"], theory: theory,
+                                              settings: settings, theory: theory,
                                               markers: theory.predictions["lambda_max"].map { [("λ_max theory", $0)] } ?? [])
         say(Summary.header(problem))
+        say("  method     \(choice.method) (\(choice.requested == "auto" ? "auto: " : "")\(choice.reason))")
         say(Summary.density(written))
+        if let c = written.comparison { say(Summary.comparison(c)) }
         say(Summary.theory(theory))
         say(Summary.timing(timings))
-        say("  output     \(path), \(written.csv!), \(written.svg!)")
+        say("  output     \(path), \(written.csv!), \(written.svg!)" + (written.eigenvaluesFile.map { ", \($0)" } ?? ""))
     }
 }
 

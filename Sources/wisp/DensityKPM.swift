@@ -4,7 +4,7 @@ import Wisp
 
 /// How `wisp density` measures.
 enum DensityMethod: String, ExpressibleByArgument, CaseIterable {
-    case slq, kpm
+    case auto, exact, slq, kpm
 }
 
 extension DampingKernel: ExpressibleByArgument {}
@@ -30,7 +30,7 @@ struct KPMOptions: ParsableArguments {
     }
 
     func validate(method: DensityMethod, broadening: Double?) throws {
-        if method == .slq, let flag = anyGiven.first { throw ValidationError("\(flag) applies to --method kpm only") }
+        if method != .kpm, let flag = anyGiven.first { throw ValidationError("\(flag) applies to --method kpm only") }
         if method == .kpm, broadening != nil { throw ValidationError("--broadening applies to --method slq only (KPM's resolution is set by --moments and --kernel)") }
     }
 
@@ -40,9 +40,8 @@ struct KPMOptions: ParsableArguments {
 }
 
 extension Density {
-    func runKPM() throws {
+    func runKPM(_ problem: Problem, choice: MethodChoice, reference: (() throws -> (DensityResult, Double))?) throws {
         let path = out.output ?? "wisp-output/density.json"
-        let problem = try network.makeProblem(outputs: [path])
         let settings = KPMSettings(probes: probes, moments: kpm.moments ?? 256, kernel: kpm.kernel ?? .jackson, seed: network.seed)
         let o = kpm.options
         // The kernel only acts on the reconstruction: a rerun with another kernel reuses the moments.
@@ -51,10 +50,16 @@ extension Density {
             "bound_steps": "\(o.boundSteps)", "lower_bound": o.lowerBound.map { "\($0)" } ?? "auto",
             "upper_bound": o.upperBound.map { "\($0)" } ?? "auto",
         ], replicated: true)
-        let (result, timings) = try KPMDensityJob.run(
+        var (result, timings) = try KPMDensityJob.run(
             problem, matrix: matrix, settings: settings, options: o,
             grid: DensitySettings(scale: grid, points: gridPoints), checkpoint: checkpoint,
             reporter: Runtime.progress("density", quiet: out.quiet))
+        if let reference {
+            let (exact, seconds) = try reference()
+            result.comparison = DensityComparison.compare(estimate: result.estimateMeasure, measure: "damped density on the grid, deflated pairs",
+                                                          moments: result.moments, zeroMass: result.density.zeroMass, exact: exact,
+                                                          parameters: problem.parameterCount, exactSeconds: seconds)
+        }
         let theory = TheoryBlock.make(for: problem, matrix: matrix).comparing([
             "mean_eigenvalue": result.moments[0].exact ?? result.moments[0].estimate, "second_moment": result.moments[1].estimate,
         ])
@@ -76,8 +81,14 @@ extension Density {
             if let e = m.exact { s += String(format: "   (exact %.6e)", e) }
         }
         say(s)
+        if let c = written.comparison { say(Summary.comparison(c)) }
         say(Summary.theory(theory))
         say(Summary.timing(timings))
         say("  output     \(path), \(written.csv!), \(written.svg!)")
     }
+}
+
+/// How `wisp top` computes eigenpairs.
+enum TopMethod: String, ExpressibleByArgument, CaseIterable {
+    case auto, exact, lanczos
 }

@@ -26,10 +26,27 @@ enum Summary {
     }
 
     static func density(_ r: DensityResult) -> String {
+        if let values = r.exactEigenvalues {
+            var s = String(format: "  density    exact, %d eigenvalues of the sample-space matrix, λ_max %.10e; zero mass %.6f",
+                           values.count, values.first ?? 0, r.density.zeroMass)
+            for m in r.moments { s += String(format: "\n  tr(F^%d)/P  %.10e   (exact)", m.order, m.estimate) }
+            return s
+        }
         var s = "  density    SLQ, \(r.probes) probes × \(r.steps) steps in \(r.space) space; zero mass \(String(format: "%.6f", r.density.zeroMass))"
         for m in r.moments {
             s += String(format: "\n  tr(F^%d)/P  %.6e ± %.2e", m.order, m.estimate, m.standardError)
             if let e = m.exact { s += String(format: "   (exact %.6e)", e) }
+        }
+        return s
+    }
+
+    /// An estimate against the exact spectrum: W₁ and moment errors.
+    static func comparison(_ c: DensityComparison) -> String {
+        var s = String(format: "  vs exact   W₁ %.4e (%.2e λ_max), W₁ on log₁₀ λ %.4f decades; zero mass %.6f (exact %.6f); exact spectrum in %.2f s",
+                       c.wasserstein1, c.wasserstein1Relative, c.wasserstein1Log10, c.zeroMassEstimate, c.zeroMassExact, c.exactSeconds)
+        for m in c.moments {
+            s += String(format: "\n    tr(F^%d)/P relative error %+.3e", m.order, m.relativeError)
+            if let z = m.standardErrors { s += String(format: " (%+.2f standard errors)", z) }
         }
         return s
     }

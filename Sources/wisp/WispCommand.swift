@@ -61,6 +61,11 @@ enum Runtime {
         ProgressReporter(label: label, enabled: !quiet && communicator.rank == 0)
     }
 
+    /// The dense eigensolver of the exact sample-space path.
+    static func eigensolver() -> any SymmetricEigensolver {
+        ReplicatedLAPACKEigensolver(communicator: communicator)
+    }
+
     /// Whether this process prints summaries and writes files.
     static var isLead: Bool { communicator.rank == 0 }
 }

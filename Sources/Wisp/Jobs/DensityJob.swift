@@ -34,11 +34,23 @@ public struct DensityResult: Encodable, Sendable {
     public var resumedProbes: Int
     public var csv: String?
     public var svg: String?
+    /// The exact path's eigenvalues of the sample-space matrix (all TC, descending), written in
+    /// full to ``eigenvaluesFile`` beside the JSON; nil for SLQ.
+    public var exactEigenvalues: [Double]?
+    public var eigenvaluesFile: String?
+    /// Which path ran and why (`--method auto`).
+    public var methodChoice: MethodChoice?
+    /// The estimate against the exact spectrum (`--compare-exact`).
+    public var comparison: DensityComparison?
+    /// SLQ's measure of F (pooled Gauss nodes and weights, the null space at 0 included); not written.
+    public var estimateMeasure: (nodes: [Double], weights: [Double])?
 
     private enum CodingKeys: String, CodingKey {
         case matrix, space, method, probes, steps, densityOf = "density_of", nullSpaceFraction = "null_space_fraction",
              moments, largestNode = "largest_node", operatorApplications = "slq_operator_applications", resumedProbes = "resumed_probes", csv, svg
         case grid, gridScale = "grid_scale", densityValues = "density", broadening, zeroMass = "zero_mass", negativeMass = "negative_mass"
+        case eigenvaluesFile = "eigenvalues_file", eigenvalueCount = "eigenvalue_count", methodChoice = "method_choice",
+             comparison = "exact_comparison"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -62,10 +74,43 @@ public struct DensityResult: Encodable, Sendable {
         try c.encode(density.broadening, forKey: .broadening)
         try c.encode(density.zeroMass, forKey: .zeroMass)
         try c.encode(density.negativeMass, forKey: .negativeMass)
+        try c.encodeIfPresent(eigenvaluesFile, forKey: .eigenvaluesFile)
+        try c.encodeIfPresent(exactEigenvalues?.count, forKey: .eigenvalueCount)
+        try c.encodeIfPresent(methodChoice, forKey: .methodChoice)
+        try c.encodeIfPresent(comparison, forKey: .comparison)
     }
 }
 
 public enum DensityJob {
+    /// The exact density of F (or G) from all TC eigenvalues of the sample-space matrix
+    /// (``ExactSpectrumJob``): F has the min(TC, P) largest of them and max(P − TC, 0) zeros, so
+    ///     ρ_F = (1/P) Σ_i δ(λ − λ_i) + (1 − min(TC, P)/P) δ₀,   tr(Fᵖ)/P = (1/P) Σ_i λ_iᵖ,
+    /// drawn on the same grid and broadening as SLQ. Moments are exact (standard error 0).
+    public static func runExact(_ problem: Problem, matrix: CurvatureMatrix, grid: DensitySettings,
+                                solver: any SymmetricEigensolver, reporter: ProgressReporter? = nil) throws -> (DensityResult, Timings) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let communicationBefore = problem.communicator.statistics
+        let spectrum = try ExactSpectrumJob.run(problem, matrix: matrix, selection: .all, vectors: false, solver: solver, reporter: reporter)
+        let P = problem.parameterCount
+        let kept = Array(spectrum.values.prefix(P))
+        let s = Double(kept.count) / Double(P)
+        let density = try SpectralDensity(nodes: kept, weights: [Double](repeating: 1 / Double(P), count: kept.count),
+                                          extraZeroMass: 1 - s, settings: grid)
+        let moments = (1...4).map { order -> MomentRecord in
+            let m = kept.reduce(0.0) { $0 + Foundation.pow($1, Double(order)) } / Double(P)
+            return MomentRecord(order: order, estimate: m, standardError: 0, exact: m)
+        }
+        var result = DensityResult(matrix: matrix, space: "sample", probes: 0, steps: 0, nullSpaceFraction: max(1 - s, 0), density: density,
+                                   moments: moments, largestNode: kept.first ?? 0, operatorApplications: 0, resumedProbes: 0)
+        result.method = spectrum.method
+        result.densityOf = ["ggn": "G", "hessian": "H", "residual": "S"][matrix.rawValue] ?? "F"
+        result.exactEigenvalues = spectrum.values
+        let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        let communication = (problem.communicator.statistics - communicationBefore).seconds
+        return (result, Timings(totalSeconds: total, operatorSeconds: spectrum.formSeconds, operatorApplications: spectrum.formApplications,
+                                communicationSeconds: communication))
+    }
+
     /// SLQ on F (parameter space) or K (sample space), mapped to the density of F.
     ///
     /// In sample space every SLQ node θ of K is an eigenvalue of F with weight scaled by
@@ -105,6 +150,7 @@ public enum DensityJob {
                                    moments: moments, largestNode: nodes.max() ?? 0, operatorApplications: slq.operatorApplications,
                                    resumedProbes: resumed)
         result.densityOf = ["ggn": "G", "hessian": "H", "residual": "S"][matrix.rawValue] ?? "F"
+        result.estimateMeasure = (nodes + [0], weights.map { $0 * s } + [max(1 - s, 0)])
         let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         let communication = (problem.communicator.statistics - communicationBefore).seconds
         return (result, Timings(totalSeconds: total, operatorSeconds: op.seconds, operatorApplications: op.applications,

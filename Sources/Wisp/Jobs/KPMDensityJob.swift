@@ -30,8 +30,19 @@ public struct KPMDensityResult: Encodable, Sendable {
     public var resumedProbes: Int
     public var csv: String?
     public var svg: String?
+    /// The estimate against the exact spectrum (`--compare-exact`).
+    public var comparison: DensityComparison?
+
+    /// KPM's measure of F: the damped curve as point masses, the zero mass, and the deflated
+    /// pairs at their eigenvalues.
+    public var estimateMeasure: (nodes: [Double], weights: [Double]) {
+        var m = density.measure()
+        for d in deflated { m.nodes.append(d.eigenvalue); m.weights.append(d.mass) }
+        return m
+    }
 
     private enum CodingKeys: String, CodingKey {
+        case comparison = "exact_comparison"
         case matrix, space, method, probes, chebyshevMomentCount = "chebyshev_moment_count", kernel, damping,
              chebyshevMoments = "chebyshev_moments", chebyshevMomentErrors = "chebyshev_moment_errors", bounds, deflated,
              densityOf = "density_of", nullSpaceFraction = "null_space_fraction", moments,
@@ -68,6 +79,7 @@ public struct KPMDensityResult: Encodable, Sendable {
         try c.encode(density.broadening, forKey: .resolution)
         try c.encode(density.zeroMass, forKey: .zeroMass)
         try c.encode(density.negativeMass, forKey: .negativeMass)
+        try c.encodeIfPresent(comparison, forKey: .comparison)
     }
 }
 

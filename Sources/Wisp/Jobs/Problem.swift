@@ -237,6 +237,15 @@ public final class Problem {
     }
     private var cachedGram: [Double]?
 
+    /// This process's rows of K like ``gramRows()``, handed over rather than shared: the cache (if
+    /// any) is dropped, so the caller may overwrite them without a copy (the dense eigensolvers
+    /// consume their matrix).
+    public func takeGramRows() -> [Double] {
+        let rows = gramRows()
+        cachedGram = nil
+        return rows
+    }
+
     /// tr(F²)/P = ‖K‖²_F / P, exactly (every process computes its rows of K).
     public func exactSecondMoment() -> Double {
         FisherMoments.secondTrace(gramRows: gramRows(), communicator: communicator) / Double(parameterCount)

@@ -20,10 +20,13 @@ public struct TopResult: Encodable, Sendable {
     public var vectors: [[Double]] = []
     /// The eigenvectors of F written with `--save-eigenvectors` (``EigenvectorExport``).
     public var eigenvectors: EigenvectorReport?
+    /// Which path ran (exact or Lanczos) and why.
+    public var methodChoice: MethodChoice?
 
     private enum CodingKeys: String, CodingKey {
         case matrix, space, method, eigenvalues, residuals, residualEstimates = "residual_estimates", converged,
-             operatorApplications = "lanczos_operator_applications", restarts, basisSize = "basis_size", tolerance, eigenvectors
+             operatorApplications = "lanczos_operator_applications", restarts, basisSize = "basis_size", tolerance, eigenvectors,
+             methodChoice = "method_choice"
     }
 }
 
@@ -59,6 +62,37 @@ public enum TopJob {
         let communication = (problem.communicator.statistics - communicationBefore).seconds
         return (result, Timings(totalSeconds: total, operatorSeconds: op.seconds, operatorApplications: op.applications,
                             communicationSeconds: communication))
+    }
+
+    /// The k extreme eigenpairs of F, K or G by the exact sample-space path (``ExactSpectrumJob``):
+    /// the TC × TC matrix formed, LAPACK `dsyevr` for the k wanted pairs, each pair's residual
+    /// ‖A u − λ u‖ recomputed with the matrix-free sample-space operator (one application per
+    /// pair). A pair is converged when that residual is at most `tolerance`·|λ|. The result is in
+    /// sample space (vectors u; F's are v = Jᵀ u / √(T λ), ``EigenvectorExport``).
+    public static func runExact(_ problem: Problem, matrix: CurvatureMatrix, count k: Int, which: SpectrumEnd, tolerance: Double,
+                                solver: any SymmetricEigensolver, reporter: ProgressReporter? = nil) throws -> (TopResult, Timings) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let communicationBefore = problem.communicator.statistics
+        let n = problem.sampleSpaceDimension
+        guard k >= 1, k <= n else {
+            throw WispError.invalidConfiguration("--k must be between 1 and TC = \(n) for --method exact (got \(k))")
+        }
+        // Semidefinite: the largest magnitudes are the largest.
+        let selection: EigenSelection = which == .smallest ? .indices(0..<k) : .indices((n - k)..<n)
+        let spectrum = try ExactSpectrumJob.run(problem, matrix: matrix, selection: selection, vectors: true, solver: solver, reporter: reporter)
+        var values = spectrum.values
+        var vectors = (0..<values.count).map { spectrum.vector($0) }
+        if which == .smallest { values.reverse(); vectors.reverse() }
+        let op = TimedOperator(try ExactSpectrumJob.sampleSpaceOperator(problem, spectrum: spectrum))
+        let residuals = ExactSpectrumJob.residuals(op, values: values, vectors: vectors)
+        let converged = zip(residuals, values).map { $0 <= tolerance * abs($1) }
+        let result = TopResult(matrix: matrix, space: "sample", method: spectrum.method, eigenvalues: values, residuals: residuals,
+                               residualEstimates: residuals, converged: converged, operatorApplications: 0, restarts: 0, basisSize: 0,
+                               tolerance: tolerance, vectors: vectors)
+        let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        let communication = (problem.communicator.statistics - communicationBefore).seconds
+        return (result, Timings(totalSeconds: total, operatorSeconds: op.seconds, operatorApplications: op.applications + spectrum.formApplications,
+                                communicationSeconds: communication))
     }
 
     /// Refuses a Krylov basis that cannot fit in memory, before allocating it.

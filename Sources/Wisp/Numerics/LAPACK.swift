@@ -33,4 +33,43 @@ public enum LAPACK {
         guard info == 0 else { throw WispError.numerical("LAPACK dsyevd failed (info \(info)) on a symmetric matrix of size \(n)") }
         return (w, vectors ? a : [])
     }
+
+    /// Selected eigenpairs of a dense symmetric matrix (row-major n × n, upper triangle read;
+    /// `matrix` is overwritten). `.all`: every eigenvalue by divide and conquer (`dsyevd`,
+    /// ≈ 4/3 n³ flops for the tridiagonal reduction, + ≈ 4 n³ with vectors); `.indices(r)`: the
+    /// eigenvalues with ascending indices r by `dsyevr` (MRRR: the reduction plus O(n·|r|) for
+    /// the selected pairs), so the top k of n cost little more than the reduction.
+    /// Eigenvalues ascending; vectors n × |r| row-major, column j belonging to value j.
+    public static func symmetricEigen(_ matrix: inout [Double], n: Int, selection: EigenSelection, vectors: Bool)
+        throws -> (values: [Double], vectors: [Double])
+    {
+        precondition(matrix.count == n * n)
+        if n == 0 { return ([], []) }
+        switch selection {
+        case .all:
+            var w = [Double](repeating: 0, count: n)
+            let info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: vectors ? "V" : "N")),
+                                      Int8(UInt8(ascii: "U")), Int32(n), &matrix, Int32(n), &w)
+            guard info == 0 else { throw WispError.numerical("LAPACK dsyevd failed (info \(info)) on a symmetric matrix of size \(n)") }
+            if !vectors { return (w, []) }
+            return (w, matrix)
+        case .indices(let range):
+            precondition(range.lowerBound >= 0 && range.upperBound <= n)
+            let m = range.count
+            if m == 0 { return ([], []) }
+            var w = [Double](repeating: 0, count: n)
+            var z = [Double](repeating: 0, count: vectors ? n * m : 1)
+            var found: Int32 = 0
+            var support = [Int32](repeating: 0, count: 2 * max(m, 1))
+            let info = LAPACKE_dsyevr(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: vectors ? "V" : "N")), Int8(UInt8(ascii: "I")),
+                                      Int8(UInt8(ascii: "U")), Int32(n), &matrix, Int32(n), 0, 0,
+                                      Int32(range.lowerBound + 1), Int32(range.upperBound), 0, &found, &w, &z,
+                                      Int32(vectors ? m : 1), &support)
+            guard info == 0 else { throw WispError.numerical("LAPACK dsyevr failed (info \(info)) on a symmetric matrix of size \(n)") }
+            guard Int(found) == m else {
+                throw WispError.numerical("LAPACK dsyevr returned \(found) of the \(m) eigenvalues asked for (matrix of size \(n))")
+            }
+            return (Array(w.prefix(m)), vectors ? z : [])
+        }
+    }
 }

@@ -10,6 +10,15 @@ public enum DensityFiles {
         return s
     }
 
+    /// Every eigenvalue of the exact path, descending, one per line under the header
+    /// `eigenvalue` (shortest round-trip decimal: each line reads back as the same double).
+    public static func eigenvaluesCSV(_ values: [Double]) -> String {
+        var s = "eigenvalue\n"
+        s.reserveCapacity(values.count * 24)
+        for v in values { s += "\(v)\n" }
+        return s
+    }
+
     /// A line plot of ρ against log₁₀ λ (or λ) with decade ticks, in plain SVG.
     public static func svg(_ d: SpectralDensity, title: String, markers: [(label: String, value: Double)] = []) -> String {
         let (w, h) = (720.0, 420.0)

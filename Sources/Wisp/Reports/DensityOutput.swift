@@ -11,13 +11,18 @@ public protocol DensityRecord: Encodable {
     var svg: String? { get set }
     /// The estimator in a few words for the figure's title, e.g. "SLQ 10×64".
     var methodCaption: String { get }
+    /// Every eigenvalue, when the spectrum was computed exactly (written to a file beside the JSON).
+    var exactEigenvalues: [Double]? { get }
+    var eigenvaluesFile: String? { get set }
 }
 
 extension DensityResult: DensityRecord {
-    public var methodCaption: String { "SLQ \(probes)×\(steps)" }
+    public var methodCaption: String { exactEigenvalues != nil ? "exact, \(exactEigenvalues!.count) eigenvalues" : "SLQ \(probes)×\(steps)" }
 }
 
 extension KPMDensityResult: DensityRecord {
+    public var exactEigenvalues: [Double]? { nil }
+    public var eigenvaluesFile: String? { get { nil } set {} }
     public var methodCaption: String {
         "KPM \(probes)×\(chebyshevMomentCount) \(kernel.rawValue)" + (deflated.isEmpty ? "" : ", \(deflated.count) deflated")
     }
@@ -39,6 +44,11 @@ public enum DensityOutput {
         try AtomicFile.createDirectory(forFile: jsonPath)
         try AtomicFile.write(Data(DensityFiles.csv(r.density).utf8), to: csv)
         try AtomicFile.write(Data(DensityFiles.svg(r.density, title: caption, markers: markers).utf8), to: svg)
+        if let values = r.exactEigenvalues {
+            let file = OutputPath.sibling(of: jsonPath, extension: "eigenvalues.csv")
+            r.eigenvaluesFile = file
+            try AtomicFile.write(Data(DensityFiles.eigenvaluesCSV(values).utf8), to: file)
+        }
         try RunRecord(command: command, problem: problem, settings: settings, timings: timings, theory: theory, result: r)
             .write(to: jsonPath)
         return r

@@ -104,6 +104,17 @@ public struct SpectralDensity: Codable, Sendable {
         grid = settings.scale == .log ? xs.map { Foundation.pow(10, $0) } : xs
     }
 
+    /// The curve as point masses: ρ(x_i)·Δx at every grid point (λ_i), plus ``zeroMass`` at λ = 0
+    /// (for distances such as ``SpectralDistance/wasserstein1(_:_:)``; the mass outside the grid
+    /// and ``negativeMass`` on a log grid are not included).
+    public func measure() -> (nodes: [Double], weights: [Double]) {
+        guard grid.count >= 2 else { return ([0], [zeroMass]) }
+        let x0 = scale == .log ? Foundation.log10(grid[0]) : grid[0]
+        let x1 = scale == .log ? Foundation.log10(grid[grid.count - 1]) : grid[grid.count - 1]
+        let dx = (x1 - x0) / Double(grid.count - 1)
+        return (grid + [0], density.map { max($0, 0) * dx } + [zeroMass])
+    }
+
     /// The pooled measure of all probes' rules, each probe weighted 1/n_v.
     public static func pooled(_ rules: [QuadratureRule]) -> (nodes: [Double], weights: [Double]) {
         let share = 1 / Double(max(rules.count, 1))

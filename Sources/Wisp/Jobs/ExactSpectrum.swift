@@ -1,0 +1,168 @@
+import Foundation
+
+/// Eigenpairs of F (or K, or G) computed exactly through sample space: the TC × TC matrix is
+/// formed and handed to a dense symmetric eigensolver.
+///
+///     F = (1/T) Jᵀ J  and  K = (1/T) J Jᵀ  have the same nonzero eigenvalues (Karakida et al.
+///     eq. S.5); G = (1/T) Jᵀ H_ℓ J has those of B K B, B = H_ℓ^(1/2) (``OutputHessianRoot``).
+///
+/// K comes from the per-layer Gram factors (Lou et al. eq. 9, ``BatchedJacobian/layerKernelFactors(layers:gather:visit:)``):
+/// C backward passes and Σ_l 2(TC)² M_l + 2T² M_(l−1) flops, each process forming its own rows;
+/// with batch statistics (samples coupled) column by column, TC operator applications.
+/// Eigenvectors u are sample-space vectors (index t·C + k); F's are v = Jᵀ u / √(T λ)
+/// (``EigenvectorExport``).
+public struct ExactSpectrum: Sendable {
+    /// The matrix asked for (fisher, ntk or ggn).
+    public var matrix: CurvatureMatrix
+    /// "K = (1/T) J Jᵀ" or "B K B, B = H_ℓ^(1/2)": the sample-space matrix that was solved.
+    public var sampleSpaceMatrix: String
+    /// TC.
+    public var dimension: Int
+    /// The selected eigenvalues, descending.
+    public var values: [Double]
+    /// This process's rows of the unit eigenvectors u_j (T_block·C × values.count, row-major,
+    /// column j ↔ values[j]); empty without vectors.
+    public var vectorRows: [Double]
+    /// How the matrix was formed and solved.
+    public var method: String
+    public var formSeconds: Double
+    public var solveSeconds: Double
+    /// Operator applications spent forming the matrix (TC with batch statistics, else 0).
+    public var formApplications: Int
+    /// B for G of a non-mse loss (this process's samples), to map u to G's eigenvectors.
+    public var root: OutputHessianRoot?
+
+    /// Column j of ``vectorRows``: this process's part of u_j.
+    public func vector(_ j: Int) -> [Double] {
+        let m = values.count, rows = vectorRows.count / max(m, 1)
+        return (0..<rows).map { vectorRows[$0 * m + j] }
+    }
+}
+
+public enum ExactSpectrumJob {
+    /// Why `matrix` has no exact sample-space form here (nil: it has one).
+    public static func unsupportedReason(_ matrix: CurvatureMatrix) -> String? {
+        switch matrix {
+        case .fisher, .ntk, .ggn: return nil
+        case .hessian, .residual:
+            return "the loss Hessian H and its residual part S are indefinite parameter-space matrices with no sample-space dual; use the matrix-free Lanczos/SLQ/KPM path"
+        }
+    }
+
+    /// Bytes per process the exact path holds at its peak: this process's rows of the TC × TC
+    /// matrix, the stacked backward signals of one layer (TC·M_l) and its two Gram factors,
+    /// plus the eigensolver's own (``SymmetricEigensolver/bytesPerProcess(dimension:vectors:processes:)``).
+    public static func bytesPerProcess(_ problem: Problem, vectors: Bool, solver: any SymmetricEigensolver) -> Double {
+        let n = Double(problem.sampleSpaceDimension), p = problem.communicator.size
+        let T = Double(problem.totalSamples), C = Double(problem.architecture.outputs)
+        let localRows = n / Double(p)
+        let widest = Double(problem.architecture.widths.max() ?? 0)
+        let factors = (localRows * n + T * T / Double(p)) + 2 * n * widest
+        return 8 * (localRows * n + factors) + solver.bytesPerProcess(dimension: Int(n), vectors: vectors, processes: p) + 0 * C
+    }
+
+    /// Flops of the exact path (all processes together): forming the matrix and the solve.
+    /// The dense solve's reduction to tridiagonal form runs at BLAS-2 speed for half its flops,
+    /// so it is weighted ×3 against GEMM flops when methods are compared.
+    public static func flops(_ problem: Problem, selection: EigenSelection, vectors: Bool) -> (form: Double, solve: Double) {
+        let a = problem.architecture
+        let T = Double(problem.totalSamples), C = Double(a.outputs), n = T * C
+        let form: Double
+        if a.normalization.couplesSamples {
+            form = n * problem.flopsPerProduct
+        } else {
+            // C backward passes (a quarter of a JVP + VJP product each) and the Gram GEMMs.
+            var grams = 0.0
+            for l in 1...a.depth { grams += 2 * n * n * Double(a.widths[l]) + 2 * T * T * Double(a.widths[l - 1]) }
+            form = C * problem.flopsPerProduct / 4 + grams
+        }
+        var solve = 4.0 / 3.0 * n * n * n
+        if vectors {
+            switch selection {
+            case .all: solve += 4 * n * n * n
+            case .indices(let r): solve += 2 * n * n * Double(r.count)
+            }
+        }
+        return (form, solve)
+    }
+
+    /// Refuses, before anything is formed, an exact path that does not fit in memory, naming the
+    /// bytes needed and available.
+    public static func ensureFits(_ problem: Problem, vectors: Bool, solver: any SymmetricEigensolver) throws {
+        let bytes = bytesPerProcess(problem, vectors: vectors, solver: solver)
+        if let available = ResourceUsage.availableBytes(), bytes > 0.8 * Double(available) {
+            let n = problem.sampleSpaceDimension
+            throw WispError.invalidConfiguration(String(
+                format: "--method exact: the %d × %d sample-space matrix needs %.2f GB per process but only %.2f GB are available; use more processes, or --method lanczos (top) / slq (density)",
+                n, n, bytes / 1e9, Double(available) / 1e9))
+        }
+    }
+
+    /// The eigenpairs `selection` (ascending indices into the TC eigenvalues) of the sample-space
+    /// matrix of `matrix`, descending. Collective.
+    public static func run(_ problem: Problem, matrix: CurvatureMatrix, selection: EigenSelection, vectors: Bool,
+                           solver: any SymmetricEigensolver, reporter: ProgressReporter? = nil) throws -> ExactSpectrum {
+        if let reason = unsupportedReason(matrix) { throw WispError.invalidConfiguration("--method exact: \(reason)") }
+        try problem.communicator.agree { try ensureFits(problem, vectors: vectors, solver: solver) }
+        let n = problem.sampleSpaceDimension, C = problem.architecture.outputs
+        let c = problem.communicator
+        let coupled = problem.architecture.normalization.couplesSamples
+        reporter?.report("forming the \(n) × \(n) sample-space matrix" + (coupled ? " column by column (\(n) products)" : " from per-layer Gram factors"), force: true)
+        let formStart = DispatchTime.now().uptimeNanoseconds
+        var rows = problem.takeGramRows()
+        var described = "K = (1/T) J Jᵀ"
+        var root: OutputHessianRoot? = nil
+        if matrix == .ggn && problem.configuration.loss != .mse {
+            let local = c.block(of: problem.totalSamples)
+            let mine = try OutputHessianRoot(try problem.lossEvaluation().outputHessian, rows: local.count)
+            let counts = (0..<c.size).map { c.block(of: problem.totalSamples, rank: $0).count * C * C }
+            let all = OutputHessianRoot(columns: C, blocks: c.allgather(mine.blocks, counts: counts))
+            mine.sandwich(&rows, localRows: local.count * C, all: all)
+            described = "B K B with B = H_ℓ^(1/2) of the \(problem.configuration.loss.rawValue) loss (block-diagonal over samples)"
+            root = mine
+        }
+        let formSeconds = Double(DispatchTime.now().uptimeNanoseconds - formStart) * 1e-9
+        reporter?.report(String(format: "formed in %.2f s; eigensolve of size %d", formSeconds, n), force: true)
+        let solveStart = DispatchTime.now().uptimeNanoseconds
+        let local = c.block(of: problem.totalSamples)
+        let localRows = (local.lowerBound * C)..<(local.upperBound * C)
+        let pairs = try solver.solve(rows: &rows, local: localRows, dimension: n, selection: selection, vectors: vectors)
+        let solveSeconds = Double(DispatchTime.now().uptimeNanoseconds - solveStart) * 1e-9
+        // Descending order, vectors' columns with them.
+        let m = pairs.values.count
+        let values = Array(pairs.values.reversed())
+        var vectorRows = [Double]()
+        if vectors && m > 0 {
+            let r = pairs.vectorRows.count / m
+            vectorRows = [Double](repeating: 0, count: r * m)
+            for i in 0..<r { for j in 0..<m { vectorRows[i * m + j] = pairs.vectorRows[i * m + (m - 1 - j)] } }
+        }
+        let formed = coupled ? "formed column by column (K e_i, batch statistics couple the samples)" : "formed from per-layer Gram factors (Lou et al. eq. 9)"
+        return ExactSpectrum(matrix: matrix, sampleSpaceMatrix: described, dimension: n, values: values, vectorRows: vectorRows,
+                             method: "exact: \(described) \(formed), \(pairs.method)", formSeconds: formSeconds, solveSeconds: solveSeconds,
+                             formApplications: coupled ? n : 0, root: root)
+    }
+
+    /// The matrix-free sample-space operator whose eigenpairs the exact path computed (K, or
+    /// B K B for G), for checking residuals of the reported pairs.
+    public static func sampleSpaceOperator(_ problem: Problem, spectrum: ExactSpectrum) throws -> any LinearOperator {
+        let k = try problem.makeOperator(.ntk)
+        if let root = spectrum.root { return SandwichedOperator(k, root: root) }
+        return k
+    }
+
+    /// ‖A u_j − λ_j u_j‖ for the pairs (values[j], vectors[j]) with the matrix-free operator A of
+    /// ``sampleSpaceOperator(_:spectrum:)`` (one application each; vectors are this process's
+    /// parts). Collective.
+    public static func residuals(_ op: any LinearOperator, values: [Double], vectors: [[Double]]) -> [Double] {
+        let n = op.space.localDimension
+        var y = [Double](repeating: 0, count: max(n, 1))
+        return values.indices.map { j in
+            let u = vectors[j] + (n == 0 ? [0] : [])
+            u.withUnsafeBufferPointer { up in y.withUnsafeMutableBufferPointer { op.apply(up.baseAddress!, into: $0.baseAddress!) } }
+            var local = 0.0
+            for i in 0..<n { let d = y[i] - values[j] * u[i]; local += d * d }
+            return (op.space.communicator?.sum(local) ?? local).squareRoot()
+        }
+    }
+}
