@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks the peers against Wisp's conventions on tiny networks: the numpy peer's K (formed from the
 per-layer factors) and the JAX + ARPACK peer's top eigenvalues must equal `wisp top --matrix ntk`'s
-(thick-restart Lanczos, --tol 1e-13) for every activation, C = 1 and 3, both parametrizations, with and
+(`--method lanczos`: thick-restart Lanczos, --tol 1e-13) for every activation, C = 1 and 3, both parametrizations, with and
 without biases; with `wisp density --method exact` (when the binary has it) every eigenvalue too.
 
     check_peers.py --wisp .build/release/wisp [--no-jax]
@@ -51,7 +51,7 @@ def main():
             name = f"{act} C={C} {param}{'' if bias else ' no-bias'}"
             flags = ["--depth", "3", "--width", str(M), "--outputs", str(C), "--activation", act, "--parametrization", param,
                      "--inputs", f"{tmp}/x.npy", "--seed", "3", "--quiet"] + extra + ([] if bias else ["--no-bias"])
-            run([a.wisp, "top", "--matrix", "ntk", "--k", str(k), "--tol", "1e-13", *flags,
+            run([a.wisp, "top", *(["--method", "lanczos"] if has_exact else []), "--matrix", "ntk", "--k", str(k), "--tol", "1e-13", *flags,
                  "--save-model", f"{tmp}/net.safetensors", "--output", f"{tmp}/top.json"])
             wisp_top = np.array(json.load(open(f"{tmp}/top.json"))["eigenvalues"])
             tensors, meta = read_safetensors(f"{tmp}/net.safetensors")
@@ -62,12 +62,11 @@ def main():
             scale = lam[0]
             checks = [("numpy vs wisp lanczos", np.max(np.abs(lam[:k] - wisp_top)) / scale)]
             if has_exact:
-                run([a.wisp, "density", "--method", "exact", *flags, "--model", f"{tmp}/net.safetensors",
-                     "--output", f"{tmp}/exact.json"])
+                run([a.wisp, "density", "--method", "exact", *flags, "--output", f"{tmp}/exact.json"])  # same seed, same net
                 ev = json.load(open(f"{tmp}/exact.json"))
                 path = ev.get("eigenvalues_file") or f"{tmp}/exact.eigenvalues.csv"
                 path = path if os.path.isabs(path) else os.path.join(tmp, os.path.basename(path))
-                wisp_all = np.sort(np.loadtxt(path, delimiter=",", comments="#", ndmin=2)[:, -1])[::-1]
+                wisp_all = np.sort(np.loadtxt(path, skiprows=1, ndmin=1))[::-1]  # header `eigenvalue`, one per line
                 n = min(len(wisp_all), len(lam))
                 checks.append((f"numpy vs wisp exact ({len(wisp_all)} values)", np.max(np.abs(lam[:n] - wisp_all[:n])) / scale))
             if not a.no_jax:
