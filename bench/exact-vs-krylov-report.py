@@ -74,11 +74,25 @@ def gb(b):
     return None if b is None else b / 1e9
 
 
-def load_line(run_dir, tag):
+def load_line(run_dir, tag, start=False):
+    name = f"{tag}-load-start.txt" if start else f"load-{tag}.txt"
     try:
-        return open(os.path.join(run_dir, f"load-{tag}.txt")).read().strip().split("load average:")[-1].strip()
+        return open(os.path.join(run_dir, name)).read().strip().split("load average:")[-1].strip()
     except OSError:
         return "—"
+
+
+def started(run_dir, tag):
+    """'at HH:MM UTC, load average a, b, c, commit h' for a case, from the files the script wrote."""
+    try:
+        up = open(os.path.join(run_dir, f"{tag}-load-start.txt")).read().split()[0]
+    except (OSError, IndexError):
+        return ""
+    try:
+        commit = open(os.path.join(run_dir, f"{tag}-commit.txt")).read().split()[0]
+    except (OSError, IndexError):
+        commit = "?"
+    return f"started {up} UTC (load average {load_line(run_dir, tag, start=True)}), Wisp at commit {commit}; "
 
 
 def exact_case(run_dir, tag, title, summary, lines):
@@ -108,7 +122,7 @@ def exact_case(run_dir, tag, title, summary, lines):
     lines.append(f"### {title}\n")
     if header:
         lines.append(f"widths {header.get('widths')}, T = {header.get('T')}, C = {header.get('C')}, TC = {header.get('TC')}, "
-                     f"{header.get('activation')}; load average after the case: {load_line(run_dir, tag)}\n")
+                     f"{header.get('activation')}; {started(run_dir, tag)}load average after the case: {load_line(run_dir, tag)}\n")
     lines.append("| program | computes | in-program s | wall s | peak RSS GB | numpy ÷ it (in-program) | numpy ÷ it (wall) | top-5 dev. from LAPACK | all TC dev. |")
     lines.append("|---|---|---|---|---|---|---|---|---|")
     exact_t = None
@@ -123,6 +137,15 @@ def exact_case(run_dir, tag, title, summary, lines):
                      exact_t, wall, rss, dev(exact), full))
         case["wisp_exact"] = {"seconds": exact_t, "wall_seconds": wall, "peak_rss_bytes": rss, "top5_deviation": dev(exact),
                               "all_deviation": full, "eigenvalues_file": exact_file}
+    exact_top_rec = load_json(os.path.join(run_dir, f"{tag}-wisp-exact-top.json"))
+    if exact_top_rec:
+        t = exact_top_rec.get("timings", {}).get("total_seconds")
+        wall, rss = time_report(os.path.join(run_dir, f"{tag}-wisp-exact-top.time"))
+        ev, res = exact_top_rec.get("eigenvalues"), exact_top_rec.get("residuals") or []
+        rows.append(("Wisp `top --method exact --matrix ntk`", f"top 5 (dsyevr; max residual {fmt(max(res) if res else None, '.1e')})",
+                     t, wall, rss, dev(ev), None))
+        case["wisp_exact_top"] = {"seconds": t, "wall_seconds": wall, "peak_rss_bytes": rss, "top5_deviation": dev(ev),
+                                  "eigenvalues": ev, "residuals": res}
     if lanczos_rec:
         t = lanczos_rec.get("timings", {}).get("total_seconds")
         wall, rss = time_report(os.path.join(run_dir, f"{tag}-wisp-lanczos.time"))
@@ -201,7 +224,7 @@ def default_case(run_dir, summary, lines):
     wall, rss = time_report(os.path.join(run_dir, "default-run.time"))
     t = run["timings"]["total_seconds"]
     lines.append("### The default job (`wisp`, no flags: L = 3, ReLU, σ_w² = 2, M = T = 512)\n")
-    lines.append(f"load average after the case: {load_line(run_dir, 'default')}\n")
+    lines.append(f"{started(run_dir, 'default')}load average after the case: {load_line(run_dir, 'default')}\n")
     lines.append(f"- `wisp`: {t:.2f} s in-program ({run['timings']['operator_applications']} products), {fmt(wall, '.2f')} s wall, "
                  f"peak RSS {fmt(gb(rss), '.2f')} GB; goal ≤ 10 s → {'met' if wall is not None and wall <= 10 else 'NOT met'}")
     case = {"seconds": t, "wall_seconds": wall, "peak_rss_bytes": rss, "products": run["timings"]["operator_applications"]}

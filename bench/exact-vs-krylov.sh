@@ -64,6 +64,8 @@ act_flags="--activation tanh --sigma-w2 3 --sigma-b2 0.64 --precision float64 --
 case_issue() {  # tag M T
     local tag="$1" m="$2" t="$3"
     rm -f "$out/$tag"-* "$out/load-$tag.txt"
+    uptime > "$out/$tag-load-start.txt"
+    git -C "$root" log -1 --format='%h %s' > "$out/$tag-commit.txt" 2>/dev/null || true
     python3 -c "import numpy as np; np.save('$work/$tag-x.npy', np.random.default_rng(1).standard_normal(($t, $m)))"
     local flags="$act_flags"
     # The weights depend on the seed only (not on the inputs): `theory` (no solver; Gaussian inputs, which
@@ -74,6 +76,10 @@ case_issue() {  # tag M T
     if ((has_exact)); then
         # shellcheck disable=SC2086
         timed "$tag-wisp-exact" "$wisp" density --method exact $flags --quiet --output "$out/$tag-wisp-exact.json"
+    fi
+    if [[ "$tag" == issue ]] && ((has_exact)); then
+        # shellcheck disable=SC2086
+        timed "$tag-wisp-exact-top" "$wisp" top --method exact --matrix ntk --k 5 $flags --quiet --output "$out/$tag-wisp-exact-top.json"
     fi
     if [[ "$tag" == issue ]] && ! skipped lanczos; then
         # shellcheck disable=SC2086
@@ -96,7 +102,9 @@ python3 "$peers/machine.py" --wisp "$wisp" > "$out/machine.json"
 uptime > "$out/load-start.txt"
 skipped issue || case_issue issue "$M" "$T"
 if ! skipped default; then
-    rm -rf "$out/default" "$out"/default-*; mkdir -p "$out/default"
+    rm -rf "$out/default" "$out"/default-* "$out/load-default.txt"; mkdir -p "$out/default"
+    uptime > "$out/default-load-start.txt"
+    git -C "$root" log -1 --format='%h %s' > "$out/default-commit.txt" 2>/dev/null || true
     # Truly without flags: run in default/, which writes default/wisp-output/{run,density}.json.
     timed default-run bash -c "cd '$out/default' && exec '$wisp'"
     if ((has_exact)); then
