@@ -45,7 +45,7 @@ python3 -c "import numpy" 2>/dev/null || { echo "exact-vs-krylov.sh: error: pyth
 
 if ((quick)); then read -r M T LARGE <<< "${sizes:-256 128 512}"; skip="${skip},default"
 else read -r M T LARGE <<< "${sizes:-2048 1024 8192}"; fi
-out="${out:-$root/bench/results/exact-vs-krylov$( ((quick)) && echo -quick)}"
+out="${out:-$root/bench/results/exact-vs-krylov$( ((quick)) && echo -quick || true)}"
 mkdir -p "$out"
 work="$(mktemp -d "${TMPDIR:-/tmp}/exact-vs-krylov.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
@@ -83,7 +83,7 @@ case_issue() {  # tag M T
     fi
     if [[ "$tag" == issue ]] && ! skipped lanczos; then
         # shellcheck disable=SC2086
-        timed "$tag-wisp-lanczos" "$wisp" top $( ((has_exact)) && echo --method lanczos) --matrix ntk --k 5 $flags --quiet --output "$out/$tag-wisp-lanczos.json"
+        timed "$tag-wisp-lanczos" "$wisp" top $( ((has_exact)) && echo --method lanczos || true) --matrix ntk --k 5 $flags --quiet --output "$out/$tag-wisp-lanczos.json"
     fi
     timed "$tag-numpy" "${numpy_env[@]}" python3 "$peers/numpy_gram.py" "$work/$tag-net.safetensors" "$work/$tag-x.npy" \
           --eigenvalues "$out/$tag-numpy.eigenvalues.csv" --json "$out/$tag-numpy.json"
