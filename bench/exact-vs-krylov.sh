@@ -68,10 +68,11 @@ case_issue() {  # tag M T
     git -C "$root" log -1 --format='%h %s' > "$out/$tag-commit.txt" 2>/dev/null || true
     python3 -c "import numpy as np; np.save('$work/$tag-x.npy', np.random.default_rng(1).standard_normal(($t, $m)))"
     local flags="$act_flags"
-    # The weights depend on the seed only (not on the inputs): `theory` (no solver; Gaussian inputs, which
-    # the mean-field theory needs) saves the network that every later run reads with the file inputs.
+    # The weights depend on the seed only (not on the inputs or T): `theory` on one Gaussian sample (no solver;
+    # it needs Gaussian inputs, and T = 1 keeps the teacher's targets cheap) saves the network that every
+    # later run reads with the file inputs.
     # shellcheck disable=SC2086
-    "$wisp" theory $flags --depth 3 --width "$m" --input-dim "$m" --outputs 1 --samples "$t" --save-model "$work/$tag-net.safetensors" --output "$work/$tag-theory.json" --quiet > /dev/null
+    "$wisp" theory $flags --depth 3 --width "$m" --input-dim "$m" --outputs 1 --samples 1 --save-model "$work/$tag-net.safetensors" --output "$work/$tag-theory.json" --quiet > /dev/null
     flags="$flags --inputs $work/$tag-x.npy --model $work/$tag-net.safetensors"
     if ((has_exact)); then
         # shellcheck disable=SC2086
