@@ -23,6 +23,17 @@ def load_json(path):
         return None
 
 
+def cpu_seconds(path):
+    """User + system CPU seconds from /usr/bin/time -v (less sensitive to other load than wall time,
+    though OpenBLAS threads that spin while waiting count too), or None."""
+    try:
+        text = open(path).read()
+        return float(re.search(r"User time \(seconds\): ([\d.]+)", text).group(1)) + \
+            float(re.search(r"System time \(seconds\): ([\d.]+)", text).group(1))
+    except (OSError, AttributeError):
+        return None
+
+
 def time_report(path):
     """(wall seconds, peak RSS bytes) from /usr/bin/time -v, or (None, None)."""
     try:
@@ -97,7 +108,7 @@ def started(run_dir, tag):
 
 def exact_case(run_dir, tag, title, summary, lines):
     """Case A or C: Wisp exact, Wisp Lanczos, numpy, JAX + ARPACK on one network."""
-    rows, case = [], {}
+    rows, programs, case = [], [], {}
     numpy_rec = load_json(os.path.join(run_dir, f"{tag}-numpy.json"))
     exact_rec = load_json(os.path.join(run_dir, f"{tag}-wisp-exact.json"))
     lanczos_rec = load_json(os.path.join(run_dir, f"{tag}-wisp-lanczos.json"))
@@ -123,8 +134,8 @@ def exact_case(run_dir, tag, title, summary, lines):
     if header:
         lines.append(f"widths {header.get('widths')}, T = {header.get('T')}, C = {header.get('C')}, TC = {header.get('TC')}, "
                      f"{header.get('activation')}; {started(run_dir, tag)}load average after the case: {load_line(run_dir, tag)}\n")
-    lines.append("| program | computes | in-program s | wall s | peak RSS GB | numpy ÷ it (in-program) | numpy ÷ it (wall) | top-5 dev. from LAPACK | all TC dev. |")
-    lines.append("|---|---|---|---|---|---|---|---|---|")
+    lines.append("| program | computes | in-program s | wall s | CPU s | peak RSS GB | numpy ÷ it (in-program) | numpy ÷ it (wall) | top-5 dev. from LAPACK | all TC dev. |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|")
     exact_t = None
     if exact_rec:
         exact_t = exact_rec.get("timings", {}).get("total_seconds")
@@ -133,6 +144,7 @@ def exact_case(run_dir, tag, title, summary, lines):
         if exact is not None and lapack is not None:
             n = min(len(exact), len(lapack))
             full = float(np.max(np.abs(exact[:n] - lapack[:n])) / lam1)
+        programs.append("wisp-exact")
         rows.append(("Wisp `density --method exact`", f"all {len(exact) if exact is not None else '?'} nonzero λ (LAPACK on K)",
                      exact_t, wall, rss, dev(exact), full))
         case["wisp_exact"] = {"seconds": exact_t, "wall_seconds": wall, "peak_rss_bytes": rss, "top5_deviation": dev(exact),
@@ -142,6 +154,7 @@ def exact_case(run_dir, tag, title, summary, lines):
         t = exact_top_rec.get("timings", {}).get("total_seconds")
         wall, rss = time_report(os.path.join(run_dir, f"{tag}-wisp-exact-top.time"))
         ev, res = exact_top_rec.get("eigenvalues"), exact_top_rec.get("residuals") or []
+        programs.append("wisp-exact-top")
         rows.append(("Wisp `top --method exact --matrix ntk`", f"top 5 (dsyevr; max residual {fmt(max(res) if res else None, '.1e')})",
                      t, wall, rss, dev(ev), None))
         case["wisp_exact_top"] = {"seconds": t, "wall_seconds": wall, "peak_rss_bytes": rss, "top5_deviation": dev(ev),
@@ -151,16 +164,19 @@ def exact_case(run_dir, tag, title, summary, lines):
         wall, rss = time_report(os.path.join(run_dir, f"{tag}-wisp-lanczos.time"))
         ev = lanczos_rec.get("eigenvalues")
         apps = lanczos_rec.get("timings", {}).get("operator_applications")
+        programs.append("wisp-lanczos")
         rows.append(("Wisp `top --method lanczos --matrix ntk`", f"top 5 ({apps} products, tol 1e-8)", t, wall, rss, dev(ev), None))
         case["wisp_lanczos"] = {"seconds": t, "wall_seconds": wall, "peak_rss_bytes": rss, "products": apps,
                                 "top5_deviation": dev(ev), "eigenvalues": ev, "residuals": lanczos_rec.get("residuals")}
     if numpy_rec:
+        programs.append("numpy")
         rows.append(("numpy peer (`bench/peers/numpy_gram.py`)", f"all {numpy_rec['TC']} λ (K formed {numpy_rec['assemble_seconds']:.2f} s, "
                      f"eigvalsh {numpy_rec['eigvalsh_seconds']:.2f} s)", numpy_t, numpy_wall, numpy_rss, 0.0, 0.0))
         case["numpy"] = {k: numpy_rec[k] for k in ("assemble_seconds", "eigvalsh_seconds", "compute_seconds", "total_seconds")}
         case["numpy"].update(wall_seconds=numpy_wall, peak_rss_bytes=numpy_rss, top=numpy_rec["top"])
     if jax_rec:
         wall, rss = time_report(os.path.join(run_dir, f"{tag}-jax.time"))
+        programs.append("jax")
         rows.append(("JAX vjp+jvp + ARPACK (`bench/peers/jax_arpack.py`)",
                      f"top 5 ({jax_rec['products']} products, tol {jax_rec['tol']:g}; jit {jax_rec['compile_seconds']:.1f} s apart)",
                      jax_rec["solve_seconds"], wall, rss, dev(jax_rec["eigenvalues"]), None))
@@ -169,10 +185,11 @@ def exact_case(run_dir, tag, title, summary, lines):
                        "eigenvalues": jax_rec["eigenvalues"], "residuals": jax_rec["residuals"]}
     elif os.path.exists(os.path.join(run_dir, f"{tag}-jax.missing")):
         lines.append(f"(JAX peer not run: {open(os.path.join(run_dir, f'{tag}-jax.missing')).read().strip()})\n")
-    for name, what, t, wall, rss, d5, dall in rows:
+    for (name, what, t, wall, rss, d5, dall), program in zip(rows, programs):
         r_in = numpy_t / t if numpy_t and t else None
         r_wall = numpy_wall / wall if numpy_wall and wall else None
-        lines.append(f"| {name} | {what} | {fmt(t, '.3f')} | {fmt(wall, '.2f')} | {fmt(gb(rss), '.2f')} | {fmt(r_in, '.2f', '×')} | "
+        cpu = cpu_seconds(os.path.join(run_dir, f"{tag}-{program}.time"))
+        lines.append(f"| {name} | {what} | {fmt(t, '.3f')} | {fmt(wall, '.2f')} | {fmt(cpu, '.1f')} | {fmt(gb(rss), '.2f')} | {fmt(r_in, '.2f', '×')} | "
                      f"{fmt(r_wall, '.2f', '×')} | {fmt(d5, '.1e')} | {fmt(dall, '.1e')} |")
     lines.append("")
     if ref is not None:
