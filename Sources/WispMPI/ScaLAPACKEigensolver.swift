@@ -106,7 +106,8 @@ public struct ScaLAPACKEigensolver: SymmetricEigensolver {
         let (pr, pc) = Self.grid(processes: p)
         let driver = vectors && selected == nil ? "pdsyevd" : "pdsyevr"
         let nb = effectiveBlockSize(dimension: n, processes: p)
-        let method = "ScaLAPACK \(driver) on a \(pr) × \(pc) grid, block \(nb)"
+        // Rank-independent text (the grid and block depend on the process count).
+        let method = "ScaLAPACK \(driver) (2-D block-cyclic on a near-square process grid)"
         if n == 0 || m == 0 {
             rows = []
             return DistributedEigenpairs(values: [], vectorRows: [], method: method)
