@@ -80,12 +80,10 @@ public struct MethodChoice: Codable, Sendable {
         if !fits {
             choice.reason = "the \(n) × \(n) sample-space matrix needs more than half the available memory per process (exact_bytes_per_process)"
         } else if form + 3 * solve > iterativeFlops {
-            choice.reason = String(format: "the exact path (%.3g flops) would cost more than %@ (%.3g flops, %d products)",
-                                   form + 3 * solve, iterative, iterativeFlops, iterativeApplications)
+            choice.reason = "the exact path's modelled cost (exact_flops) exceeds \(iterative)'s (iterative_flops, \(iterativeApplications) products)"
         } else {
             choice.method = "exact"
-            choice.reason = String(format: "the %d × %d sample-space matrix fits in memory and costs %.3g flops against %.3g for %@ (%d products)",
-                                   n, n, form + 3 * solve, iterativeFlops, iterative, iterativeApplications)
+            choice.reason = "the \(n) × \(n) sample-space matrix fits in memory and its modelled cost (exact_flops) is below \(iterative)'s (iterative_flops, \(iterativeApplications) products)"
         }
         return choice
     }

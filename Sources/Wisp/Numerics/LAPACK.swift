@@ -20,7 +20,7 @@ public enum LAPACK {
     }
 
     /// The eigenvalues (ascending) of the symmetric tridiagonal matrix with diagonal `diagonal`
-    /// and off-diagonal `offDiagonal`, by `dstev` without vectors (Pal–Walker–Kahan QR, `dsterf`):
+    /// and off-diagonal `offDiagonal`, by `dsterf` (Pal–Walker–Kahan QR, no vectors):
     /// O(n²), where the vectors would cost O(n³).
     public static func tridiagonalEigenvalues(diagonal: [Double], offDiagonal: [Double]) throws -> [Double] {
         let n = diagonal.count
@@ -28,10 +28,9 @@ public enum LAPACK {
         if n == 0 { return [] }
         var d = diagonal
         var e = Array(offDiagonal.prefix(n - 1)) + [0]
-        var z = [Double](repeating: 0, count: 1)
-        let info = LAPACKE_dstev(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "N")), Int32(n), &d, &e, &z, 1)
-        guard info == 0 else { throw WispError.numerical("LAPACK dstev failed (info \(info)) on a tridiagonal matrix of size \(n)") }
-        return d
+        let info = LAPACKE_dsterf(Int32(n), &d, &e)
+        guard info == 0 else { throw WispError.numerical("LAPACK dsterf failed (info \(info)) on a tridiagonal matrix of size \(n)") }
+        return d.sorted()
     }
 
     /// All eigenvalues (ascending) and, if `vectors`, eigenvectors (columns of the returned

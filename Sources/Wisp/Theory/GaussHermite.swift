@@ -8,7 +8,7 @@ import Foundation
 /// Nodes and weights come from Golub–Welsch: the nodes are the eigenvalues of the n × n Jacobi
 /// matrix of the monic probabilists' Hermite polynomials (p_(k+1) = u p_k − k p_(k−1): zero
 /// diagonal, off-diagonal √k), computed by ``LAPACK/tridiagonalEigenvalues(diagonal:offDiagonal:)``
-/// (`dstev` without vectors, O(n²) once per order). The weights are recomputed from the Christoffel function
+/// (`dsterf`, no vectors, O(n²) once per order). The weights are recomputed from the Christoffel function
 /// w_i = 1 / Σ_(k<n) ψ_k(x_i)² (ψ_k the orthonormal Hermite polynomials), which keeps full
 /// relative accuracy for the tiny tail weights that eigenvector components lose; the rule is
 /// then symmetrized (x_i = −x_(n−1−i), equal weights) so odd moments vanish exactly.
