@@ -54,11 +54,11 @@ public enum ExactSpectrumJob {
     /// plus the eigensolver's own (``SymmetricEigensolver/bytesPerProcess(dimension:vectors:processes:)``).
     public static func bytesPerProcess(_ problem: Problem, vectors: Bool, solver: any SymmetricEigensolver) -> Double {
         let n = Double(problem.sampleSpaceDimension), p = problem.communicator.size
-        let T = Double(problem.totalSamples), C = Double(problem.architecture.outputs)
+        let T = Double(problem.totalSamples)
         let localRows = n / Double(p)
         let widest = Double(problem.architecture.widths.max() ?? 0)
         let factors = (localRows * n + T * T / Double(p)) + 2 * n * widest
-        return 8 * (localRows * n + factors) + solver.bytesPerProcess(dimension: Int(n), vectors: vectors, processes: p) + 0 * C
+        return 8 * (localRows * n + factors) + solver.bytesPerProcess(dimension: Int(n), vectors: vectors, processes: p)
     }
 
     /// Flops of the exact path (all processes together): forming the matrix and the solve.
