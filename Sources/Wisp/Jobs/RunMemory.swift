@@ -7,7 +7,7 @@
 /// | --- | --- | --- |
 /// | inputs | T_local · d | ``DataLoader`` (Gaussian and file inputs) |
 /// | one-hot targets | T_local · C | ``DataLoader`` (labels) |
-/// | network | P (Float64) + P (the pass precision) + the forward pass's pre- and post-activations, 2 T_local Σ_l M_l in the pass precision, + the tangent and adjoint passes' as many again | ``Problem`` |
+/// | network | P in the pass precision (drawn directly in it; a model file adds its Float64 copy, P more) + the forward pass's pre- and post-activations, 2 T_local Σ_l M_l in the pass precision, + the tangent and adjoint passes' as many again | ``Problem`` |
 /// | Krylov basis | vectors · local dimension | ``TopJob``, ``DensityJob``, ``KPMDensityJob`` |
 /// | density grid | 4 · grid points | ``DensityJob``, ``KPMDensityJob`` |
 /// | Chebyshev moments | probes · M + 2 max(4M, 4096) | ``KPMDensityJob`` |
@@ -16,8 +16,8 @@
 /// These are lower bounds (the work buffers of BLAS and of the solvers come on top), so a run
 /// that passes may still be close to the limit; one that fails certainly could not run.
 public enum RunMemory {
-    /// The network and its passes; refuses before the parameters are allocated.
-    /// Returns P (checked).
+    /// The network of a model file and its passes (read in Float64, then converted to the pass
+    /// precision); refuses before the parameters are allocated. Returns P (checked).
     public static func checkNetwork(widths: [Int], localSamples: Int, precision: Precision) throws -> Int {
         var P = 0
         var units = 0
@@ -48,7 +48,8 @@ public enum RunMemory {
         let P = try MemoryBudget.sum("the network's parameter count P (--depth \(depth), --width \(width))", [first, middle, last])
         let units = try MemoryBudget.sum("the network's widths", [try MemoryBudget.count("widths", hidden, width), outputs])
         let element = precision == .float32 ? 4 : 8
-        let weights = try MemoryBudget.bytes("the network's parameters", P, 8 + element)
+        // Drawn directly in the pass precision (no Float64 copy of θ, ``Problem``).
+        let weights = try MemoryBudget.bytes("the network's parameters", P, element)
         let activations = try MemoryBudget.bytes("the network's activations", 4, localSamples, units, element)
         try MemoryBudget.require(try MemoryBudget.sum("the network", [weights, activations]),
                                  for: "the network (--depth \(depth), --width \(width): P = \(P) parameters, \(localSamples) samples on this process: weights and activations)")
