@@ -75,7 +75,8 @@ public enum ResourceUsage {
     private static func statusField(_ name: String) -> Int? {
         guard let status = read("/proc/self/status") else { return nil }
         for line in status.split(separator: "\n") where line.hasPrefix(name) {
-            return line.split(separator: " ").compactMap { Int($0) }.first.map { $0 * 1024 }
+            // "VmHWM:\t10274120 kB": a tab, and no space once the number has 8 digits (≥ 10 GB).
+            return line.split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { Int($0) }.first.map { $0 * 1024 }
         }
         return nil
     }
