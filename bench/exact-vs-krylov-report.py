@@ -5,14 +5,21 @@ times, ratios, peak RSS and agreement, and writes summary.json beside them.
 
     exact-vs-krylov-report.py bench/results/exact-vs-krylov
 
-Times: "in-program" is what each program reports for its computation after reading its inputs (Wisp:
-the JSON's timings.total_seconds; numpy: forming K + eigvalsh; JAX: the eigsh call, the jit
-compilation apart); "wall" is the whole process (start-up, reading the model and inputs, writing)
-from /usr/bin/time. Agreement: max_i |λ_i − λ_i(LAPACK)| / λ_1 over the top 5 (and over all TC for the
+Times: "in-program" is what each program reports from reading its model and inputs to its last
+eigenvalue (Wisp: the JSON's timings.setup_seconds + total_seconds, i.e. loading, the forward pass, the
+job; numpy: load + forming K + eigvalsh; JAX: the eigsh call, the jit compilation apart); "wall" is the
+whole process (start-up of the runtime or interpreter, reading, computing, writing) from /usr/bin/time.
+The goals (≤ 1 s, ≥ 1.3×) are judged on wall time, the in-program ratio beside it. Agreement: max_i |λ_i − λ_i(LAPACK)| / λ_1 over the top 5 (and over all TC for the
 full spectra), LAPACK = numpy.linalg.eigvalsh on the formed K.
 """
 import json, math, os, re, sys
 import numpy as np
+
+
+def wisp_seconds(rec):
+    """Wisp's in-program time: setup (model, inputs, forward pass) + the job."""
+    t = rec.get("timings", {})
+    return t.get("total_seconds", 0) + t.get("setup_seconds", 0) if "total_seconds" in t else None
 
 
 def load_json(path):
@@ -128,7 +135,7 @@ def exact_case(run_dir, tag, title, summary, lines):
         return float(np.max(np.abs(np.asarray(values[:n]) - ref[:n])) / lam1)
 
     numpy_wall, numpy_rss = time_report(os.path.join(run_dir, f"{tag}-numpy.time"))
-    numpy_t = numpy_rec["compute_seconds"] if numpy_rec else None
+    numpy_t = numpy_rec["total_seconds"] if numpy_rec else None
     header = numpy_rec or {}
     lines.append(f"### {title}\n")
     if header:
@@ -136,10 +143,11 @@ def exact_case(run_dir, tag, title, summary, lines):
                      f"{header.get('activation')}; {started(run_dir, tag)}load average after the case: {load_line(run_dir, tag)}\n")
     lines.append("| program | computes | in-program s | wall s | CPU s | peak RSS GB | numpy ÷ it (in-program) | numpy ÷ it (wall) | top-5 dev. from LAPACK | all TC dev. |")
     lines.append("|---|---|---|---|---|---|---|---|---|---|")
-    exact_t = None
+    exact_t = exact_wall = None
     if exact_rec:
-        exact_t = exact_rec.get("timings", {}).get("total_seconds")
+        exact_t = wisp_seconds(exact_rec)
         wall, rss = time_report(os.path.join(run_dir, f"{tag}-wisp-exact.time"))
+        exact_wall = wall
         full = None
         if exact is not None and lapack is not None:
             n = min(len(exact), len(lapack))
@@ -151,7 +159,7 @@ def exact_case(run_dir, tag, title, summary, lines):
                               "all_deviation": full, "eigenvalues_file": exact_file}
     exact_top_rec = load_json(os.path.join(run_dir, f"{tag}-wisp-exact-top.json"))
     if exact_top_rec:
-        t = exact_top_rec.get("timings", {}).get("total_seconds")
+        t = wisp_seconds(exact_top_rec)
         wall, rss = time_report(os.path.join(run_dir, f"{tag}-wisp-exact-top.time"))
         ev, res = exact_top_rec.get("eigenvalues"), exact_top_rec.get("residuals") or []
         programs.append("wisp-exact-top")
@@ -160,7 +168,7 @@ def exact_case(run_dir, tag, title, summary, lines):
         case["wisp_exact_top"] = {"seconds": t, "wall_seconds": wall, "peak_rss_bytes": rss, "top5_deviation": dev(ev),
                                   "eigenvalues": ev, "residuals": res}
     if lanczos_rec:
-        t = lanczos_rec.get("timings", {}).get("total_seconds")
+        t = wisp_seconds(lanczos_rec)
         wall, rss = time_report(os.path.join(run_dir, f"{tag}-wisp-lanczos.time"))
         ev = lanczos_rec.get("eigenvalues")
         apps = lanczos_rec.get("timings", {}).get("operator_applications")
@@ -199,9 +207,12 @@ def exact_case(run_dir, tag, title, summary, lines):
     goals = []
     if exact_t is not None:
         limit = 1.0 if tag == "issue" else 120.0
-        goals.append(f"Wisp exact ≤ {limit:g} s: {exact_t:.2f} s → {'met' if exact_t <= limit else 'NOT met'}")
-        if numpy_t:
-            goals.append(f"Wisp exact ≥ 1.3× numpy: {numpy_t / exact_t:.2f}× → {'met' if numpy_t / exact_t >= 1.3 else 'NOT met'}")
+        w = exact_wall if exact_wall else exact_t
+        goals.append(f"Wisp exact ≤ {limit:g} s (wall): {w:.2f} s → {'met' if w <= limit else 'NOT met'}")
+        if numpy_wall and exact_wall:
+            r = numpy_wall / exact_wall
+            goals.append(f"Wisp exact ≥ 1.3× numpy (wall): {r:.2f}× → {'met' if r >= 1.3 else 'NOT met'}"
+                         + (f" (in-program {numpy_t / exact_t:.2f}×)" if numpy_t else ""))
         d5 = case["wisp_exact"]["top5_deviation"]
         if d5 is not None:
             goals.append(f"top 5 equal to LAPACK on K to 1e-12: {d5:.1e} → {'met' if d5 <= 1e-12 else 'NOT met'}")
@@ -286,8 +297,12 @@ def machine_section(run_dir, lines, summary):
                  f"at the end: {load_line(run_dir, 'end')}")
     lines.append(f"- environment: OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE')}, OPENBLAS_L2_SIZE={env.get('OPENBLAS_L2_SIZE')}, "
                  f"OPENBLAS_NUM_THREADS={env.get('OPENBLAS_NUM_THREADS')}, OMP_NUM_THREADS={env.get('OMP_NUM_THREADS')}")
-    lines.append(f"- Wisp's BLAS: {wb.get('config', wb.get('library'))}; kernel in this environment **{wb.get('kernel')}**, "
-                 f"{wb.get('threads')} threads; dgemm n = 2048: {fmt(wb.get('dgemm_gflops'), '.1f')} GFLOP/s")
+    lines.append(f"- Wisp's BLAS: {wb.get('config', wb.get('library'))}; kernel of Wisp's runs **{wb.get('kernel')}** "
+                 f"({wb.get('kernel_of_wisp_runs', 'as loaded')}), {wb.get('threads')} threads; dgemm n = 2048: "
+                 f"{fmt(wb.get('dgemm_gflops'), '.1f')} GFLOP/s")
+    if wb.get("environment_default"):
+        d = wb["environment_default"]
+        lines.append(f"  (what this OpenBLAS picks by itself here: {d.get('kernel')}, dgemm {fmt(d.get('dgemm_gflops'), '.1f')} GFLOP/s)")
     lines.append(f"- numpy {nb.get('numpy')} (run with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset): OpenBLAS {nblas.get('version')}, "
                  f"kernel **{nblas.get('architecture')}**, {nblas.get('num_threads')} threads; dgemm n = 2048: "
                  f"{fmt(nb.get('dgemm_gflops'), '.1f')} GFLOP/s")

@@ -73,10 +73,28 @@ def dgemm_rate(lib, n=2048):
     return 2 * n ** 3 / best / 1e9
 
 
+def wisp_run_kernel(wisp):
+    """The kernel Wisp's own runs use (its JSON's machine.blas_kernel): Wisp relaunches itself with
+    OPENBLAS_CORETYPE set when OpenBLAS falls back to generic kernels on a CPU it does not know."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "probe.json")
+        r = subprocess.run([wisp, "theory", "--depth", "2", "--width", "2", "--samples", "1", "--quiet", "--output", out],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            return None
+        with open(out) as f:
+            return json.load(f).get("machine", {}).get("blas_kernel")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--wisp", required=True)
+    p.add_argument("--probe-only", action="store_true", help="print only Wisp's OpenBLAS as loaded in this environment")
     a = p.parse_args()
+    if a.probe_only:
+        print(json.dumps(wisp_openblas(a.wisp)))
+        return
     env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
     numpy_env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     probe = subprocess.run([sys.executable, "-c", NUMPY_PROBE], capture_output=True, text=True, env=numpy_env)
@@ -91,8 +109,19 @@ def main():
         scipy_version = scipy.__version__
     except ImportError:
         scipy_version = None
+    wisp_blas = wisp_openblas(a.wisp)
+    run_kernel = wisp_run_kernel(a.wisp)
+    wisp_blas["kernel_of_wisp_runs"] = run_kernel
+    chosen = re.search(r"OPENBLAS_CORETYPE=(\S+) set by Wisp", run_kernel or "")
+    if chosen and not os.environ.get("OPENBLAS_CORETYPE"):
+        # Wisp's runs use another kernel than this environment loads: measure that one.
+        probe_env = dict(os.environ, OPENBLAS_CORETYPE=chosen.group(1))
+        r = subprocess.run([sys.executable, __file__, "--wisp", a.wisp, "--probe-only"], capture_output=True, text=True, env=probe_env)
+        if r.returncode == 0:
+            wisp_blas["environment_default"] = {k: wisp_blas[k] for k in ("kernel", "dgemm_gflops") if k in wisp_blas}
+            wisp_blas.update({k: v for k, v in json.loads(r.stdout).items() if k in ("kernel", "dgemm_gflops")})
     print(json.dumps({"cpu": cpu_model(), "cores": os.cpu_count(), "load_average": list(os.getloadavg()),
-                      "environment": env, "wisp_blas": wisp_openblas(a.wisp), "numpy_environment_unset":
+                      "environment": env, "wisp_blas": wisp_blas, "numpy_environment_unset":
                       ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"], "numpy_blas": numpy_blas, "jax": jax_version,
                       "scipy": scipy_version, "python": platform.python_version()}, indent=1))
 

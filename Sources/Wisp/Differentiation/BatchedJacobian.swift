@@ -415,7 +415,8 @@ public final class BatchedJacobian<S: BLASScalar> {
     /// The rows of Θ for this block's samples against the samples of all blocks:
     /// (T_block·C) × (T·C). `gather(matrix, rowsPerSample, columns)` must return the row-wise
     /// concatenation, in block order, of every block's `matrix` (T_block·rowsPerSample rows ×
-    /// `columns`, row-major); on one process it is the identity. The Gram products run in Float64.
+    /// `columns`, row-major); on one process it is the identity. The Gram products run in Float64
+    /// (Float32 factors are widened first; Float64 ones are used in place).
     public func tangentKernelRows(layers: Set<Int>? = nil, gather: ([Double], Int, Int) -> [Double]) -> [Double] {
         var rows: [Double]? = nil
         layerKernelFactors(layers: layers, gather: gather) { factors in
@@ -447,17 +448,21 @@ public final class BatchedJacobian<S: BLASScalar> {
                     guard !stacked[l].isEmpty else { return }
                     let m = arch.widths[l]
                     stacked[l].withUnsafeMutableBufferPointer { dst in
-                        for t in 0..<T { (dst.baseAddress! + (t * C + k) * m).update(from: delta + t * m, count: m) }
+                        let row = m * MemoryLayout<S>.stride
+                        if C == 1 { UnsafeMutableRawPointer(dst.baseAddress!).copyMemory(from: delta, byteCount: T * row); return }
+                        for t in 0..<T {
+                            UnsafeMutableRawPointer(dst.baseAddress! + (t * C + k) * m).copyMemory(from: delta + t * m, byteCount: row)
+                        }
                     }
                 }
             }
         }
         for l in wanted {
             let (fanIn, m) = (arch.widths[l - 1], arch.widths[l])
-            let dLocal = stacked[l].withUnsafeBufferPointer { Self.float64($0.baseAddress, count: n * m) }
+            let dLocal = Self.float64(stacked[l])
             stacked[l] = []
             let dAll = gather(dLocal, C, m)
-            let hLocal = withInputsOrHidden(l - 1) { Self.float64($0, count: T * fanIn) }
+            let hLocal = Self.float64(l == 1 ? inputs : hidden[l - 2])
             let hAll = gather(hLocal, 1, fanIn)
             let N = dAll.count / max(m, 1), totalT = hAll.count / max(fanIn, 1)
             var backward = [Double](repeating: 0, count: max(n * N, 1))
@@ -491,6 +496,12 @@ public final class BatchedJacobian<S: BLASScalar> {
                 (0..<sampleCount).map { t in Double(S.dot(n: width, x: h + t * width, y: h + t * width)) }
             }
         }
+    }
+
+    /// `x` in Float64: the array itself when S is Double (no copy), else widened.
+    private static func float64(_ x: [S]) -> [Double] {
+        if S.self == Double.self { return unsafeBitCast(x, to: [Double].self) }
+        return x.withUnsafeBufferPointer { float64($0.baseAddress, count: x.count) }
     }
 
     private static func float64(_ x: UnsafePointer<S>?, count: Int) -> [Double] {

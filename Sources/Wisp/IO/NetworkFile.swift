@@ -16,13 +16,18 @@ extension Network where S == Double {
     /// Loads the network in `path`; the hyperparameters are the file's, or `given` where the
     /// file records none (``NetworkHyperparameters/resolved(metadata:file:)``).
     public static func load(safetensors path: String, given: NetworkHyperparameters) throws -> Network<Double> {
-        let file = try SafeTensorsFile.read(path: path)
+        var file = try SafeTensorsFile.read(path: path)
+        // The tensors move out of the file: each is released once copied into θ (peak 2× the
+        // weights, not 3×).
+        var tensors = file.tensors
+        file.tensors = [:]
         var weights = [String: SafeTensor](), biases = [String: SafeTensor]()
-        for (key, tensor) in file.tensors {
+        for (key, tensor) in tensors {
             if key.hasSuffix(".weight") { weights[String(key.dropLast(7))] = tensor }
             else if key.hasSuffix(".bias") { biases[String(key.dropLast(5))] = tensor }
             else { throw WispError.badInput("\(path): unexpected tensor '\(key)'; Wisp reads '<layer>.weight' and '<layer>.bias'") }
         }
+        tensors = [:]
         let names = weights.keys.sorted(by: numericAwareLess)
         guard !names.isEmpty else { throw WispError.badInput("\(path): no '<layer>.weight' tensors") }
         if let orphan = biases.keys.sorted(by: numericAwareLess).first(where: { weights[$0] == nil }) {
@@ -43,9 +48,11 @@ extension Network where S == Double {
                 throw WispError.badInput("\(path): '\(name).bias' has shape \(b.shape), expected [\(w.shape[0])]")
             }
         }
+        let layerBias = names.map { biases[$0] != nil }
         var theta = [Double]()
+        theta.reserveCapacity(names.reduce(0) { $0 + weights[$1]!.values.count + (biases[$1]?.values.count ?? 0) })
         for name in names {
-            for (suffix, tensor) in [("weight", weights[name]), ("bias", biases[name])] {
+            for (suffix, tensor) in [("weight", weights.removeValue(forKey: name)), ("bias", biases.removeValue(forKey: name))] {
                 guard let tensor else { continue }
                 if let bad = tensor.values.firstIndex(where: { !$0.isFinite }) {
                     throw WispError.nonFinite("\(path): '\(name).\(suffix)' entry \(bad) is \(tensor.values[bad])")
@@ -55,7 +62,7 @@ extension Network where S == Double {
         }
         // The hyperparameters after the tensors: a corrupt file is reported as such first.
         let settings = try given.resolved(metadata: file.metadata, file: path)
-        let arch = try Architecture(widths: widths, activation: settings.activation, layerBias: names.map { biases[$0] != nil },
+        let arch = try Architecture(widths: widths, activation: settings.activation, layerBias: layerBias,
                                     parametrization: settings.parametrization, sigmaW2: settings.sigmaW2, sigmaB2: settings.sigmaB2,
                                     normalization: settings.normalization)
         return try Network(architecture: arch, parameters: theta)

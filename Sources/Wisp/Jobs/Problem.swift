@@ -1,3 +1,5 @@
+import Foundation
+
 /// A configured problem: the network, this process's samples, and the operators on them.
 ///
 /// Assembly only: it resolves a ``ProblemConfiguration`` (flags, files, defaults) into a
@@ -16,6 +18,9 @@ public final class Problem {
     /// Where the targets come from when a file gives them (nil: the teacher network).
     public var targetsSource: String? { fileTargets?.source }
     private var box: any JacobianBox
+    /// Seconds this problem took to assemble: reading the model and data files, drawing the
+    /// network, and the forward pass (rank 0's clock).
+    public private(set) var setupSeconds: Double = 0
 
     /// T, over all processes.
     public var totalSamples: Int { dataset.totalSamples }
@@ -27,6 +32,7 @@ public final class Problem {
     public var flopsPerProduct: Double { architecture.flopsPerProduct(samples: totalSamples) }
 
     public init(_ configuration: ProblemConfiguration, communicator: any Communicator = SerialCommunicator()) throws {
+        let start = DispatchTime.now().uptimeNanoseconds
         self.communicator = communicator
         let c = configuration
 
@@ -103,6 +109,7 @@ public final class Problem {
             box = try PrecisionBox(network: try model?.converted(to: Float.self) ?? Network<Float>(architecture: architecture, seed: c.seed),
                                    dataset: dataset, communicator: communicator)
         }
+        setupSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
     }
 
     /// `c` with its network fields set to `a`'s: what the record shows is the network that ran.

@@ -31,9 +31,19 @@ public enum Activation: String, CaseIterable, Codable, Sendable {
     /// σ = (E[log(1 + e^z)²] − μ²)^(1/2) = 0.5210705343814246 (E[log(1 + e^z)²] = 0.9212459088592514).
     public static let normalizedSoftplusScale = 0.5210705343814246
 
-    /// Writes h = φ(u) and φ'(u) for every element. One pass over memory; the switch is hoisted
-    /// out of the loop so each case is a tight, vectorizable loop.
+    /// Writes h = φ(u) and φ'(u) for every element. One pass over memory, in parallel chunks on
+    /// all cores (each element's result is independent of the chunking); the switch is hoisted
+    /// out of the loop so each case is a tight loop. tanh is ``HyperbolicTangent`` (≤ 2 ulp).
     public func apply<S: BLASScalar>(
+        _ u: UnsafePointer<S>, value h: UnsafeMutablePointer<S>, derivative d: UnsafeMutablePointer<S>, count n: Int
+    ) {
+        nonisolated(unsafe) let (u, h, d) = (u, h, d)
+        parallelChunks(count: n) { range in
+            applyChunk(u + range.lowerBound, value: h + range.lowerBound, derivative: d + range.lowerBound, count: range.count)
+        }
+    }
+
+    private func applyChunk<S: BLASScalar>(
         _ u: UnsafePointer<S>, value h: UnsafeMutablePointer<S>, derivative d: UnsafeMutablePointer<S>, count n: Int
     ) {
         switch self {
@@ -43,7 +53,7 @@ public enum Activation: String, CaseIterable, Codable, Sendable {
             let s = S(Self.leakySlope)
             for i in 0..<n { let x = u[i]; h[i] = x > 0 ? x : s * x; d[i] = x > 0 ? 1 : s }
         case .tanh:
-            for i in 0..<n { let y = S.tanh(u[i]); h[i] = y; d[i] = 1 - y * y }
+            for i in 0..<n { let y = S(HyperbolicTangent.value(Double(u[i]))); h[i] = y; d[i] = 1 - y * y }
         case .sigmoid:
             for i in 0..<n { let y = 1 / (1 + S.exp(-u[i])); h[i] = y; d[i] = y * (1 - y) }
         case .erf:
@@ -78,7 +88,7 @@ public enum Activation: String, CaseIterable, Codable, Sendable {
         case .relu, .leakyRelu, .linear:
             d2.update(repeating: 0, count: n)
         case .tanh:
-            for i in 0..<n { let y = S.tanh(u[i]); d2[i] = -2 * y * (1 - y * y) }
+            for i in 0..<n { let y = S(HyperbolicTangent.value(Double(u[i]))); d2[i] = -2 * y * (1 - y * y) }
         case .sigmoid:
             for i in 0..<n { let y = 1 / (1 + S.exp(-u[i])); d2[i] = y * (1 - y) * (1 - 2 * y) }
         case .erf:

@@ -62,8 +62,11 @@ public enum LAPACK {
         switch selection {
         case .all:
             var w = [Double](repeating: 0, count: n)
-            let info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: vectors ? "V" : "N")),
-                                      Int8(UInt8(ascii: "U")), Int32(n), &matrix, Int32(n), &w)
+            // Without vectors the row-major upper triangle is passed as the column-major lower one
+            // (the same bytes): LAPACKE then skips its transposed copy of the matrix.
+            let info = vectors
+                ? LAPACKE_dsyevd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "V")), Int8(UInt8(ascii: "U")), Int32(n), &matrix, Int32(n), &w)
+                : LAPACKE_dsyevd(LAPACK_COL_MAJOR, Int8(UInt8(ascii: "N")), Int8(UInt8(ascii: "L")), Int32(n), &matrix, Int32(n), &w)
             guard info == 0 else { throw WispError.numerical("LAPACK dsyevd failed (info \(info)) on a symmetric matrix of size \(n)") }
             if !vectors { return (w, []) }
             return (w, matrix)

@@ -13,6 +13,9 @@ public struct Timings: Codable, Sendable {
     public var communicationSeconds: Double
     /// Time outside collectives: total − communication.
     public var computeSeconds: Double { totalSeconds - communicationSeconds }
+    /// Time before the job's clock started: reading the model and data and the forward pass
+    /// (``Problem/setupSeconds``); not part of the total. Set by ``RunRecord``.
+    public var setupSeconds: Double?
 
     public init(totalSeconds: Double, operatorSeconds: Double, operatorApplications: Int, communicationSeconds: Double = 0) {
         self.totalSeconds = totalSeconds
@@ -30,7 +33,7 @@ public struct Timings: Codable, Sendable {
 
     private enum CodingKeys: String, CodingKey {
         case totalSeconds = "total_seconds", operatorSeconds = "operator_seconds", operatorApplications = "operator_applications",
-             communicationSeconds = "communication_seconds", computeSeconds = "compute_seconds"
+             communicationSeconds = "communication_seconds", computeSeconds = "compute_seconds", setupSeconds = "setup_seconds"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -40,6 +43,7 @@ public struct Timings: Codable, Sendable {
         try c.encode(operatorApplications, forKey: .operatorApplications)
         try c.encode(communicationSeconds, forKey: .communicationSeconds)
         try c.encode(computeSeconds, forKey: .computeSeconds)
+        try c.encodeIfPresent(setupSeconds, forKey: .setupSeconds)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -48,6 +52,7 @@ public struct Timings: Codable, Sendable {
                   operatorSeconds: try c.decode(Double.self, forKey: .operatorSeconds),
                   operatorApplications: try c.decode(Int.self, forKey: .operatorApplications),
                   communicationSeconds: try c.decode(Double.self, forKey: .communicationSeconds))
+        setupSeconds = try c.decodeIfPresent(Double.self, forKey: .setupSeconds)
     }
 }
 
@@ -82,6 +87,8 @@ public struct MachineRecord: Codable, Sendable {
     public var cpu: String
     public var cores: Int
     public var blasThreads: String
+    /// The OpenBLAS kernel set and how it was chosen (``BLASKernel/description``).
+    public var blasKernel: String
     public var ranks: Int
 
     public static func current(ranks: Int) -> MachineRecord {
@@ -91,10 +98,10 @@ public struct MachineRecord: Codable, Sendable {
         let env = ProcessInfo.processInfo.environment
         return MachineRecord(cpu: cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
                              blasThreads: env["OPENBLAS_NUM_THREADS"] ?? env["OMP_NUM_THREADS"] ?? "default (all cores)",
-                             ranks: ranks)
+                             blasKernel: BLASKernel.description, ranks: ranks)
     }
 
-    private enum CodingKeys: String, CodingKey { case cpu, cores, blasThreads = "blas_threads", ranks }
+    private enum CodingKeys: String, CodingKey { case cpu, cores, blasThreads = "blas_threads", blasKernel = "blas_kernel", ranks }
 }
 
 /// One output file: what ran (version, command, full configuration, machine), how long it
@@ -130,6 +137,7 @@ public struct RunRecord<Result: Encodable>: Encodable {
         self.machine = .current(ranks: problem.communicator.size)
         self.parallel = ParallelRecord(problem: problem)
         self.timings = timings
+        self.timings.setupSeconds = problem.setupSeconds
         self.peakMemoryBytes = ResourceUsage.peakResidentBytes()
         let held = problem.memoryFootprint
         self.memory = MemoryRecord(peakBytes: peakMemoryBytes, weightsBytes: held.weightsBytes, activationsBytes: held.activationsBytes)
