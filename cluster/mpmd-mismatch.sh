@@ -50,4 +50,8 @@ cp a.npy a2.npy
 if timeout 120 mpirun -np 1 "$WISP" top --width 8 --inputs a.npy --quiet --output out.json : -np 1 "$WISP" top --width 8 --inputs a2.npy --quiet > /dev/null 2>stderr.txt \
    && [ -s out.json ]; then echo "ok   same shapes, other paths: runs"; else echo "FAIL same shapes, other paths"; cat stderr.txt; failures=$((failures + 1)); fi
 
+# `--width=8` on one rank and `--width 8` on the other are the same job (it must run).
+if timeout 120 mpirun -np 1 "$WISP" top --width=8 --samples 8 --quiet --output out.json : -np 1 "$WISP" top --width 8 --samples=8 --quiet > /dev/null 2>stderr.txt \
+   && [ -s out.json ]; then echo "ok   --flag=value against --flag value: runs"; else echo "FAIL --flag=value against --flag value"; cat stderr.txt; failures=$((failures + 1)); fi
+
 if [ "$failures" -eq 0 ]; then echo "mpmd mismatch: all refused"; else echo "mpmd mismatch: $failures failures"; exit 1; fi

@@ -15,4 +15,15 @@ static inline void *wisp_mpi_in_place(void) { return MPI_IN_PLACE; }
 static inline int wisp_mpi_success(void) { return MPI_SUCCESS; }
 static inline int wisp_mpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
 
+// The number of processes of MPI_COMM_WORLD that share this process's memory (its node), by
+// MPI_Comm_split_type(MPI_COMM_TYPE_SHARED); a collective over MPI_COMM_WORLD. 0 on failure.
+static inline int wisp_mpi_ranks_sharing_memory(int rank) {
+    MPI_Comm node;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) != MPI_SUCCESS) return 0;
+    int size = 0;
+    MPI_Comm_size(node, &size);
+    MPI_Comm_free(&node);
+    return size;
+}
+
 #endif

@@ -12,6 +12,8 @@ import Wisp
 public final class MPICommunicator: Communicator {
     public let rank: Int
     public let size: Int
+    /// The processes of this job on this node (sharing its memory), this one included.
+    public let ranksSharingMemory: Int
     public private(set) var statistics = CommunicationStatistics()
     private let comm = wisp_mpi_comm_world()
     /// Counts per MPI call are C ints; larger buffers go in slices of this many elements.
@@ -40,6 +42,7 @@ public final class MPICommunicator: Communicator {
         check(MPI_Comm_size(comm, &s), "MPI_Comm_size")
         rank = Int(r)
         size = Int(s)
+        ranksSharingMemory = max(Int(wisp_mpi_ranks_sharing_memory(r)), 1)
     }
 
     /// MPI_Finalize; call once, after the last collective.

@@ -37,7 +37,7 @@ struct WispCommand: ParsableCommand {
             _exit(1)   // not exit(): its handlers would join the BLAS thread that cannot start
         }
         let mpi = MPICommunicator.launchedByMPI ? MPICommunicator() : nil
-        if let mpi { Runtime.communicator = mpi }
+        if let mpi { Runtime.communicator = mpi; ResourceUsage.processesSharingMemory = mpi.ranksSharingMemory }
         let rank = Runtime.communicator.rank
         func finish(_ code: Int32) -> Never {
             mpi?.finalize()
@@ -93,17 +93,19 @@ enum LaunchArguments {
 
     /// The arguments as "flag value" items, input paths replaced by "<path>", rank 0's own
     /// flags left out; each item named by its flag (or "argument k").
-    static func canonical(_ arguments: [String]) -> [(name: String, value: String)] {
+    /// `--flag=value` is the same as `--flag value` (rank 0 may spell it one way, rank 1 the other).
+    static func canonical(_ given: [String]) -> [(name: String, value: String)] {
+        let arguments = given.flatMap { argument -> [String] in
+            guard argument.hasPrefix("--"), let eq = argument.firstIndex(of: "=") else { return [argument] }
+            return [String(argument[..<eq]), String(argument[argument.index(after: eq)...])]
+        }
         var out: [(name: String, value: String)] = []
         var i = 0
         while i < arguments.count {
-            let argument = arguments[i]
-            let flag = argument.firstIndex(of: "=").map { String(argument[..<$0]) } ?? argument
-            let inline = flag != argument
+            let flag = arguments[i], argument = flag
             let takesValue = inputFlags.contains(flag) || leadFlags.contains(flag)
-            let value = inline ? String(argument[argument.index(after: argument.firstIndex(of: "=")!)...])
-                               : (takesValue && i + 1 < arguments.count ? arguments[i + 1] : nil)
-            i += takesValue && !inline ? 2 : 1
+            let value = takesValue && i + 1 < arguments.count ? arguments[i + 1] : nil
+            i += takesValue ? 2 : 1
             if leadFlags.contains(flag) || leadSwitches.contains(flag) { continue }
             if inputFlags.contains(flag) {
                 out.append((name: flag, value: value == nil ? "(none)" : "<path>"))

@@ -57,6 +57,22 @@ final class OutputPathTests: XCTestCase {
         XCTAssertNotNil(ResourceUsage.availableBytes())
     }
 
+    /// Ranks on one node split its memory: with 4 processes sharing it, each may take about a
+    /// quarter of what one process alone may (MemAvailable moves a little between the reads:
+    /// 10% slack), and a refusal says why.
+    func testRanksOnOneNodeShareItsMemory() throws {
+        let alone = try XCTUnwrap(ResourceUsage.availableBytes())
+        ResourceUsage.processesSharingMemory = 4
+        defer { ResourceUsage.processesSharingMemory = 1 }
+        let shared = try XCTUnwrap(ResourceUsage.availableBytes())
+        if ResourceUsage.availableSource().hasPrefix("address-space") { return }   // a ulimit -v is per process
+        XCTAssertEqual(Double(shared), Double(alone) / 4, accuracy: 0.1 * Double(alone) / 4)
+        XCTAssertTrue(ResourceUsage.availableSource().contains("shared by the 4 processes"), ResourceUsage.availableSource())
+        XCTAssertThrowsError(try MemoryBudget.require(alone / 2, for: "half the node")) { error in
+            XCTAssertTrue("\(error)".contains("shared by the 4 processes"), "\(error)")
+        }
+    }
+
     func testOnlyRegularFilesAreRead() throws {
         let fifo = directory + "/fifo"
         XCTAssertEqual(mkfifo(fifo, 0o600), 0)

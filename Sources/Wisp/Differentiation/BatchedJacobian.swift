@@ -432,6 +432,8 @@ public final class BatchedJacobian<S: BLASScalar> {
     /// Cost: C backward passes down to the lowest wanted layer, then per layer 2 (TC)² M_l +
     /// 2 T² M_(l−1) flops; memory: the stacked signals TC·M_l of the wanted layers plus one
     /// layer's factors, (TC)² + T².
+    @_specialize(where S == Double)
+    @_specialize(where S == Float)
     public func layerKernelFactors(layers: Set<Int>? = nil, gather: ([Double], Int, Int) -> [Double],
                                    visit: (LayerKernelFactors) -> Void) {
         precondition(!couplesSamples, "the Hadamard form of the kernel needs per-sample gradients (no batch normalization)")

@@ -40,7 +40,7 @@ public struct Dataset: Sendable {
 
     /// The local inputs in precision `S`.
     public func converted<S: BLASScalar>(to: S.Type) -> [S] {
-        if S.self == Double.self { return values as! [S] }
+        if S.self == Double.self { return unsafeBitCast(values, to: [S].self) }   // the same array, no per-element cast
         return values.map { S($0) }
     }
 }

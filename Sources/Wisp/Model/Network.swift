@@ -10,7 +10,7 @@ public struct Network<S: BLASScalar>: Sendable {
         guard parameters.count == architecture.parameterCount else {
             throw WispError.badInput("expected \(architecture.parameterCount) parameters, got \(parameters.count)")
         }
-        if let bad = parameters.firstIndex(where: { !$0.isFinite }) {
+        if let bad = parameters.withUnsafeBufferPointer({ $0.baseAddress.flatMap { p in S.firstNonFinite(p, count: parameters.count) } }) {
             throw WispError.nonFinite("parameter \(bad) of the network is \(parameters[bad])")
         }
         self.architecture = architecture

@@ -39,6 +39,9 @@ public protocol BLASScalar: Real, BinaryFloatingPoint, Sendable {
     static func convert(_ x: UnsafePointer<Double>, to y: UnsafeMutablePointer<Self>, count: Int)
     /// y[i] = Double(x[i]) for i < count.
     static func convert(_ x: UnsafePointer<Self>, to y: UnsafeMutablePointer<Double>, count: Int)
+    /// The first i < count with x[i] NaN or ±∞, or nil (a type-specific loop: no generic
+    /// dispatch per element).
+    static func firstNonFinite(_ x: UnsafePointer<Self>, count: Int) -> Int?
     /// x[i] *= d[i] for i < count.
     static func multiply(_ x: UnsafeMutablePointer<Self>, by d: UnsafePointer<Self>, count: Int)
     /// x[i] = x[i]·d[i] + a[i]·b[i] for i < count.
@@ -107,6 +110,9 @@ extension Double: BLASScalar {
     public static func convert(_ x: UnsafePointer<Double>, to y: UnsafeMutablePointer<Double>, count: Int) {
         if count > 0 && x != UnsafePointer(y) { y.update(from: x, count: count) }
     }
+    public static func firstNonFinite(_ x: UnsafePointer<Double>, count: Int) -> Int? {
+        (0..<count).first { !x[$0].isFinite }
+    }
     public static func multiply(_ x: UnsafeMutablePointer<Double>, by d: UnsafePointer<Double>, count: Int) {
         for i in 0..<count { x[i] *= d[i] }
     }
@@ -174,6 +180,9 @@ extension Float: BLASScalar {
     }
     public static func convert(_ x: UnsafePointer<Float>, to y: UnsafeMutablePointer<Double>, count: Int) {
         for i in 0..<count { y[i] = Double(x[i]) }
+    }
+    public static func firstNonFinite(_ x: UnsafePointer<Float>, count: Int) -> Int? {
+        (0..<count).first { !x[$0].isFinite }
     }
     public static func multiply(_ x: UnsafeMutablePointer<Float>, by d: UnsafePointer<Float>, count: Int) {
         for i in 0..<count { x[i] *= d[i] }

@@ -25,11 +25,19 @@ public enum ResourceUsage {
         limits().min { $0.bytes < $1.bytes }?.source ?? "unknown"
     }
 
+    /// The processes of this job that share this node's memory (set once at start-up by the
+    /// CLI from the MPI launch; 1 without MPI). The node's available memory and its cgroup
+    /// limit are split evenly between them: each rank may take its share, so several ranks on
+    /// one node cannot together exceed what the node has.
+    nonisolated(unsafe) public static var processesSharingMemory = 1
+
     private static func limits() -> [(bytes: Int, source: String)] {
         var result: [(Int, String)] = []
+        let share = max(processesSharingMemory, 1)
+        let shared = share > 1 ? ", shared by the \(share) processes of this job on this node" : ""
         if let info = read("/proc/meminfo") {
             for line in info.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
-                if let kb = line.split(separator: " ").compactMap({ Int($0) }).first { result.append((kb * 1024, "MemAvailable")) }
+                if let kb = line.split(separator: " ").compactMap({ Int($0) }).first { result.append((kb * 1024 / share, "MemAvailable" + shared)) }
             }
         }
         var limit = rlimit()
@@ -42,7 +50,7 @@ public enum ResourceUsage {
             guard let text = read(maxFile)?.trimmingCharacters(in: .whitespacesAndNewlines), let cap = Int(text),
                   cap < 1 << 60 else { continue }
             let used = read(usageFile).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
-            result.append((max(cap - used, 0), "cgroup memory limit"))
+            result.append((max(cap - used, 0) / share, "cgroup memory limit" + shared))
             break
         }
         return result
