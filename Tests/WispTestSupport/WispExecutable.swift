@@ -18,10 +18,30 @@ public enum WispExecutable {
 
     /// Runs `wisp arguments…` in `directory` (default: the current one) and waits for it.
     public static func run(_ arguments: [String], in directory: URL? = nil) throws -> Outcome {
+        try child(url, arguments, in: directory)
+    }
+
+    /// Runs `script` with bash in `directory`, `$WISP` the executable: for redirections, limits
+    /// (`ulimit -v`) and `timeout` (so a regression that hangs fails instead of blocking).
+    public static func shell(_ script: String, in directory: URL? = nil) throws -> Outcome {
+        try child(URL(fileURLWithPath: "/bin/bash"), ["-c", script], in: directory, environment: ["WISP": url.path])
+    }
+
+    /// `mpirun --oversubscribe -np ranks wisp arguments…` (as root if need be), with `environment` added.
+    public static func mpirun(ranks: Int, _ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
+        try child(URL(fileURLWithPath: "/usr/bin/env"), ["mpirun", "--oversubscribe", "-np", "\(ranks)", url.path] + arguments,
+                  environment: environment.merging(["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]) { a, _ in a })
+    }
+
+    /// Runs `executable arguments…` with this process's environment plus `environment`, reading
+    /// both pipes to the end before waiting (a full pipe cannot block the child).
+    public static func child(_ executable: URL, _ arguments: [String], in directory: URL? = nil,
+                             environment: [String: String] = [:]) throws -> Outcome {
         let process = Process()
-        process.executableURL = url
+        process.executableURL = executable
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = directory }
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

@@ -282,7 +282,7 @@ final class HessianTests: XCTestCase {
         }
     }
 
-    /// tr(Gᵏ)/P from sample space (tr((H_ℓ K)ᵏ)) against the eigenvalues of the dense G, for
+    /// tr(Gᵏ)/P from sample space (the eigenvalues of B K B) against those of the dense G, for
     /// every loss: both exact up to rounding, 1e-10 relative.
     func testExactGaussNewtonMoments() throws {
         for loss in Loss.allCases {

@@ -21,37 +21,12 @@ final class HostileTests: XCTestCase {
 
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
-    /// What one run printed and how it ended.
-    struct Outcome {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Outcome = WispExecutable.Outcome
 
-    func wisp(_ arguments: [String]) throws -> Outcome {
-        let r = try WispExecutable.run(arguments, in: directory)
-        return Outcome(status: r.status, stdout: r.stdout, stderr: r.stderr)
-    }
+    func wisp(_ arguments: [String]) throws -> Outcome { try WispExecutable.run(arguments, in: directory) }
 
-    /// Runs `script` with bash in the test directory, `$WISP` the executable. For redirections,
-    /// limits (`ulimit -v`) and `timeout` (so a regression that hangs fails instead of blocking).
-    func shell(_ script: String) throws -> Outcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-c", script]
-        process.currentDirectoryURL = directory
-        var environment = ProcessInfo.processInfo.environment
-        environment["WISP"] = WispExecutable.url.path
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Outcome(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
+    /// `script` in bash in the test directory, `$WISP` the executable (``WispExecutable/shell(_:in:)``).
+    func shell(_ script: String) throws -> Outcome { try WispExecutable.shell(script, in: directory) }
 
     /// The directory's entries (to prove nothing was created, replaced or left behind).
     func snapshot() throws -> [String: Data?] {

@@ -97,21 +97,8 @@ final class ScaLAPACKTests: XCTestCase {
     }
 
     private func mpirun(ranks: Int, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["mpirun", "--oversubscribe", "-np", "\(ranks)", WispExecutable.url.path] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
-        environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
-        environment["OPENBLAS_NUM_THREADS"] = "1"
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        let r = try WispExecutable.mpirun(ranks: ranks, arguments, environment: ["OPENBLAS_NUM_THREADS": "1"])
+        return (r.status, r.stdout, r.stderr)
     }
 
     /// Runs the full spectrum with vectors on 1–4 ranks and checks each against LAPACK.

@@ -126,6 +126,17 @@ public enum AlignJob {
         var opSeconds = 0.0, applications = 0
 
         if exact {
+            // One layer at a time: its rows of K_l and its factors (backward rows × TC, forward
+            // rows × T), the stacked signals of every layer, and the gathered labels.
+            try communicator.agree {
+                let local = communicator.block(of: T, rank: communicator.rank).count
+                let maxWidth = arch.widths.max() ?? 1
+                let doubles = try MemoryBudget.sum("the exact layer kernels (TC = \(N))", [
+                    try MemoryBudget.count("K_l rows", 2, local * C, N), try MemoryBudget.count("forward kernel", local, T),
+                    try MemoryBudget.count("backward signals", L, local * C, maxWidth), N])
+                try MemoryBudget.require(try MemoryBudget.bytes("the exact layer kernels", doubles, 8),
+                                         for: "the exact layer kernels (TC = \(N) ≤ --exact-limit \(settings.exactLimit); a lower limit uses the matrix-free path)")
+            }
             let rowCounts = (0..<communicator.size).map { communicator.block(of: T, rank: $0).count * C }
             let allLabels = communicator.allgather(labels, counts: rowCounts)
             reporter?.report("forming the \(N) × \(N) kernels of \(L) layers", force: true)

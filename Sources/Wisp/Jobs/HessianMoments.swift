@@ -63,37 +63,15 @@ public struct HessianMoments: Codable, Sendable {
     public static let exactLimit = 4096
 
     /// tr(Gᵏ)/P exactly for k = 1…4, from sample space: G = (1/T) Jᵀ H_ℓ J has the nonzero
-    /// spectrum of H_ℓ^(1/2) K H_ℓ^(1/2), so tr(Gᵏ) = tr((H_ℓ K)ᵏ) with K = (1/T) J Jᵀ from its
-    /// per-layer Gram factors and H_ℓ block-diagonal over samples. Nil when batch statistics
-    /// couple the samples or TC > `limit`. Cost: K, and one TC × TC GEMM (A² for k = 3, 4);
-    /// every process gathers A = H_ℓ K (TC² doubles).
+    /// spectrum of B K B, B = H_ℓ^(1/2) block-diagonal over samples and K = (1/T) J Jᵀ from its
+    /// per-layer Gram factors (``ExactSpectrumJob``, `--matrix ggn`), so tr(Gᵏ) = Σ λᵢᵏ over
+    /// its eigenvalues. Nil when batch statistics couple the samples or TC > `limit`. Cost: K,
+    /// and one dsyevd without vectors (≈ 4/3 (TC)³) on rank 0; memory checked by the job.
     public static func exactGaussNewtonMoments(_ problem: Problem, limit: Int = exactLimit) throws -> [Double]? {
-        let n = problem.sampleSpaceDimension, C = problem.architecture.outputs
-        guard !problem.architecture.normalization.couplesSamples, n <= limit else { return nil }
-        let c = problem.communicator
-        let local = c.block(of: problem.totalSamples)
-        var rows = problem.gramRows()
-        let hessian = try problem.lossEvaluation().outputHessian
-        var column = [Double](repeating: 0, count: max(local.count * C, 1))
-        for j in 0..<n {
-            for r in 0..<(local.count * C) { column[r] = rows[r * n + j] }
-            hessian.apply(&column, rows: local.count)
-            for r in 0..<(local.count * C) { rows[r * n + j] = column[r] }
-        }
-        let counts = (0..<c.size).map { c.block(of: problem.totalSamples, rank: $0).count * C * n }
-        let a = c.allgather(rows, counts: counts)
-        var a2 = [Double](repeating: 0, count: n * n)
-        Double.gemm(transA: false, transB: false, m: n, n: n, k: n, alpha: 1, a: a, lda: n, b: a, ldb: n, beta: 0, c: &a2, ldc: n)
-        var t = [0.0, 0.0, 0.0, 0.0]
-        for i in 0..<n {
-            t[0] += a[i * n + i]
-            t[1] += a2[i * n + i]
-            for j in 0..<n {
-                t[2] += a2[i * n + j] * a[j * n + i]
-                t[3] += a2[i * n + j] * a2[j * n + i]
-            }
-        }
+        guard !problem.architecture.normalization.couplesSamples, problem.sampleSpaceDimension <= limit else { return nil }
+        let spectrum = try ExactSpectrumJob.run(problem, matrix: .ggn, selection: .all, vectors: false,
+                                                solver: ReplicatedLAPACKEigensolver(communicator: problem.communicator))
         let P = Double(problem.parameterCount)
-        return t.map { $0 / P }
+        return (1...4).map { k in spectrum.values.reduce(0) { $0 + Foundation.pow($1, Double(k)) } / P }
     }
 }

@@ -162,6 +162,11 @@ public enum ModelReduction {
                                   seed: UInt64, reporter: ProgressReporter? = nil) throws -> FisherEigenbasis {
         let P = problem.parameterCount
         if P <= denseLimit {
+            // A (P²), dsyevd's eigenvectors in place and its workspace (≈ 2P² with vectors).
+            try problem.communicator.agree {
+                try MemoryBudget.require(try MemoryBudget.bytes("the dense \(matrix.rawValue)", 3, P, P, 8),
+                                         for: "the dense \(matrix.rawValue) (P = \(P) ≤ --dense-limit \(denseLimit); a lower limit uses Lanczos)")
+            }
             let op = TimedOperator(try problem.makeOperator(matrix))
             var a = [Double](repeating: 0, count: P * P)
             var e = [Double](repeating: 0, count: P)
