@@ -450,6 +450,7 @@ public final class BatchedJacobian<S: BLASScalar> {
                     guard !stacked[l].isEmpty else { return }
                     let m = arch.widths[l]
                     stacked[l].withUnsafeMutableBufferPointer { dst in
+                        guard T > 0, m > 0 else { return }
                         let row = m * MemoryLayout<S>.stride
                         if C == 1 { UnsafeMutableRawPointer(dst.baseAddress!).copyMemory(from: delta, byteCount: T * row); return }
                         for t in 0..<T {

@@ -114,11 +114,14 @@ final class SampleSpaceProduct<S: BLASScalar> {
     /// Float64 (the Gram's sums over M_(l−1) terms keep Float64 accuracy) and stored in S.
     private func forwardKernel(layer l: Int) -> [S] {
         let a = jacobian.architecture, T = jacobian.sampleCount, fanIn = a.widths[l - 1]
-        let hLocal = jacobian.withInputsOrHidden(l - 1) { h in
-            var y = [Double](repeating: 0, count: max(T * fanIn, 1))
-            if T > 0 { y.withUnsafeMutableBufferPointer { S.convert(h, to: $0.baseAddress!, count: T * fanIn) } }
-            return y
-        }
+        // H_(l−1) in Float64: the cached array itself when S is Double (no T × M copy).
+        let hLocal: [Double] = S.self == Double.self && T > 0
+            ? unsafeBitCast(l == 1 ? jacobian.inputs : jacobian.hidden[l - 2], to: [Double].self)
+            : jacobian.withInputsOrHidden(l - 1) { h in
+                var y = [Double](repeating: 0, count: max(T * fanIn, 1))
+                if T > 0 { y.withUnsafeMutableBufferPointer { S.convert(h, to: $0.baseAddress!, count: T * fanIn) } }
+                return y
+            }
         let hAll: [Double]
         if communicator.size > 1 {
             let counts = (0..<communicator.size).map { communicator.block(of: totalSamples, rank: $0).count * fanIn }
@@ -130,7 +133,7 @@ final class SampleSpaceProduct<S: BLASScalar> {
         var f = [Double](repeating: cb2, count: max(T * totalSamples, 1))
         Double.gemm(transA: false, transB: true, m: T, n: totalSamples, k: fanIn, alpha: cw2, a: hLocal, lda: fanIn,
                     b: hAll, ldb: fanIn, beta: 1, c: &f, ldc: max(totalSamples, 1))
-        if S.self == Double.self { return f as! [S] }
+        if S.self == Double.self { return unsafeBitCast(f, to: [S].self) }
         var out = [S](repeating: 0, count: f.count)
         out.withUnsafeMutableBufferPointer { o in f.withUnsafeBufferPointer { S.convert($0.baseAddress!, to: o.baseAddress!, count: f.count) } }
         return out

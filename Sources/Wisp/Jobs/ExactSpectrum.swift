@@ -154,10 +154,16 @@ public enum ExactSpectrumJob {
     /// ‖A u_j − λ_j u_j‖ for the pairs (values[j], vectors[j]) with the matrix-free operator A of
     /// ``sampleSpaceOperator(_:spectrum:)`` (one application each; vectors are this process's
     /// parts). Collective.
-    public static func residuals(_ op: any LinearOperator, values: [Double], vectors: [[Double]]) -> [Double] {
+    public static func residuals(_ op: any LinearOperator, values: [Double], vectors: [[Double]],
+                                 reporter: ProgressReporter? = nil) -> [Double] {
         let n = op.space.localDimension
         var y = [Double](repeating: 0, count: max(n, 1))
+        let start = DispatchTime.now().uptimeNanoseconds
         return values.indices.map { j in
+            if j > 0 {
+                let perPair = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / Double(j)
+                reporter?.report("residual check \(j + 1)/\(values.count) (one matrix-free product each)", eta: perPair * Double(values.count - j))
+            }
             let u = vectors[j] + (n == 0 ? [0] : [])
             u.withUnsafeBufferPointer { up in y.withUnsafeMutableBufferPointer { op.apply(up.baseAddress!, into: $0.baseAddress!) } }
             var local = 0.0

@@ -100,7 +100,7 @@ public enum TopJob {
         var vectors = (0..<values.count).map { spectrum.vector($0) }
         if which == .smallest { values.reverse(); vectors.reverse() }
         let op = TimedOperator(try ExactSpectrumJob.sampleSpaceOperator(problem, spectrum: spectrum))
-        let residuals = ExactSpectrumJob.residuals(op, values: values, vectors: vectors)
+        let residuals = ExactSpectrumJob.residuals(op, values: values, vectors: vectors, reporter: reporter)
         // The rounding floor 100·ε·‖A‖ of the matrix-free check (‖A‖ = λ_max for the top end;
         // for the bottom end tr K ≥ ‖A‖ bounds it, ‖B‖ ≤ 1 for every loss's H_ℓ^½).
         let norm = which == .smallest ? problem.exactTrace() : values.map(abs).max() ?? 0
