@@ -20,6 +20,20 @@ struct Train: ParsableCommand {
     var lr: Double = 0.1
     @Option(name: .customLong("batch-size"), help: "Minibatch size for SGD. Default: full-batch gradient descent.")
     var batchSize: Int?
+    @Option(help: "Update rule: sgd (θ ← θ − η g), momentum (PyTorch's heavy ball: v ← μ v + g, θ ← θ − η v) or adam (PyTorch's defaults).")
+    var optimizer: OptimizerSettings.Method = .sgd
+    @Option(help: "Momentum μ (with --optimizer momentum).")
+    var momentum: Double = 0.9
+    @Flag(help: "Nesterov momentum: θ ← θ − η (g + μ v) (with --optimizer momentum).")
+    var nesterov = false
+    @Option(help: "Adam's β₁ (decay of the gradient's running mean).")
+    var beta1: Double = 0.9
+    @Option(help: "Adam's β₂ (decay of the squared gradient's running mean).")
+    var beta2: Double = 0.999
+    @Option(name: .customLong("adam-eps"), help: "Adam's ε (added to the root of the second moment).")
+    var adamEps: Double = 1e-8
+    @Option(name: .customLong("weight-decay"), help: "L2 weight decay λ added to the gradient (g + λ θ, as PyTorch's weight_decay), any optimizer.")
+    var weightDecay: Double = 0
     @Option(name: .customLong("target-loss"), help: "Stop once the full loss is at most this.")
     var targetLoss: Double?
     @Option(help: "Steps between checkpoints (measurements and saved parameters).")
@@ -95,7 +109,9 @@ struct Train: ParsableCommand {
             return s
         }
         let training = TrainingSettings(steps: steps, learningRate: lr, batchSize: batchSize, targetLoss: targetLoss,
-                                        every: every, checkpointSteps: extra, seed: network.seed)
+                                        every: every, checkpointSteps: extra, seed: network.seed,
+                                        optimizer: OptimizerSettings(method: optimizer, momentum: momentum, nesterov: nesterov, beta1: beta1,
+                                                                     beta2: beta2, epsilon: adamEps, weightDecay: weightDecay))
         let jsonPath = output ?? outputDir + "/train.json"
         let problem = try network.makeProblem(outputs: [jsonPath], directories: [outputDir, checkpointing.checkpoint])
         try training.validate(samples: problem.totalSamples)
@@ -120,7 +136,8 @@ struct Train: ParsableCommand {
         guard Runtime.isLead else { return }
         try RunRecord(command: "train", problem: problem,
                       settings: ["loss": problem.configuration.loss.rawValue, "steps": "\(steps)", "lr": "\(lr)",
-                                 "batch_size": batchSize.map(String.init) ?? "full", "every": "\(every)", "measure": measure],
+                                 "batch_size": batchSize.map(String.init) ?? "full", "every": "\(every)", "measure": measure,
+                                 "optimizer": optimizer.rawValue],
                       timings: timings, result: result).write(to: jsonPath)
         let written = try TrainFiles.writeSeries(result, directory: directory)
         say(Summary.header(problem))

@@ -175,15 +175,17 @@ public enum TrainJob {
 
         let ntkLimit = measurements.ntkLimit ? try NTKLimitPrediction.make(for: problem) : nil
         var series = [CheckpointRecord](), lossCurve = [StepLoss](), step = 0, resumedFrom: Int? = nil
-        if let saved = try checkpoint?.restore(problem: problem) {
+        var optimizer = OptimizerState.initial(training.optimizer.method, parameters: problem.parameterCount)
+        if let saved = try checkpoint?.restore(problem: problem, optimizer: training.optimizer.method) {
             try problem.setParameters(saved.parameters)
             (series, lossCurve, step, resumedFrom) = (saved.series, saved.lossCurve, saved.step, saved.step)
+            optimizer = saved.optimizer
         }
         var theta = problem.parameters
         var schedule = training.batchSize.map { BatchSchedule(samples: T, batchSize: $0, seed: training.seed) }
         let local = problem.communicator.block(of: T)
-        let method = training.batchSize.map { "minibatch SGD (batch \($0), without replacement, order from counter-based stream (seed, epoch))" }
-            ?? "full-batch gradient descent"
+        let method = (training.batchSize.map { "minibatch SGD (batch \($0), without replacement, order from counter-based stream (seed, epoch))" }
+            ?? "full-batch gradient descent") + (training.optimizer.method == .sgd && training.optimizer.weightDecay == 0 ? "" : ", " + training.optimizer.description)
         var stopped = "steps"
         var operatorApplications = 0, measurementSeconds = 0.0
 
@@ -212,7 +214,7 @@ public enum TrainJob {
                 let current = record, parameters = theta
                 record.model = try problem.communicator.agree { try onCheckpoint?(current, parameters) }
                 series.append(record)
-                try checkpoint?.save(step: step, parameters: theta, series: series, lossCurve: lossCurve)
+                try checkpoint?.save(step: step, parameters: theta, optimizer: optimizer, series: series, lossCurve: lossCurve)
                 reporter?.report(String(format: "step %d/%d, loss %.6e (checkpoint)", step, training.steps, record.loss), force: true)
             }
             if let target = training.targetLoss, let f = full, f.loss <= target { stopped = "target loss"; break }
@@ -234,7 +236,7 @@ public enum TrainJob {
             guard Double.dot(n: gradient.count, x: gradient, y: gradient).isFinite else {
                 throw WispError.numerical("training diverged at step \(step): the gradient is not finite (lower --lr)")
             }
-            Double.axpy(n: theta.count, alpha: -training.learningRate, x: gradient, y: &theta)
+            Optimizer.step(training.optimizer, state: &optimizer, parameters: &theta, gradient: gradient, learningRate: training.learningRate)
             step += 1
             if schedule == nil { try problem.setParameters(theta) }
             let elapsed = reporter?.elapsed ?? 0
