@@ -34,6 +34,14 @@ struct Train: ParsableCommand {
     var adamEps: Double = 1e-8
     @Option(name: .customLong("weight-decay"), help: "L2 weight decay λ added to the gradient (g + λ θ, as PyTorch's weight_decay), any optimizer.")
     var weightDecay: Double = 0
+    @Option(name: .customLong("validation-inputs"), help: "Held-out inputs evaluated at every checkpoint (loss, and accuracy for labels), never trained on: e.g. Fashion-MNIST's t10k-images-idx3-ubyte.gz.")
+    var validationInputs: String?
+    @Option(name: .customLong("validation-targets"), help: "Real-valued targets of --validation-inputs (with --targets).")
+    var validationTargets: String?
+    @Option(name: .customLong("validation-labels"), help: "Class labels of --validation-inputs (with --labels), one-hot into the training's classes.")
+    var validationLabels: String?
+    @Option(name: .customLong("validation-samples"), help: "Use the first V rows of the validation files. Default: all.")
+    var validationSamples: Int?
     @Option(name: .customLong("target-loss"), help: "Stop once the full loss is at most this.")
     var targetLoss: Double?
     @Option(help: "Steps between checkpoints (measurements and saved parameters).")
@@ -113,17 +121,27 @@ struct Train: ParsableCommand {
                                         optimizer: OptimizerSettings(method: optimizer, momentum: momentum, nesterov: nesterov, beta1: beta1,
                                                                      beta2: beta2, epsilon: adamEps, weightDecay: weightDecay))
         let jsonPath = output ?? outputDir + "/train.json"
-        let problem = try network.makeProblem(outputs: [jsonPath], directories: [outputDir, checkpointing.checkpoint])
+        if validationInputs == nil, validationTargets != nil || validationLabels != nil || validationSamples != nil {
+            throw ValidationError("--validation-targets, --validation-labels and --validation-samples need --validation-inputs")
+        }
+        let validation = validationInputs.map {
+            ValidationSettings(inputsPath: $0, targetsPath: validationTargets, labelsPath: validationLabels, samples: validationSamples)
+        }
+        let problem = try network.makeProblem(outputs: [jsonPath], directories: [outputDir, checkpointing.checkpoint],
+                                              inputs: [validationInputs, validationTargets, validationLabels])
         try training.validate(samples: problem.totalSamples)
         try measurements.validate()
+        let base = network.configuration
+        let held = try validation.map { v in (v, try Runtime.communicator.agree { try v.makeProblem(training: problem, base: base) }) }
         let checkpoint = try checkpointing.open("train", problem: problem,
-                                                settings: TrainResumeSettings(training: training, measurements: measurements),
+                                                settings: TrainResumeSettings(training: training, measurements: measurements,
+                                                                              validation: validation),
                                                 replicated: true)
             .map { TrainingCheckpoint(directory: $0, architecture: problem.architecture) }
         let saveModels = !noSaveModels
         let directory = outputDir
         let (result, timings) = try TrainJob.run(
-            problem, training: training, measurements: measurements, checkpoint: checkpoint,
+            problem, training: training, measurements: measurements, validation: held, checkpoint: checkpoint,
             reporter: Runtime.progress("train", quiet: quiet)
         ) { record, theta in
             guard Runtime.isLead else { return nil }
@@ -146,6 +164,10 @@ struct Train: ParsableCommand {
         if let first = result.series.first, let last = result.series.last {
             say(String(format: "  loss       %.6e → %.6e", first.loss, last.loss)
                 + (last.accuracy.map { String(format: ", accuracy %.4f", $0) } ?? ""))
+            if let v = last.validationLoss, let f = first.validationLoss {
+                say(String(format: "  validation loss %.6e → %.6e", f, v) + (last.validationAccuracy.map { String(format: ", accuracy %.4f", $0) } ?? "")
+                    + " (\(result.validationSamples ?? 0) held-out samples, \(validationInputs ?? ""))")
+            }
             if let m = last.moments {
                 for matrix in m.matrices {
                     say("  " + matrix.matrix.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) + " " + matrix.moments.map {
