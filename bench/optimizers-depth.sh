@@ -15,7 +15,7 @@
 # L > 20), momentum 0.9 with η = 0.003 (the same effective step η/(1−μ) = 0.03), Adam η = 1e-4
 # (β's and ε PyTorch's defaults). Set LR_SGD, LR_MOMENTUM, LR_ADAM to change them.
 #
-#   bench/optimizers-depth.sh                         (about 4 min on 2 cores, release build)
+#   bench/optimizers-depth.sh                         (about 8 min on a shared 2-core machine, release build)
 #   DEPTH=20 STEPS=300 ACTIVATION=tanh bench/optimizers-depth.sh
 #
 # Needs the Debian package dataset-fashion-mnist (.ci/install-deps). Writes
