@@ -176,10 +176,22 @@ final class GzipTests: XCTestCase {
 
     // MARK: - Hostile streams
 
-    /// Runs wisp on `file` as --inputs and as --labels: one error line naming the file and `words`.
+    /// The directory's files and their bytes (to prove a refusal created or changed nothing).
+    func snapshot() throws -> [String: Data] {
+        var result = [String: Data]()
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) {
+            result[name] = try Data(contentsOf: directory.appendingPathComponent(name))
+        }
+        return result
+    }
+
+    /// Runs wisp on `file` as --inputs and as --labels: one error line naming the file and
+    /// `words`, an exit status in 1…127 (not a signal), and the directory as before.
     func refuse(_ file: String, mentioning words: [String], line: UInt = #line) throws {
+        let before = try snapshot()
+        defer { XCTAssertEqual(try? snapshot(), before, "the directory changed", line: line) }
         for flag in ["--inputs", "--labels"] {
-            let arguments = ["theory", "--width", "8", "--quiet"] + (flag == "--labels" ? ["--samples", "2"] : []) + [flag, file]
+            let arguments = ["theory", "--width", "8", "--quiet", "--output", "out.json"] + (flag == "--labels" ? ["--samples", "2"] : []) + [flag, file]
             let r = try WispExecutable.run(arguments, in: directory)
             XCTAssertTrue((1...127).contains(r.status), "exit status \(r.status): \(r.stderr)", line: line)
             XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "one error line expected, got: \(r.stderr)", line: line)
