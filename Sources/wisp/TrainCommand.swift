@@ -4,12 +4,13 @@ import Wisp
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train by gradient descent (or SGD) and measure the loss Hessian's parts at checkpoints (Jacot et al.).",
+        abstract: "Train by gradient descent or SGD (plain, momentum or Adam) and measure the loss Hessian's parts at checkpoints (Jacot et al.).",
         discussion: """
         Every --every steps (and at the first and last) θ is saved and the requested quantities \
         are measured: moments tr(Aᵏ)/P (k ≤ 4) of G, S and H on shared probes, Rayleigh quotients \
         of the top eigenvectors of G under S and vice versa, the loss on the plane of two \
-        eigenvectors of G, a spectral density, the layerwise alignments A_l with the targets. Writes train.json, train.csv, loss.csv and SVG \
+        eigenvectors of G, a spectral density, the layerwise alignments A_l with the targets, and the \
+        loss and accuracy on a held-out set (--validation-inputs). Writes train.json, train.csv, loss.csv and SVG \
         figures to --output-dir.
         """)
 
