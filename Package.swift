@@ -34,12 +34,18 @@ let package = Package(
             pkgConfig: "fftw3",
             providers: [.apt(["libfftw3-dev"])]
         ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         // The engine: model -> differentiation -> operators -> solvers -> reports.
         .target(
             name: "Wisp",
             dependencies: [
                 "CLAPACK",
                 "CFFTW",
+                "CZlib",
                 .product(name: "RealModule", package: "swift-numerics"),
             ]
         ),

@@ -13,7 +13,7 @@
 # standardized (statistics summed over the ranks), the diabetes CSV with its target column, and
 # data-spectrum (dense: allreduce of XᵀX; Lanczos: the distributed operator), the layerwise
 # alignment (exact and Hutchinson), eigenvectors mapped from sample space, model reduction, the loss Hessian
-# and its residual part, KPM, and training (GD and SGD, and SGD with the layerwise alignments at checkpoints).
+# and its residual part, KPM, and training (GD and SGD, momentum, Adam with a validation set, and SGD with the layerwise alignments at checkpoints).
 # The mean-subtraction density is compared on a linear grid: mean subtraction gives K an exact
 # null vector, whose Gauss node after a few steps is a small positive number known only to
 # absolute accuracy ε‖K‖; a log axis turns that into ~1e-8 relative changes of the density
@@ -120,6 +120,7 @@ jobs=(
   "train-sgd|1e-12|train --quiet --width 16 --samples 13 --outputs 3 --loss cross-entropy --steps 12 --every 6 --lr 0.3 --batch-size 4 --measure none --output-dir $work/train-files --no-save-models"
   "moments-hessian|1e-12|moments --quiet --width 16 --samples 11 --outputs 3 --matrix hessian --loss cross-entropy --activation tanh --probes 5"
   "moments-ggn|1e-12|moments --quiet --width 16 --samples 11 --outputs 3 --matrix ggn --loss bce --activation erf"
+  "train-momentum|1e-12|train --quiet --width 16 --samples 13 --outputs 3 --loss cross-entropy --activation tanh --steps 12 --every 6 --lr 0.1 --batch-size 4 --optimizer momentum --momentum 0.8 --nesterov --weight-decay 0.01 --measure moments --probes 3 --slq-steps 8 --output-dir $work/train-files --no-save-models"
   "train-align|1e-12|train --quiet --width 16 --samples 13 --outputs 2 --activation relu --sigma-w2 2 --no-bias --steps 6 --every 3 --lr 0.3 --batch-size 4 --measure align --output-dir $work/train-files --no-save-models"
   "residual|1e-12|density --quiet --width 16 --samples 11 --probes 3 --steps 12 --matrix residual --grid linear --activation tanh --sigma-b2 0.1"
   "align|1e-12|align --quiet --width 32 --samples 23 --outputs 2 --activation tanh --sigma-b2 0.2"
@@ -139,10 +140,14 @@ data=${WISP_DATA:-Tests/Data}
 if [ -d "$data/digits" ] && [ -d "$data/diabetes" ]; then
   data=$(cd "$data" && pwd)
   digits="--inputs $data/digits/digits-images.idx3-ubyte"
+  # The validation set: the digits again, gzip-compressed (the .gz reader on 1–4 ranks).
+  digits_gz="$work/digits-images.idx3-ubyte.gz"
+  gzip -c "$data/digits/digits-images.idx3-ubyte" > "$digits_gz"
   jobs+=(
     "digits-labels|1e-12|top --quiet --width 24 $digits --labels $data/digits/digits-labels.idx1-ubyte --samples 37 --pool 2 --scale-pixels --standardize --k 3 --matrix ntk --method lanczos"
     "diabetes|1e-12|top --quiet --width 16 --inputs $data/diabetes/diabetes.csv --target-column target --standardize --samples 41 --k 2 --method lanczos"
     "data-spectrum-dense|1e-12|data-spectrum --quiet $digits --scale-pixels"
+    "train-adam-validation|1e-12|train --quiet --width 16 $digits --labels $data/digits/digits-labels.idx1-ubyte --samples 37 --pool 2 --scale-pixels --loss cross-entropy --steps 12 --every 6 --lr 0.01 --batch-size 8 --optimizer adam --validation-inputs $digits_gz --validation-labels $data/digits/digits-labels.idx1-ubyte --validation-samples 29 --measure none --output-dir $work/train-files --no-save-models"
     "data-spectrum-lanczos|1e-12|data-spectrum --quiet $digits --samples 101 --standardize --method lanczos --k 4"
   )
 else

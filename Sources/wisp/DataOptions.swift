@@ -6,11 +6,11 @@ import Wisp
 struct DataOptions: ParsableArguments {
     @Option(help: "Samples T (the first T rows of the files). Default: all rows of the files, else 512.")
     var samples: Int?
-    @Option(help: "Inputs: .npy (T × d or T × h × w, float64/float32), IDX (any dtype, e.g. MNIST images) or .csv. Default: Gaussian N(0, I).")
+    @Option(help: "Inputs: .npy (T × d or T × h × w, float64/float32), IDX (any dtype, e.g. MNIST images; also gzip-compressed, as MNIST and Fashion-MNIST ship) or .csv. Default: Gaussian N(0, I).")
     var inputs: String?
     @Option(help: "Real-valued targets T × C: .npy, IDX or .csv. Default: a teacher network's outputs.")
     var targets: String?
-    @Option(help: "Integer class labels (T), one-hot encoded: .npy, IDX (e.g. MNIST labels) or .csv.")
+    @Option(help: "Integer class labels (T), one-hot encoded: .npy, IDX (e.g. MNIST labels, .gz too) or .csv.")
     var labels: String?
     @Option(name: .customLong("target-column"), help: ArgumentHelp(
         "CSV column (header name or 0-based number) of the targets or labels; repeat for several. Without --targets/--labels they come from the --inputs CSV, whose other columns are the inputs.",

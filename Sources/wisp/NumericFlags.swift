@@ -64,6 +64,8 @@ enum NumericFlags {
         "--lr": .real(positive: true), "--batch-size": .integer(min: 1), "--target-loss": .real(positive: false),
         "--every": .integer(min: 1), "--top": .integer(min: 0), "--grid-radius": .real(positive: true),
         "--align-exact-limit": .integer(min: 0), "--align-probes": .integer(min: 1),
+        "--momentum": .real(positive: false), "--beta1": .real(positive: false), "--beta2": .real(positive: false),
+        "--adam-eps": .real(positive: true), "--weight-decay": .real(positive: false), "--validation-samples": .integer(min: 1),
     ]
 
     /// Checks the value of every numeric flag in `arguments` (the command line without the

@@ -37,8 +37,10 @@ struct KPMResumeSettings: Encodable {
     }
 }
 
-/// `wisp train`: every training and measurement setting.
+/// `wisp train`: every training and measurement setting, and the validation set (its numbers
+/// are part of the saved series).
 struct TrainResumeSettings: Encodable {
     var training: TrainingSettings
     var measurements: MeasurementSettings
+    var validation: ValidationSettings?
 }

@@ -4,12 +4,13 @@ import Wisp
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train by gradient descent (or SGD) and measure the loss Hessian's parts at checkpoints (Jacot et al.).",
+        abstract: "Train by gradient descent or SGD (plain, momentum or Adam) and measure the loss Hessian's parts at checkpoints (Jacot et al.).",
         discussion: """
         Every --every steps (and at the first and last) θ is saved and the requested quantities \
         are measured: moments tr(Aᵏ)/P (k ≤ 4) of G, S and H on shared probes, Rayleigh quotients \
         of the top eigenvectors of G under S and vice versa, the loss on the plane of two \
-        eigenvectors of G, a spectral density, the layerwise alignments A_l with the targets. Writes train.json, train.csv, loss.csv and SVG \
+        eigenvectors of G, a spectral density, the layerwise alignments A_l with the targets, and the \
+        loss and accuracy on a held-out set (--validation-inputs). Writes train.json, train.csv, loss.csv and SVG \
         figures to --output-dir.
         """)
 
@@ -20,6 +21,28 @@ struct Train: ParsableCommand {
     var lr: Double = 0.1
     @Option(name: .customLong("batch-size"), help: "Minibatch size for SGD. Default: full-batch gradient descent.")
     var batchSize: Int?
+    @Option(help: "Update rule: sgd (θ ← θ − η g), momentum (PyTorch's heavy ball: v ← μ v + g, θ ← θ − η v) or adam (PyTorch's defaults).")
+    var optimizer: OptimizerSettings.Method = .sgd
+    @Option(help: "Momentum μ (with --optimizer momentum).")
+    var momentum: Double = 0.9
+    @Flag(help: "Nesterov momentum: θ ← θ − η (g + μ v) (with --optimizer momentum).")
+    var nesterov = false
+    @Option(help: "Adam's β₁ (decay of the gradient's running mean).")
+    var beta1: Double = 0.9
+    @Option(help: "Adam's β₂ (decay of the squared gradient's running mean).")
+    var beta2: Double = 0.999
+    @Option(name: .customLong("adam-eps"), help: "Adam's ε (added to the root of the second moment).")
+    var adamEps: Double = 1e-8
+    @Option(name: .customLong("weight-decay"), help: "L2 weight decay λ added to the gradient (g + λ θ, as PyTorch's weight_decay), any optimizer.")
+    var weightDecay: Double = 0
+    @Option(name: .customLong("validation-inputs"), help: "Held-out inputs evaluated at every checkpoint (loss, and accuracy for labels), never trained on: e.g. Fashion-MNIST's t10k-images-idx3-ubyte.gz.")
+    var validationInputs: String?
+    @Option(name: .customLong("validation-targets"), help: "Real-valued targets of --validation-inputs (with --targets).")
+    var validationTargets: String?
+    @Option(name: .customLong("validation-labels"), help: "Class labels of --validation-inputs (with --labels), one-hot into the training's classes.")
+    var validationLabels: String?
+    @Option(name: .customLong("validation-samples"), help: "Use the first V rows of the validation files. Default: all.")
+    var validationSamples: Int?
     @Option(name: .customLong("target-loss"), help: "Stop once the full loss is at most this.")
     var targetLoss: Double?
     @Option(help: "Steps between checkpoints (measurements and saved parameters).")
@@ -95,19 +118,31 @@ struct Train: ParsableCommand {
             return s
         }
         let training = TrainingSettings(steps: steps, learningRate: lr, batchSize: batchSize, targetLoss: targetLoss,
-                                        every: every, checkpointSteps: extra, seed: network.seed)
+                                        every: every, checkpointSteps: extra, seed: network.seed,
+                                        optimizer: OptimizerSettings(method: optimizer, momentum: momentum, nesterov: nesterov, beta1: beta1,
+                                                                     beta2: beta2, epsilon: adamEps, weightDecay: weightDecay))
         let jsonPath = output ?? outputDir + "/train.json"
-        let problem = try network.makeProblem(outputs: [jsonPath], directories: [outputDir, checkpointing.checkpoint])
+        if validationInputs == nil, validationTargets != nil || validationLabels != nil || validationSamples != nil {
+            throw ValidationError("--validation-targets, --validation-labels and --validation-samples need --validation-inputs")
+        }
+        let validation = validationInputs.map {
+            ValidationSettings(inputsPath: $0, targetsPath: validationTargets, labelsPath: validationLabels, samples: validationSamples)
+        }
+        let problem = try network.makeProblem(outputs: [jsonPath], directories: [outputDir, checkpointing.checkpoint],
+                                              inputs: [validationInputs, validationTargets, validationLabels])
         try training.validate(samples: problem.totalSamples)
         try measurements.validate()
+        let base = network.configuration
+        let held = try validation.map { v in (v, try Runtime.communicator.agree { try v.makeProblem(training: problem, base: base) }) }
         let checkpoint = try checkpointing.open("train", problem: problem,
-                                                settings: TrainResumeSettings(training: training, measurements: measurements),
+                                                settings: TrainResumeSettings(training: training, measurements: measurements,
+                                                                              validation: validation),
                                                 replicated: true)
             .map { TrainingCheckpoint(directory: $0, architecture: problem.architecture) }
         let saveModels = !noSaveModels
         let directory = outputDir
         let (result, timings) = try TrainJob.run(
-            problem, training: training, measurements: measurements, checkpoint: checkpoint,
+            problem, training: training, measurements: measurements, validation: held, checkpoint: checkpoint,
             reporter: Runtime.progress("train", quiet: quiet)
         ) { record, theta in
             guard Runtime.isLead else { return nil }
@@ -120,7 +155,8 @@ struct Train: ParsableCommand {
         guard Runtime.isLead else { return }
         try RunRecord(command: "train", problem: problem,
                       settings: ["loss": problem.configuration.loss.rawValue, "steps": "\(steps)", "lr": "\(lr)",
-                                 "batch_size": batchSize.map(String.init) ?? "full", "every": "\(every)", "measure": measure],
+                                 "batch_size": batchSize.map(String.init) ?? "full", "every": "\(every)", "measure": measure,
+                                 "optimizer": optimizer.rawValue],
                       timings: timings, result: result).write(to: jsonPath)
         let written = try TrainFiles.writeSeries(result, directory: directory)
         say(Summary.header(problem))
@@ -129,6 +165,10 @@ struct Train: ParsableCommand {
         if let first = result.series.first, let last = result.series.last {
             say(String(format: "  loss       %.6e → %.6e", first.loss, last.loss)
                 + (last.accuracy.map { String(format: ", accuracy %.4f", $0) } ?? ""))
+            if let v = last.validationLoss, let f = first.validationLoss {
+                say(String(format: "  validation loss %.6e → %.6e", f, v) + (last.validationAccuracy.map { String(format: ", accuracy %.4f", $0) } ?? "")
+                    + " (\(result.validationSamples ?? 0) held-out samples, \(validationInputs ?? ""))")
+            }
             if let m = last.moments {
                 for matrix in m.matrices {
                     say("  " + matrix.matrix.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) + " " + matrix.moments.map {

@@ -145,6 +145,7 @@ extension CurvatureMatrix: ExpressibleByArgument {}
 extension Loss: ExpressibleByArgument {}
 extension SpectrumEnd: ExpressibleByArgument {}
 extension GridScale: ExpressibleByArgument {}
+extension OptimizerSettings.Method: ExpressibleByArgument {}
 extension SafeTensorDType: ExpressibleByArgument {
     public init?(argument: String) {
         switch argument.lowercased() {

@@ -109,14 +109,20 @@ final class TrainTests: XCTestCase {
     }
 
     /// A run killed after its second checkpoint and rerun with the same checkpoint directory
-    /// finishes with exactly the numbers of an uninterrupted run (GD and SGD).
+    /// finishes with exactly the numbers of an uninterrupted run (GD and SGD, each with plain,
+    /// momentum, Nesterov and Adam updates: the optimizer's state is saved with θ).
     func testResumeAfterKillGivesIdenticalNumbers() throws {
         struct Killed: Error {}
-        for batch in [nil, 8] as [Int?] {
-            let training = TrainingSettings(steps: 30, learningRate: 0.05, batchSize: batch, every: 10, seed: 2)
+        let optimizers = [OptimizerSettings(), OptimizerSettings(method: .momentum, momentum: 0.8, weightDecay: 0.01),
+                          OptimizerSettings(method: .momentum, nesterov: true), OptimizerSettings(method: .adam)]
+        for optimizer in optimizers {
+          for batch in [nil, 8] as [Int?] {
+            let training = TrainingSettings(steps: 30, learningRate: optimizer.method == .adam ? 0.01 : 0.05, batchSize: batch, every: 10,
+                                            seed: 2, optimizer: optimizer)
             var m = MeasurementSettings()
             m.slq = SLQSettings(probes: 3, steps: 8, seed: 1)
-            let (reference, _) = try TrainJob.run(try problem(), training: training, measurements: m)
+            let uninterrupted = try problem()
+            let (reference, _) = try TrainJob.run(uninterrupted, training: training, measurements: m)
 
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wisp-train-\(UUID().uuidString)").path
             defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -137,6 +143,8 @@ final class TrainTests: XCTestCase {
             XCTAssertEqual(resumed.lossCurve.map(\.loss), reference.lossCurve.map(\.loss))
             XCTAssertEqual(resumed.series.last!.moments!.matrices[2].moments.map(\.estimate),
                            reference.series.last!.moments!.matrices[2].moments.map(\.estimate))
+            XCTAssertEqual(second.parameters, uninterrupted.parameters, "\(optimizer), batch \(batch.map(String.init) ?? "full")")
+          }
         }
     }
 

@@ -18,7 +18,8 @@ public enum ColumnSelection: Equatable, Sendable {
 /// string `\x93NUMPY`, the IDX magic (two zero bytes first), else CSV when the name ends in
 /// `.csv` or `.txt`. Opening reads and validates the header only (`.npy`, IDX: fixed-size
 /// records, so ``read(rows:)`` converts just the requested rows of a memory-mapped file);
-/// a CSV file is parsed whole on opening.
+/// a CSV file is parsed whole on opening, and a gzip-compressed IDX file (magic 1f 8b, as
+/// MNIST and Fashion-MNIST ship) is inflated whole on opening (``IDX/inflated(path:)``).
 public struct ArrayFile: Sendable {
     public let path: String
     public let format: ArrayFileFormat
@@ -26,6 +27,8 @@ public struct ArrayFile: Sendable {
     public let shape: [Int]
     private let table: CSVTable?
     private let columns: [Int]
+    /// The inflated bytes of a gzip-compressed IDX file (inflated once, on opening).
+    private let inflated: Data?
 
     /// The number of rows (samples).
     public var rows: Int { shape[0] }
@@ -41,11 +44,11 @@ public struct ArrayFile: Sendable {
         guard count >= 0 else { throw WispError.badInput("\(printable(path)): cannot read: \(String(cString: strerror(errno)))") }
         let prefix = Array(buffer.prefix(count))
         if prefix.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) { return .npy }
-        if IDX.looksLikeIDX(prefix) { return .idx }
+        if IDX.looksLikeIDX(prefix) || Gzip.isGzip(prefix) { return .idx }   // gzip: its content must be IDX (``IDX/inflated(path:)``)
         let lower = path.lowercased()
         if lower.hasSuffix(".csv") || lower.hasSuffix(".txt") { return .csv }
         if prefix.isEmpty { throw WispError.badInput("\(printable(path)): the file is empty") }
-        throw WispError.badInput("\(printable(path)): not a .npy file (magic \\x93NUMPY), an IDX file (magic 0x0000…) or a .csv/.txt file")
+        throw WispError.badInput("\(printable(path)): not a .npy file (magic \\x93NUMPY), an IDX file (magic 0x0000…, or gzip-compressed IDX) or a .csv/.txt file")
     }
 
     /// Opens `path`; `columns` applies to CSV files only (for others anything but `.all` is an error).
@@ -60,9 +63,12 @@ public struct ArrayFile: Sendable {
             shape = try NPY.read(path: path, rows: 0..<0).shape
             table = nil
             columns = []
+            inflated = nil
             guard !shape.isEmpty else { throw WispError.badInput("\(printable(path)): a 0-d array has no rows") }
         case .idx:
-            shape = try IDX.read(path: path, rows: 0..<0).header.shape
+            inflated = Gzip.isGzip(path: path) ? try IDX.inflated(path: path) : nil
+            shape = try inflated.map { try IDX.decode($0, name: path, rows: 0..<0) }?.header.shape
+                ?? IDX.read(path: path, rows: 0..<0).header.shape
             table = nil
             columns = []
         case .csv:
@@ -77,6 +83,7 @@ public struct ArrayFile: Sendable {
             guard !columns.isEmpty else { throw WispError.badInput("\(printable(path)): no columns left after removing the target columns") }
             table = t
             shape = [t.rows, columns.count]
+            inflated = nil
         }
     }
 
@@ -88,7 +95,8 @@ public struct ArrayFile: Sendable {
         }
         switch format {
         case .npy: return try NPY.read(path: path, rows: selected).values
-        case .idx: return try IDX.read(path: path, rows: selected).values
+        case .idx: return try inflated.map { try IDX.decode($0, name: path, rows: selected).values }
+            ?? IDX.read(path: path, rows: selected).values
         case .csv:
             let t = table!
             var out = [Double]()

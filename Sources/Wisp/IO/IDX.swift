@@ -61,6 +61,23 @@ public enum IDX {
     /// Parses and validates the header of the bytes `raw` (the whole file): magic, type code,
     /// dimensions and the file's exact length.
     public static func header(_ raw: UnsafeRawBufferPointer, name: String) throws -> Header {
+        try parse(raw, name: name, exactLength: true).header
+    }
+
+    /// The total length (header and data) that the IDX header at the start of `prefix`
+    /// declares, or nil while `prefix` is shorter than the header and more may come
+    /// (`complete` false); invalid headers throw as ``header(_:name:)`` does. For streams
+    /// (``Gzip``) whose length is known only from their content.
+    public static func declaredLength(_ prefix: [UInt8], complete: Bool, name: String) throws -> Int? {
+        if !complete, prefix.count < 4 || prefix.count < 4 + 4 * Int(prefix[3]) { return nil }
+        return try prefix.withUnsafeBytes { raw in
+            let (h, bytes) = try parse(raw, name: name, exactLength: complete)
+            return h.dataOffset + bytes
+        }
+    }
+
+    /// The header and the data's byte count; with `exactLength`, `raw` must be the whole file.
+    private static func parse(_ raw: UnsafeRawBufferPointer, name: String, exactLength: Bool) throws -> (header: Header, dataBytes: Int) {
         func fail(_ problem: String) -> WispError { .badInput("\(printable(name)): \(problem)") }
         guard raw.count >= 4 else { throw fail("truncated: an IDX file needs a 4-byte magic number, the file has \(raw.count) bytes") }
         guard raw[0] == 0, raw[1] == 0 else {
@@ -91,6 +108,10 @@ public enum IDX {
         }
         let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.itemSize)
         guard !overflow else { throw fail("dimensions \(shape) have too many elements") }
+        let (total, overflow3) = bytes.addingReportingOverflow(offset)
+        guard !overflow3, total >= 0 else { throw fail("dimensions \(shape) have too many elements") }
+        let header = Header(dtype: dtype, shape: shape, dataOffset: offset)
+        guard exactLength else { return (header, bytes) }
         let available = raw.count - offset
         guard available >= bytes else {
             throw fail("truncated: dimensions \(shape) of \(dtype.name)s need \(bytes) bytes of data, found \(available)")
@@ -98,13 +119,28 @@ public enum IDX {
         guard available == bytes else {
             throw fail("\(available - bytes) extra bytes after the data of dimensions \(shape) of \(dtype.name)s")
         }
-        return Header(dtype: dtype, shape: shape, dataOffset: offset)
+        return (header, bytes)
     }
 
     /// Reads the header and the rows `rows` of the first dimension (all rows when nil) of the
     /// IDX file at `path`, widened to Double, row-major. The file is memory-mapped.
+    /// A gzip-compressed file (magic 1f 8b, e.g. MNIST's `train-images-idx3-ubyte.gz`) is
+    /// inflated whole first (``inflated(path:)``).
     public static func read(path: String, rows: Range<Int>? = nil) throws -> (header: Header, values: [Double]) {
-        try decode(try mapped(path), name: path, rows: rows)
+        try decode(Gzip.isGzip(path: path) ? try inflated(path: path) : try mapped(path), name: path, rows: rows)
+    }
+
+    /// The inflated bytes of the gzip-compressed IDX file at `path`, exactly as long as its IDX
+    /// header declares (``Gzip/inflate(path:declaredLength:)``: the declared length is checked
+    /// against the memory available before the buffer is made, and a stream that inflates to
+    /// more or less than it is refused). Cost: one pass of zlib over the file.
+    public static func inflated(path: String) throws -> Data {
+        try Gzip.inflate(path: path) { prefix, complete in
+            if prefix.count >= 2, prefix[0] != 0 || prefix[1] != 0 {
+                throw WispError.badInput("\(printable(path)): gzip-compressed, but its content is not an IDX file (Wisp reads gzip only around IDX, as MNIST ships it)")
+            }
+            return try declaredLength(prefix, complete: complete, name: path + " (inflated)")
+        }
     }
 
     /// Decodes the bytes of an IDX file (see ``read(path:rows:)``); `name` prefixes errors.

@@ -1,5 +1,6 @@
 /// Settings of (stochastic) gradient descent on the mean loss L(θ) = (1/T) Σ_t ℓ(f(x_t), y_t):
-///     θ ← θ − η ∇L_B(θ),   L_B the mean loss over the minibatch B (all T samples for full-batch GD).
+///     θ ← θ − η ∇L_B(θ),   L_B the mean loss over the minibatch B (all T samples for full-batch GD),
+/// or the momentum or Adam update of ∇L_B (``OptimizerSettings``).
 public struct TrainingSettings: Codable, Sendable, Equatable {
     /// The most steps to take.
     public var steps: Int = 1000
@@ -16,9 +17,12 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public var checkpointSteps: [Int] = []
     /// Seed of the minibatch order.
     public var seed: UInt64 = 0
+    /// The update rule (plain SGD by default).
+    public var optimizer = OptimizerSettings()
 
     public init(steps: Int = 1000, learningRate: Double = 0.1, batchSize: Int? = nil, targetLoss: Double? = nil,
-                every: Int = 100, checkpointSteps: [Int] = [], seed: UInt64 = 0) {
+                every: Int = 100, checkpointSteps: [Int] = [], seed: UInt64 = 0, optimizer: OptimizerSettings = OptimizerSettings()) {
+        self.optimizer = optimizer
         self.checkpointSteps = checkpointSteps
         self.steps = steps
         self.learningRate = learningRate
@@ -29,7 +33,7 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case steps, learningRate = "learning_rate", batchSize = "batch_size", targetLoss = "target_loss", every, checkpointSteps = "checkpoint_steps", seed
+        case steps, learningRate = "learning_rate", batchSize = "batch_size", targetLoss = "target_loss", every, checkpointSteps = "checkpoint_steps", seed, optimizer
     }
 
     public func validate(samples T: Int) throws {
@@ -43,6 +47,7 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         if let t = targetLoss, !(t.isFinite && t >= 0) {
             throw WispError.invalidConfiguration("--target-loss must be a non-negative number (got \(t))")
         }
+        try optimizer.validate()
         guard every >= 1 else { throw WispError.invalidConfiguration("--every must be at least 1 (got \(every))") }
         if let bad = checkpointSteps.first(where: { $0 < 0 || $0 > steps }) {
             throw WispError.invalidConfiguration("--at-steps: step \(bad) is outside 0…\(steps)")

@@ -51,9 +51,14 @@ public struct ProblemConfiguration: Codable, Sendable, Equatable {
     public var scalePixels: Bool = false
     /// Per-feature zero mean and unit variance over all T samples.
     public var standardize: Bool = false
+    /// A fixed divisor for `scalePixels` instead of the largest value (a validation set scaled
+    /// as its training set, ``ValidationSettings``); nil: the largest value.
+    public var scaleDivisor: Double? = nil
 
     /// The preprocessing settings as one value.
-    public var preprocessing: Preprocessing { Preprocessing(pool: pool, scalePixels: scalePixels, standardize: standardize) }
+    public var preprocessing: Preprocessing {
+        Preprocessing(pool: pool, scalePixels: scalePixels, standardize: standardize, scaleDivisor: scaleDivisor)
+    }
     /// A .safetensors file of weights; nil means random initialization from `seed`.
     public var modelPath: String? = nil
     public var seed: UInt64 = 0
@@ -67,6 +72,6 @@ public struct ProblemConfiguration: Codable, Sendable, Equatable {
         case depth, width, inputDimension = "input_dim", outputs, activation, sigmaW2 = "sigma_w2", sigmaB2 = "sigma_b2",
              bias, widths, layerBias = "layer_bias", parametrization, normalization, samples, inputsPath = "inputs", modelPath = "model", seed, precision,
              targetsPath = "targets", labelsPath = "labels", targetColumns = "target_columns", classes, pool,
-             scalePixels = "scale_pixels", standardize, loss
+             scalePixels = "scale_pixels", standardize, scaleDivisor = "scale_divisor", loss
     }
 }

@@ -22,7 +22,7 @@ public struct RunFingerprint: Sendable, Equatable {
         enum CodingKeys: String, CodingKey { case command, configuration, settings, version = "wisp_version" }
     }
 
-    /// The first setting (in key order) whose value differs between `stored` (another
+    /// The first setting (in key order; those present in both first) whose value differs between `stored` (another
     /// fingerprint's text) and this one: "configuration.width is 128 there and 64 here", or
     /// nil when the texts are equal.
     public func difference(from stored: String) -> String? {
@@ -36,7 +36,10 @@ public struct RunFingerprint: Sendable, Equatable {
             return out
         }
         let there = leaves(stored), here = leaves(text)
-        for key in Set(there.keys).union(here.keys).sorted() where there[key] != here[key] {
+        // A setting set on both sides first: a changed method names the method, not a setting
+        // that only the other method has.
+        let keys = Set(there.keys).union(here.keys).sorted()
+        for key in keys.filter({ there[$0] != nil && here[$0] != nil }) + keys where there[key] != here[key] {
             return "\(key) is \(there[key] ?? "unset") there and \(here[key] ?? "unset") here"
         }
         return "its fingerprint differs from this run's"

@@ -97,6 +97,9 @@ public struct CheckpointRecord: Codable, Sendable {
     public var accuracy: Double?
     /// ‖∇L(θ)‖ over all samples.
     public var gradientNorm: Double
+    /// The loss and accuracy (class targets) on the held-out samples (``ValidationSettings``), if any.
+    public var validationLoss: Double?
+    public var validationAccuracy: Double?
     /// The saved parameters (safetensors), if saved.
     public var model: String?
     public var moments: HessianMoments?
@@ -109,7 +112,8 @@ public struct CheckpointRecord: Codable, Sendable {
     public var seconds: Double
 
     private enum CodingKeys: String, CodingKey {
-        case step, loss, accuracy, gradientNorm = "gradient_norm", model, moments, rayleigh, grid, spectrum, alignment, seconds
+        case step, loss, accuracy, gradientNorm = "gradient_norm", validationLoss = "validation_loss",
+             validationAccuracy = "validation_accuracy", model, moments, rayleigh, grid, spectrum, alignment, seconds
     }
 }
 
@@ -125,6 +129,10 @@ public struct TrainResult: Codable, Sendable {
     public var method: String
     public var training: TrainingSettings
     public var measurements: MeasurementSettings
+    /// The held-out set evaluated at the checkpoints, if any.
+    public var validation: ValidationSettings?
+    /// V, its number of samples.
+    public var validationSamples: Int?
     public var series: [CheckpointRecord]
     public var lossCurve: [StepLoss]
     public var stepsTaken: Int
@@ -138,7 +146,7 @@ public struct TrainResult: Codable, Sendable {
     public var ntkLimit: NTKLimitPrediction?
 
     private enum CodingKeys: String, CodingKey {
-        case method, training, measurements, series, lossCurve = "loss_curve", stepsTaken = "steps_taken",
+        case method, training, measurements, validation, validationSamples = "validation_samples", series, lossCurve = "loss_curve", stepsTaken = "steps_taken",
              stoppedBecause = "stopped_because", resumedFrom = "resumed_from", measurementSeconds = "measurement_seconds", ntkLimit = "ntk_limit"
     }
 }
@@ -159,7 +167,10 @@ public enum TrainJob {
     /// Called after each checkpoint's measurements (rank 0 writes files from it).
     public typealias CheckpointHandler = (_ record: CheckpointRecord, _ parameters: [Double]) throws -> String?
 
+    /// `validation`: a held-out set (``ValidationSettings/makeProblem(training:base:)``) whose
+    /// loss and accuracy every checkpoint records (at that checkpoint's θ; collective).
     public static func run(_ problem: Problem, training: TrainingSettings, measurements: MeasurementSettings,
+                           validation: (settings: ValidationSettings, problem: Problem)? = nil,
                            checkpoint: TrainingCheckpoint? = nil, reporter: ProgressReporter? = nil,
                            onCheckpoint: CheckpointHandler? = nil) throws -> (TrainResult, Timings) {
         let start = DispatchTime.now().uptimeNanoseconds
@@ -175,15 +186,17 @@ public enum TrainJob {
 
         let ntkLimit = measurements.ntkLimit ? try NTKLimitPrediction.make(for: problem) : nil
         var series = [CheckpointRecord](), lossCurve = [StepLoss](), step = 0, resumedFrom: Int? = nil
-        if let saved = try checkpoint?.restore(problem: problem) {
+        var optimizer = OptimizerState.initial(training.optimizer.method, parameters: problem.parameterCount)
+        if let saved = try checkpoint?.restore(problem: problem, optimizer: training.optimizer.method) {
             try problem.setParameters(saved.parameters)
             (series, lossCurve, step, resumedFrom) = (saved.series, saved.lossCurve, saved.step, saved.step)
+            optimizer = saved.optimizer
         }
         var theta = problem.parameters
         var schedule = training.batchSize.map { BatchSchedule(samples: T, batchSize: $0, seed: training.seed) }
         let local = problem.communicator.block(of: T)
-        let method = training.batchSize.map { "minibatch SGD (batch \($0), without replacement, order from counter-based stream (seed, epoch))" }
-            ?? "full-batch gradient descent"
+        let method = (training.batchSize.map { "minibatch SGD (batch \($0), without replacement, order from counter-based stream (seed, epoch))" }
+            ?? "full-batch gradient descent") + (training.optimizer.method == .sgd && training.optimizer.weightDecay == 0 ? "" : ", " + training.optimizer.description)
         var stopped = "steps"
         var operatorApplications = 0, measurementSeconds = 0.0
 
@@ -201,6 +214,10 @@ public enum TrainJob {
                 var record = CheckpointRecord(step: step, loss: full!.loss, accuracy: full!.accuracy,
                                               gradientNorm: Double.dot(n: theta.count, x: full!.gradient, y: full!.gradient).squareRoot(),
                                               seconds: 0)
+                if let held = validation?.problem {
+                    try held.setParameters(theta)
+                    (record.validationLoss, record.validationAccuracy) = try held.loss()
+                }
                 operatorApplications += try measure(problem, measurements, into: &record)
                 record.seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
                 measurementSeconds += record.seconds
@@ -212,7 +229,7 @@ public enum TrainJob {
                 let current = record, parameters = theta
                 record.model = try problem.communicator.agree { try onCheckpoint?(current, parameters) }
                 series.append(record)
-                try checkpoint?.save(step: step, parameters: theta, series: series, lossCurve: lossCurve)
+                try checkpoint?.save(step: step, parameters: theta, optimizer: optimizer, series: series, lossCurve: lossCurve)
                 reporter?.report(String(format: "step %d/%d, loss %.6e (checkpoint)", step, training.steps, record.loss), force: true)
             }
             if let target = training.targetLoss, let f = full, f.loss <= target { stopped = "target loss"; break }
@@ -234,14 +251,15 @@ public enum TrainJob {
             guard Double.dot(n: gradient.count, x: gradient, y: gradient).isFinite else {
                 throw WispError.numerical("training diverged at step \(step): the gradient is not finite (lower --lr)")
             }
-            Double.axpy(n: theta.count, alpha: -training.learningRate, x: gradient, y: &theta)
+            Optimizer.step(training.optimizer, state: &optimizer, parameters: &theta, gradient: gradient, learningRate: training.learningRate)
             step += 1
             if schedule == nil { try problem.setParameters(theta) }
             let elapsed = reporter?.elapsed ?? 0
             reporter?.report(String(format: "step %d/%d, loss %.6e", step, training.steps, lossCurve.last!.loss),
                              eta: elapsed / Double(max(step - (resumedFrom ?? 0), 1)) * Double(training.steps - step))
         }
-        let result = TrainResult(method: method, training: training, measurements: measurements, series: series,
+        let result = TrainResult(method: method, training: training, measurements: measurements, validation: validation?.settings,
+                                 validationSamples: validation?.problem.totalSamples, series: series,
                                  lossCurve: lossCurve, stepsTaken: step, stoppedBecause: stopped, resumedFrom: resumedFrom,
                                  measurementSeconds: measurementSeconds, ntkLimit: ntkLimit)
         let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9

@@ -7,6 +7,8 @@
 ///    The divisor is the data's own maximum, not its storage type's range: the digits store
 ///    grey levels 0…16 in unsigned bytes, so dividing by 255 would leave them in [0, 0.063];
 ///    for MNIST (0…255) m = 255. Pixels must be non-negative, so the result lies in [0, 1].
+///    With `scaleDivisor` set, m is that number instead (a held-out set scaled as its
+///    training set was, ``ValidationSettings``; its values may then exceed 1).
 /// 3. `standardize`: per feature j, x_tj ← (x_tj − μ_j) / σ_j with μ_j = (1/T) Σ_t x_tj and
 ///    σ_j² = (1/T) Σ_t (x_tj − μ_j)² (population variance, two passes) over all T samples.
 ///    A feature that is constant over the samples (σ_j ≤ 10⁻¹⁰ |μ_j|, the rounding noise of
@@ -20,8 +22,11 @@ public struct Preprocessing: Codable, Sendable, Equatable {
     public var pool: Int
     public var scalePixels: Bool
     public var standardize: Bool
+    /// A fixed divisor m for `scalePixels` (nil: the largest value over all samples).
+    public var scaleDivisor: Double? = nil
 
-    public init(pool: Int = 1, scalePixels: Bool = false, standardize: Bool = false) {
+    public init(pool: Int = 1, scalePixels: Bool = false, standardize: Bool = false, scaleDivisor: Double? = nil) {
+        self.scaleDivisor = scaleDivisor
         self.pool = pool
         self.scalePixels = scalePixels
         self.standardize = standardize
@@ -79,9 +84,10 @@ public struct Preprocessing: Codable, Sendable, Equatable {
             guard globalLow >= 0 else {
                 throw WispError.badInput("--scale-pixels needs non-negative pixel values, but the inputs reach \(globalLow)")
             }
-            guard globalHigh > 0 else { throw WispError.badInput("--scale-pixels: every input value is 0") }
-            for i in x.indices { x[i] /= globalHigh }   // correctly rounded quotients (exact for m = 2ᵏ)
-            summary.scaleDivisor = globalHigh
+            let m = scaleDivisor ?? globalHigh
+            guard m > 0, m.isFinite else { throw WispError.badInput("--scale-pixels: every input value is 0") }
+            for i in x.indices { x[i] /= m }   // correctly rounded quotients (exact for m = 2ᵏ)
+            summary.scaleDivisor = m
         }
         if standardize {
             let (mean, sd) = Self.moments(x, rows: rows, columns: columns, totalSamples: totalSamples, communicator: communicator)

@@ -57,6 +57,7 @@ public enum TrainFiles {
         func write(_ text: String, _ name: String) throws { written.append(try file(text, name, in: directory)) }
         let series = result.series
         var header = ["step", "loss", "accuracy", "gradient_norm"]
+        if result.validation != nil { header += ["validation_loss", "validation_accuracy"] }
         let matrices = series.first?.moments?.matrices.map(\.matrix) ?? []
         for m in matrices { for k in 1...4 { header += ["\(m.rawValue)_m\(k)", "\(m.rawValue)_m\(k)_se"] } }
         if series.first?.moments != nil { for k in 1...4 { header += ["additivity_gap_m\(k)", "additivity_gap_m\(k)_se"] } }
@@ -66,6 +67,7 @@ public enum TrainFiles {
         var csv = header.joined(separator: ",") + "\n"
         for r in series {
             var row = ["\(r.step)", "\(r.loss)", r.accuracy.map { "\($0)" } ?? "", "\(r.gradientNorm)"]
+            if result.validation != nil { row += [r.validationLoss.map { "\($0)" } ?? "", r.validationAccuracy.map { "\($0)" } ?? ""] }
             if let m = r.moments {
                 for mm in m.matrices { for rec in mm.moments { row += ["\(rec.estimate)", "\(rec.standardError)"] } }
                 for g in m.additivityGap { row += ["\(g.mean)", "\(g.standardError)"] }
@@ -79,7 +81,11 @@ public enum TrainFiles {
         }
         try write(csv, "train.csv")
         try write("step,loss\n" + result.lossCurve.map { "\($0.step),\($0.loss)" }.joined(separator: "\n") + "\n", "loss.csv")
-        let lossCurves = [SeriesPlot.Curve(label: "loss", x: result.lossCurve.map { Double($0.step) }, y: result.lossCurve.map(\.loss))]
+        var lossCurves = [SeriesPlot.Curve(label: "loss", x: result.lossCurve.map { Double($0.step) }, y: result.lossCurve.map(\.loss))]
+        let held = series.filter { $0.validationLoss != nil }
+        if !held.isEmpty {
+            lossCurves.append(SeriesPlot.Curve(label: "validation loss", x: held.map { Double($0.step) }, y: held.map { $0.validationLoss! }))
+        }
         try write(SeriesPlot.svg(title: "training loss (\(result.method))", panels: [SeriesPlot.Panel(title: "loss", curves: lossCurves, logY: true)],
                                  xLabel: "step"), "loss.svg")
         if series.first?.moments != nil {

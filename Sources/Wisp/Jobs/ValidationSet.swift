@@ -1,0 +1,71 @@
+/// Held-out samples for `wisp train`: inputs and targets (or labels) in files of their own —
+/// Fashion-MNIST and MNIST ship their test split as `t10k-*.gz` — on which the network is
+/// evaluated at every checkpoint: the validation loss (1/V) Σ_v ℓ(f(x_v), y_v) and, for class
+/// targets, the fraction classified correctly. Never trained on.
+///
+/// The set is a second ``Problem`` with the training network's configuration and these files,
+/// sharded over the processes like the training samples (`block(of: V)`), so its numbers do
+/// not depend on the number of processes; at a checkpoint it takes the training θ
+/// (``Problem/setParameters(_:)``) and costs one forward pass over V samples and one
+/// allreduce of 2 numbers.
+///
+/// Preprocessing applies to both sets by the same flags: `--pool` is per image; `--scale-pixels`
+/// divides the validation inputs by the training inputs' divisor (their largest value), not by
+/// their own; `--standardize` would use the validation set's own statistics, so it is refused
+/// with a validation set.
+public struct ValidationSettings: Codable, Sendable, Equatable {
+    /// The validation inputs (.npy, IDX, gzip-compressed IDX, CSV).
+    public var inputsPath: String
+    /// Real-valued targets, or class labels (exactly one of the two, matching the training's kind).
+    public var targetsPath: String?
+    public var labelsPath: String?
+    /// V, the first rows of the files to use; nil: all.
+    public var samples: Int?
+
+    public init(inputsPath: String, targetsPath: String? = nil, labelsPath: String? = nil, samples: Int? = nil) {
+        self.inputsPath = inputsPath
+        self.targetsPath = targetsPath
+        self.labelsPath = labelsPath
+        self.samples = samples
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case inputsPath = "inputs", targetsPath = "targets", labelsPath = "labels", samples
+    }
+
+    /// The validation problem for `training`, whose input configuration (before resolution:
+    /// the same network flags or model file) is `base` (collective).
+    public func makeProblem(training: Problem, base: ProblemConfiguration) throws -> Problem {
+        let trainingUsesLabels = base.labelsPath != nil
+        guard (targetsPath != nil) != (labelsPath != nil) else {
+            throw WispError.invalidConfiguration("--validation-inputs needs exactly one of --validation-targets and --validation-labels")
+        }
+        guard base.inputsPath != nil, base.targetsPath != nil || base.labelsPath != nil, base.targetColumns == nil else {
+            throw WispError.invalidConfiguration("--validation-inputs needs training inputs and targets from files (--inputs with --targets or --labels)")
+        }
+        guard trainingUsesLabels == (labelsPath != nil) else {
+            throw WispError.invalidConfiguration(trainingUsesLabels
+                ? "the training targets are class labels (--labels): give the validation targets as --validation-labels"
+                : "the training targets are real values (--targets): give the validation targets as --validation-targets")
+        }
+        if base.standardize {
+            throw WispError.invalidConfiguration("--standardize with a validation set would standardize it by its own statistics: preprocess both sets beforehand, or use --scale-pixels")
+        }
+        if let v = samples, v < 1 { throw WispError.invalidConfiguration("--validation-samples must be at least 1 (got \(v))") }
+        var c = base
+        c.inputsPath = inputsPath
+        c.targetsPath = targetsPath
+        c.labelsPath = labelsPath
+        c.samples = samples
+        c.scaleDivisor = training.preprocessingSummary.scaleDivisor
+        // The classes are the training's (the network's outputs), whatever labels the set holds.
+        if labelsPath != nil { c.classes = training.architecture.outputs }
+        c.outputs = training.architecture.outputs
+        let problem = try Problem(c, communicator: training.communicator)
+        guard problem.architecture.widths == training.architecture.widths else {
+            throw WispError.badInput("the validation set \(printable(inputsPath)) gives a network of widths \(problem.architecture.widths), the training set \(training.architecture.widths)")
+        }
+        try problem.setParameters(training.parameters)
+        return problem
+    }
+}
