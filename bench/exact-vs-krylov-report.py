@@ -15,6 +15,9 @@ full spectra), LAPACK = numpy.linalg.eigvalsh on the formed K.
 import json, math, os, re, sys
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from timereport import time_report  # noqa: E402
+
 
 def wisp_seconds(rec):
     """Wisp's in-program time: setup (model, inputs, forward pass) + the job."""
@@ -39,22 +42,6 @@ def cpu_seconds(path):
             float(re.search(r"System time \(seconds\): ([\d.]+)", text).group(1))
     except (OSError, AttributeError):
         return None
-
-
-def time_report(path):
-    """(wall seconds, peak RSS bytes) from /usr/bin/time -v, or (None, None)."""
-    try:
-        text = open(path).read()
-    except OSError:
-        return None, None
-    wall = rss = None
-    m = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", text)
-    if m:
-        wall = int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
-    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
-    if m:
-        rss = int(m.group(1)) * 1024
-    return wall, rss
 
 
 def read_eigenvalues(path):

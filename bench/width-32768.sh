@@ -24,39 +24,23 @@ while (($#)); do
 done
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root="$PWD"
-if [[ -z "$wisp" ]]; then
-    swift build -c release --product wisp >&2
-    wisp="$root/.build/release/wisp"
-fi
+# shellcheck source=bench/lib/timed.sh
+source "$root/bench/lib/timed.sh"
+bench_wisp
 out="${out:-$root/bench/results/width-$width}"
 mkdir -p "$out"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 flags=(--width "$width" --samples "$samples" --precision float32 --seed 1)
 want() { [[ ",$runs," == *",$1,"* ]]; }
-timed() {  # name cmd…
-    local name="$1"; shift
-    echo "[$(date -u +%H:%M:%S)] $name: $*" >&2
-    uptime > "$out/$name.load-start"
-    /usr/bin/time -v -o "$out/$name.time" "$@" > "$out/$name.out" 2> "$out/$name.err" \
-        || { echo "width-32768.sh: error: $name failed (see $out/$name.err)" >&2; tail -3 "$out/$name.err" >&2; exit 1; }
-    uptime > "$out/$name.load-end"
-}
 git -C "$root" log -1 --format='%h %s' > "$out/commit.txt" 2>/dev/null || true
-want top1 && timed top1 "$wisp" top --k 5 "${flags[@]}" --output "$out/top1.json"
-want top2 && timed top2 mpirun --oversubscribe -np 2 "$wisp" top --k 5 "${flags[@]}" --output "$out/top2.json"
-want density && timed density "$wisp" density --method exact "${flags[@]}" --output "$out/density.json"
-python3 - "$out" <<'PY'
-import json, os, re, sys
+want top1 && bench_timed top1 "$wisp" top --k 5 "${flags[@]}" --output "$out/top1.json"
+want top2 && bench_timed top2 mpirun --oversubscribe -np 2 "$wisp" top --k 5 "${flags[@]}" --output "$out/top2.json"
+want density && bench_timed density "$wisp" density --method exact "${flags[@]}" --output "$out/density.json"
+python3 - "$out" "$root/bench/lib" <<'PY'
+import json, os, sys
 out = sys.argv[1]
-def time_report(name):
-    try:
-        text = open(os.path.join(out, name + ".time")).read()
-    except OSError:
-        return None, None
-    m = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", text)
-    wall = int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1)) * 1024
-    return wall, rss
+sys.path.insert(0, sys.argv[2])
+from timereport import time_report
 recs = {}
 for name in ("top1", "top2", "density"):
     try:
@@ -66,7 +50,7 @@ for name in ("top1", "top2", "density"):
 print("| run | ranks | method | wall | peak RSS (rank 0) | weights | peak / weights | λ_1 … λ_5 | max residual / λ |")
 print("|---|---|---|---|---|---|---|---|---|")
 for name, r in recs.items():
-    wall, rss = time_report(name)
+    wall, rss = time_report(os.path.join(out, name + ".time"))
     mem = r.get("memory", {})
     ev = r.get("eigenvalues")
     if ev is None and r.get("eigenvalues_file"):   # density --method exact: every eigenvalue in a CSV beside the JSON
