@@ -25,7 +25,7 @@ public indirect enum LayerSpec: Equatable, Sendable {
         case .averagePool2D: return "avgpool2d"
         case .maxPool2D: return "maxpool2d"
         case .flatten: return "flatten"
-        case .activation(let a): return a.rawValue
+        case .activation(let a): return a == .linear ? "identity" : a.rawValue
         case .residual: return "residual"
         }
     }
