@@ -27,6 +27,8 @@ public final class ActivationLayer<S: BLASScalar>: Layer {
         return LayerFlops(forward: m, jvp: m, vjp: m)
     }
 
+    @_specialize(where S == Double)
+    @_specialize(where S == Float)
     public func forward(_ x: UnsafePointer<S>, parameters: UnsafePointer<S>, batch n: Int, into y: UnsafeMutablePointer<S>) {
         batch = n
         let count = n * inputShape.count

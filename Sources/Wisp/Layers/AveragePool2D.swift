@@ -29,6 +29,8 @@ public final class AveragePool2D<S: BLASScalar>: Layer {
         return LayerFlops(forward: t, jvp: t, vjp: t)
     }
 
+    @_specialize(where S == Double)
+    @_specialize(where S == Float)
     private func average(_ x: UnsafePointer<S>, batch n: Int, into y: UnsafeMutablePointer<S>) {
         let (inCount, outCount) = (inputShape.count, outputShape.count)
         let scale = 1 / S(kernel.height * kernel.width)
@@ -50,6 +52,8 @@ public final class AveragePool2D<S: BLASScalar>: Layer {
         if let dx { average(dx, batch: batch, into: dy) } else { dy.update(repeating: 0, count: batch * outputShape.count) }
     }
 
+    @_specialize(where S == Double)
+    @_specialize(where S == Float)
     public func vjp(_ x: UnsafePointer<S>, parameters: UnsafePointer<S>, cotangent dy: UnsafePointer<S>,
                     inputCotangent dx: UnsafeMutablePointer<S>?, parameterCotangent: UnsafeMutablePointer<S>?, alpha: S) {
         guard let dx else { return }

@@ -82,6 +82,8 @@ public final class Conv2D<S: BLASScalar>: Layer {
     // MARK: im2col
 
     /// Π(X): row t·Q + p holds the patch of sample t at output position p.
+    @_specialize(where S == Double)
+    @_specialize(where S == Float)
     private func im2col(_ x: UnsafePointer<S>, batch n: Int, into out: UnsafeMutablePointer<S>) {
         let (C, H, W) = (inputShape.channels, inputShape.height, inputShape.width)
         let (OH, OW) = (outputShape.height, outputShape.width)
@@ -108,6 +110,8 @@ public final class Conv2D<S: BLASScalar>: Layer {
     }
 
     /// X̄ = Πᵀ(P̄): every patch entry added to the pixel it was read from (overwrites x̄).
+    @_specialize(where S == Double)
+    @_specialize(where S == Float)
     private func col2im(_ p: UnsafePointer<S>, batch n: Int, into dx: UnsafeMutablePointer<S>) {
         let (C, H, W) = (inputShape.channels, inputShape.height, inputShape.width)
         let (OH, OW) = (outputShape.height, outputShape.width)
@@ -135,6 +139,8 @@ public final class Conv2D<S: BLASScalar>: Layer {
     }
 
     /// y[t, o, p] = Z[t·Q + p, o] (+ b[o]).
+    @_specialize(where S == Double)
+    @_specialize(where S == Float)
     private func scatterOutputs(_ z: UnsafePointer<S>, bias: UnsafePointer<S>?, batch n: Int, into y: UnsafeMutablePointer<S>) {
         let (O, Q) = (outChannels, positions)
         for t in 0..<n {
@@ -147,6 +153,8 @@ public final class Conv2D<S: BLASScalar>: Layer {
     }
 
     /// Z̄[t·Q + p, o] = ȳ[t, o, p].
+    @_specialize(where S == Double)
+    @_specialize(where S == Float)
     private func gatherCotangents(_ dy: UnsafePointer<S>, batch n: Int, into z: UnsafeMutablePointer<S>) {
         let (O, Q) = (outChannels, positions)
         for t in 0..<n {

@@ -41,6 +41,8 @@ public final class MaxPool2D<S: BLASScalar>: Layer {
         return LayerFlops(forward: window.taps(batch: n), jvp: moves, vjp: moves)
     }
 
+    @_specialize(where S == Double)
+    @_specialize(where S == Float)
     public func forward(_ x: UnsafePointer<S>, parameters: UnsafePointer<S>, batch n: Int, into y: UnsafeMutablePointer<S>) {
         batch = n
         let (inCount, outCount) = (inputShape.count, outputShape.count)
@@ -57,6 +59,8 @@ public final class MaxPool2D<S: BLASScalar>: Layer {
         }
     }
 
+    @_specialize(where S == Double)
+    @_specialize(where S == Float)
     public func jvp(_ x: UnsafePointer<S>, parameters: UnsafePointer<S>, inputTangent dx: UnsafePointer<S>?,
                     parameterTangent: UnsafePointer<S>?, into dy: UnsafeMutablePointer<S>) {
         let (inCount, outCount) = (inputShape.count, outputShape.count)
@@ -66,6 +70,8 @@ public final class MaxPool2D<S: BLASScalar>: Layer {
         }
     }
 
+    @_specialize(where S == Double)
+    @_specialize(where S == Float)
     public func vjp(_ x: UnsafePointer<S>, parameters: UnsafePointer<S>, cotangent dy: UnsafePointer<S>,
                     inputCotangent dx: UnsafeMutablePointer<S>?, parameterCotangent: UnsafeMutablePointer<S>?, alpha: S) {
         guard let dx else { return }
