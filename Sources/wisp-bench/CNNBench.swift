@@ -10,13 +10,13 @@
 // the JVP and VJP counted with input terms at every layer (an upper bound for the first).
 // Peak: the best of square GEMMs (n = 1024, 2048) and of the CNN's own largest GEMM shape.
 //
-//   wisp-bench cnn [--samples 256] [--channels 32] [--repeats 3] [--precision float64|float32] [--mlp-width 1024]
+//   wisp-bench cnn [--samples 128] [--channels 32] [--repeats 3] [--precision float64|float32] [--mlp-width 1024]
 
 import Foundation
 import Wisp
 
 func runCNNBench(_ args: [String]) {
-    var samples = 256, channels = 32, repeats = 3, precision = "float64", mlpWidth = 1024
+    var samples = 128, channels = 32, repeats = 3, precision = "float64", mlpWidth = 1024
     var i = 0
     func value() -> Int {
         i += 1

@@ -143,4 +143,23 @@ final class LayerOperatorTests: XCTestCase {
             XCTAssertLessThan(DenseReference.relativeError(results.flatMap { $0.1 }, ku), 1e-13, "K u over \(size) ranks")
         }
     }
+
+    /// The same network in Float32: F v and K u agree with Float64 to the Float32 rounding of
+    /// sums of a few hundred terms (ε₃₂ = 1.2e-7; 1e-4 relative to the largest entry is ~1000 ε₃₂).
+    func testFloat32PassesAgreeWithFloat64() throws {
+        let double = try Self.network()
+        let layers = try LayerSpec.makeChain(Self.specs, input: Self.input, as: Float.self)
+        let single = try LayerSequence(layers: layers, parameters: double.parameters.map { Float($0) })
+        try single.forward(try Dataset.gaussian(totalSamples: Self.samples, dimension: Self.input.count, seed: 21))
+        let P = double.parameterCount, rows = Self.samples * 2
+        let v = (0..<P).map { Double(Float(CounterRandom(seed: 4, stream: .probe(0)).normal($0))) }
+        let u = (0..<rows).map { Double(Float(CounterRandom(seed: 4, stream: .probe(1)).normal($0))) }
+        let f64 = LayerFisherOperator(network: double, totalSamples: Self.samples).apply(v)
+        let f32 = LayerFisherOperator(network: single, totalSamples: Self.samples)
+        XCTAssertEqual(f32.unitRoundoff, Double(Float.ulpOfOne))
+        XCTAssertLessThan(DenseReference.relativeError(f32.apply(v), f64), 1e-4)
+        let k64 = LayerGramOperator(network: double, samples: 0..<Self.samples, totalSamples: Self.samples).apply(u)
+        let k32 = LayerGramOperator(network: single, samples: 0..<Self.samples, totalSamples: Self.samples).apply(u)
+        XCTAssertLessThan(DenseReference.relativeError(k32, k64), 1e-4)
+    }
 }
