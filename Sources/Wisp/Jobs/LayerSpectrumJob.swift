@@ -143,7 +143,7 @@ public struct LayerRunRecord<Result: Encodable>: Encodable {
         try c.encode(TimingRecord(total_seconds: timings.totalSeconds, operator_seconds: timings.operatorSeconds,
                                   operator_applications: timings.operatorApplications, communication_seconds: timings.communicationSeconds),
                      forKey: .timings)
-        try c.encode(["peak_bytes": ResourceUsage.peakResidentBytes() ?? 0], forKey: .memory)
+        try c.encode(["peak_bytes": ResourceUsage.peakResidentBytes()], forKey: .memory)
         try c.encode(result, forKey: .result)
     }
 

@@ -17,7 +17,7 @@ public final class ActivationLayer<S: BLASScalar>: Layer {
     private let slopes = LayerBuffer<S>()
 
     public init(input: TensorShape, activation: Activation) throws {
-        guard input.isValid else { throw WispError.invalidConfiguration("\(activation.rawValue) receives an empty shape \(input)") }
+        guard input.isValid else { throw WispError.invalidConfiguration("\(activation.rawValue) receives an invalid shape \(input) (an empty extent, or 2⁴⁰ entries or more)") }
         inputShape = input
         self.activation = activation
     }

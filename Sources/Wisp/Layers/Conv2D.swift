@@ -50,6 +50,10 @@ public final class Conv2D<S: BLASScalar>: Layer {
         guard kernel.0 >= 1, kernel.1 >= 1 else { throw WispError.invalidConfiguration("conv2d kernel_size must be at least 1 (got \(kernel))") }
         guard stride.0 >= 1, stride.1 >= 1 else { throw WispError.invalidConfiguration("conv2d stride must be at least 1 (got \(stride))") }
         guard padding.0 >= 0, padding.1 >= 0 else { throw WispError.invalidConfiguration("conv2d padding must be non-negative (got \(padding))") }
+        try TensorShape.checkSize("conv2d weight [out, in, kh, kw]", outChannels, input.channels, kernel.0, kernel.1)
+        guard padding.0 < 1 << 20, padding.1 < 1 << 20 else { throw WispError.invalidConfiguration("conv2d padding is too large (got \(padding))") }
+        try TensorShape.checkSize("conv2d output and patch matrix per sample", outChannels + input.channels * kernel.0 * kernel.1,
+                                  input.height + 2 * padding.0, input.width + 2 * padding.1)
         let (h, w) = (input.height + 2 * padding.0, input.width + 2 * padding.1)
         guard h >= kernel.0, w >= kernel.1 else {
             throw WispError.invalidConfiguration("conv2d kernel \(kernel.0)×\(kernel.1) is larger than the padded input \(h)×\(w) (input \(input))")

@@ -28,6 +28,7 @@ public final class Dense<S: BLASScalar>: Layer {
             throw WispError.invalidConfiguration("dense has in_features \(inFeatures) but receives \(input)")
         }
         guard outFeatures >= 1 else { throw WispError.invalidConfiguration("dense out_features must be at least 1 (got \(outFeatures))") }
+        try TensorShape.checkSize("dense weight [out_features, in_features]", outFeatures, input.count + 1)
         self.inFeatures = input.count
         self.outFeatures = outFeatures
         self.hasBias = bias

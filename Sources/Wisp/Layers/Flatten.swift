@@ -11,7 +11,7 @@ public final class Flatten<S: BLASScalar>: Layer {
     private var batch = 0
 
     public init(input: TensorShape) throws {
-        guard input.isValid else { throw WispError.invalidConfiguration("flatten receives an empty shape \(input)") }
+        guard input.isValid else { throw WispError.invalidConfiguration("flatten receives an invalid shape \(input) (an empty extent, or 2⁴⁰ entries or more)") }
         inputShape = input
         outputShape = .features(input.count)
     }

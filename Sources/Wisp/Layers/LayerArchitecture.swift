@@ -112,6 +112,7 @@ public struct LayerArchitecture: Equatable, Sendable {
             guard dims.count == 1 || dims.count == 3, dims.allSatisfy({ $0 >= 1 }) else {
                 throw WispError.badInput("\"input\" must be [features] or [channels, height, width] of positive integers (got \(dims))")
             }
+            guard TensorShape(dims).isValid else { throw WispError.badInput("\"input\" \(dims) has 2⁴⁰ entries or more per sample") }
             guard case .array(let items)? = members["layers"] else { throw WispError.badInput("missing \"layers\" (a list of layers)") }
             let specs = try layerList(items, context: "")
             let architecture = LayerArchitecture(input: TensorShape(dims), layers: specs)

@@ -92,7 +92,7 @@ public final class LayerSequence<S: BLASScalar> {
         guard data.dimension == inputShape.count else {
             throw WispError.badInput("inputs have dimension \(data.dimension) but the first layer takes \(inputShape) = \(inputShape.count) values")
         }
-        let x = data.converted(to: S.self)
+        let x = data.converted(to: S.self) + [0]   // one spare scalar: an empty block still has an address
         try x.withUnsafeBufferPointer { try forward(inputs: $0.baseAddress!, samples: data.samples.count, firstSample: data.samples.lowerBound) }
         totalSamples = data.totalSamples
     }

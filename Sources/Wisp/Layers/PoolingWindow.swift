@@ -16,9 +16,10 @@ struct PoolingWindow: Sendable {
         let stride = stride ?? kernel
         guard kernel.0 >= 1, kernel.1 >= 1 else { throw WispError.invalidConfiguration("\(kind) kernel_size must be at least 1 (got \(kernel))") }
         guard stride.0 >= 1, stride.1 >= 1 else { throw WispError.invalidConfiguration("\(kind) stride must be at least 1 (got \(stride))") }
-        guard padding.0 >= 0, padding.1 >= 0, 2 * padding.0 <= kernel.0, 2 * padding.1 <= kernel.1 else {
+        guard padding.0 >= 0, padding.1 >= 0, padding.0 <= kernel.0 / 2, padding.1 <= kernel.1 / 2 else {
             throw WispError.invalidConfiguration("\(kind) padding must be between 0 and half the kernel size (got \(padding) for kernel \(kernel))")
         }
+        try TensorShape.checkSize("\(kind) window", kernel.0, kernel.1)
         let (h, w) = (input.height + 2 * padding.0, input.width + 2 * padding.1)
         guard h >= kernel.0, w >= kernel.1 else {
             throw WispError.invalidConfiguration("\(kind) kernel \(kernel.0)×\(kernel.1) is larger than the padded input \(h)×\(w) (input \(input))")

@@ -25,8 +25,20 @@ public struct TensorShape: Hashable, Codable, Sendable, CustomStringConvertible 
     public var height: Int { dimensions[1] }
     public var width: Int { dimensions[2] }
 
-    /// Every extent is at least 1.
-    public var isValid: Bool { !dimensions.isEmpty && dimensions.allSatisfy { $0 >= 1 } }
+    /// Every extent is at least 1 and the sample has fewer than 2⁴⁰ scalars (so that every
+    /// count derived from it fits an Int).
+    public var isValid: Bool {
+        !dimensions.isEmpty && dimensions.allSatisfy { $0 >= 1 } && dimensions.reduce(1.0) { $0 * Double($1) } < Self.maximumCount
+    }
+
+    /// The largest size of a sample or of a layer's parameters the layers accept: 2⁴⁰.
+    static let maximumCount = 0x1p40
+
+    /// Throws, naming `what`, unless the product of `factors` is below ``maximumCount``.
+    static func checkSize(_ what: String, _ factors: Int...) throws {
+        let p = factors.reduce(1.0) { $0 * Double($1) }
+        guard p < maximumCount else { throw WispError.invalidConfiguration("\(what) is too large (\(factors.map(String.init).joined(separator: " × ")))") }
+    }
 
     public var description: String { "[" + dimensions.map(String.init).joined(separator: ", ") + "]" }
 }
