@@ -339,7 +339,7 @@ final class HostileModelTests: XCTestCase {
                                     "--labels", "--target-column", "--model", "--precision", "--save-model", "--save-dtype",
                                     "--checkpoint", "--output", "--matrix", "--which", "--save-eigenvectors", "--method",
                                     "--grid", "--kernel", "--eigensolver", "--output-dir", "--at-steps", "--measure", "--density-matrix",
-                                    "--density-grid", "--keep", "--sweep", "--variant", "--init", "--save-reduced"]
+                                    "--density-grid", "--keep", "--sweep", "--variant", "--init", "--save-reduced", "--architecture"]
         for command in ["run", "top", "density", "moments", "theory", "train", "data-spectrum", "align", "reduce"] {
             let help = try wisp(["help", command]).stdout
             var numeric = [String]()

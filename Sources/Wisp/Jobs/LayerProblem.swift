@@ -21,7 +21,9 @@ public final class LayerProblem {
     /// The state-dict names of θ's tensors, in θ's order.
     public let parameterNames: [String]
     /// Flops of one J v plus one Jᵀ u over this process's samples.
-    public let flopsPerProduct: Double
+    public var flopsPerProduct: Double { flopsPerSample * Double(samples.count) }
+    /// Flops of one J v plus one Jᵀ u per sample (the passes are linear in the batch).
+    public let flopsPerSample: Double
     private let makeOperator: (CurvatureMatrix) -> any LinearOperator
 
     public init(architecture: LayerArchitecture, totalSamples: Int, seed: UInt64, precision: Precision = .float64,
@@ -35,9 +37,9 @@ public final class LayerProblem {
         samples = communicator.block(of: totalSamples)
         switch precision {
         case .float64:
-            (parameterCount, outputCount, parameterNames, flopsPerProduct, makeOperator) = try Self.build(architecture, Double.self, totalSamples, samples, seed, communicator)
+            (parameterCount, outputCount, parameterNames, flopsPerSample, makeOperator) = try Self.build(architecture, Double.self, totalSamples, samples, seed, communicator)
         case .float32:
-            (parameterCount, outputCount, parameterNames, flopsPerProduct, makeOperator) = try Self.build(architecture, Float.self, totalSamples, samples, seed, communicator)
+            (parameterCount, outputCount, parameterNames, flopsPerSample, makeOperator) = try Self.build(architecture, Float.self, totalSamples, samples, seed, communicator)
         }
     }
 
@@ -71,7 +73,8 @@ public final class LayerProblem {
                 ? LayerGramOperator(network: network, samples: block, totalSamples: totalSamples, communicator: communicator)
                 : LayerFisherOperator(network: network, totalSamples: totalSamples, communicator: communicator)
         }
-        return (P, network.outputCount, network.parameterNames, network.flopsPerProduct, make)
+        let perSample = network.flops(batch: 1)
+        return (P, network.outputCount, network.parameterNames, perSample.jvp + perSample.vjp, make)
     }
 
     /// Scalars per sample of the layers' caches and scratch (an upper estimate): each output,

@@ -104,7 +104,8 @@ public struct LayerRunRecord<Result: Encodable>: Encodable {
     }
 
     private enum Keys: String, CodingKey {
-        case wispVersion = "wisp_version", command, arguments, architecture, configuration, settings, timings, result, memory
+        case wispVersion = "wisp_version", command, arguments, architecture, configuration, settings, timings, result, memory,
+             parameters, samples, parallel
     }
 
     private struct Configuration: Encodable {
@@ -118,8 +119,15 @@ public struct LayerRunRecord<Result: Encodable>: Encodable {
         var parameter_names: [String]
         var initialization = "Gaussian, kaiming_normal_ (fan_in): W ~ N(0, g²/fan_in), g = √2 before a ReLU, else 1; biases 0"
         var loss = "mse"
+    }
+
+    private struct Parallel: Encodable {
         var ranks: Int
-        var flops_per_product_rank0: Double
+        var samples_per_rank: [Int]
+        var communication_calls: Int
+        var communication_bytes: Int
+        /// Flops of one operator application over all ranks.
+        var flops_per_product: Double
     }
 
     private struct TimingRecord: Encodable {
@@ -137,8 +145,13 @@ public struct LayerRunRecord<Result: Encodable>: Encodable {
         try c.encode(problem.architecture.jsonValue, forKey: .architecture)
         try c.encode(Configuration(input_shape: problem.architecture.input.dimensions, samples: problem.totalSamples, seed: problem.seed,
                                    precision: problem.precision.rawValue, parameters: problem.parameterCount, outputs: problem.outputCount,
-                                   parameter_names: problem.parameterNames, ranks: problem.communicator.size,
-                                   flops_per_product_rank0: problem.flopsPerProduct), forKey: .configuration)
+                                   parameter_names: problem.parameterNames), forKey: .configuration)
+        try c.encode(problem.parameterCount, forKey: .parameters)
+        try c.encode(problem.totalSamples, forKey: .samples)
+        let comm = problem.communicator
+        try c.encode(Parallel(ranks: comm.size, samples_per_rank: (0..<comm.size).map { comm.block(of: problem.totalSamples, rank: $0).count },
+                              communication_calls: comm.statistics.calls, communication_bytes: comm.statistics.bytes,
+                              flops_per_product: problem.flopsPerSample * Double(problem.totalSamples)), forKey: .parallel)
         try c.encode(settings, forKey: .settings)
         try c.encode(TimingRecord(total_seconds: timings.totalSeconds, operator_seconds: timings.operatorSeconds,
                                   operator_applications: timings.operatorApplications, communication_seconds: timings.communicationSeconds),
