@@ -143,8 +143,10 @@ final class LayerTests: XCTestCase {
         XCTAssertLessThan(error(gx2, gx1), 1e-15, "\(label): α must not scale x̄", file: file, line: line)
         XCTAssertLessThan(error(gt2, gt1.map { 0.25 * $0 }), 1e-15, "\(label): θ̄ = α Jᵀ ȳ", file: file, line: line)
         // The adjoint identity ⟨J v, u⟩ = ⟨v, Jᵀ u⟩ for v = (ẋ, θ̇). Both sides evaluate the same
-        // bilinear form uᵀ J v with sums in different orders, so they differ by at most
-        // m·ε·|u|ᵀ|J||v| (first order; m = the number of terms along one sum path, nx + P + rows).
+        // bilinear form uᵀ J v with sums in different orders. The worst-case first-order bound on
+        // their gap is m·ε·|u|ᵀ|J||v| (m = nx + P + rows terms along one sum path); rounding errors
+        // of independent signs grow like √m·ε·|u|ᵀ|J||v| (Higham, Accuracy and Stability, §2.8), so
+        // "a few ulps" here is max(4, √m) units of ε·|u|ᵀ|J||v| (m ≤ 400 in these cases: ≤ 20).
         let dx = normals(nx, seed: seed, stream: 3), dt = normals(P, seed: seed, stream: 4)
         let jv = jvp(layer, x, theta, batch: n, dx: dx, dtheta: dt)
         let lhs = zip(jv, u).reduce(0) { $0 + $1.0 * $1.1 }
@@ -156,12 +158,10 @@ final class LayerTests: XCTestCase {
             for j in 0..<P { s += abs(J.parameters[r * P + j] * dt[j]) }
             bound += abs(u[r]) * s
         }
-        let tolerance = Double(nx + P + rows) * Double.ulpOfOne * bound
-        XCTAssertLessThanOrEqual(abs(lhs - rhs), tolerance, "\(label): adjoint identity (bound \(tolerance))", file: file, line: line)
-        // Measured: |lhs − rhs| / (ε·|u|ᵀ|J||v|) is a few units (reported for the record).
-        if bound > 0, abs(lhs - rhs) / (Double.ulpOfOne * bound) > 16 {
-            print("\(label): adjoint gap \(abs(lhs - rhs) / (Double.ulpOfOne * bound)) ε·|u|ᵀ|J||v|")
-        }
+        let units = max(4, Double(nx + P + rows).squareRoot())
+        XCTAssertLessThanOrEqual(abs(lhs - rhs), units * Double.ulpOfOne * bound,
+                                 "\(label): adjoint identity, gap \(abs(lhs - rhs) / (Double.ulpOfOne * bound)) ε·|u|ᵀ|J||v| (allowed \(units))",
+                                 file: file, line: line)
     }
 
     // MARK: Layers
