@@ -8,6 +8,7 @@
 # K·u with forward-Gram layers, gathered signals, and gradient-block layers, allreduced, in both precisions),
 # the SLQ and KPM densities, exact and Hutchinson moments, inputs read per rank from a .npy file, a model
 # from a .safetensors file (also one whose layers differ in having a bias), ranks with zero samples (T < ranks) and uneven blocks, and the
+# layer networks from an --architecture description (top in both spaces, SLQ, float32), the
 # normalization layers whose batch statistics are sums over every rank's samples, and the real
 # datasets of Tests/Data (copies of ../shared/data; or $WISP_DATA): IDX digits with one-hot labels, pooled, scaled and
 # standardized (statistics summed over the ranks), the diabetes CSV with its target column, and
@@ -42,6 +43,16 @@ values = [math.sin(1.3 * i + 0.7) * (1 + (i % 5)) for i in range(T * d)]
 with open(sys.argv[1], "wb") as f:
     f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + struct.pack("<%dd" % (T * d), *values))
 PY
+# A small CNN given as layers (--architecture): conv, pooling, a residual block with a strided
+# 1×1 projection, flatten, dense.
+cat > "$work/cnn.json" <<'JSON'
+{"input": [2, 8, 8],
+ "layers": [{"kind": "Conv2d", "in_channels": 2, "out_channels": 3, "kernel_size": 3, "padding": 1}, {"kind": "ReLU"},
+            {"kind": "MaxPool2d", "kernel_size": 2},
+            {"kind": "residual", "body": [{"kind": "conv2d", "out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1}, {"kind": "tanh"}],
+             "projection": {"kind": "conv2d", "out_channels": 4, "kernel_size": 1, "stride": 2, "bias": false}},
+            {"kind": "avgpool2d", "kernel_size": 2}, {"kind": "Flatten"}, {"kind": "Linear", "in_features": 4, "out_features": 2}]}
+JSON
 # A PyTorch-style state dict (no metadata) whose middle layer has no bias (Linear(bias=False)).
 python3 - "$work/mixed-bias.safetensors" <<'PY'
 import json, math, struct, sys
@@ -135,6 +146,10 @@ jobs=(
   "top-exact-scalapack|1e-10|top --quiet --width 32 --samples 23 --outputs 3 --k 4 --method exact --eigensolver scalapack --activation tanh"
   "density-compare|1e-12|density --quiet --width 32 --samples 23 --outputs 2 --method slq --probes 4 --steps 12 --compare-exact"
   "eigenvectors|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 3 --matrix ntk --activation tanh --save-eigenvectors $work/ev.safetensors --method lanczos"
+  "layers-top|1e-12|top --quiet --architecture $work/cnn.json --samples 13 --k 3 --method lanczos"
+  "layers-top-ntk|1e-12|top --quiet --architecture $work/cnn.json --samples 13 --k 3 --matrix ntk --seed 5"
+  "layers-density|1e-12|density --quiet --architecture $work/cnn.json --samples 13 --probes 3 --steps 10 --method slq"
+  "layers-float32|1e-5|top --quiet --architecture $work/cnn.json --samples 13 --k 2 --precision float32"
 )
 data=${WISP_DATA:-Tests/Data}
 if [ -d "$data/digits" ] && [ -d "$data/diabetes" ]; then

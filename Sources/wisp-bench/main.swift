@@ -559,6 +559,12 @@ if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "lean-ntk" {
     exit(0)
 }
 
+// `wisp-bench cnn …`: one F·v of a small CNN as layers vs. the GEMM peak (CNNBench.swift).
+if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "cnn" {
+    runCNNBench(Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
+
 // `wisp-bench kpm-vs-slq …`: the SLQ/KPM comparison (KPMvsSLQ.swift).
 if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "kpm-vs-slq" {
     runKPMvsSLQ(Array(CommandLine.arguments.dropFirst(2)))

@@ -30,6 +30,8 @@ struct NetworkOptions: ParsableArguments {
     @OptionGroup var data: DataOptions
     @Option(help: "Parameters from a .safetensors file (<layer>.weight [out, in], <layer>.bias [out], a bias per layer optional); its recorded activation, parametrization, σ's and normalization win over the flags (a contradicting flag is an error).")
     var model: String?
+    @Option(help: "A network given as layers: a JSON file with the input shape of one sample and the list of layers of an nn.Sequential (dense, conv2d, avgpool2d, maxpool2d, flatten, activations, residual; README \"Layers\"). Gaussian inputs and Gaussian He/LeCun weights from --seed; `top` and `density` only, matrix-free, --matrix fisher|ntk.")
+    var architecture: String?
     @Option(help: "Seed of the counter-based streams (weights, inputs, probes).")
     var seed: UInt64 = 0
     @Option(help: "Precision of the network passes: float64 or float32 (solvers always use float64).")
@@ -44,6 +46,20 @@ struct NetworkOptions: ParsableArguments {
             guard beta.isFinite, beta >= 0 else { throw ValidationError("--beta must be a finite non-negative number (got \(beta))") }
             for (flag, given) in [("--sigma-w2", sigmaW2 != nil), ("--sigma-b2", sigmaB2 != nil), ("--parametrization", parametrization != nil)] where given {
                 throw ValidationError("\(flag) cannot be combined with --beta, which sets --parametrization ntk, --sigma-w2 1 and --sigma-b2 β²")
+            }
+        }
+        if architecture != nil {
+            let given: [(String, Bool)] = [
+                ("--depth", depth != nil), ("--width", width != nil), ("--input-dim", inputDim != nil), ("--outputs", outputs != nil),
+                ("--activation", activation != nil), ("--sigma-w2", sigmaW2 != nil), ("--sigma-b2", sigmaB2 != nil), ("--no-bias", noBias),
+                ("--parametrization", parametrization != nil), ("--beta", beta != nil), ("--normalization", normalization != nil),
+                ("--model", model != nil), ("--save-model", saveModel != nil), ("--loss", loss != .mse), ("--inputs", data.inputs != nil),
+                ("--targets", data.targets != nil), ("--labels", data.labels != nil), ("--target-column", !data.targetColumn.isEmpty),
+                ("--classes", data.classes != nil), ("--pool", data.pool != 1), ("--scale-pixels", data.scalePixels),
+                ("--standardize", data.standardize),
+            ]
+            for (flag, isGiven) in given where isGiven {
+                throw ValidationError("\(flag) cannot be combined with --architecture: the description fixes the layers, and layer networks run on Gaussian inputs with the mse Fisher for now")
             }
         }
         if model != nil {
@@ -93,6 +109,7 @@ struct NetworkOptions: ParsableArguments {
     /// message. Saves the network if asked (rank 0).
     func makeProblem(outputs: [String?], siblings: [String] = [], files: [String?] = [], directories: [String?] = [],
                      inputs: [String?] = []) throws -> Problem {
+        if architecture != nil { throw ValidationError("--architecture is supported by `wisp top` and `wisp density` only (for now)") }
         let communicator = Runtime.communicator
         if outputs.contains(where: { $0.map(OutputPath.isStandardOutput) ?? false }) { Runtime.summaryToStandardError = true }
         let configuration = self.configuration

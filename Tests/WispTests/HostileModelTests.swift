@@ -340,7 +340,7 @@ final class HostileModelTests: XCTestCase {
                                     "--checkpoint", "--output", "--matrix", "--which", "--save-eigenvectors", "--method",
                                     "--grid", "--kernel", "--eigensolver", "--output-dir", "--at-steps", "--measure", "--density-matrix",
                                     "--density-grid", "--keep", "--sweep", "--variant", "--init", "--save-reduced", "--optimizer",
-                                    "--validation-inputs", "--validation-targets", "--validation-labels"]
+                                    "--validation-inputs", "--validation-targets", "--validation-labels", "--architecture"]
         for command in ["run", "top", "density", "moments", "theory", "train", "data-spectrum", "align", "reduce"] {
             let help = try wisp(["help", command]).stdout
             var numeric = [String]()

@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import Wisp
+
+/// `wisp top` and `wisp density` with `--architecture FILE`: the matrix-free path on a network
+/// given as layers (``LayerProblem``, ``LayerSpectrumJob``).
+extension NetworkOptions {
+    /// Reads and checks the description and builds this process's part of the problem, after
+    /// checking every output path (rank 0); all processes agree on success first.
+    func makeLayerProblem(outputs: [String?], siblings: [String] = []) throws -> LayerProblem {
+        let communicator = Runtime.communicator
+        if outputs.contains(where: { $0.map(OutputPath.isStandardOutput) ?? false }) { Runtime.summaryToStandardError = true }
+        let path = architecture!
+        let samples = data.samples ?? 512
+        return try communicator.agree { () throws -> LayerProblem in
+            if Runtime.isLead { try OutputOptions.check(outputs: outputs, siblings: siblings, inputs: [path]) }
+            let description = try LayerArchitecture.read(path: path)
+            return try LayerProblem(architecture: description, totalSamples: samples, seed: seed, precision: precision, communicator: communicator)
+        }
+    }
+}
+
+enum LayerSummary {
+    /// One line per layer kind chain, then the data and the sizes.
+    static func header(_ p: LayerProblem, file: String) -> String {
+        """
+        Wisp \(wispVersion)
+          network    layers from \(file): input \(p.architecture.input), \(describe(p.architecture.layers)), C=\(p.outputCount)
+          data       T=\(p.totalSamples), Gaussian inputs, seed \(p.seed), \(p.precision.rawValue), He/LeCun Gaussian weights
+          P          \(p.parameterCount) parameters (TC = \(p.sampleSpaceDimension))
+        """
+    }
+
+    static func describe(_ specs: [LayerSpec]) -> String {
+        specs.map { spec in
+            switch spec {
+            case let .dense(_, out, _): return "dense(\(out))"
+            case let .conv2D(_, out, k, s, p, _): return "conv2d(\(out), k\(k.map(String.init).joined(separator: "×")), s\(s.map(String.init).joined(separator: "×")), p\(p.map(String.init).joined(separator: "×")))"
+            case let .residual(body, projection): return "residual[\(describe(body))\(projection.map { " | " + describe([$0]) } ?? "")]"
+            default: return spec.kind
+            }
+        }.joined(separator: " → ")
+    }
+}
+
+extension Top {
+    func runLayers() throws {
+        guard matrix == .fisher || matrix == .ntk else {
+            throw ValidationError("--matrix \(matrix.rawValue) is not available with --architecture yet: use fisher or ntk")
+        }
+        guard method != .exact else {
+            throw ValidationError("--method exact is not available with --architecture yet (no sample-space Gram factors for convolutions): use --method lanczos")
+        }
+        guard saveEigenvectors == nil else { throw ValidationError("--save-eigenvectors is not available with --architecture yet") }
+        guard checkpointing.checkpoint == nil else { throw ValidationError("--checkpoint is not available with --architecture yet") }
+        let file = network.architecture!
+        let problem = try network.makeLayerProblem(outputs: [out.output])
+        let tol = solverTolerance(self.tol, fallback: 1e-8, precision: problem.precision)
+        let settings = LanczosSettings(count: k, which: which, tolerance: tol, basisSize: basis, maxApplications: maxApplications, seed: network.seed)
+        let (result, timings) = try LayerSpectrumJob.top(problem, matrix: matrix, settings: settings,
+                                                         reporter: Runtime.progress("top", quiet: out.quiet))
+        if Runtime.isLead {
+            if let path = out.output {
+                try LayerRunRecord(command: "top", arguments: Array(CommandLine.arguments.dropFirst()), problem: problem,
+                                   settings: ["matrix": matrix.rawValue, "k": "\(k)", "which": which.rawValue, "tol": "\(tol)",
+                                              "basis": "\(result.basisSize)", "method": "lanczos"],
+                                   timings: timings, result: result).write(to: path)
+            }
+            say(LayerSummary.header(problem, file: file))
+            say("  method     lanczos (matrix-free layer passes, \(matrix.rawValue))")
+            for (i, (value, residual)) in zip(result.eigenvalues, result.residuals).enumerated() {
+                say(String(format: "  λ_%-3d %.10e   residual %.2e%@", i + 1, value, residual,
+                           result.converged[i] ? "" : result.atRoundingFloor[i] ? "  (not converged: at the rounding floor)" : "  (not converged)"))
+            }
+            say(Summary.timing(timings))
+            if let path = out.output { say("  output     \(path)") }
+        }
+        if !result.converged.allSatisfy({ $0 }) {
+            let missing = result.converged.filter { !$0 }.count
+            throw WispError.numerical("\(missing) of \(k) eigenpairs did not reach --tol \(tol) after \(result.operatorApplications) operator applications; they are reported with their residuals (raise --max-applications or --basis, or --tol)")
+        }
+    }
+}
+
+extension Density {
+    func runLayers() throws {
+        guard matrix == .fisher || matrix == .ntk else {
+            throw ValidationError("--matrix \(matrix.rawValue) is not available with --architecture yet: use fisher or ntk")
+        }
+        guard method == .auto || method == .slq else {
+            throw ValidationError("--method \(method.rawValue) is not available with --architecture yet: use --method slq")
+        }
+        guard !compareExact else { throw ValidationError("--compare-exact is not available with --architecture yet") }
+        guard kpm.anyGiven.isEmpty else { throw ValidationError("\(kpm.anyGiven[0]) needs --method kpm, which is not available with --architecture yet") }
+        guard checkpointing.checkpoint == nil else { throw ValidationError("--checkpoint is not available with --architecture yet") }
+        let file = network.architecture!
+        let path = out.output ?? "wisp-output/density.json"
+        let problem = try network.makeLayerProblem(outputs: [path], siblings: ["csv", "svg"])
+        let grid = DensitySettings(scale: self.grid, points: gridPoints, broadening: broadening)
+        var (result, timings) = try LayerSpectrumJob.density(problem, matrix: matrix, settings: SLQSettings(probes: probes, steps: steps, seed: network.seed),
+                                                             grid: grid, reporter: Runtime.progress("density", quiet: out.quiet))
+        guard Runtime.isLead else { return }
+        _ = try CanonicalJSON.value(result)   // a non-finite number is an error before any file is written
+        if !OutputPath.isStandardOutput(path) {
+            let (csv, svg) = (OutputPath.sibling(of: path, extension: "csv"), OutputPath.sibling(of: path, extension: "svg"))
+            result.csv = csv
+            result.svg = svg
+            try AtomicFile.createDirectory(forFile: path)
+            try AtomicFile.write(Data(DensityFiles.csv(result.density).utf8), to: csv)
+            let title = "spectral density of F (\(matrix.rawValue)): layers from \((file as NSString).lastPathComponent), P=\(problem.parameterCount), T=\(problem.totalSamples), SLQ \(probes)×\(result.steps)"
+            try AtomicFile.write(Data(DensityFiles.svg(result.density, title: title).utf8), to: svg)
+        }
+        try LayerRunRecord(command: "density", arguments: Array(CommandLine.arguments.dropFirst()), problem: problem,
+                           settings: ["matrix": matrix.rawValue, "method": "slq", "grid": self.grid.rawValue, "grid_points": "\(gridPoints)",
+                                      "probes": "\(probes)", "steps": "\(steps)"],
+                           timings: timings, result: result).write(to: path)
+        say(LayerSummary.header(problem, file: file))
+        say("  method     slq (matrix-free layer passes, \(matrix.rawValue))")
+        say(Summary.density(result))
+        say(Summary.timing(timings))
+        say("  output     \([path, result.csv, result.svg].compactMap { $0 }.joined(separator: ", "))")
+    }
+}
