@@ -234,7 +234,10 @@ def wasserstein_log(grid, density, eigenvalues):
 
 def default_case(run_dir, summary, lines):
     d = os.path.join(run_dir, "default", "wisp-output")
-    run, dens = load_json(os.path.join(d, "run.json")), load_json(os.path.join(d, "density.json"))
+    # The default job writes its exact density (density.json) and the SLQ estimate beside it
+    # (density-slq.json); older versions wrote only the SLQ one as density.json.
+    run = load_json(os.path.join(d, "run.json"))
+    dens = load_json(os.path.join(d, "density-slq.json")) or load_json(os.path.join(d, "density.json"))
     if not run:
         return
     exact_rec = load_json(os.path.join(d, "exact.json"))
