@@ -88,12 +88,10 @@ public struct LayerArchitecture: Equatable, Sendable {
 
     // MARK: JSON
 
-    /// Reads a description from a file; errors name the file.
+    /// Reads a description from a file (``AtomicFile/read(path:)``: regular files only, size
+    /// checked against memory first); errors name the file.
     public static func read(path: String) throws -> LayerArchitecture {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw WispError.badInput("cannot read the architecture file \(path)")
-        }
-        return try parse(data, name: path)
+        try parse(AtomicFile.read(path: path), name: path)
     }
 
     /// Parses the JSON form (see the type's documentation). `name` prefixes every error.
