@@ -41,13 +41,19 @@ func runLeanNTKBench(_ args: [String]) {
 private func leanNTK<S: BLASScalar>(_: S.Type, width M: Int, samples T: Int, repeats: Int) {
     func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
     let arch = try! Architecture(depth: 3, width: M, inputDimension: M, outputs: 1)
+    var stages: [(String, Int, Int)] = []  // (stage, VmRSS, VmHWM)
+    func stage(_ name: String) { stages.append((name, procStatus("VmRSS") ?? 0, procStatus("VmHWM") ?? 0)) }
+    stage("process start")
     let data = try! Dataset.gaussian(totalSamples: T, dimension: M, seed: 1)
+    stage("inputs drawn")
     var t0 = now()
     let network = Network<S>(architecture: arch, seed: 1)
+    stage("network drawn")
     let initSeconds = now() - t0
     t0 = now()
     let jacobian = try! BatchedJacobian(network: network, inputs: data)
     let forwardSeconds = now() - t0
+    stage("forward pass")
     let weights = arch.parameterCount * MemoryLayout<S>.stride, activations = jacobian.forwardCacheBytes
     let u = (0..<T).map { CounterRandom(seed: 1, stream: .probe(0)).normal($0) }
     func time(_ op: NTKGramOperator<S>) -> (best: Double, median: Double, y: [Double]) {
@@ -67,7 +73,9 @@ private func leanNTK<S: BLASScalar>(_: S.Type, width M: Int, samples T: Int, rep
     t0 = now()
     let lean = NTKGramOperator(jacobian: jacobian, samples: 0..<T, totalSamples: T)
     let setup = now() - t0
+    stage("lean setup (forward Grams)")
     let l = time(lean)
+    stage("lean products")
     let peakLean = procStatus("VmHWM") ?? 0
     let old = NTKGramOperator(jacobian: jacobian, samples: 0..<T, totalSamples: T, path: .parameterSpace)
     let o = time(old)
@@ -85,4 +93,12 @@ private func leanNTK<S: BLASScalar>(_: S.Type, width M: Int, samples T: Int, rep
     say("memory: weights \(gb(weights)), forward cache \(gb(activations)); peak after the lean products \(gb(peakLean)) = "
         + String(format: "%.3f", Double(peakLean) / Double(weights + activations)) + " × (weights + activations); "
         + "after the parameter-space products \(gb(peakOld))")
+    for (name, rss, hwm) in stages { say("  memory at \(name): RSS \(gb(rss)), peak \(gb(hwm))") }
+    // The same peak against two other accountings: with the process's own baseline (runtime, libraries)
+    // left out, and with the kept backward signals Δ_l (T × M_l each, which the design keeps "like the
+    // forward cache") counted as activations.
+    let baseline = stages[0].1, signals = T * arch.widths.dropFirst().reduce(0, +) * MemoryLayout<S>.stride
+    say("  peak − process baseline (\(gb(baseline))) = " + String(format: "%.3f", Double(peakLean - baseline) / Double(weights + activations))
+        + " × (weights + activations); peak = " + String(format: "%.3f", Double(peakLean) / Double(weights + activations + signals))
+        + " × (weights + activations + kept signals \(gb(signals)))")
 }
