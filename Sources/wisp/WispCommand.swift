@@ -38,6 +38,11 @@ struct WispCommand: ParsableCommand {
         }
         let mpi = MPICommunicator.launchedByMPI ? MPICommunicator() : nil
         if let mpi { Runtime.communicator = mpi; ResourceUsage.processesSharingMemory = mpi.ranksSharingMemory }
+        if let refusal = SlurmLaunch.singletonRefusal(worldSize: Runtime.communicator.size) {
+            if SlurmLaunch.isFirstTask() { StandardStream.write("wisp: error: \(refusal)\n", to: STDERR_FILENO) }
+            mpi?.finalize()
+            Foundation.exit(1)
+        }
         let rank = Runtime.communicator.rank
         func finish(_ code: Int32) -> Never {
             mpi?.finalize()
