@@ -47,7 +47,14 @@ let package = Package(
                 "CFFTW",
                 "CZlib",
                 .product(name: "RealModule", package: "swift-numerics"),
-            ]
+            ],
+            plugins: ["BuildInfo"]
+        ),
+        // Build-time facts baked into the engine: the git commit (every record names it).
+        .plugin(
+            name: "BuildInfo",
+            capability: .buildTool(),
+            path: "Sources/BuildInfo"
         ),
         // The MPI implementation of the engine's Communicator and the ScaLAPACK eigensolver:
         // the only Swift code that calls MPI (or BLACS/ScaLAPACK, which run on it).

@@ -61,7 +61,7 @@ struct DataSpectrum: ParsableCommand {
                 written.append(csv)
             }
         }
-        say("Wisp \(wispVersion)")
+        say("Wisp \(wispVersionAndCommit)")
         say("  data       T=\(T), d=\(result.dimension), \(data.inputs.map { "inputs \($0)" } ?? "Gaussian inputs, seed \(seed)")\(prepared.imageShape.map { ", images \($0[0])×\($0[1])" } ?? "")")
         for spectrum in [result.correlation, result.covariance] {
             let shown = spectrum.eigenvalues.prefix(5).map { String(format: "%.6e", $0) }.joined(separator: ", ")

@@ -96,7 +96,7 @@ struct DenseEigen: ParsableCommand {
             modelBytesPerProcess: Int(solver.bytesPerProcess(dimension: n, vectors: vectors, processes: communicator.size)),
             ranks: communicator.size, machine: .current(ranks: communicator.size),
             arguments: Array(CommandLine.arguments.dropFirst()))
-        say("Wisp \(wispVersion) dense-eigen")
+        say("Wisp \(wispVersionAndCommit) dense-eigen")
         say("  matrix     \(matrix), n = \(n), ‖A‖_F = \(String(format: "%.6e", frobenius))")
         say("  method     \(pairs.method), \(communicator.size) process\(communicator.size == 1 ? "" : "es")")
         let shown = pairs.values.suffix(5).reversed().map { String(format: "%.10e", $0) }.joined(separator: ", ")
@@ -125,6 +125,7 @@ enum DenseSolverChoice: String, ExpressibleByArgument, CaseIterable {
 /// What `dense-eigen` writes.
 struct DenseEigenResult: Encodable {
     var version = wispVersion
+    var commit = wispBuildCommit
     var command = "dense-eigen"
     var dimension: Int
     var method: String
@@ -152,7 +153,7 @@ struct DenseEigenResult: Encodable {
     var arguments: [String]
 
     enum CodingKeys: String, CodingKey {
-        case version = "wisp_version", command, dimension, method, indices, eigenvalues, residuals, orthogonality,
+        case version = "wisp_version", commit = "wisp_commit", command, dimension, method, indices, eigenvalues, residuals, orthogonality,
              vectorChecksums = "vector_checksums", frobeniusNorm = "frobenius_norm", solveSeconds = "solve_seconds", totalSeconds = "total_seconds",
              peakMemoryBytesPerRank = "peak_memory_bytes_per_rank", modelBytesPerProcess = "model_bytes_per_process",
              solvePeakMemoryBytesPerRank = "solve_peak_memory_bytes_per_rank", rowBlockBytes = "row_block_bytes",

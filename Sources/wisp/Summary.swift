@@ -11,7 +11,7 @@ enum Summary {
         var data = c.inputsPath.map { "inputs \($0)" } ?? "Gaussian inputs"
         if let targets = p.targetsSource { data += ", targets \(targets)" }
         return """
-        Wisp \(wispVersion)
+        Wisp \(wispVersionAndCommit)
           network    L=\(a.depth), \(widths), d=\(a.inputDimension), C=\(a.outputs), \(a.activation.rawValue), \
         σ_w²=\(a.sigmaW2), σ_b²=\(a.sigmaB2), \(a.everyLayerHasBias ? "biases" : a.anyLayerHasBias ? "biases in layers \((1...a.depth).filter(a.hasBias).map(String.init).joined(separator: ","))" : "no biases"), \(a.parametrization.rawValue) parametrization\
         \(a.normalization == .none ? "" : ", normalization \(a.normalization.rawValue)")

@@ -14,7 +14,7 @@ struct WispCommand: ParsableCommand {
         ReLU, σ_w² = 2, σ_b² = 0, C = 1, Gaussian inputs): λ_max with its residual, the exact \
         mean eigenvalue and second moment, and the spectral density, written to wisp-output/.
         """,
-        version: wispVersion,
+        version: wispVersionAndCommit,
         subcommands: [Run.self, Top.self, Density.self, Moments.self, Theory.self, Train.self, DataSpectrum.self, Align.self, Reduce.self, DenseEigen.self],
         defaultSubcommand: Run.self
     )

@@ -50,6 +50,10 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(values, values.sorted(by: >))
         for (v, res) in zip(values, residuals) { XCTAssertLessThanOrEqual(res, 1e-8 * v) }
         XCTAssertEqual(j["wisp_version"] as? String, wispVersion)
+        // The commit the binary was built from (BuildInfo plugin) and the host it ran on.
+        XCTAssertEqual(j["wisp_commit"] as? String, wispBuildCommit)
+        XCTAssertTrue(wispBuildCommit == "unknown" || wispBuildCommit.range(of: "^[0-9a-f]{40}(-dirty)?$", options: .regularExpression) != nil, wispBuildCommit)
+        XCTAssertEqual((j["machine"] as? [String: Any])?["host"] as? String, ProcessInfo.processInfo.hostName)
         XCTAssertNotNil(j["peak_memory_bytes"])
         let timings = j["timings"] as! [String: Any]
         for key in ["total_seconds", "operator_seconds", "operator_applications"] { XCTAssertNotNil(timings[key], key) }

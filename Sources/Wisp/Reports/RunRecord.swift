@@ -3,6 +3,14 @@ import Foundation
 /// The Wisp version written into every output.
 public let wispVersion = "0.1.0"
 
+/// The version with the git commit the binary was built from (``wispBuildCommit``, baked in by
+/// the BuildInfo plugin), as summaries and `wisp --version` print it: "0.1.0 (commit 6b191af)".
+public var wispVersionAndCommit: String {
+    let c = wispBuildCommit
+    let short = c == "unknown" ? c : String(c.prefix(7)) + (c.hasSuffix("-dirty") ? "-dirty" : "")
+    return "\(wispVersion) (commit \(short))"
+}
+
 /// Wall-clock timings of a run.
 public struct Timings: Codable, Sendable {
     public var totalSeconds: Double
@@ -90,6 +98,8 @@ public struct MachineRecord: Codable, Sendable {
     /// The OpenBLAS kernel set and how it was chosen (``BLASKernel/description``).
     public var blasKernel: String
     public var ranks: Int
+    /// Rank 0's host name.
+    public var host: String
 
     public static func current(ranks: Int) -> MachineRecord {
         let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
@@ -98,10 +108,10 @@ public struct MachineRecord: Codable, Sendable {
         let env = ProcessInfo.processInfo.environment
         return MachineRecord(cpu: cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
                              blasThreads: env["OPENBLAS_NUM_THREADS"] ?? env["OMP_NUM_THREADS"] ?? "default (all cores)",
-                             blasKernel: BLASKernel.description, ranks: ranks)
+                             blasKernel: BLASKernel.description, ranks: ranks, host: ProcessInfo.processInfo.hostName)
     }
 
-    private enum CodingKeys: String, CodingKey { case cpu, cores, blasThreads = "blas_threads", blasKernel = "blas_kernel", ranks }
+    private enum CodingKeys: String, CodingKey { case cpu, cores, blasThreads = "blas_threads", blasKernel = "blas_kernel", ranks, host }
 }
 
 /// One output file: what ran (version, command, full configuration, machine), how long it
@@ -146,13 +156,14 @@ public struct RunRecord<Result: Encodable>: Encodable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case version = "wisp_version", command, arguments, configuration, settings, parameters, samples, machine, parallel,
+        case version = "wisp_version", commit = "wisp_commit", command, arguments, configuration, settings, parameters, samples, machine, parallel,
              timings, peakMemoryBytes = "peak_memory_bytes", memory, created, theory
     }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(wispVersion, forKey: .version)
+        try c.encode(wispBuildCommit, forKey: .commit)
         try c.encode(command, forKey: .command)
         try c.encode(arguments, forKey: .arguments)
         try c.encode(configuration, forKey: .configuration)
