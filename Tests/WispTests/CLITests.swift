@@ -256,6 +256,15 @@ final class CLITests: XCTestCase {
                      "spectrum-step-000000000.svg", "models/step-000000010.safetensors"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/" + file), file)
         }
+        // Every CSV starts with its column names (pandas.read_csv, numpy.genfromtxt(names=True)
+        // read it as is): no comment line, names that are not numbers, as many fields on every row.
+        for file in try FileManager.default.contentsOfDirectory(atPath: dir) where file.hasSuffix(".csv") {
+            let lines = try String(contentsOfFile: dir + "/" + file, encoding: .utf8).split(separator: "\n")
+            let names = lines[0].split(separator: ",", omittingEmptySubsequences: false)
+            XCTAssertFalse(lines[0].hasPrefix("#"), file)
+            XCTAssertTrue(names.allSatisfy { Double(String($0)) == nil && !$0.isEmpty }, "\(file): \(lines[0])")
+            for row in lines.dropFirst() { XCTAssertEqual(row.split(separator: ",", omittingEmptySubsequences: false).count, names.count, "\(file): \(row)") }
+        }
         let j = try json(dir + "/train.json")
         XCTAssertEqual(j["command"] as? String, "train")
         XCTAssertEqual((j["series"] as! [Any]).count, 3)

@@ -114,7 +114,7 @@ final class RoundTripTests: XCTestCase {
         let xs = Self.doubles
         d.grid = xs
         d.density = xs.reversed()
-        let rows = DensityFiles.csv(d).split(separator: "\n").dropFirst(2)
+        let rows = DensityFiles.csv(d).split(separator: "\n").dropFirst(1)
         let parsed = rows.map { $0.split(separator: ",").map { Double(String($0)) ?? .nan } }
         assertSameBits(parsed.map { $0[0] }, xs, "density CSV grid")
         assertSameBits(parsed.map { $0[1] }, Array(xs.reversed()), "density CSV density")
@@ -165,7 +165,7 @@ final class RoundTripTests: XCTestCase {
                           "--target-column", "target", "--output", output])
         XCTAssertEqual(r.status, 0, r.stderr)
         let record = try ExactJSON.object(file: output)
-        let csv = try String(contentsOfFile: path("spectrum.csv"), encoding: .utf8).split(separator: "\n").dropFirst(2)
+        let csv = try String(contentsOfFile: path("spectrum.csv"), encoding: .utf8).split(separator: "\n").dropFirst(1)
         for (column, key) in [(1, "correlation"), (2, "covariance")] {
             let json = try XCTUnwrap((record[key] as? [String: Any])?["eigenvalues"] as? [Double])
             let fromCSV = csv.map { Double(String($0.split(separator: ",")[column])) ?? .nan }
@@ -182,7 +182,7 @@ final class RoundTripTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let record = try ExactJSON.object(file: output)
         let grid = try XCTUnwrap(record["grid"] as? [Double]), density = try XCTUnwrap(record["density"] as? [Double])
-        let rows = try String(contentsOfFile: path("density.csv"), encoding: .utf8).split(separator: "\n").dropFirst(2)
+        let rows = try String(contentsOfFile: path("density.csv"), encoding: .utf8).split(separator: "\n").dropFirst(1)
         assertSameBits(grid, rows.map { Double(String($0.split(separator: ",")[0])) ?? .nan }, "grid")
         assertSameBits(density, rows.map { Double(String($0.split(separator: ",")[1])) ?? .nan }, "density")
         try assertShortestNumbers(output)

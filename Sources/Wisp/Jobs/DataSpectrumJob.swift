@@ -193,8 +193,7 @@ public enum DataSpectrumJob {
 
     /// The eigenvalues as CSV: `index,correlation,covariance`, descending.
     public static func csv(_ r: DataSpectrumResult) -> String {
-        var s = "# eigenvalues of (1/T) X^T X (correlation) and (1/T) (X - 1 mu^T)^T (X - 1 mu^T) (covariance), descending\n"
-        s += "index,correlation,covariance\n"
+        var s = "index,correlation,covariance\n"
         for i in 0..<max(r.correlation.eigenvalues.count, r.covariance.eigenvalues.count) {
             let a = i < r.correlation.eigenvalues.count ? "\(r.correlation.eigenvalues[i])" : ""
             let b = i < r.covariance.eigenvalues.count ? "\(r.covariance.eigenvalues[i])" : ""

@@ -44,7 +44,7 @@ public struct LossGrid: Codable, Sendable {
 
     /// Columns a,b,loss.
     public var csv: String {
-        var s = "# loss along eigenvectors \(xEigenvector) (a) and \(yEigenvector) (b) of G\na,b,loss\n"
+        var s = "a,b,loss\n"
         let n = a.count
         for j in 0..<b.count { for i in 0..<n { s += "\(a[i]),\(b[j]),\(loss[j * n + i])\n" } }
         return s

@@ -6,8 +6,7 @@ import Foundation
 public enum AlignmentFiles {
     /// One row per layer.
     public static func csv(_ r: AlignResult) -> String {
-        var s = "# method=\(r.method); peak_layer=\(r.peakLayer)\n"
-        s += "layer,parameters,alignment,alignment_standard_error,stable_rank,stable_rank_standard_error,lambda_max,lambda_max_residual,forward_alignment,backward_alignment\n"
+        var s = "layer,parameters,alignment,alignment_standard_error,stable_rank,stable_rank_standard_error,lambda_max,lambda_max_residual,forward_alignment,backward_alignment\n"
         for l in r.layers {
             s += "\(l.layer),\(l.parameters),\(l.alignment),\(l.alignmentStandardError),\(l.stableRank),\(l.stableRankStandardError),"
             s += "\(l.lambdaMax),\(l.lambdaMaxResidual),\(l.forwardAlignment.map { "\($0)" } ?? ""),\(l.backwardAlignment.map { "\($0)" } ?? "")\n"

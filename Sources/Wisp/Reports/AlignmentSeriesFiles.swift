@@ -6,8 +6,7 @@ import Foundation
 public enum AlignmentSeriesFiles {
     /// `step,layer,…` rows for the checkpoints that carry an alignment.
     public static func csv(_ series: [CheckpointRecord]) -> String {
-        var s = "# layerwise alignment A_l with the targets (Lou et al. eq. 7) at each checkpoint; is_peak marks argmax_l A_l\n"
-        s += "step,layer,alignment,alignment_standard_error,stable_rank,stable_rank_standard_error,lambda_max,centered_frobenius_norm,method,is_peak\n"
+        var s = "step,layer,alignment,alignment_standard_error,stable_rank,stable_rank_standard_error,lambda_max,centered_frobenius_norm,method,is_peak\n"
         for r in series {
             guard let a = r.alignment else { continue }
             for l in a.layers {

@@ -2,10 +2,11 @@ import Foundation
 
 /// A spectral density as CSV and as an SVG plot, both written atomically.
 public enum DensityFiles {
-    /// Columns `lambda,density` (density per unit λ or per unit log₁₀ λ, as the header says).
+    /// Columns `lambda,density`, the names on the first line (numpy `genfromtxt(names=True)`,
+    /// pandas `read_csv` read it as is): density per unit λ or per unit log₁₀ λ as the JSON's
+    /// `grid_scale` says, which also holds the zero mass and the method.
     public static func csv(_ d: SpectralDensity) -> String {
-        var s = "# density per unit \(d.scale == .log ? "log10(lambda)" : "lambda"); zero_mass=\(d.zeroMass)\n"
-        s += "lambda,density\n"
+        var s = "lambda,density\n"
         for (x, y) in zip(d.grid, d.density) { s += "\(x),\(y)\n" }
         return s
     }

@@ -4,8 +4,7 @@ import Foundation
 /// (or, for regression, loss) and loss against k, one curve per variant.
 public enum ReductionFiles {
     public static func csv(_ r: ReductionResult) -> String {
-        var s = "# matrix=\(r.matrix.rawValue); P=\(r.parameters); full_loss=\(r.full.loss); full_accuracy=\(r.full.accuracy.map { "\($0)" } ?? "")\n"
-        s += "k,fraction,variant,loss,accuracy,relative_distance,captured_share,eigenvalue_k\n"
+        var s = "k,fraction,variant,loss,accuracy,relative_distance,captured_share,eigenvalue_k\n"
         for m in r.sweep {
             let lambda = m.k >= 1 && m.k <= r.eigenvalues.count ? "\(r.eigenvalues[m.k - 1])" : ""
             s += "\(m.k),\(m.fraction),\(m.variant),\(m.loss),\(m.accuracy.map { "\($0)" } ?? ""),\(m.relativeDistance),\(m.capturedShare),\(lambda)\n"

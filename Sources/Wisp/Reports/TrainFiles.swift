@@ -22,8 +22,7 @@ public enum TrainFiles {
             try write(g.svg(title: "loss around θ at step \(r.step) (Jacot et al. Fig. 3)"), "grid-\(tag).svg")
         }
         if let q = r.rayleigh {
-            var csv = "# Rayleigh quotients of the top eigenvectors of G (largest) and S (largest magnitude)\n"
-            csv += "eigenvectors_of,index,eigenvalue,residual,rayleigh_g,rayleigh_s\n"
+            var csv = "eigenvectors_of,index,eigenvalue,residual,rayleigh_g,rayleigh_s\n"
             for (name, dirs) in [("G", q.gDirections), ("S", q.sDirections)] {
                 for (i, d) in dirs.enumerated() { csv += "\(name),\(i + 1),\(d.eigenvalue),\(d.residual),\(d.quotientG),\(d.quotientS)\n" }
             }
