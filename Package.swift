@@ -1,5 +1,14 @@
 // swift-tools-version: 6.0
+import Foundation
 import PackageDescription
+
+// The MPI library, chosen at build time: OpenMPI by default (Debian libopenmpi-dev,
+// libscalapack-openmpi-dev); `WISP_MPI=mpich swift build …` builds against MPICH (libmpich-dev,
+// libscalapack-mpich-dev), the MPI that Cray MPICH, Intel MPI and MVAPICH derive from. Build each
+// in its own --scratch-path. README "Dependencies, and why".
+let mpi = ProcessInfo.processInfo.environment["WISP_MPI"].flatMap { $0.isEmpty ? nil : $0 } ?? "openmpi"
+guard mpi == "openmpi" || mpi == "mpich" else { fatalError("WISP_MPI must be openmpi or mpich (got '\(mpi)')") }
+let mpich = mpi == "mpich"
 
 let package = Package(
     name: "Wisp",
@@ -19,16 +28,14 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
-        .systemLibrary(
-            name: "CMPI",
-            pkgConfig: "ompi-c",
-            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
-        ),
-        .systemLibrary(
-            name: "CScaLAPACK",
-            pkgConfig: "scalapack-openmpi",
-            providers: [.apt(["libscalapack-openmpi-dev"])]
-        ),
+        mpich
+            ? .systemLibrary(name: "CMPICH", pkgConfig: "mpich", providers: [.apt(["libmpich-dev", "mpich"])])
+            : .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        // ScaLAPACK for that MPI. The MPICH build links it by name only: Debian's
+        // scalapack-mpich.pc requires mpi.pc, which is OpenMPI's.
+        mpich
+            ? .systemLibrary(name: "CScaLAPACKMPICH", providers: [.apt(["libscalapack-mpich-dev"])])
+            : .systemLibrary(name: "CScaLAPACK", pkgConfig: "scalapack-openmpi", providers: [.apt(["libscalapack-openmpi-dev"])]),
         .systemLibrary(
             name: "CFFTW",
             pkgConfig: "fftw3",
@@ -60,7 +67,8 @@ let package = Package(
         // the only Swift code that calls MPI (or BLACS/ScaLAPACK, which run on it).
         .target(
             name: "WispMPI",
-            dependencies: ["Wisp", "CMPI", "CScaLAPACK"]
+            dependencies: mpich ? ["Wisp", "CMPICH", "CScaLAPACKMPICH"] : ["Wisp", "CMPI", "CScaLAPACK"],
+            swiftSettings: mpich ? [.define("WISP_MPICH")] : []
         ),
         // The command-line tool: a thin layer of argument parsing over the engine.
         .executableTarget(

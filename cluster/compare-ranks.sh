@@ -3,6 +3,7 @@
 # machine) and checks that every reported number agrees with the 1-rank run to 1e-12 relative.
 #
 #   cluster/compare-ranks.sh [path/to/wisp]      (default: .build/release/wisp, built if missing)
+#   WISP_MPIRUN=mpiexec.mpich cluster/compare-ranks.sh .build-mpich/release/wisp   # the MPICH build (WISP_MPI=mpich)
 #
 # Covers: top in parameter space (replicated vectors) and sample space (sharded vectors; the lean
 # K·u with forward-Gram layers, gathered signals, and gradient-block layers, allreduced, in both precisions),
@@ -26,7 +27,11 @@ cd "$(dirname "$0")/.."
 wisp=${1:-.build/release/wisp}
 if [ ! -x "$wisp" ]; then swift build -c release --product wisp >&2; wisp=.build/release/wisp; fi
 wisp=$(cd "$(dirname "$wisp")" && pwd)/$(basename "$wisp")
-command -v mpirun >/dev/null || { echo "error: mpirun not found (install openmpi-bin: bash .ci/install-deps)" >&2; exit 1; }
+# The launcher of the MPI the binary was built against: OpenMPI's mpirun (oversubscribed) or
+# MPICH's Hydra mpiexec (which oversubscribes by itself).
+launcher=${WISP_MPIRUN:-mpirun}
+command -v "$launcher" >/dev/null || { echo "error: $launcher not found (install openmpi-bin or mpich: bash .ci/install-deps)" >&2; exit 1; }
+if "$launcher" --version 2>&1 | grep -qi hydra; then launch=("$launcher" -n); else launch=("$launcher" --oversubscribe -np); fi
 command -v python3 >/dev/null || { echo "error: python3 is needed to compare the JSON outputs" >&2; exit 1; }
 if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 export OPENBLAS_NUM_THREADS=1 OMPI_MCA_rmaps_base_oversubscribe=1
@@ -172,7 +177,7 @@ for entry in "${jobs[@]}"; do
   name=${entry%%|*}; rest=${entry#*|}; args=${rest#*|}
   for np in 1 2 3 4; do
     # shellcheck disable=SC2086
-    if ! timeout 300 mpirun --oversubscribe -np "$np" "$wisp" $args --output "$work/$name-$np.json" >"$work/$name-$np.log" 2>&1; then
+    if ! timeout 300 "${launch[@]}" "$np" "$wisp" $args --output "$work/$name-$np.json" >"$work/$name-$np.log" 2>&1; then
       echo "FAIL $name on $np ranks:" >&2; cat "$work/$name-$np.log" >&2; exit 1
     fi
   done

@@ -1,7 +1,9 @@
 #ifndef WISP_CMPI_SHIM_H
 #define WISP_CMPI_SHIM_H
-// OpenMPI's handles (MPI_COMM_WORLD, MPI_DOUBLE, MPI_SUM, MPI_IN_PLACE, ...) are macros that
-// expand to casts of global symbols, which Swift cannot import. These functions return them.
+// MPI's handles (MPI_COMM_WORLD, MPI_DOUBLE, MPI_SUM, MPI_IN_PLACE, ...) are macros: in OpenMPI
+// casts of global symbols, which Swift cannot import; in MPICH integer constants (MPI_Comm is an
+// int there). These functions return them, so the Swift code is the same for both (CMPICH's
+// module map includes this header).
 #include <mpi.h>
 #include <stdint.h>
 

@@ -1,4 +1,8 @@
+#if WISP_MPICH
+import CMPICH
+#else
 import CMPI
+#endif
 import Foundation
 import Wisp
 

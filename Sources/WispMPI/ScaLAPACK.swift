@@ -1,4 +1,8 @@
+#if WISP_MPICH
+import CScaLAPACKMPICH
+#else
 import CScaLAPACK
+#endif
 import Wisp
 
 /// The BLACS and ScaLAPACK calls of ``ScaLAPACKEigensolver``: the only Swift file that sees

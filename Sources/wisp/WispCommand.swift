@@ -38,8 +38,8 @@ struct WispCommand: ParsableCommand {
         }
         let mpi = MPICommunicator.launchedByMPI ? MPICommunicator() : nil
         if let mpi { Runtime.communicator = mpi; ResourceUsage.processesSharingMemory = mpi.ranksSharingMemory }
-        if let refusal = SlurmLaunch.singletonRefusal(worldSize: Runtime.communicator.size) {
-            if SlurmLaunch.isFirstTask() { StandardStream.write("wisp: error: \(refusal)\n", to: STDERR_FILENO) }
+        if let refusal = LaunchCheck.singletonRefusal(worldSize: Runtime.communicator.size) {
+            if LaunchCheck.isFirstProcess() { StandardStream.write("wisp: error: \(refusal)\n", to: STDERR_FILENO) }
             mpi?.finalize()
             Foundation.exit(1)
         }
