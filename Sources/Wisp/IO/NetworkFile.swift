@@ -17,6 +17,9 @@ extension Network where S == Double {
     /// file records none (``NetworkHyperparameters/resolved(metadata:file:)``).
     public static func load(safetensors path: String, given: NetworkHyperparameters) throws -> Network<Double> {
         var file = try SafeTensorsFile.read(path: path)
+        if file.metadata[LayerModelFile.architectureKey] != nil {
+            throw WispError.badInput("\(path) holds a network given as layers (metadata \(LayerModelFile.architectureKey)), not an MLP: `wisp top` and `wisp density` read it")
+        }
         // The tensors move out of the file: each is released once copied into θ (peak 2× the
         // weights, not 3×).
         var tensors = file.tensors
