@@ -144,6 +144,8 @@ def _torch_layer(m, where):
         stride = m.stride if m.stride is not None else m.kernel_size
         return {"kind": kind, "kernel_size": _pair(m.kernel_size), "stride": _pair(stride), "padding": _pair(m.padding)}
     if isinstance(m, nn.Flatten):
+        if m.start_dim != 1 or m.end_dim != -1:
+            raise ValueError(f"{where}: Flatten(start_dim={m.start_dim}, end_dim={m.end_dim}) (Wisp flattens each sample whole: start_dim=1, end_dim=-1)")
         return {"kind": "flatten"}
     if isinstance(m, nn.LeakyReLU):
         if m.negative_slope != 0.01:

@@ -272,3 +272,109 @@ final class LayerModelFileTests: XCTestCase {
         for i in 0..<2 { XCTAssertEqual(got[i], exact[i], accuracy: 1e-9 * exact[0], "λ_\(i + 1)") }
     }
 }
+
+extension LayerModelFileTests {
+    /// `python/wisp_export.py`, path (a), without torch installed: a stand-in `torch` package
+    /// with the attributes PyTorch's modules have (`in_channels`, `kernel_size` tuples,
+    /// `padding_mode`, `state_dict()` of tensors with `detach().cpu().double().numpy()`), so the
+    /// translation of an `nn.Sequential` is exercised; the file it writes loads in Wisp and its
+    /// description equals the hand-written one. Unsupported modules are refused naming them.
+    func testPythonExportFromATorchSequential() throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("python").path
+        let probe = try WispExecutable.shell("python3 -c 'import numpy' 2>&1", in: dir)
+        guard probe.status == 0 else { throw XCTSkip("python3 with numpy is needed: \(probe.stdout)") }
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("fake/torch"), withIntermediateDirectories: true)
+        try Data("".utf8).write(to: dir.appendingPathComponent("fake/torch/__init__.py"))
+        let nn = """
+        import numpy as np
+        class T:
+            def __init__(self, a): self.a = np.asarray(a, dtype=np.float64)
+            def detach(self): return self
+            def cpu(self): return self
+            def double(self): return self
+            def numpy(self): return self.a
+        def pair(v): return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+        class Module:
+            def params(self): return []
+            def children(self): return []
+            def state_dict(self, prefix=""):
+                out = {}
+                for name, value in self.params():
+                    if value is not None: out[prefix + name] = T(value)
+                for name, child in self.children(): out.update(child.state_dict(prefix + name + "."))
+                return out
+        class Sequential(Module):
+            def __init__(self, *m): self.m = list(m)
+            def __iter__(self): return iter(self.m)
+            def children(self): return [(str(i), c) for i, c in enumerate(self.m)]
+        class Linear(Module):
+            def __init__(self, i, o, bias=True):
+                self.in_features, self.out_features = i, o
+                self.weight = 0.3 * np.sin(np.arange(o * i) + 1.0).reshape(o, i)
+                self.bias = 0.1 * np.cos(np.arange(o)) if bias else None
+            def params(self): return [("weight", self.weight), ("bias", self.bias)]
+        class Conv2d(Module):
+            def __init__(self, i, o, kernel_size, stride=1, padding=0, bias=True):
+                self.in_channels, self.out_channels, self.kernel_size = i, o, pair(kernel_size)
+                self.stride, self.padding, self.dilation, self.groups, self.padding_mode = pair(stride), pair(padding), (1, 1), 1, "zeros"
+                n = o * i * self.kernel_size[0] * self.kernel_size[1]
+                self.weight = 0.3 * np.sin(0.7 * np.arange(n)).reshape(o, i, *self.kernel_size)
+                self.bias = 0.1 * np.cos(np.arange(o)) if bias else None
+            def params(self): return [("weight", self.weight), ("bias", self.bias)]
+        class MaxPool2d(Module):
+            def __init__(self, kernel_size, stride=None, padding=0):
+                self.kernel_size, self.stride, self.padding = kernel_size, stride if stride is not None else kernel_size, padding
+                self.dilation, self.ceil_mode = 1, False
+        class AvgPool2d(Module):
+            def __init__(self, kernel_size, stride=None, padding=0):
+                self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+                self.ceil_mode, self.count_include_pad, self.divisor_override = False, True, None
+        class Flatten(Module):
+            def __init__(self, start_dim=1, end_dim=-1): self.start_dim, self.end_dim = start_dim, end_dim
+        class ReLU(Module): pass
+        class Tanh(Module): pass
+        class Sigmoid(Module): pass
+        class Identity(Module): pass
+        class Dropout(Module): pass
+        class LeakyReLU(Module):
+            def __init__(self, negative_slope=0.01): self.negative_slope = negative_slope
+        class Softplus(Module):
+            def __init__(self, beta=1.0): self.beta = beta
+        """
+        try Data(nn.utf8).write(to: dir.appendingPathComponent("fake/torch/nn.py"))
+        let program = """
+        import sys, json
+        sys.path.insert(0, sys.argv[1]); sys.path.insert(0, "fake")
+        import torch.nn as nn, wisp_export
+        class Block(nn.Module):
+            def __init__(self):
+                self.body = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.Tanh())
+                self.projection = nn.Conv2d(3, 4, 1, stride=2, bias=False)
+            def children(self): return [("body", self.body), ("projection", self.projection)]
+        model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), Block(), nn.AvgPool2d(3), nn.Flatten(), nn.Linear(4, 2))
+        wisp_export.export_torch(model, [2, 6, 6], "torch-cnn", dtype="F64")
+        for bad, expected in [(nn.Sequential(nn.Flatten(), nn.Dropout()), "model[1]: Dropout is not a layer Wisp knows"),
+                              (nn.Sequential(nn.LeakyReLU(0.2)), "model[0]: LeakyReLU with slope 0.2"),
+                              (nn.Sequential(nn.Flatten(0)), "model[0]: Flatten(start_dim=0")]:
+            try:
+                wisp_export.export_torch(bad, [4], "bad")
+                sys.exit(f"accepted: {expected}")
+            except ValueError as e:
+                assert str(e).startswith(expected), e
+        """
+        try Data(program.utf8).write(to: dir.appendingPathComponent("torch-export.py"))
+        let export = try WispExecutable.shell("python3 torch-export.py \(script) 2>&1", in: dir)
+        XCTAssertEqual(export.status, 0, export.stdout)
+        let written = try LayerArchitecture.read(path: path("torch-cnn.json"))
+        XCTAssertEqual(try LayerModelFile.slots(written), try LayerModelFile.slots(try architecture()))
+        let run = try WispExecutable.run(["top", "--model", "torch-cnn.safetensors", "--samples", "5", "--k", "2", "--quiet", "--output", "t.json"], in: dir)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let loaded = try LayerModelFile.load(path: path("torch-cnn.safetensors"), architecture: nil)
+        XCTAssertTrue(loaded.recordsArchitecture)
+        // The first conv's weight is 0.3 sin(0.7 i) in C order [out, in, kh, kw]; the dense weight 0.3 sin(i + 1).
+        XCTAssertEqual(loaded.parameters[5], 0.3 * sin(0.7 * 5), accuracy: 1e-15)
+        let dense = try XCTUnwrap(try LayerModelFile.slots(written).first { $0.name == "5.weight" })
+        XCTAssertEqual(loaded.parameters[dense.offset + 3], 0.3 * sin(4), accuracy: 1e-15)
+    }
+}
