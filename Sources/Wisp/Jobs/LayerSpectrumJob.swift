@@ -3,7 +3,7 @@ import Foundation
 /// `wisp top` and `wisp density` on a network given as layers (``LayerProblem``): thick-restart
 /// Lanczos or stochastic Lanczos quadrature on the matrix-free F = (1/T) JᵀJ or
 /// K = (1/T) J Jᵀ (mse), and their JSON record (``LayerRunRecord``). The exact sample-space
-/// path, the loss matrices and loaded weights are MLP-only for now.
+/// path and the loss matrices are MLP-only for now.
 public enum LayerSpectrumJob {
     /// The extreme eigenpairs of `matrix` by Lanczos.
     public static func top(_ problem: LayerProblem, matrix: CurvatureMatrix, settings: LanczosSettings,
