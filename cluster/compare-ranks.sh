@@ -9,7 +9,8 @@
 # K·u with forward-Gram layers, gathered signals, and gradient-block layers, allreduced, in both precisions),
 # the SLQ and KPM densities, exact and Hutchinson moments, inputs read per rank from a .npy file, a model
 # from a .safetensors file (also one whose layers differ in having a bias), ranks with zero samples (T < ranks) and uneven blocks, and the
-# layer networks from an --architecture description (top in both spaces, SLQ, float32), the
+# layer networks from an --architecture description (top in both spaces, SLQ, float32; on the .npy inputs reshaped
+# to images with weights from a --save-model file loaded by --model alone; on the digits), the
 # normalization layers whose batch statistics are sums over every rank's samples, and the real
 # datasets of Tests/Data (copies of ../shared/data; or $WISP_DATA): IDX digits with one-hot labels, pooled, scaled and
 # standardized (statistics summed over the ranks), the diabetes CSV with its target column, and
@@ -58,6 +59,19 @@ cat > "$work/cnn.json" <<'JSON'
              "projection": {"kind": "conv2d", "out_channels": 4, "kernel_size": 1, "stride": 2, "bias": false}},
             {"kind": "avgpool2d", "kernel_size": 2}, {"kind": "Flatten"}, {"kind": "Linear", "in_features": 4, "out_features": 2}]}
 JSON
+# A layer network for 12 inputs as [3, 2, 2] images (the .npy rows reshaped), saved with its
+# description in the metadata (--save-model) and loaded back with --model alone; and one for
+# the 8 × 8 digits as [1, 8, 8].
+cat > "$work/cnn12.json" <<'JSON'
+{"input": [3, 2, 2],
+ "layers": [{"kind": "Conv2d", "in_channels": 3, "out_channels": 4, "kernel_size": 2}, {"kind": "Tanh"}, {"kind": "Flatten"},
+            {"kind": "Linear", "in_features": 4, "out_features": 2}]}
+JSON
+cat > "$work/digits-cnn.json" <<'JSON'
+{"input": [1, 8, 8],
+ "layers": [{"kind": "Conv2d", "in_channels": 1, "out_channels": 3, "kernel_size": 3, "padding": 1}, {"kind": "ReLU"},
+            {"kind": "MaxPool2d", "kernel_size": 2}, {"kind": "Flatten"}, {"kind": "Linear", "in_features": 48, "out_features": 3}]}
+JSON
 # A PyTorch-style state dict (no metadata) whose middle layer has no bias (Linear(bias=False)).
 python3 - "$work/mixed-bias.safetensors" <<'PY'
 import json, math, struct, sys
@@ -76,6 +90,7 @@ open(sys.argv[1], "wb").write(struct.pack("<Q", len(header)) + header + data)
 PY
 "$wisp" top --quiet --width 20 --input-dim 12 --outputs 3 --activation tanh --sigma-b2 0.1 --samples 29 \
   --save-model "$work/model.safetensors" >/dev/null
+"$wisp" top --quiet --architecture "$work/cnn12.json" --samples 5 --seed 3 --k 1 --save-model "$work/layers.safetensors" >/dev/null
 "$wisp" theory --quiet --width 20 --input-dim 12 --outputs 3 --activation tanh --sigma-b2 0.1 --seed 7 \
   --save-model "$work/model-init.safetensors" >/dev/null
 
@@ -155,6 +170,7 @@ jobs=(
   "layers-top-ntk|1e-12|top --quiet --architecture $work/cnn.json --samples 13 --k 3 --matrix ntk --seed 5"
   "layers-density|1e-12|density --quiet --architecture $work/cnn.json --samples 13 --probes 3 --steps 10 --method slq"
   "layers-float32|1e-5|top --quiet --architecture $work/cnn.json --samples 13 --k 2 --precision float32"
+  "layers-files|1e-12|top --quiet --model $work/layers.safetensors --inputs $work/inputs.npy --standardize --k 3 --method lanczos"
 )
 data=${WISP_DATA:-Tests/Data}
 if [ -d "$data/digits" ] && [ -d "$data/diabetes" ]; then
@@ -168,6 +184,7 @@ if [ -d "$data/digits" ] && [ -d "$data/diabetes" ]; then
     "diabetes|1e-12|top --quiet --width 16 --inputs $data/diabetes/diabetes.csv --target-column target --standardize --samples 41 --k 2 --method lanczos"
     "data-spectrum-dense|1e-12|data-spectrum --quiet $digits --scale-pixels"
     "train-adam-validation|1e-12|train --quiet --width 16 $digits --labels $data/digits/digits-labels.idx1-ubyte --samples 37 --pool 2 --scale-pixels --loss cross-entropy --steps 12 --every 6 --lr 0.01 --batch-size 8 --optimizer adam --validation-inputs $digits_gz --validation-labels $data/digits/digits-labels.idx1-ubyte --validation-samples 29 --measure none --output-dir $work/train-files --no-save-models"
+    "layers-digits|1e-12|top --quiet --architecture $work/digits-cnn.json $digits --samples 37 --scale-pixels --standardize --k 3 --matrix ntk"
     "data-spectrum-lanczos|1e-12|data-spectrum --quiet $digits --samples 101 --standardize --method lanczos --k 4"
   )
 else

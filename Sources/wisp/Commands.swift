@@ -28,7 +28,7 @@ struct Top: ParsableCommand {
     @OptionGroup var out: OutputOptions
 
     func run() throws {
-        if network.architecture != nil { return try runLayers() }
+        if network.isLayerNetwork { return try runLayers() }
         let problem = try network.makeProblem(outputs: [out.output], files: [saveEigenvectors], directories: [checkpointing.checkpoint])
         let precision = problem.configuration.precision
         let tol = solverTolerance(self.tol, fallback: 1e-8, precision: precision)
@@ -126,7 +126,7 @@ struct Density: ParsableCommand {
     @OptionGroup var out: OutputOptions
 
     func run() throws {
-        if network.architecture != nil { return try runLayers() }
+        if network.isLayerNetwork { return try runLayers() }
         try kpm.validate(method: method, broadening: broadening)
         if compareExact && (method == .exact || method == .auto) {
             throw ValidationError("--compare-exact compares an estimate with the exact spectrum: give --method slq or --method kpm")

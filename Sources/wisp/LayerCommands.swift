@@ -5,19 +5,35 @@ import Wisp
 /// `wisp top` and `wisp density` with `--architecture FILE`: the matrix-free path on a network
 /// given as layers (``LayerProblem``, ``LayerSpectrumJob``).
 extension NetworkOptions {
-    /// Reads and checks the description and builds this process's part of the problem, after
-    /// checking every output path (rank 0); all processes agree on success first.
+    /// Reads and checks the description (`--architecture`, or the one `--model` records) and
+    /// the model's θ, after checking every output path (rank 0), then the inputs (collective:
+    /// each process its rows), and builds this process's part of the problem; all processes
+    /// agree on success at each step. Saves the network if asked (rank 0).
     func makeLayerProblem(outputs: [String?], siblings: [String] = []) throws -> LayerProblem {
         let communicator = Runtime.communicator
         if outputs.contains(where: { $0.map(OutputPath.isStandardOutput) ?? false }) { Runtime.summaryToStandardError = true }
-        let path = architecture!
-        let samples = data.samples ?? 512
-        return try communicator.agree { () throws -> LayerProblem in
-            if Runtime.isLead { try OutputOptions.check(outputs: outputs, siblings: siblings, inputs: [path]) }
-            let description = try LayerArchitecture.read(path: path)
-            return try LayerProblem(architecture: description, totalSamples: samples, seed: seed, precision: precision, communicator: communicator)
+        let c = dataConfiguration
+        let (description, weights) = try communicator.agree { () throws -> (LayerArchitecture, LayerWeightSource) in
+            if Runtime.isLead {
+                try OutputOptions.check(outputs: outputs, siblings: siblings, files: [saveModel], inputs: [architecture, model, c.inputsPath])
+            }
+            let given = try architecture.map { try LayerArchitecture.read(path: $0) }
+            guard let model else { return (given!, .initial) }
+            let loaded = try LayerModelFile.load(path: model, architecture: given, architectureFile: architecture)
+            return (loaded.architecture, .loaded(path: model, dtype: loaded.dtype, parameters: loaded.parameters))
         }
+        let inputs = try LayerProblem.loadInputs(c, architecture: description, communicator: communicator)
+        let problem = try communicator.agree {
+            try LayerProblem(architecture: description, inputs: inputs, weights: weights, seed: seed, precision: precision, communicator: communicator)
+        }
+        if Runtime.isLead, let path = saveModel {
+            try LayerModelFile.save(problem.parameters, architecture: description, to: path, dtype: saveDtype)
+        }
+        return problem
     }
+
+    /// The file that names the layers: `--architecture`, else `--model`.
+    var layerFile: String { architecture ?? model! }
 }
 
 enum LayerSummary {
@@ -26,9 +42,17 @@ enum LayerSummary {
         """
         Wisp \(wispVersion)
           network    layers from \(file): input \(p.architecture.input), \(describe(p.architecture.layers)), C=\(p.outputCount)
-          data       T=\(p.totalSamples), Gaussian inputs, seed \(p.seed), \(p.precision.rawValue), He/LeCun Gaussian weights
+          data       T=\(p.totalSamples), \(p.inputSource.description(input: p.architecture.input)), seed \(p.seed), \(p.precision.rawValue)
+          weights    \(weights(p.weightSource))
           P          \(p.parameterCount) parameters (TC = \(p.sampleSpaceDimension))
         """
+    }
+
+    static func weights(_ source: LayerWeightSource) -> String {
+        switch source {
+        case .initial: return "He/LeCun Gaussian (kaiming_normal_, fan_in)"
+        case .loaded: return source.description
+        }
     }
 
     static func describe(_ specs: [LayerSpec]) -> String {
@@ -53,7 +77,7 @@ extension Top {
         }
         guard saveEigenvectors == nil else { throw ValidationError("--save-eigenvectors is not available with --architecture yet") }
         guard checkpointing.checkpoint == nil else { throw ValidationError("--checkpoint is not available with --architecture yet") }
-        let file = network.architecture!
+        let file = network.layerFile
         let problem = try network.makeLayerProblem(outputs: [out.output])
         let tol = solverTolerance(self.tol, fallback: 1e-8, precision: problem.precision)
         let settings = LanczosSettings(count: k, which: which, tolerance: tol, basisSize: basis, maxApplications: maxApplications, seed: network.seed)
@@ -93,7 +117,7 @@ extension Density {
         guard !compareExact else { throw ValidationError("--compare-exact is not available with --architecture yet") }
         guard kpm.anyGiven.isEmpty else { throw ValidationError("\(kpm.anyGiven[0]) needs --method kpm, which is not available with --architecture yet") }
         guard checkpointing.checkpoint == nil else { throw ValidationError("--checkpoint is not available with --architecture yet") }
-        let file = network.architecture!
+        let file = network.layerFile
         let path = out.output ?? "wisp-output/density.json"
         let problem = try network.makeLayerProblem(outputs: [path], siblings: ["csv", "svg"])
         let grid = DensitySettings(scale: self.grid, points: gridPoints, broadening: broadening)

@@ -28,9 +28,9 @@ struct NetworkOptions: ParsableArguments {
     @Option(help: "Normalization layers (γ = 1, β = 0, full-batch statistics): none, last-mean, last-batchnorm, middle-batchnorm, layernorm. Default: none; with --model, the file's if it records one.")
     var normalization: Normalization?
     @OptionGroup var data: DataOptions
-    @Option(help: "Parameters from a .safetensors file (<layer>.weight [out, in], <layer>.bias [out], a bias per layer optional); its recorded activation, parametrization, σ's and normalization win over the flags (a contradicting flag is an error).")
+    @Option(help: "Parameters from a .safetensors file (<layer>.weight [out, in], <layer>.bias [out], a bias per layer optional; with --architecture, or a file saved with one, the layers' state-dict names and shapes); its recorded activation, parametrization, σ's and normalization win over the flags (a contradicting flag is an error).")
     var model: String?
-    @Option(help: "A network given as layers: a JSON file with the input shape of one sample and the list of layers of an nn.Sequential (dense, conv2d, avgpool2d, maxpool2d, flatten, activations, residual; README \"Layers\"). Gaussian inputs and Gaussian He/LeCun weights from --seed; `top` and `density` only, matrix-free, --matrix fisher|ntk.")
+    @Option(help: "A network given as layers: a JSON file with the input shape of one sample and the list of layers of an nn.Sequential (dense, conv2d, avgpool2d, maxpool2d, flatten, activations, residual; README \"Layers\"). Inputs from --inputs reshaped to its input shape (else Gaussian), weights from --model by state-dict names (else Gaussian He/LeCun from --seed); `top` and `density` only, matrix-free, --matrix fisher|ntk.")
     var architecture: String?
     @Option(help: "Seed of the counter-based streams (weights, inputs, probes).")
     var seed: UInt64 = 0
@@ -48,25 +48,43 @@ struct NetworkOptions: ParsableArguments {
                 throw ValidationError("\(flag) cannot be combined with --beta, which sets --parametrization ntk, --sigma-w2 1 and --sigma-b2 β²")
             }
         }
-        if architecture != nil {
+        if architecture != nil || isLayerModel {
+            // The data flags apply (the inputs are reshaped to the description's input shape);
+            // what shapes an MLP, and the targets (the mse F and K do not use them), do not.
             let given: [(String, Bool)] = [
                 ("--depth", depth != nil), ("--width", width != nil), ("--input-dim", inputDim != nil), ("--outputs", outputs != nil),
                 ("--activation", activation != nil), ("--sigma-w2", sigmaW2 != nil), ("--sigma-b2", sigmaB2 != nil), ("--no-bias", noBias),
                 ("--parametrization", parametrization != nil), ("--beta", beta != nil), ("--normalization", normalization != nil),
-                ("--model", model != nil), ("--save-model", saveModel != nil), ("--loss", loss != .mse), ("--inputs", data.inputs != nil),
-                ("--targets", data.targets != nil), ("--labels", data.labels != nil), ("--target-column", !data.targetColumn.isEmpty),
-                ("--classes", data.classes != nil), ("--pool", data.pool != 1), ("--scale-pixels", data.scalePixels),
-                ("--standardize", data.standardize),
+                ("--loss", loss != .mse), ("--targets", data.targets != nil), ("--labels", data.labels != nil),
+                ("--target-column", !data.targetColumn.isEmpty), ("--classes", data.classes != nil),
             ]
+            let source = architecture != nil ? "--architecture" : "--model \(model!) (a network given as layers)"
             for (flag, isGiven) in given where isGiven {
-                throw ValidationError("\(flag) cannot be combined with --architecture: the description fixes the layers, and layer networks run on Gaussian inputs with the mse Fisher for now")
+                throw ValidationError("\(flag) cannot be combined with \(source): the description fixes the layers, and layer networks measure the mse Fisher and NTK, which use no targets, for now")
             }
+            return
         }
         if model != nil {
             for (flag, given) in [("--depth", depth != nil), ("--width", width != nil), ("--outputs", outputs != nil), ("--no-bias", noBias)] where given {
                 throw ValidationError("\(flag) cannot be combined with --model: the model file fixes the layer shapes")
             }
         }
+    }
+
+    /// Whether this run is on a network given as layers: `--architecture`, or a `--model` file
+    /// that records one (``LayerModelFile/recordsArchitecture(path:)``, from its header).
+    var isLayerNetwork: Bool { architecture != nil || isLayerModel }
+
+    /// A `--model` without `--architecture` whose file records an architecture.
+    var isLayerModel: Bool { architecture == nil && model.map(LayerModelFile.recordsArchitecture(path:)) == true }
+
+    /// The data settings alone (for a network given as layers).
+    var dataConfiguration: ProblemConfiguration {
+        var c = ProblemConfiguration()
+        data.apply(to: &c)
+        c.seed = seed
+        c.precision = precision
+        return c
     }
 
     var configuration: ProblemConfiguration {
@@ -110,6 +128,7 @@ struct NetworkOptions: ParsableArguments {
     func makeProblem(outputs: [String?], siblings: [String] = [], files: [String?] = [], directories: [String?] = [],
                      inputs: [String?] = []) throws -> Problem {
         if architecture != nil { throw ValidationError("--architecture is supported by `wisp top` and `wisp density` only (for now)") }
+        if isLayerModel { throw ValidationError("--model \(model!) holds a network given as layers (metadata \(LayerModelFile.architectureKey)), which `wisp top` and `wisp density` read, and no other command yet") }
         let communicator = Runtime.communicator
         if outputs.contains(where: { $0.map(OutputPath.isStandardOutput) ?? false }) { Runtime.summaryToStandardError = true }
         let configuration = self.configuration

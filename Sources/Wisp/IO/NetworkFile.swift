@@ -17,6 +17,9 @@ extension Network where S == Double {
     /// file records none (``NetworkHyperparameters/resolved(metadata:file:)``).
     public static func load(safetensors path: String, given: NetworkHyperparameters) throws -> Network<Double> {
         var file = try SafeTensorsFile.read(path: path)
+        if file.metadata[LayerModelFile.architectureKey] != nil {
+            throw WispError.badInput("\(path) holds a network given as layers (metadata \(LayerModelFile.architectureKey)), not an MLP: `wisp top` and `wisp density` read it")
+        }
         // The tensors move out of the file: each is released once copied into θ (peak 2× the
         // weights, not 3×).
         var tensors = file.tensors
@@ -37,7 +40,7 @@ extension Network where S == Double {
         for name in names {
             let w = weights[name]!
             guard w.shape.count == 2, w.shape[0] >= 1, w.shape[1] >= 1 else {
-                throw WispError.badInput("\(path): '\(name).weight' must be 2-D [out, in] with nonzero sizes, found \(w.shape)")
+                throw WispError.badInput("\(path): '\(name).weight' must be 2-D [out, in] with nonzero sizes, found \(w.shape)\(w.shape.count == 4 ? " (a convolution: give the layers with --architecture FILE.json)" : "")")
             }
             if widths.isEmpty { widths.append(w.shape[1]) }
             guard w.shape[1] == widths.last! else {

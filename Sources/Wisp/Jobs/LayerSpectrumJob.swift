@@ -3,7 +3,7 @@ import Foundation
 /// `wisp top` and `wisp density` on a network given as layers (``LayerProblem``): thick-restart
 /// Lanczos or stochastic Lanczos quadrature on the matrix-free F = (1/T) JᵀJ or
 /// K = (1/T) J Jᵀ (mse), and their JSON record (``LayerRunRecord``). The exact sample-space
-/// path, the loss matrices and loaded weights are MLP-only for now.
+/// path and the loss matrices are MLP-only for now.
 public enum LayerSpectrumJob {
     /// The extreme eigenpairs of `matrix` by Lanczos.
     public static func top(_ problem: LayerProblem, matrix: CurvatureMatrix, settings: LanczosSettings,
@@ -111,13 +111,13 @@ public struct LayerRunRecord<Result: Encodable>: Encodable {
     private struct Configuration: Encodable {
         var input_shape: [Int]
         var samples: Int
-        var inputs = "gaussian"
+        var data: LayerInputSource
         var seed: UInt64
         var precision: String
         var parameters: Int
         var outputs: Int
         var parameter_names: [String]
-        var initialization = "Gaussian, kaiming_normal_ (fan_in): W ~ N(0, g²/fan_in), g = √2 before a ReLU, else 1; biases 0"
+        var weights: String
         var loss = "mse"
     }
 
@@ -143,9 +143,10 @@ public struct LayerRunRecord<Result: Encodable>: Encodable {
         try c.encode(command, forKey: .command)
         try c.encode(arguments, forKey: .arguments)
         try c.encode(problem.architecture.jsonValue, forKey: .architecture)
-        try c.encode(Configuration(input_shape: problem.architecture.input.dimensions, samples: problem.totalSamples, seed: problem.seed,
-                                   precision: problem.precision.rawValue, parameters: problem.parameterCount, outputs: problem.outputCount,
-                                   parameter_names: problem.parameterNames), forKey: .configuration)
+        try c.encode(Configuration(input_shape: problem.architecture.input.dimensions, samples: problem.totalSamples, data: problem.inputSource,
+                                   seed: problem.seed, precision: problem.precision.rawValue, parameters: problem.parameterCount,
+                                   outputs: problem.outputCount, parameter_names: problem.parameterNames,
+                                   weights: problem.weightSource.description), forKey: .configuration)
         try c.encode(problem.parameterCount, forKey: .parameters)
         try c.encode(problem.totalSamples, forKey: .samples)
         let comm = problem.communicator
