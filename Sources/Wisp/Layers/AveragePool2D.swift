@@ -65,4 +65,13 @@ public final class AveragePool2D<S: BLASScalar>: Layer {
             window.forEachTap { o, i in xt[i] += scale * yt[o] }
         }
     }
+
+    public func rOperator(_ x: UnsafePointer<S>, parameters: UnsafePointer<S>,
+                          inputTangent: UnsafePointer<S>?, parameterTangent: UnsafePointer<S>?,
+                          cotangent dy: UnsafePointer<S>, cotangentTangent rdy: UnsafePointer<S>?,
+                          inputCotangent xbar: UnsafeMutablePointer<S>?, inputCotangentTangent rxbar: UnsafeMutablePointer<S>?,
+                          parameterCotangentTangent: UnsafeMutablePointer<S>?, alpha: S) {
+        linearROperator(x, parameters: parameters, batch: batch, cotangent: dy, cotangentTangent: rdy,
+                        inputCotangent: xbar, inputCotangentTangent: rxbar)
+    }
 }

@@ -32,4 +32,13 @@ public final class Flatten<S: BLASScalar>: Layer {
                     inputCotangent dx: UnsafeMutablePointer<S>?, parameterCotangent: UnsafeMutablePointer<S>?, alpha: S) {
         dx?.update(from: dy, count: batch * inputShape.count)
     }
+
+    public func rOperator(_ x: UnsafePointer<S>, parameters: UnsafePointer<S>,
+                          inputTangent: UnsafePointer<S>?, parameterTangent: UnsafePointer<S>?,
+                          cotangent dy: UnsafePointer<S>, cotangentTangent rdy: UnsafePointer<S>?,
+                          inputCotangent xbar: UnsafeMutablePointer<S>?, inputCotangentTangent rxbar: UnsafeMutablePointer<S>?,
+                          parameterCotangentTangent: UnsafeMutablePointer<S>?, alpha: S) {
+        linearROperator(x, parameters: parameters, batch: batch, cotangent: dy, cotangentTangent: rdy,
+                        inputCotangent: xbar, inputCotangentTangent: rxbar)
+    }
 }

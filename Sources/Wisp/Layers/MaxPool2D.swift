@@ -81,4 +81,13 @@ public final class MaxPool2D<S: BLASScalar>: Layer {
             for o in 0..<outCount { dx[t * inCount + Int(argmax[t * outCount + o])] += dy[t * outCount + o] }
         }
     }
+
+    public func rOperator(_ x: UnsafePointer<S>, parameters: UnsafePointer<S>,
+                          inputTangent: UnsafePointer<S>?, parameterTangent: UnsafePointer<S>?,
+                          cotangent dy: UnsafePointer<S>, cotangentTangent rdy: UnsafePointer<S>?,
+                          inputCotangent xbar: UnsafeMutablePointer<S>?, inputCotangentTangent rxbar: UnsafeMutablePointer<S>?,
+                          parameterCotangentTangent: UnsafeMutablePointer<S>?, alpha: S) {
+        linearROperator(x, parameters: parameters, batch: batch, cotangent: dy, cotangentTangent: rdy,
+                        inputCotangent: xbar, inputCotangentTangent: rxbar)
+    }
 }
