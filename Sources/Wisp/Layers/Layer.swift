@@ -89,11 +89,15 @@ public struct ParameterTensor: Equatable, Sendable {
     public let name: String
     public let shape: [Int]
     public let fanIn: Int
+    /// PyTorch's constant initial value (1 for a normalization layer's weight γ), or nil: a
+    /// weight drawn with the fan-in scale, a bias 0.
+    public let initialValue: Double?
     public var count: Int { shape.reduce(1, *) }
-    public init(name: String, shape: [Int], fanIn: Int) {
+    public init(name: String, shape: [Int], fanIn: Int, initialValue: Double? = nil) {
         self.name = name
         self.shape = shape
         self.fanIn = fanIn
+        self.initialValue = initialValue
     }
 }
 

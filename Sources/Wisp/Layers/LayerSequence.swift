@@ -155,6 +155,19 @@ public final class LayerSequence<S: BLASScalar> {
         }
     }
 
+    /// Makes every batch normalization layer (inside residual blocks too) sum its statistics
+    /// with `reduction`: the ``Communicator`` when the samples are sharded over processes (then
+    /// every process must run every pass). Set it before ``forward(_:)``.
+    public func setSampleReduction(_ reduction: any SampleReduction) {
+        func visit(_ layers: [any Layer<S>]) {
+            for layer in layers {
+                if let b = layer as? BatchNorm<S> { b.sampleReduction = reduction }
+                if let r = layer as? Residual<S> { visit(r.bodyLayers + (r.projection.map { [$0] } ?? [])) }
+            }
+        }
+        visit(layers)
+    }
+
     /// Whether a sample's outputs depend on other samples (batch normalization with batch
     /// statistics: J then has no per-sample block structure).
     public var couplesSamples: Bool { chain.couplesSamples }
