@@ -136,12 +136,13 @@ final class LayerHessianTests: XCTestCase {
     static let samples = 4
     static let outputs = 3
 
-    /// conv 3×3 → tanh → maxpool 2 (stride 1) → residual(conv, softplus, conv) → avgpool 2 →
-    /// flatten → dense 3.
+    /// conv 3×3 → tanh → maxpool 2 (stride 1) → layernorm → residual(conv, softplus, conv) →
+    /// avgpool 2 → flatten → dense 3.
     static let specs: [LayerSpec] = [
         .conv2D(inChannels: 1, outChannels: 2, kernel: [3], stride: [1], padding: [1], bias: true),
         .activation(.tanh),
         .maxPool2D(kernel: [2], stride: [1], padding: [0]),
+        .layerNorm(normalizedShape: nil, epsilon: 1e-5, elementwiseAffine: true, bias: true),
         .residual(body: [.conv2D(inChannels: 2, outChannels: 2, kernel: [3], stride: [1], padding: [1], bias: true),
                          .activation(.softplus),
                          .conv2D(inChannels: 2, outChannels: 2, kernel: [3], stride: [1], padding: [1], bias: false)],
@@ -156,10 +157,11 @@ final class LayerHessianTests: XCTestCase {
     }
 
     static func network(_ specs: [LayerSpec] = specs, input: TensorShape = input, parameters theta: [Double]? = nil,
-                        block: Range<Int>? = nil) throws -> LayerSequence<Double> {
+                        block: Range<Int>? = nil, reduction: (any SampleReduction)? = nil) throws -> LayerSequence<Double> {
         let layers = try LayerSpec.makeChain(specs, input: input, as: Double.self)
         let P = layers.reduce(0) { $0 + $1.parameterCount }
         let seq = try LayerSequence(layers: layers, parameters: theta ?? L.normals(P, seed: 31, stream: 0, scale: 0.6))
+        if let reduction { seq.setSampleReduction(reduction) }
         try seq.forward(try Dataset.gaussian(totalSamples: samples, dimension: input.count, seed: 31, samples: block))
         return seq
     }
@@ -288,6 +290,65 @@ final class LayerHessianTests: XCTestCase {
         let h64 = try LayerHessianOperator(network: double, targets: y, totalSamples: Self.samples).apply(v)
         let h32 = try LayerHessianOperator(network: single, targets: y, totalSamples: Self.samples).apply(v)
         XCTAssertLessThan(DenseReference.relativeError(h32, h64), 1e-4)
+    }
+
+    /// A network with batch normalization (statistics over all samples: J couples them):
+    /// conv → batchnorm2d → tanh → residual(conv, batchnorm2d, sigmoid) → flatten →
+    /// batchnorm1d → dense.
+    static let batchNormSpecs: [LayerSpec] = [
+        .conv2D(inChannels: 1, outChannels: 2, kernel: [3], stride: [1], padding: [0], bias: false),
+        .batchNorm(dimensions: 2, features: 2, epsilon: 1e-5, affine: true),
+        .activation(.tanh),
+        .residual(body: [.conv2D(inChannels: 2, outChannels: 2, kernel: [3], stride: [1], padding: [1], bias: true),
+                         .batchNorm(dimensions: 2, features: nil, epsilon: 1e-5, affine: true),
+                         .activation(.sigmoid)], projection: nil),
+        .flatten,
+        .batchNorm(dimensions: 1, features: 18, epsilon: 1e-5, affine: false),
+        .dense(inFeatures: 18, outFeatures: outputs, bias: true),
+    ]
+
+    /// H v of the batch-normalized network against central differences of its gradient (the
+    /// statistics move with θ), S v + G v = H v, and 1–4 ranks (the statistics summed through
+    /// the communicator) equal to one for J v, F v and H v.
+    func testBatchNormNetwork() throws {
+        let serial = try Self.network(Self.batchNormSpecs)
+        XCTAssertTrue(serial.couplesSamples)
+        let P = serial.parameterCount
+        let v = L.normals(P, seed: 37, stream: 0)
+        let y = Self.targets(.mse)
+        let H = try LayerHessianOperator(network: serial, targets: y, totalSamples: Self.samples)
+        let hv = H.apply(v)
+        let h = 1e-5
+        let gp = try Self.gradient(Self.batchNormSpecs, input: Self.input, parameters: zip(serial.parameters, v).map { $0 + h * $1 }, loss: .mse)
+        let gm = try Self.gradient(Self.batchNormSpecs, input: Self.input, parameters: zip(serial.parameters, v).map { $0 - h * $1 }, loss: .mse)
+        XCTAssertLessThan(DenseReference.relativeError(hv, zip(gp, gm).map { ($0 - $1) / (2 * h) }), 1e-7, "H v against ∇L")
+        let S = try LayerHessianOperator(network: serial, targets: y, part: .residual, totalSamples: Self.samples)
+        let sum = zip(S.apply(v), LayerFisherOperator(network: serial, totalSamples: Self.samples).apply(v)).map { $0 + $1 }
+        XCTAssertLessThan(DenseReference.relativeError(sum, hv), 1e-13, "S v + G v = H v")
+        var jv = [Double](repeating: 0, count: Self.samples * Self.outputs)
+        serial.jvp(v, into: &jv)
+        let fv = LayerFisherOperator(network: serial, totalSamples: Self.samples).apply(v)
+        for size in 2...4 {
+            let results = try ThreadGroup.run(size: size) { comm -> ([Double], [Double], [Double]) in
+                let block = comm.block(of: Self.samples)
+                let seq = try Self.network(Self.batchNormSpecs, block: block, reduction: comm)
+                var local = [Double](repeating: 0, count: block.count * Self.outputs)
+                seq.jvp(v, into: &local)
+                let F = LayerFisherOperator(network: seq, totalSamples: Self.samples, communicator: comm)
+                let H = try LayerHessianOperator(network: seq, targets: Self.targets(.mse, rows: block), totalSamples: Self.samples,
+                                                 communicator: comm)
+                return (local, F.apply(v), H.apply(v))
+            }
+            XCTAssertLessThan(DenseReference.relativeError(results.flatMap { $0.0 }, jv), 1e-13, "J v over \(size) ranks")
+            for (r, result) in results.enumerated() {
+                XCTAssertLessThan(DenseReference.relativeError(result.1, fv), 1e-13, "F v on rank \(r) of \(size)")
+                XCTAssertLessThan(DenseReference.relativeError(result.2, hv), 1e-13, "H v on rank \(r) of \(size)")
+            }
+        }
+        // Sharded without the communicator as the reduction: refused, not wrong statistics.
+        XCTAssertThrowsError(try Self.network(Self.batchNormSpecs, block: 0..<2)) { e in
+            XCTAssertTrue("\(e)".hasPrefix("batchnorm2d normalizes with batch statistics but this process holds 2 of the 4 samples"), "\(e)")
+        }
     }
 
     /// Targets of the wrong count or not finite are refused with one line.

@@ -99,6 +99,10 @@ public final class LayerSequence<S: BLASScalar> {
         guard data.dimension == inputShape.count else {
             throw WispError.badInput("inputs have dimension \(data.dimension) but the first layer takes \(inputShape) = \(inputShape.count) values")
         }
+        if data.samples.count != data.totalSamples, let local = Self.unreducedBatchNorm(chain.layers) {
+            throw WispError.invalidConfiguration(
+                "\(local) normalizes with batch statistics but this process holds \(data.samples.count) of the \(data.totalSamples) samples: set the communicator as its sample reduction (setSampleReduction)")
+        }
         let x = data.converted(to: S.self) + [0]   // one spare scalar: an empty block still has an address
         try x.withUnsafeBufferPointer { try forward(inputs: $0.baseAddress!, samples: data.samples.count, firstSample: data.samples.lowerBound) }
         totalSamples = data.totalSamples
@@ -166,6 +170,15 @@ public final class LayerSequence<S: BLASScalar> {
             }
         }
         visit(layers)
+    }
+
+    /// The kind of the first batch normalization layer whose statistics stay on this process.
+    static func unreducedBatchNorm(_ layers: [any Layer<S>]) -> String? {
+        for layer in layers {
+            if let b = layer as? BatchNorm<S>, b.sampleReduction is LocalSamples { return b.kind }
+            if let r = layer as? Residual<S>, let k = unreducedBatchNorm(r.bodyLayers + (r.projection.map { [$0] } ?? [])) { return k }
+        }
+        return nil
     }
 
     /// Whether a sample's outputs depend on other samples (batch normalization with batch
