@@ -212,6 +212,7 @@ final class LayerHessianTests: XCTestCase {
     func testDenseHessianAgainstFiniteDifferencesAndSymmetry() throws {
         let seq = try Self.network()
         let P = seq.parameterCount
+        XCTAssertEqual(P, 185)
         let H = try LayerHessianOperator(network: seq, targets: Self.targets(.mse), totalSamples: Self.samples)
         let dense = DenseReference.dense(H)
         let h = 1e-5

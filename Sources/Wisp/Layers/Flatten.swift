@@ -1,6 +1,6 @@
 /// PyTorch's `nn.Flatten()`: a sample of shape [C, H, W] (or any shape) becomes the flat
 /// vector of its C·H·W entries in row-major order. The identity on the batch's memory:
-/// ẏ = ẋ, x̄ = ȳ. Cost: one copy of n·C·H·W scalars per pass; no parameters, no cache.
+/// ẏ = ẋ, x̄ = ȳ, R{x̄} = Rȳ. Cost: one copy of n·C·H·W scalars per pass; no parameters, no cache.
 public final class Flatten<S: BLASScalar>: Layer {
     public typealias Scalar = S
     public var kind: String { "flatten" }

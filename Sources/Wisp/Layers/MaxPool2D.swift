@@ -11,6 +11,8 @@
 ///
 ///     JVP  ẏ[c, p] = ẋ[c, a(c, p)]        VJP  x̄[c, q] = Σ_(p: a(c, p) = q) ȳ[c, p]
 ///
+/// and the R-op routes Rȳ by the same argmax (R{x̄} = the VJP of Rȳ; no second-order term).
+///
 /// Cost over n samples: forward n·C·OH·OW·kh·kw comparisons, JVP and VJP n·C·OH·OW moves.
 /// Caches the argmax (n·C·OH·OW 32-bit indices).
 public final class MaxPool2D<S: BLASScalar>: Layer {
