@@ -234,6 +234,33 @@ final class LayerHessianTests: XCTestCase {
         XCTAssertEqual(vHw, wHv, accuracy: 1e-12 * dense.map(abs).max()! * Double(P), "vᵀ H w = wᵀ H v")
     }
 
+    /// The ends of the indefinite H and S of the CNN by Lanczos (largest, smallest, largest
+    /// magnitude) against LAPACK dsyevd of the dense operator: pairs converged to 1e-10, so the
+    /// eigenvalues agree to ~1e-10·‖H‖ (1e-9·‖H‖ allowed for the reference's own ε‖H‖·P).
+    func testIndefiniteLanczosAgainstLAPACK() throws {
+        let seq = try Self.network()
+        for part in [HessianOperator<Double>.Part.full, .residual] {
+            let op = try LayerHessianOperator(network: seq, targets: Self.targets(.crossEntropy), loss: .crossEntropy, part: part,
+                                              totalSamples: Self.samples)
+            let exact = try LAPACK.symmetricEigen(DenseReference.dense(op), n: op.dimension).values.sorted()
+            let norm = max(abs(exact.first!), abs(exact.last!))
+            XCTAssertLessThan(exact.first!, -1e-6 * norm, "\(part) should be indefinite")
+            for which in SpectrumEnd.allCases {
+                let pairs = try Lanczos.solve(op, settings: LanczosSettings(count: 3, which: which, tolerance: 1e-10, seed: 1))
+                let want: [Double]
+                switch which {
+                case .largest: want = Array(exact.reversed().prefix(3))
+                case .smallest: want = Array(exact.prefix(3))
+                case .largestMagnitude: want = Array(exact.sorted { abs($0) > abs($1) }.prefix(3))
+                }
+                XCTAssertTrue(pairs.converged.allSatisfy { $0 }, "\(part) \(which)")
+                for (got, w) in zip(pairs.values, want) {
+                    XCTAssertEqual(got, w, accuracy: 1e-9 * norm, "\(part) \(which)")
+                }
+            }
+        }
+    }
+
     /// A dense + activation sequence on the MLP's θ: H v and S v equal the MLP path's
     /// hand-written R-operator (``HessianOperator``) to rounding (the same GEMMs in another order).
     func testDenseSequenceEqualsTheMLPHessian() throws {

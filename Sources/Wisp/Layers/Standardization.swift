@@ -82,7 +82,11 @@ final class Standardization<S: BLASScalar> {
         for r in 0..<(batch * runsPerSample) {
             let g = group(ofRun: r), o = r * L, s = inverseDeviation[g]
             let (m1, m2) = (sum[g] / groupSize, zSum[g] / groupSize)
-            for k in 0..<L { out[o + k] = S(s * ((a.map { Double($0[o + k]) } ?? 0) - m1 - Double(z[o + k]) * m2)) }
+            if let a {
+                for k in 0..<L { out[o + k] = S(s * (Double(a[o + k]) - m1 - Double(z[o + k]) * m2)) }
+            } else {
+                for k in 0..<L { out[o + k] = S(s * (-m1 - Double(z[o + k]) * m2)) }
+            }
         }
     }
 
