@@ -337,7 +337,7 @@ final class LayerHessianTests: XCTestCase {
 
     /// H v of the batch-normalized network against central differences of its gradient (the
     /// statistics move with θ), S v + G v = H v, and 1–4 ranks (the statistics summed through
-    /// the communicator) equal to one for J v, F v and H v.
+    /// the communicator) equal to one for J v, F v, K u and H v.
     func testBatchNormNetwork() throws {
         let serial = try Self.network(Self.batchNormSpecs)
         XCTAssertTrue(serial.couplesSamples)
@@ -356,8 +356,10 @@ final class LayerHessianTests: XCTestCase {
         var jv = [Double](repeating: 0, count: Self.samples * Self.outputs)
         serial.jvp(v, into: &jv)
         let fv = LayerFisherOperator(network: serial, totalSamples: Self.samples).apply(v)
+        let u = L.normals(Self.samples * Self.outputs, seed: 37, stream: 1)
+        let ku = LayerGramOperator(network: serial, samples: 0..<Self.samples, totalSamples: Self.samples).apply(u)
         for size in 2...4 {
-            let results = try ThreadGroup.run(size: size) { comm -> ([Double], [Double], [Double]) in
+            let results = try ThreadGroup.run(size: size) { comm -> ([Double], [Double], [Double], [Double]) in
                 let block = comm.block(of: Self.samples)
                 let seq = try Self.network(Self.batchNormSpecs, block: block, reduction: comm)
                 var local = [Double](repeating: 0, count: block.count * Self.outputs)
@@ -365,9 +367,11 @@ final class LayerHessianTests: XCTestCase {
                 let F = LayerFisherOperator(network: seq, totalSamples: Self.samples, communicator: comm)
                 let H = try LayerHessianOperator(network: seq, targets: Self.targets(.mse, rows: block), totalSamples: Self.samples,
                                                  communicator: comm)
-                return (local, F.apply(v), H.apply(v))
+                let K = LayerGramOperator(network: seq, samples: block, totalSamples: Self.samples, communicator: comm)
+                return (local, F.apply(v), H.apply(v), K.apply(Array(u[(block.lowerBound * Self.outputs)..<(block.upperBound * Self.outputs)])))
             }
             XCTAssertLessThan(DenseReference.relativeError(results.flatMap { $0.0 }, jv), 1e-13, "J v over \(size) ranks")
+            XCTAssertLessThan(DenseReference.relativeError(results.flatMap { $0.3 }, ku), 1e-13, "K u over \(size) ranks")
             for (r, result) in results.enumerated() {
                 XCTAssertLessThan(DenseReference.relativeError(result.1, fv), 1e-13, "F v on rank \(r) of \(size)")
                 XCTAssertLessThan(DenseReference.relativeError(result.2, hv), 1e-13, "H v on rank \(r) of \(size)")
