@@ -43,8 +43,18 @@ final class LayerArchitectureTests: XCTestCase {
     /// Bad descriptions: one error naming the file and the layer.
     func testBadDescriptionsAreRefusedNamingTheLayer() throws {
         let cases: [(String, String)] = [
-            (#"{"input": [1, 8, 8], "layers": [{"kind": "conv2d", "out_channels": 2, "kernel_size": 3}, {"kind": "BatchNorm2d"}]}"#,
-             "arch.json: layer 1 (BatchNorm2d): unknown layer kind 'BatchNorm2d'"),
+            (#"{"input": [1, 8, 8], "layers": [{"kind": "conv2d", "out_channels": 2, "kernel_size": 3}, {"kind": "Dropout"}]}"#,
+             "arch.json: layer 1 (Dropout): unknown layer kind 'Dropout'"),
+            (#"{"input": [2, 4, 4], "layers": [{"kind": "BatchNorm1d", "num_features": 2}]}"#,
+             "arch.json: layer 0 (batchnorm1d): batchnorm1d takes a flat input [features] but receives [2, 4, 4] (use batchnorm2d for images)"),
+            (#"{"input": [2, 4, 4], "layers": [{"kind": "BatchNorm2d", "num_features": 3}]}"#,
+             "arch.json: layer 0 (batchnorm2d): batchnorm has num_features 3 but receives [2, 4, 4]"),
+            (#"{"input": [2, 4, 4], "layers": [{"kind": "BatchNorm2d", "momentum": 0.1}]}"#,
+             "arch.json: layer 0 (BatchNorm2d): unknown field 'momentum' (batchnorm2d takes num_features, eps, affine)"),
+            (#"{"input": [2, 4, 4], "layers": [{"kind": "LayerNorm", "normalized_shape": [4, 2]}]}"#,
+             "arch.json: layer 0 (layernorm): layernorm normalized_shape [4, 2] must be the last dimensions of its input [2, 4, 4]"),
+            (#"{"input": [2, 4, 4], "layers": [{"kind": "layernorm", "eps": -1}]}"#,
+             "arch.json: layer 0 (layernorm): eps must be a positive number"),
             (#"{"input": [1, 8, 8], "layers": [{"kind": "conv2d", "out_channels": 2, "kernel_size": 3}, {"kind": "flatten"}, {"kind": "dense", "in_features": 50, "out_features": 2}]}"#,
              "arch.json: layer 2 (dense): dense has in_features 50 but receives [72]"),
             (#"{"input": [1, 8, 8], "layers": [{"kind": "dense", "out_features": 2}]}"#,
@@ -73,6 +83,37 @@ final class LayerArchitectureTests: XCTestCase {
                 XCTAssertFalse(message.contains("\n"), message)
             }
         }
+    }
+
+    /// Layer and batch normalization in a description: parsed with their defaults, the
+    /// state-dict names and shapes of PyTorch (`weight` and `bias` of the normalized shape or
+    /// [C]), γ initialized to 1 and β to 0, and the echo read back as the same description.
+    func testNormalizationLayers() throws {
+        let a = try parse(#"""
+        {"input": [2, 4, 4], "layers": [
+          {"kind": "Conv2d", "out_channels": 3, "kernel_size": 3, "padding": 1, "bias": false},
+          {"kind": "BatchNorm2d", "num_features": 3},
+          {"kind": "relu"},
+          {"kind": "LayerNorm", "normalized_shape": [4, 4], "eps": 1e-6},
+          {"kind": "layernorm", "elementwise_affine": false},
+          {"kind": "flatten"},
+          {"kind": "batchnorm1d", "affine": false, "eps": 0.001},
+          {"kind": "dense", "out_features": 2}]}
+        """#)
+        XCTAssertEqual(a.layers[1], .batchNorm(dimensions: 2, features: 3, epsilon: 1e-5, affine: true))
+        XCTAssertEqual(a.layers[3], .layerNorm(normalizedShape: [4, 4], epsilon: 1e-6, elementwiseAffine: true, bias: true))
+        XCTAssertEqual(a.layers[6], .batchNorm(dimensions: 1, features: nil, epsilon: 0.001, affine: false))
+        let layers = try a.makeLayers(as: Double.self)
+        let theta: [Double] = a.initialParameters(for: layers, seed: 2)
+        let seq = try LayerSequence(layers: layers, parameters: theta)
+        XCTAssertEqual(seq.parameterNames, ["0.weight", "1.weight", "1.bias", "3.weight", "3.bias", "7.weight", "7.bias"])
+        XCTAssertEqual(seq.parameterTensors.map(\.shape), [[3, 2, 3, 3], [3], [3], [4, 4], [4, 4], [2, 48], [2]])
+        XCTAssertTrue(seq.couplesSamples)
+        XCTAssertEqual(Array(theta[54..<57]), [1, 1, 1], "batchnorm γ = 1")
+        XCTAssertEqual(Array(theta[57..<60]), [0, 0, 0], "batchnorm β = 0")
+        XCTAssertEqual(Array(theta[60..<76]), [Double](repeating: 1, count: 16), "layernorm γ = 1")
+        XCTAssertEqual(Array(theta[76..<92]), [Double](repeating: 0, count: 16), "layernorm β = 0")
+        XCTAssertEqual(try parse(CanonicalJSON.text(a.jsonValue)), a)
     }
 
     /// Weights N(0, g²/fan_in) with g = √2 before a ReLU and 1 otherwise; biases 0; the same

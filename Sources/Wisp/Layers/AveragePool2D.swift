@@ -5,7 +5,7 @@
 ///
 /// a linear map A with no parameters, so JVP ẏ = A ẋ and VJP x̄ = Aᵀ ȳ (each tap's share
 /// ȳ[c, p]/(kh·kw) added to its pixel). Cost over n samples: n·C·OH·OW·kh·kw multiply-adds
-/// per pass. Caches nothing.
+/// per pass. Linear, so its R-op is x̄ = Aᵀ ȳ, R{x̄} = Aᵀ Rȳ (no second-order term). Caches nothing.
 public final class AveragePool2D<S: BLASScalar>: Layer {
     public typealias Scalar = S
     public var kind: String { "avgpool2d" }
@@ -64,5 +64,14 @@ public final class AveragePool2D<S: BLASScalar>: Layer {
             let xt = dx + t * inCount, yt = dy + t * outCount
             window.forEachTap { o, i in xt[i] += scale * yt[o] }
         }
+    }
+
+    public func rOperator(_ x: UnsafePointer<S>, parameters: UnsafePointer<S>,
+                          inputTangent: UnsafePointer<S>?, parameterTangent: UnsafePointer<S>?,
+                          cotangent dy: UnsafePointer<S>, cotangentTangent rdy: UnsafePointer<S>?,
+                          inputCotangent xbar: UnsafeMutablePointer<S>?, inputCotangentTangent rxbar: UnsafeMutablePointer<S>?,
+                          parameterCotangentTangent: UnsafeMutablePointer<S>?, alpha: S) {
+        linearROperator(x, parameters: parameters, batch: batch, cotangent: dy, cotangentTangent: rdy,
+                        inputCotangent: xbar, inputCotangentTangent: rxbar)
     }
 }

@@ -12,10 +12,15 @@
 ///     JVP       Ż = Π(Ẋ) Wᵀ + Π(X) Ẇᵀ (+ ḃ)
 ///     VJP       W̄ = α Z̄ᵀ Π(X),   b̄ = α Z̄ᵀ 1,   X̄ = Πᵀ(Z̄ W)   (col2im: each patch entry added back to its pixel)
 ///
+/// and, bilinear in (Π(X), W), its R-operator (the cross terms are the second-order part)
+///
+///     R{X̄} = Πᵀ(RZ̄ W + Z̄ Ẇ),   R{W̄} = α (RZ̄ᵀ Π(X) + Z̄ᵀ Π(Ẋ)),   R{b̄} = α RZ̄ᵀ 1
+///
 /// one GEMM per term over the whole batch. Z and the NCHW output differ by a transpose of
 /// each sample's Q × O block (O(n·Q·O), not counted). Cost over n samples: forward
 /// 2·n·Q·K·O flops, JVP 4·n·Q·K·O (half without Ẋ), VJP 4·n·Q·K·O (half without X̄).
-/// Memory: the cached Π(X) (n·Q·K scalars) and two scratch blocks of n·Q·max(K, O).
+/// Memory: the cached Π(X) (n·Q·K scalars) and two scratch blocks of n·Q·max(K, O); the
+/// R-op (up to 8·n·Q·K·O flops) adds one block of n·Q·K (Π(Ẋ)) and one of n·Q·O (RZ̄).
 public final class Conv2D<S: BLASScalar>: Layer {
     public typealias Scalar = S
     public let inChannels: Int
@@ -35,6 +40,8 @@ public final class Conv2D<S: BLASScalar>: Layer {
     private let patches = LayerBuffer<S>()
     private let scratch = LayerBuffer<S>()
     private let scratchZ = LayerBuffer<S>()
+    private let scratchR = LayerBuffer<S>()
+    private let scratchPatches = LayerBuffer<S>()
 
     /// Throws unless `input` is an image with `inChannels` channels (when given) and the
     /// kernel, stride and padding give at least one output position.
@@ -230,6 +237,62 @@ public final class Conv2D<S: BLASScalar>: Layer {
             S.gemm(transA: false, transB: false, m: rows, n: patchLength, k: outChannels, alpha: 1, a: z, lda: outChannels,
                    b: w, ldb: patchLength, beta: 0, c: pdx, ldc: patchLength)
             col2im(pdx, batch: n, into: dx)
+        }
+    }
+
+    public func rOperator(_ x: UnsafePointer<S>, parameters w: UnsafePointer<S>,
+                          inputTangent dx: UnsafePointer<S>?, parameterTangent dw: UnsafePointer<S>?,
+                          cotangent dy: UnsafePointer<S>, cotangentTangent rdy: UnsafePointer<S>?,
+                          inputCotangent xbar: UnsafeMutablePointer<S>?, inputCotangentTangent rxbar: UnsafeMutablePointer<S>?,
+                          parameterCotangentTangent rtheta: UnsafeMutablePointer<S>?, alpha: S) {
+        let n = batch, rows = n * positions, (K, O) = (patchLength, outChannels)
+        let z = scratchZ.reserve(rows * O)
+        gatherCotangents(dy, batch: n, into: z)
+        let rz: UnsafeMutablePointer<S>? = rdy.map { r in
+            let b = scratchR.reserve(rows * O)
+            gatherCotangents(r, batch: n, into: b)
+            return b
+        }
+        let p = scratch.reserve(rows * K)
+        if let xbar {
+            S.gemm(transA: false, transB: false, m: rows, n: K, k: O, alpha: 1, a: z, lda: O, b: w, ldb: K, beta: 0, c: p, ldc: K)
+            col2im(p, batch: n, into: xbar)
+        }
+        if let rxbar {
+            // R{X̄} = Πᵀ(RZ̄ W + Z̄ Ẇ).
+            var beta: S = 0
+            if let rz {
+                S.gemm(transA: false, transB: false, m: rows, n: K, k: O, alpha: 1, a: rz, lda: O, b: w, ldb: K, beta: 0, c: p, ldc: K)
+                beta = 1
+            }
+            if let dw {
+                S.gemm(transA: false, transB: false, m: rows, n: K, k: O, alpha: 1, a: z, lda: O, b: dw, ldb: K, beta: beta, c: p, ldc: K)
+                beta = 1
+            }
+            if beta == 0 { rxbar.update(repeating: 0, count: n * inputShape.count) } else { col2im(p, batch: n, into: rxbar) }
+        }
+        if let rtheta {
+            // R{W̄} = α (RZ̄ᵀ Π(X) + Z̄ᵀ Π(Ẋ)),  R{b̄} = α RZ̄ᵀ 1.
+            rtheta.update(repeating: 0, count: parameterCount)
+            guard rows > 0 else { return }
+            if let rz {
+                S.gemm(transA: true, transB: false, m: O, n: K, k: rows, alpha: alpha, a: rz, lda: O,
+                       b: patches.pointer, ldb: K, beta: 0, c: rtheta, ldc: K)
+                if hasBias {
+                    let db = rtheta + O * K
+                    for r in 0..<rows {
+                        let zr = rz + r * O
+                        for o in 0..<O { db[o] += zr[o] }
+                    }
+                    for o in 0..<O { db[o] *= alpha }
+                }
+            }
+            if let dx {
+                let pdx = scratchPatches.reserve(rows * K)
+                im2col(dx, batch: n, into: pdx)
+                S.gemm(transA: true, transB: false, m: O, n: K, k: rows, alpha: alpha, a: z, lda: O,
+                       b: pdx, ldb: K, beta: 1, c: rtheta, ldc: K)
+            }
         }
     }
 }

@@ -3,7 +3,10 @@
 ///     forward   Y = X Wᵀ + 1 bᵀ                      W: out × in, b: out (optional)
 ///     JVP       Ẏ = Ẋ Wᵀ + X Ẇᵀ + 1 ḃᵀ
 ///     VJP       X̄ = Ȳ W,   W̄ = α Ȳᵀ X,   b̄ = α Ȳᵀ 1
+///     R-op      R{X̄} = RȲ W + Ȳ Ẇ,   R{W̄} = α (RȲᵀ X + Ȳᵀ Ẋ),   R{b̄} = α RȲᵀ 1
 ///
+/// (bilinear in (X, W): the second-order terms are the cross terms Ȳ Ẇ and Ȳᵀ Ẋ; the R-op
+/// costs up to 8·n·in·out flops, two GEMMs per output).
 /// θ = [W row-major (PyTorch `weight` [out, in]), b (`bias` [out])]. The input must be flat
 /// (`[in]`; put a ``Flatten`` after image layers). Cost over n samples: forward 2·n·in·out
 /// flops, JVP 4·n·in·out (2·n·in·out without Ẋ), VJP 4·n·in·out (2·n·in·out without X̄);
@@ -92,6 +95,50 @@ public final class Dense<S: BLASScalar>: Layer {
             if hasBias {
                 S.gemv(trans: true, m: n, n: outFeatures, alpha: alpha, a: dy, lda: outFeatures, x: ones.pointer,
                        beta: 0, y: dw + outFeatures * inFeatures)
+            }
+        }
+    }
+
+    public func rOperator(_ x: UnsafePointer<S>, parameters w: UnsafePointer<S>,
+                          inputTangent dx: UnsafePointer<S>?, parameterTangent dw: UnsafePointer<S>?,
+                          cotangent dy: UnsafePointer<S>, cotangentTangent rdy: UnsafePointer<S>?,
+                          inputCotangent xbar: UnsafeMutablePointer<S>?, inputCotangentTangent rxbar: UnsafeMutablePointer<S>?,
+                          parameterCotangentTangent rtheta: UnsafeMutablePointer<S>?, alpha: S) {
+        let n = batch
+        if let xbar {
+            S.gemm(transA: false, transB: false, m: n, n: inFeatures, k: outFeatures, alpha: 1, a: dy, lda: outFeatures,
+                   b: w, ldb: inFeatures, beta: 0, c: xbar, ldc: inFeatures)
+        }
+        if let rxbar {
+            // R{X̄} = RȲ W + Ȳ Ẇ.
+            var beta: S = 0
+            if let rdy {
+                S.gemm(transA: false, transB: false, m: n, n: inFeatures, k: outFeatures, alpha: 1, a: rdy, lda: outFeatures,
+                       b: w, ldb: inFeatures, beta: 0, c: rxbar, ldc: inFeatures)
+                beta = 1
+            }
+            if let dw {
+                S.gemm(transA: false, transB: false, m: n, n: inFeatures, k: outFeatures, alpha: 1, a: dy, lda: outFeatures,
+                       b: dw, ldb: inFeatures, beta: beta, c: rxbar, ldc: inFeatures)
+                beta = 1
+            }
+            if beta == 0 { rxbar.update(repeating: 0, count: n * inFeatures) }
+        }
+        if let rtheta {
+            // R{W̄} = α (RȲᵀ X + Ȳᵀ Ẋ),  R{b̄} = α RȲᵀ 1.
+            rtheta.update(repeating: 0, count: parameterCount)
+            guard n > 0 else { return }
+            if let rdy {
+                S.gemm(transA: true, transB: false, m: outFeatures, n: inFeatures, k: n, alpha: alpha, a: rdy, lda: outFeatures,
+                       b: x, ldb: inFeatures, beta: 0, c: rtheta, ldc: inFeatures)
+                if hasBias {
+                    S.gemv(trans: true, m: n, n: outFeatures, alpha: alpha, a: rdy, lda: outFeatures, x: ones.pointer,
+                           beta: 0, y: rtheta + outFeatures * inFeatures)
+                }
+            }
+            if let dx {
+                S.gemm(transA: true, transB: false, m: outFeatures, n: inFeatures, k: n, alpha: alpha, a: dy, lda: outFeatures,
+                       b: dx, ldb: inFeatures, beta: 1, c: rtheta, ldc: inFeatures)
             }
         }
     }

@@ -1,6 +1,6 @@
 /// PyTorch's `nn.Flatten()`: a sample of shape [C, H, W] (or any shape) becomes the flat
 /// vector of its C·H·W entries in row-major order. The identity on the batch's memory:
-/// ẏ = ẋ, x̄ = ȳ. Cost: one copy of n·C·H·W scalars per pass; no parameters, no cache.
+/// ẏ = ẋ, x̄ = ȳ, R{x̄} = Rȳ. Cost: one copy of n·C·H·W scalars per pass; no parameters, no cache.
 public final class Flatten<S: BLASScalar>: Layer {
     public typealias Scalar = S
     public var kind: String { "flatten" }
@@ -31,5 +31,14 @@ public final class Flatten<S: BLASScalar>: Layer {
     public func vjp(_ x: UnsafePointer<S>, parameters: UnsafePointer<S>, cotangent dy: UnsafePointer<S>,
                     inputCotangent dx: UnsafeMutablePointer<S>?, parameterCotangent: UnsafeMutablePointer<S>?, alpha: S) {
         dx?.update(from: dy, count: batch * inputShape.count)
+    }
+
+    public func rOperator(_ x: UnsafePointer<S>, parameters: UnsafePointer<S>,
+                          inputTangent: UnsafePointer<S>?, parameterTangent: UnsafePointer<S>?,
+                          cotangent dy: UnsafePointer<S>, cotangentTangent rdy: UnsafePointer<S>?,
+                          inputCotangent xbar: UnsafeMutablePointer<S>?, inputCotangentTangent rxbar: UnsafeMutablePointer<S>?,
+                          parameterCotangentTangent: UnsafeMutablePointer<S>?, alpha: S) {
+        linearROperator(x, parameters: parameters, batch: batch, cotangent: dy, cotangentTangent: rdy,
+                        inputCotangent: xbar, inputCotangentTangent: rxbar)
     }
 }

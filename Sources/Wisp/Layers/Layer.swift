@@ -15,6 +15,17 @@
 ///   is zero); the VJP writes x̄ = (∂y/∂x)ᵀ ȳ and θ̄ = α (∂y/∂θ)ᵀ ȳ (overwriting; nil: not
 ///   wanted). Output buffers never alias inputs.
 ///
+/// The R-operator (Pearlmutter 1994; forward-over-reverse) is the derivative of the VJP along a
+/// direction: with R{·} = d/dε (·)(x + εẋ, θ + εθ̇, ȳ + ε Rȳ)|₀,
+///
+///     x̄ = (∂y/∂x)ᵀ ȳ,   R{x̄} = (∂y/∂x)ᵀ Rȳ + Σ_i ȳ_i ∇²_(x,(x,θ)) y_i · (ẋ, θ̇)
+///     θ̄ = (∂y/∂θ)ᵀ ȳ,   R{θ̄} = (∂y/∂θ)ᵀ Rȳ + Σ_i ȳ_i ∇²_(θ,(x,θ)) y_i · (ẋ, θ̇)
+///
+/// ``rOperator(_:parameters:inputTangent:parameterTangent:cotangent:cotangentTangent:inputCotangent:inputCotangentTangent:parameterCotangentTangent:alpha:)``
+/// writes x̄, R{x̄} and α R{θ̄} in one backward step: chained through the layers from the top
+/// (ȳ = ∂L/∂f, Rȳ = H_ℓ J v) it yields the Hessian-vector product H v of a loss
+/// (``LayerSequence/hessianVectorProduct(_:signal:topTangent:into:)``).
+///
 /// Not thread-safe: a layer holds the cache of the batch it last ran forward.
 public protocol Layer<Scalar>: AnyObject {
     associatedtype Scalar: BLASScalar
@@ -36,6 +47,39 @@ public protocol Layer<Scalar>: AnyObject {
     /// x̄ = (∂y/∂x)ᵀ ȳ and θ̄ = α (∂y/∂θ)ᵀ ȳ at the cached batch.
     func vjp(_ x: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>, cotangent: UnsafePointer<Scalar>,
              inputCotangent: UnsafeMutablePointer<Scalar>?, parameterCotangent: UnsafeMutablePointer<Scalar>?, alpha: Scalar)
+    /// The R-operator of the VJP at the cached batch, along (ẋ, θ̇) (nil: zero) with the
+    /// cotangent ȳ moving by Rȳ (nil: zero): x̄ = (∂y/∂x)ᵀ ȳ, R{x̄} and R{θ̄} scaled by α (see
+    /// the protocol's documentation; each output nil: not wanted). Cost: about one JVP plus two
+    /// VJPs of the layer (bilinear layers: the VJP of Rȳ plus the two cross terms).
+    func rOperator(_ x: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>,
+                   inputTangent: UnsafePointer<Scalar>?, parameterTangent: UnsafePointer<Scalar>?,
+                   cotangent: UnsafePointer<Scalar>, cotangentTangent: UnsafePointer<Scalar>?,
+                   inputCotangent: UnsafeMutablePointer<Scalar>?, inputCotangentTangent: UnsafeMutablePointer<Scalar>?,
+                   parameterCotangentTangent: UnsafeMutablePointer<Scalar>?, alpha: Scalar)
+    /// Whether one sample's output depends on other samples of the batch (batch normalization
+    /// with batch statistics). Then J has no per-sample block structure, and the passes need
+    /// every process to take part (their statistics are sums over all samples). Default false.
+    var couplesSamples: Bool { get }
+}
+
+extension Layer {
+    public var couplesSamples: Bool { false }
+
+    /// The R-operator of a layer linear in x without parameters (pooling, flatten): the
+    /// second-order term vanishes, x̄ = Aᵀ ȳ and R{x̄} = Aᵀ Rȳ (max pooling is piecewise linear:
+    /// A routes by the cached argmax, fixed for small steps without ties).
+    func linearROperator(_ x: UnsafePointer<Scalar>, parameters: UnsafePointer<Scalar>, batch n: Int,
+                         cotangent dy: UnsafePointer<Scalar>, cotangentTangent rdy: UnsafePointer<Scalar>?,
+                         inputCotangent xbar: UnsafeMutablePointer<Scalar>?, inputCotangentTangent rxbar: UnsafeMutablePointer<Scalar>?) {
+        if let xbar { vjp(x, parameters: parameters, cotangent: dy, inputCotangent: xbar, parameterCotangent: nil, alpha: 1) }
+        if let rxbar {
+            if let rdy {
+                vjp(x, parameters: parameters, cotangent: rdy, inputCotangent: rxbar, parameterCotangent: nil, alpha: 1)
+            } else {
+                rxbar.update(repeating: 0, count: n * inputShape.count)
+            }
+        }
+    }
 }
 
 /// One parameter tensor of a layer: its state-dict suffix ("weight", "bias"), its PyTorch
@@ -45,11 +89,15 @@ public struct ParameterTensor: Equatable, Sendable {
     public let name: String
     public let shape: [Int]
     public let fanIn: Int
+    /// PyTorch's constant initial value (1 for a normalization layer's weight γ), or nil: a
+    /// weight drawn with the fan-in scale, a bias 0.
+    public let initialValue: Double?
     public var count: Int { shape.reduce(1, *) }
-    public init(name: String, shape: [Int], fanIn: Int) {
+    public init(name: String, shape: [Int], fanIn: Int, initialValue: Double? = nil) {
         self.name = name
         self.shape = shape
         self.fanIn = fanIn
+        self.initialValue = initialValue
     }
 }
 
@@ -106,6 +154,12 @@ final class LayerBuffer<S: BLASScalar> {
     }
 
     func array(_ n: Int) -> [S] { Array(UnsafeBufferPointer(start: pointer, count: n)) }
+}
+
+/// y ← y + α x over n scalars.
+@inline(__always)
+func addInPlace<S: BLASScalar>(_ y: UnsafeMutablePointer<S>, _ x: UnsafePointer<S>, scale alpha: S, count n: Int) {
+    S.axpy(n: n, alpha: alpha, x: x, y: y)
 }
 
 /// y ← y + x over n scalars.

@@ -25,7 +25,12 @@ import Foundation
 ///   `tanh` (`Tanh`), `sigmoid` (`Sigmoid`), `softplus` (`Softplus`), `erf`,
 ///   `normalized-softplus`, `identity` (`Identity`; Wisp's `linear` activation — the name
 ///   `linear` itself is refused, since PyTorch's `Linear` is a dense layer);
-/// - `residual`: `body` (a list of layers) and an optional `projection` (one `conv2d` or `dense`).
+/// - `residual`: `body` (a list of layers) and an optional `projection` (one `conv2d` or `dense`);
+/// - `layernorm` (`LayerNorm`): `normalized_shape` (default: the whole sample; else the last
+///   dimensions of its input), `eps` (1e-5), `elementwise_affine` (true), `bias` (true);
+/// - `batchnorm1d` (`BatchNorm1d`, flat input), `batchnorm2d` (`BatchNorm2d`, images):
+///   `num_features` (optional: checked when given), `eps` (1e-5), `affine` (true); batch
+///   statistics (training mode).
 ///
 /// Every field is checked: an unknown kind or field, a missing or mistyped value, or shapes
 /// that do not chain is one error naming the layer (index from 0, as in `nn.Sequential`).
@@ -49,7 +54,7 @@ public struct LayerArchitecture: Equatable, Sendable {
     /// Gaussian initial parameters, as `torch.nn.init.kaiming_normal_` would draw them
     /// (fan_in mode): every weight tensor W ~ N(0, g²/fan_in) with g = √2 (He) when the next
     /// layer in its chain is a ReLU (g = √(2/(1 + 0.01²)) before a leaky ReLU), else g = 1
-    /// (LeCun); biases 0. Tensor k of θ (in θ's order, counting from 1) is drawn from the
+    /// (LeCun); biases 0; a normalization layer's weight γ = 1 (``ParameterTensor/initialValue``). Tensor k of θ (in θ's order, counting from 1) is drawn from the
     /// counter-based stream (seed, weights k), so the draw depends only on the seed and the
     /// position, never on the ranks.
     public func initialParameters<S: BLASScalar>(for layers: [any Layer<S>], seed: UInt64) -> [S] {
@@ -61,7 +66,9 @@ public struct LayerArchitecture: Equatable, Sendable {
         var offset = 0
         theta.withUnsafeMutableBufferPointer { p in
             for (k, t) in tensors.enumerated() {
-                if t.name == "weight" {
+                if let c = t.initialValue {
+                    for i in offset..<(offset + t.count) { p[i] = S(c) }
+                } else if t.name == "weight" {
                     let block = UnsafeMutableBufferPointer(rebasing: p[offset..<(offset + t.count)])
                     CounterRandom(seed: seed, stream: .weights(layer: k + 1)).fillNormal(block, scale: gains[k] / Double(t.fanIn).squareRoot())
                 }
@@ -130,11 +137,12 @@ public struct LayerArchitecture: Equatable, Sendable {
     static let synonyms: [String: String] = [
         "Linear": "dense", "Conv2d": "conv2d", "AvgPool2d": "avgpool2d", "MaxPool2d": "maxpool2d", "Flatten": "flatten",
         "ReLU": "relu", "LeakyReLU": "leaky-relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "Softplus": "softplus", "Identity": "identity",
+        "LayerNorm": "layernorm", "BatchNorm1d": "batchnorm1d", "BatchNorm2d": "batchnorm2d",
     ]
 
     /// The known kinds, for error messages.
     static var knownKinds: String {
-        (["dense", "conv2d", "avgpool2d", "maxpool2d", "flatten", "residual", "identity"]
+        (["dense", "conv2d", "avgpool2d", "maxpool2d", "flatten", "residual", "layernorm", "batchnorm1d", "batchnorm2d", "identity"]
             + Activation.allCases.filter { $0 != .linear }.map(\.rawValue)).joined(separator: ", ")
     }
 
@@ -163,6 +171,17 @@ public struct LayerArchitecture: Equatable, Sendable {
             let s = try integers(v, field: key, label: label)
             guard s.count == 1 || s.count == 2 else { throw WispError.badInput("\(label): \(key) must be one integer or a pair [h, w]") }
             return s
+        }
+        func epsilon() throws -> Double {
+            guard let v = f["eps"] else { return 1e-5 }
+            let e: Double?
+            switch v {
+            case .number(let d): e = d
+            case .integer(let s): e = Double(s)
+            default: e = nil
+            }
+            guard let e, e > 0, e.isFinite else { throw WispError.badInput("\(label): eps must be a positive number") }
+            return e
         }
         func bool(_ key: String) throws -> Bool {
             guard let v = f[key] else { return true }
@@ -199,6 +218,17 @@ public struct LayerArchitecture: Equatable, Sendable {
                 return try layer(v, index: 0, context: "\(label): projection ")
             }
             return .residual(body: specs, projection: projection)
+        case "layernorm":
+            try allow(["normalized_shape", "eps", "elementwise_affine", "bias"])
+            let shape = try f["normalized_shape"].map { try integers($0, field: "normalized_shape", label: label) }
+            if let shape, shape.isEmpty || shape.contains(where: { $0 < 1 }) {
+                throw WispError.badInput("\(label): normalized_shape must be positive integers (got \(shape))")
+            }
+            return .layerNorm(normalizedShape: shape, epsilon: try epsilon(), elementwiseAffine: try bool("elementwise_affine"), bias: try bool("bias"))
+        case "batchnorm1d", "batchnorm2d":
+            try allow(["num_features", "eps", "affine"])
+            return .batchNorm(dimensions: kind == "batchnorm1d" ? 1 : 2, features: try int("num_features"), epsilon: try epsilon(),
+                              affine: try bool("affine"))
         case "linear":
             throw WispError.badInput("\(label): 'linear' is ambiguous: write \"dense\" (PyTorch's Linear) or \"identity\" (no activation)")
         default:
@@ -258,6 +288,15 @@ public struct LayerArchitecture: Equatable, Sendable {
         case let .residual(body, projection):
             o["body"] = .array(body.map(json))
             if let projection { o["projection"] = json(projection) }
+        case let .layerNorm(shape, epsilon, affine, bias):
+            if let shape { o["normalized_shape"] = ints(shape) }
+            o["eps"] = .number(epsilon)
+            o["elementwise_affine"] = .bool(affine)
+            o["bias"] = .bool(bias)
+        case let .batchNorm(_, features, epsilon, affine):
+            if let features { o["num_features"] = int(features) }
+            o["eps"] = .number(epsilon)
+            o["affine"] = .bool(affine)
         }
         return .object(o)
     }

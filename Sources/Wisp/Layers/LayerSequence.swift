@@ -14,7 +14,13 @@
 ///     vjp   g = α Jᵀ u  (P)                           u: n × C
 ///
 /// with J the n·C × P Jacobian of the outputs with respect to θ, by the layers' hand-written
-/// passes (``LayerChain``). Cost: ``flops(batch:)`` summed over the layers; a J v plus a Jᵀ u is
+/// passes (``LayerChain``), and the second-order pass (``hessianVectorProduct(_:signal:topTangent:into:)``,
+/// Pearlmutter's R-operator)
+///
+///     g = R_v{Jᵀ Δ} = Jᵀ dΔ + Σ_(t,k) Δ_tk ∇²f_k(x_t) v,   dΔ = topTangent(J v)
+///
+/// which with Δ = r/T (r = ∂ℓ/∂f) and dΔ = (1/T) H_ℓ J v is H v of L = (1/T) Σ_t ℓ(f_t, y_t)
+/// (``LayerHessianOperator``). Cost: ``flops(batch:)`` summed over the layers; a J v plus a Jᵀ u is
 /// ``flopsPerProduct``. Memory: every layer's output and cache over the batch.
 ///
 /// Not thread-safe: the passes share the layers' caches and scratch.
@@ -35,6 +41,7 @@ public final class LayerSequence<S: BLASScalar> {
     private let chain: LayerChain<S>
     private let inputs = LayerBuffer<S>()
     private let outputBuffer = LayerBuffer<S>()
+    private let topBuffer = LayerBuffer<S>()
 
     /// Checks that the layers chain (one error naming the layer index, kind and both shapes)
     /// and that θ has P finite entries.
@@ -92,6 +99,10 @@ public final class LayerSequence<S: BLASScalar> {
         guard data.dimension == inputShape.count else {
             throw WispError.badInput("inputs have dimension \(data.dimension) but the first layer takes \(inputShape) = \(inputShape.count) values")
         }
+        if data.samples.count != data.totalSamples, let local = Self.unreducedBatchNorm(chain.layers) {
+            throw WispError.invalidConfiguration(
+                "\(local) normalizes with batch statistics but this process holds \(data.samples.count) of the \(data.totalSamples) samples: set the communicator as its sample reduction (setSampleReduction)")
+        }
         let x = data.converted(to: S.self) + [0]   // one spare scalar: an empty block still has an address
         try x.withUnsafeBufferPointer { try forward(inputs: $0.baseAddress!, samples: data.samples.count, firstSample: data.samples.lowerBound) }
         totalSamples = data.totalSamples
@@ -128,6 +139,51 @@ public final class LayerSequence<S: BLASScalar> {
             chain.vjp(inputs.pointer, parameters: theta.baseAddress!, cotangent: u, inputCotangent: nil, parameterCotangent: g, alpha: alpha)
         }
     }
+
+    /// g ← R_v{Jᵀ Δ} (P) over this process's samples (no sum over processes): the derivative
+    /// along θ + εv of the VJP of Δ = `signal` (n × C), with Δ moving by dΔ = `topTangent(J v)`
+    /// (the closure gets J v, n × C, and overwrites it with dΔ; nil: dΔ = 0, the residual part
+    /// Σ Δ_tk ∇²f_k(x_t) v alone). Cost: one JVP keeping every layer's tangent, then every
+    /// layer's R-op (``Layer/rOperator(_:parameters:inputTangent:parameterTangent:cotangent:cotangentTangent:inputCotangent:inputCotangentTangent:parameterCotangentTangent:alpha:)``):
+    /// about 2.5 times a J v plus a Jᵀ u for dense and convolutional layers.
+    public func hessianVectorProduct(_ v: UnsafePointer<S>, signal: UnsafePointer<S>,
+                                     topTangent: ((UnsafeMutablePointer<S>) -> Void)?, into g: UnsafeMutablePointer<S>) {
+        let top = topBuffer.reserve(sampleCount * outputCount)
+        parameters.withUnsafeBufferPointer { t in
+            let theta = t.baseAddress!
+            chain.jvpKeepingTangents(inputs.pointer, parameters: theta, inputTangent: nil, parameterTangent: v, into: top)
+            topTangent?(top)
+            chain.rBackward(inputs.pointer, parameters: theta, inputTangent: nil, parameterTangent: v, cotangent: signal,
+                            cotangentTangent: topTangent == nil ? nil : UnsafePointer(top), inputCotangent: nil,
+                            inputCotangentTangent: nil, parameterCotangentTangent: g, alpha: 1)
+        }
+    }
+
+    /// Makes every batch normalization layer (inside residual blocks too) sum its statistics
+    /// with `reduction`: the ``Communicator`` when the samples are sharded over processes (then
+    /// every process must run every pass). Set it before ``forward(_:)``.
+    public func setSampleReduction(_ reduction: any SampleReduction) {
+        func visit(_ layers: [any Layer<S>]) {
+            for layer in layers {
+                if let b = layer as? BatchNorm<S> { b.sampleReduction = reduction }
+                if let r = layer as? Residual<S> { visit(r.bodyLayers + (r.projection.map { [$0] } ?? [])) }
+            }
+        }
+        visit(layers)
+    }
+
+    /// The kind of the first batch normalization layer whose statistics stay on this process.
+    static func unreducedBatchNorm(_ layers: [any Layer<S>]) -> String? {
+        for layer in layers {
+            if let b = layer as? BatchNorm<S>, b.sampleReduction is LocalSamples { return b.kind }
+            if let r = layer as? Residual<S>, let k = unreducedBatchNorm(r.bodyLayers + (r.projection.map { [$0] } ?? [])) { return k }
+        }
+        return nil
+    }
+
+    /// Whether a sample's outputs depend on other samples (batch normalization with batch
+    /// statistics: J then has no per-sample block structure).
+    public var couplesSamples: Bool { chain.couplesSamples }
 
     /// Flops of each pass over `n` samples, summed over the layers (the JVP and VJP counted with
     /// input tangents at every layer, so an upper bound for the first layer's).

@@ -16,6 +16,12 @@ public indirect enum LayerSpec: Equatable, Sendable {
     case activation(Activation)
     /// y = P(x) + F(x): F the body, P the identity or the projection (a conv2d or dense).
     case residual(body: [LayerSpec], projection: LayerSpec?)
+    /// `nn.LayerNorm(normalized_shape, eps, elementwise_affine, bias)`; normalized shape nil:
+    /// the whole sample.
+    case layerNorm(normalizedShape: [Int]?, epsilon: Double, elementwiseAffine: Bool, bias: Bool)
+    /// `nn.BatchNorm1d(num_features, eps, affine)` (`dimensions` 1, flat input) or
+    /// `nn.BatchNorm2d` (2, image input), with batch statistics; `features` nil: whatever arrives.
+    case batchNorm(dimensions: Int, features: Int?, epsilon: Double, affine: Bool)
 
     /// The kind as written in architecture descriptions.
     public var kind: String {
@@ -27,6 +33,8 @@ public indirect enum LayerSpec: Equatable, Sendable {
         case .flatten: return "flatten"
         case .activation(let a): return a == .linear ? "identity" : a.rawValue
         case .residual: return "residual"
+        case .layerNorm: return "layernorm"
+        case .batchNorm(let d, _, _, _): return "batchnorm\(d)d"
         }
     }
 
@@ -64,6 +72,15 @@ public indirect enum LayerSpec: Equatable, Sendable {
                 }
             }
             return try Residual<S>(body: layers, projection: p)
+        case let .layerNorm(shape, epsilon, affine, bias):
+            return try LayerNorm<S>(input: input, normalizedShape: shape, epsilon: epsilon, elementwiseAffine: affine, bias: bias)
+        case let .batchNorm(dimensions, features, epsilon, affine):
+            guard dimensions == 1 ? input.isFlat : input.isImage else {
+                throw WispError.invalidConfiguration(dimensions == 1
+                    ? "batchnorm1d takes a flat input [features] but receives \(input) (use batchnorm2d for images)"
+                    : "batchnorm2d takes an image input [channels, height, width] but receives \(input) (use batchnorm1d for features)")
+            }
+            return try BatchNorm<S>(input: input, features: features, epsilon: epsilon, affine: affine)
         }
     }
 

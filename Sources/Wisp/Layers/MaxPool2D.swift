@@ -11,6 +11,8 @@
 ///
 ///     JVP  ẏ[c, p] = ẋ[c, a(c, p)]        VJP  x̄[c, q] = Σ_(p: a(c, p) = q) ȳ[c, p]
 ///
+/// and the R-op routes Rȳ by the same argmax (R{x̄} = the VJP of Rȳ; no second-order term).
+///
 /// Cost over n samples: forward n·C·OH·OW·kh·kw comparisons, JVP and VJP n·C·OH·OW moves.
 /// Caches the argmax (n·C·OH·OW 32-bit indices).
 public final class MaxPool2D<S: BLASScalar>: Layer {
@@ -80,5 +82,14 @@ public final class MaxPool2D<S: BLASScalar>: Layer {
         for t in 0..<batch {
             for o in 0..<outCount { dx[t * inCount + Int(argmax[t * outCount + o])] += dy[t * outCount + o] }
         }
+    }
+
+    public func rOperator(_ x: UnsafePointer<S>, parameters: UnsafePointer<S>,
+                          inputTangent: UnsafePointer<S>?, parameterTangent: UnsafePointer<S>?,
+                          cotangent dy: UnsafePointer<S>, cotangentTangent rdy: UnsafePointer<S>?,
+                          inputCotangent xbar: UnsafeMutablePointer<S>?, inputCotangentTangent rxbar: UnsafeMutablePointer<S>?,
+                          parameterCotangentTangent: UnsafeMutablePointer<S>?, alpha: S) {
+        linearROperator(x, parameters: parameters, batch: batch, cotangent: dy, cotangentTangent: rdy,
+                        inputCotangent: xbar, inputCotangentTangent: rxbar)
     }
 }

@@ -6,6 +6,9 @@
 ///     JVP  ẏ = J_F,x ẋ + J_F,θ θ̇_F + J_P,x ẋ + J_P,θ θ̇_P     (J_P,x = I, no θ_P for the identity)
 ///     VJP  x̄ = J_F,xᵀ ȳ + J_P,xᵀ ȳ,   θ̄_F = α J_F,θᵀ ȳ,   θ̄_P = α J_P,θᵀ ȳ
 ///
+///     R-op x̄ = x̄_F + x̄_P,  R{x̄} = R{x̄_F} + R{x̄_P},  R{θ̄} = [R{θ̄_F}, R{θ̄_P}]   (identity: x̄_P = ȳ, R{x̄_P} = Rȳ)
+///
+/// (the body's R-op reruns its JVP from ẋ to keep its inner tangents: one more body JVP).
 /// Cost: the body's plus the projection's (or n·count additions for the identity). Memory: the
 /// body's cache and one block of n·count (the projection's output or its input cotangent).
 public final class Residual<S: BLASScalar>: Layer {
@@ -20,6 +23,7 @@ public final class Residual<S: BLASScalar>: Layer {
     private let body: LayerChain<S>
     private var batch = 0
     private let scratch = LayerBuffer<S>()
+    private let scratchR = LayerBuffer<S>()
 
     /// Throws when the body's layers do not chain, or the shortcut (identity or projection)
     /// does not map the input to the body's output shape.
@@ -39,6 +43,8 @@ public final class Residual<S: BLASScalar>: Layer {
     }
 
     public var parameterTensors: [ParameterTensor] { body.parameterTensors + (projection?.parameterTensors ?? []) }
+
+    public var couplesSamples: Bool { body.couplesSamples || projection?.couplesSamples == true }
 
     public func flops(batch n: Int) -> LayerFlops {
         let add = Double(n) * Double(outputShape.count)
@@ -81,6 +87,29 @@ public final class Residual<S: BLASScalar>: Layer {
             if let dx { addInPlace(dx, scratch.pointer, count: batch * inputShape.count) }
         } else if let dx {
             addInPlace(dx, dy, count: batch * inputShape.count)
+        }
+    }
+
+    public func rOperator(_ x: UnsafePointer<S>, parameters theta: UnsafePointer<S>,
+                          inputTangent dx: UnsafePointer<S>?, parameterTangent dtheta: UnsafePointer<S>?,
+                          cotangent dy: UnsafePointer<S>, cotangentTangent rdy: UnsafePointer<S>?,
+                          inputCotangent xbar: UnsafeMutablePointer<S>?, inputCotangentTangent rxbar: UnsafeMutablePointer<S>?,
+                          parameterCotangentTangent rtheta: UnsafeMutablePointer<S>?, alpha: S) {
+        let inCount = batch * inputShape.count
+        body.rOperator(x, parameters: theta, inputTangent: dx, parameterTangent: dtheta, cotangent: dy, cotangentTangent: rdy,
+                       inputCotangent: xbar, inputCotangentTangent: rxbar, parameterCotangentTangent: rtheta, alpha: alpha)
+        if let projection {
+            let a = xbar == nil ? nil : scratch.reserve(inCount)
+            let b = rxbar == nil ? nil : scratchR.reserve(inCount)
+            projection.rOperator(x, parameters: theta + body.parameterCount, inputTangent: dx,
+                                 parameterTangent: dtheta.map { $0 + body.parameterCount }, cotangent: dy, cotangentTangent: rdy,
+                                 inputCotangent: a, inputCotangentTangent: b,
+                                 parameterCotangentTangent: rtheta.map { $0 + body.parameterCount }, alpha: alpha)
+            if let xbar, let a { addInPlace(xbar, a, count: inCount) }
+            if let rxbar, let b { addInPlace(rxbar, b, count: inCount) }
+        } else {
+            if let xbar { addInPlace(xbar, dy, count: inCount) }
+            if let rxbar, let rdy { addInPlace(rxbar, rdy, count: inCount) }
         }
     }
 }
