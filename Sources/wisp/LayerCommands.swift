@@ -27,7 +27,7 @@ extension NetworkOptions {
             try LayerProblem(architecture: description, inputs: inputs, weights: weights, seed: seed, precision: precision, communicator: communicator)
         }
         if Runtime.isLead, let path = saveModel {
-            try LayerModelFile.save(problem.parameters, architecture: description, to: path, dtype: saveDtype)
+            try LayerModelFile.save(problem.parameters(), architecture: description, to: path, dtype: saveDtype)
         }
         return problem
     }

@@ -24,11 +24,13 @@ public final class LayerProblem {
     /// The state-dict names of θ's tensors, in θ's order.
     public let parameterNames: [String]
     /// θ as the network holds it, widened to Double (exactly, for float32), in θ's order: what
-    /// `--save-model` writes.
-    public let parameters: [Double]
+    /// `--save-model` writes. Read from the network on each call (a P-sized array), so the problem
+    /// itself holds θ once, in the precision of the passes.
+    public func parameters() -> [Double] { readParameters() }
+    private let readParameters: () -> [Double]
     /// Where the inputs came from.
     public let inputSource: LayerInputSource
-    /// Where θ came from.
+    /// Where θ came from (a loaded file's path and dtype; its values are not kept).
     public let weightSource: LayerWeightSource
     /// Flops of one J v plus one Jᵀ u over this process's samples.
     public var flopsPerProduct: Double { flopsPerSample * Double(samples.count) }
@@ -60,13 +62,13 @@ public final class LayerProblem {
         self.precision = precision
         self.communicator = communicator
         self.inputSource = inputs.source
-        self.weightSource = weights
+        self.weightSource = weights.origin
         samples = inputs.dataset.samples
         switch precision {
         case .float64:
-            (parameterCount, outputCount, parameterNames, flopsPerSample, parameters, makeOperator) = try Self.build(architecture, Double.self, inputs.dataset, weights, seed, communicator)
+            (parameterCount, outputCount, parameterNames, flopsPerSample, readParameters, makeOperator) = try Self.build(architecture, Double.self, inputs.dataset, weights, seed, communicator)
         case .float32:
-            (parameterCount, outputCount, parameterNames, flopsPerSample, parameters, makeOperator) = try Self.build(architecture, Float.self, inputs.dataset, weights, seed, communicator)
+            (parameterCount, outputCount, parameterNames, flopsPerSample, readParameters, makeOperator) = try Self.build(architecture, Float.self, inputs.dataset, weights, seed, communicator)
         }
     }
 
@@ -84,7 +86,7 @@ public final class LayerProblem {
 
     private static func build<S: BLASScalar>(_ architecture: LayerArchitecture, _: S.Type, _ data: Dataset, _ weights: LayerWeightSource,
                                               _ seed: UInt64, _ communicator: any Communicator)
-        throws -> (Int, Int, [String], Double, [Double], (CurvatureMatrix) -> any LinearOperator) {
+        throws -> (Int, Int, [String], Double, () -> [Double], (CurvatureMatrix) -> any LinearOperator) {
         let (totalSamples, block) = (data.totalSamples, data.samples)
         let layers = try architecture.makeLayers(as: S.self)
         let P = try MemoryBudget.sum("the parameters", layers.map { $0.parameterCount })
@@ -109,8 +111,10 @@ public final class LayerProblem {
                 : LayerFisherOperator(network: network, totalSamples: totalSamples, communicator: communicator)
         }
         let perSample = network.flops(batch: 1)
-        let wide: [Double] = S.self == Double.self ? unsafeBitCast(theta, to: [Double].self) : theta.map { Double($0) }
-        return (P, network.outputCount, network.parameterNames, perSample.jvp + perSample.vjp, wide, make)
+        let read: () -> [Double] = {
+            S.self == Double.self ? unsafeBitCast(network.parameters, to: [Double].self) : network.parameters.map { Double($0) }
+        }
+        return (P, network.outputCount, network.parameterNames, perSample.jvp + perSample.vjp, read, make)
     }
 
     /// Scalars per sample of the layers' caches and scratch (an upper estimate): each output,
@@ -146,5 +150,12 @@ public enum LayerWeightSource: Sendable {
         case .initial: return "Gaussian, kaiming_normal_ (fan_in): W ~ N(0, g²/fan_in), g = √2 before a ReLU, else 1; biases 0"
         case let .loaded(path, dtype, _): return "loaded from \(path) (\(dtype))"
         }
+    }
+
+    /// The same source without θ's values (`.loaded` with an empty array): what a problem keeps
+    /// once its network holds θ, so a float32 network is not shadowed by a P-sized Float64 copy.
+    public var origin: LayerWeightSource {
+        if case let .loaded(path, dtype, _) = self { return .loaded(path: path, dtype: dtype, parameters: []) }
+        return self
     }
 }
