@@ -25,6 +25,8 @@ public final class LayerProblem {
     /// Flops of one J v plus one Jᵀ u per sample (the passes are linear in the batch).
     public let flopsPerSample: Double
     private let makeOperator: (CurvatureMatrix) -> any LinearOperator
+    /// The exact sample-space path's kernel of J Jᵀ (``LayerTangentKernel``), or why there is none.
+    let exactKernel: LayerExactKernel
 
     public init(architecture: LayerArchitecture, totalSamples: Int, seed: UInt64, precision: Precision = .float64,
                 communicator: any Communicator = SerialCommunicator()) throws {
@@ -37,9 +39,9 @@ public final class LayerProblem {
         samples = communicator.block(of: totalSamples)
         switch precision {
         case .float64:
-            (parameterCount, outputCount, parameterNames, flopsPerSample, makeOperator) = try Self.build(architecture, Double.self, totalSamples, samples, seed, communicator)
+            (parameterCount, outputCount, parameterNames, flopsPerSample, makeOperator, exactKernel) = try Self.build(architecture, Double.self, totalSamples, samples, seed, communicator)
         case .float32:
-            (parameterCount, outputCount, parameterNames, flopsPerSample, makeOperator) = try Self.build(architecture, Float.self, totalSamples, samples, seed, communicator)
+            (parameterCount, outputCount, parameterNames, flopsPerSample, makeOperator, exactKernel) = try Self.build(architecture, Float.self, totalSamples, samples, seed, communicator)
         }
     }
 
@@ -57,7 +59,7 @@ public final class LayerProblem {
 
     private static func build<S: BLASScalar>(_ architecture: LayerArchitecture, _: S.Type, _ totalSamples: Int, _ block: Range<Int>,
                                               _ seed: UInt64, _ communicator: any Communicator)
-        throws -> (Int, Int, [String], Double, (CurvatureMatrix) -> any LinearOperator) {
+        throws -> (Int, Int, [String], Double, (CurvatureMatrix) -> any LinearOperator, LayerExactKernel) {
         let layers = try architecture.makeLayers(as: S.self)
         let P = try MemoryBudget.sum("the parameters", layers.map { $0.parameterCount })
         try MemoryBudget.require(try MemoryBudget.bytes("the network", try MemoryBudget.sum("the network", [
@@ -67,14 +69,16 @@ public final class LayerProblem {
         ])), for: "the layer network (θ, inputs and the forward cache of \(block.count) samples)")
         let theta = architecture.initialParameters(for: layers, seed: seed)
         let network = try LayerSequence(layers: layers, parameters: theta)
-        try network.forward(try Dataset.gaussian(totalSamples: totalSamples, dimension: architecture.input.count, seed: seed, samples: block))
+        let data = try Dataset.gaussian(totalSamples: totalSamples, dimension: architecture.input.count, seed: seed, samples: block)
+        try network.forward(data)
         let make: (CurvatureMatrix) -> any LinearOperator = { matrix in
             matrix == .ntk
                 ? LayerGramOperator(network: network, samples: block, totalSamples: totalSamples, communicator: communicator)
                 : LayerFisherOperator(network: network, totalSamples: totalSamples, communicator: communicator)
         }
         let perSample = network.flops(batch: 1)
-        return (P, network.outputCount, network.parameterNames, perSample.jvp + perSample.vjp, make)
+        return (P, network.outputCount, network.parameterNames, perSample.jvp + perSample.vjp, make,
+                LayerExactKernel(network: network, inputs: data, communicator: communicator))
     }
 
     /// Scalars per sample of the layers' caches and scratch (an upper estimate): each output,

@@ -48,16 +48,16 @@ public struct MethodChoice: Codable, Sendable {
     /// Decides between the exact path and `iterative` (its name and estimated operator
     /// applications). `requested` is "auto", "exact" or `iterative`. Throws when "exact" is
     /// asked for and cannot run (no sample-space form, or too large: the bytes are named).
-    public static func choose(_ problem: Problem, matrix: CurvatureMatrix, requested: String, iterative: String,
+    public static func choose(_ problem: some ExactSampleSpaceProblem, matrix: CurvatureMatrix, requested: String, iterative: String,
                               iterativeApplications: Int, selection: EigenSelection, vectors: Bool,
                               solver: any SymmetricEigensolver, exactRestriction: String? = nil) throws -> MethodChoice {
-        let iterativeFlops = Double(iterativeApplications) * problem.flopsPerProduct
+        let iterativeFlops = Double(iterativeApplications) * problem.productFlops
         var choice = MethodChoice(requested: requested, method: iterative, reason: "", exactFlops: nil, iterativeFlops: iterativeFlops)
         if requested == iterative {
             choice.reason = "requested"
             return choice
         }
-        if let why = ExactSpectrumJob.unsupportedReason(matrix) ?? exactRestriction {
+        if let why = ExactSpectrumJob.unsupportedReason(matrix) ?? problem.exactUnsupportedReason(matrix) ?? exactRestriction {
             if requested == "exact" { throw WispError.invalidConfiguration("--method exact: \(why)") }
             choice.reason = "no exact sample-space form: \(why)"
             return choice

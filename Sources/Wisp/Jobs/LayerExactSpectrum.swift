@@ -1,0 +1,96 @@
+/// The exact sample-space path of a network given as layers, erased over the precision: the
+/// parameterized layers (``LayerKernelSite``) for the cost model, and this process's rows of
+/// J Jᵀ from ``LayerTangentKernel`` (collective: the factors are gathered from every process).
+/// Holds the network and this process's inputs (one more copy of them, in Float64).
+struct LayerExactKernel {
+    /// The parameterized layers, or nil with `reason` when a layer has no exact factor.
+    let sites: [LayerKernelSite]?
+    let reason: String?
+    /// Bytes of one scalar of the passes (the stacked signals are kept in that precision).
+    let scalarBytes: Int
+    private let formRows: (_ forms: [LayerKernelForm]?) -> [Double]
+
+    init<S: BLASScalar>(network: LayerSequence<S>, inputs: Dataset, communicator: any Communicator) {
+        scalarBytes = MemoryLayout<S>.size
+        let total = inputs.totalSamples
+        do {
+            let kernel = try LayerTangentKernel(network: network, inputs: inputs)
+            sites = kernel.sites
+            reason = nil
+            formRows = { forms in
+                kernel.rows(forms: forms) { local, rowsPerSample, columns in
+                    let counts = (0..<communicator.size).map { communicator.block(of: total, rank: $0).count * rowsPerSample * columns }
+                    return communicator.allgather(local, counts: counts)
+                }
+            }
+        } catch {
+            sites = nil
+            reason = (error as? WispError).map { "\($0)" } ?? "\(error)"
+            formRows = { _ in [] }
+        }
+    }
+
+    /// This process's rows of J Jᵀ (each layer in its cheaper form unless `forms` is given).
+    func rows(forms: [LayerKernelForm]? = nil) -> [Double] { formRows(forms) }
+}
+
+/// `--method exact` on a network given as layers: K = (1/T) J Jᵀ formed from the per-layer
+/// factors of ``LayerTangentKernel`` (the dense layers' Hadamard form, each convolution's
+/// cheaper form by flop count), solved by the shared path (``ExactSpectrumJob``), residuals
+/// checked with the matrix-free ``LayerGramOperator``.
+extension LayerProblem: ExactSampleSpaceProblem {
+    public var productFlops: Double { flopsPerSample * Double(totalSamples) }
+
+    public func exactUnsupportedReason(_ matrix: CurvatureMatrix) -> String? {
+        switch matrix {
+        case .fisher, .ntk: return exactKernel.reason
+        case .ggn, .hessian, .residual: return "--matrix \(matrix.rawValue) is not available for layer networks yet (use fisher or ntk)"
+        }
+    }
+
+    /// Each layer's form in the order of ``exactSites``, as the exact path chooses them.
+    public var exactForms: [LayerKernelForm] {
+        (exactKernel.sites ?? []).map { $0.cheaperForm(localSamples: samples.count, totalSamples: totalSamples, outputs: outputCount) }
+    }
+
+    /// The parameterized layers the exact path forms a kernel block for (empty when it cannot).
+    public var exactSites: [LayerKernelSite] { exactKernel.sites ?? [] }
+
+    /// One forward pass and C backward passes (each about a third of a J v + Jᵀ u product),
+    /// plus every layer's cheaper form (``LayerKernelSite/cost(_:localSamples:totalSamples:outputs:)``),
+    /// all processes together (the forms' costs are linear in the local samples).
+    public func exactFormFlops() -> Double {
+        let T = totalSamples, C = outputCount
+        let passes = Double(C + 1) * productFlops / 3
+        return passes + exactSites.reduce(0.0) { sum, site in
+            sum + site.cost(site.cheaperForm(localSamples: T, totalSamples: T, outputs: C), localSamples: T, totalSamples: T, outputs: C).flops
+        }
+    }
+
+    /// This process's rows of K, the stacked signals of every layer (n·C·O·Q scalars each), the
+    /// inputs kept for forming, and the largest layer's form.
+    public func exactFormBytesPerProcess() -> Double {
+        let n = Double(samples.count), C = Double(outputCount), N = Double(sampleSpaceDimension)
+        let signals = exactSites.reduce(0.0) { $0 + n * C * Double($1.outChannels * $1.positions) } * Double(exactKernel.scalarBytes)
+        let form = exactSites.map { site in
+            site.cost(site.cheaperForm(localSamples: samples.count, totalSamples: totalSamples, outputs: outputCount),
+                      localSamples: samples.count, totalSamples: totalSamples, outputs: outputCount).bytes
+        }.max() ?? 0
+        return 8 * n * C * N + signals + 8 * n * Double(architecture.input.count) + form
+    }
+
+    public func exactSampleSpaceRows(_ matrix: CurvatureMatrix) throws -> SampleSpaceRows {
+        if let reason = exactUnsupportedReason(matrix) { throw WispError.invalidConfiguration("--method exact: \(reason)") }
+        var rows = exactKernel.rows()
+        let scale = 1 / Double(totalSamples)
+        for i in rows.indices { rows[i] *= scale }
+        if let bad = rows.firstIndex(where: { !$0.isFinite }) {
+            throw WispError.nonFinite("entry \(bad) of this process's rows of K is \(rows[bad]) (overflow in the layer passes)")
+        }
+        let forms = zip(exactSites, exactForms).map { "\($0.name) \($0.kind): \($1.rawValue)" }.joined(separator: ", ")
+        return SampleSpaceRows(rows: rows, described: "K = (1/T) J Jᵀ",
+                               formed: "formed from per-layer factors (\(forms.isEmpty ? "no parameterized layers" : forms))")
+    }
+
+    public func sampleSpaceGramOperator() throws -> any LinearOperator { try makeOperator(.ntk) }
+}
