@@ -45,6 +45,15 @@ public struct MethodChoice: Codable, Sendable {
              exactBytes = "exact_bytes_per_process", availableBytes = "available_bytes"
     }
 
+    /// Why `top`'s exact path cannot give the k pairs asked for (nil: it can): F's smallest
+    /// eigenvalues lie in its null space when P > TC (not in K's spectrum), and K has only TC.
+    public static func topRestriction(matrix: CurvatureMatrix, which: SpectrumEnd, count k: Int, parameters P: Int, dimension n: Int) -> String? {
+        if which == .smallest && matrix != .ntk && P > n {
+            return "the smallest eigenvalues of \(matrix.rawValue) lie in its null space (P = \(P) > TC = \(n)); use --matrix ntk for K's smallest"
+        }
+        return k > n ? "--k \(k) exceeds TC = \(n), the number of nonzero eigenvalues the sample space holds" : nil
+    }
+
     /// Decides between the exact path and `iterative` (its name and estimated operator
     /// applications). `requested` is "auto", "exact" or `iterative`. Throws when "exact" is
     /// asked for and cannot run (no sample-space form, or too large: the bytes are named).
