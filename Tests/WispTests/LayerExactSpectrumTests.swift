@@ -105,8 +105,10 @@ final class LayerExactSpectrumTests: XCTestCase {
         let small = LayerKernelSite(name: "0", kind: "conv2d", outChannels: 8, positions: 4, patchLength: 72, hasBias: false)
         let (a, b) = (small.cost(.perSampleGradient, localSamples: 10, totalSamples: 10, outputs: 2),
                       small.cost(.positionPairs, localSamples: 10, totalSamples: 10, outputs: 2))
-        XCTAssertEqual(a.flops, 2 * 20 * 8 * 4 * 72 + 2 * 20 * 20 * 8 * 72)
-        XCTAssertEqual(b.flops, 2 * 80.0 * 80 * 8 + 2 * 40.0 * 40 * 72 + 20.0 * 20 * 16)
+        let gradients: Double = 2 * 20 * 8 * 4 * 72, gradientGram: Double = 2 * 20 * 20 * 8 * 72
+        XCTAssertEqual(a.flops, gradients + gradientGram)
+        let signalGram: Double = 2 * 80 * 80 * 8, patchGram: Double = 2 * 40 * 40 * 72, contraction: Double = 20 * 20 * 16
+        XCTAssertEqual(b.flops, signalGram + patchGram + contraction)
         XCTAssertEqual(small.cheaperForm(localSamples: 10, totalSamples: 10, outputs: 2), .positionPairs)
     }
 
