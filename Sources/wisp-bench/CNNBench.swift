@@ -123,7 +123,7 @@ private func cnnBench<S: BLASScalar>(_: S.Type, samples T: Int, channels c: Int,
     print("     the convolutions' GEMMs alone at their shapes: \(f(gemmModel, 4)) s of the \(f(product.best, 4)) s (the rest: im2col/col2im, layout transposes, pooling and activation loops)")
     if exact {
         // The exact path: K's rows (all of them on one process), then every eigenvalue.
-        let kernel = try! LayerTangentKernel(network: network, inputs: data)
+        let kernel = try! LayerTangentKernel(network: network)
         let C = network.outputCount, n = T * C
         let forms = kernel.cheaperForms(totalSamples: T)
         let modelled = zip(kernel.sites, forms).reduce(0.0) { $0 + $1.0.cost($1.1, localSamples: T, totalSamples: T, outputs: C).flops }

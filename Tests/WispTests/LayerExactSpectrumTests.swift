@@ -76,11 +76,11 @@ final class LayerExactSpectrumTests: XCTestCase {
     /// the largest entry (a few hundred terms of size 1 at ε = 2.2e-16 leave ~1e-14).
     func testKernelFromLayerFactorsEqualsExplicitJacobianGram() throws {
         for c in Self.catalogue {
-            let (seq, data) = try Self.network(c)
+            let (seq, _) = try Self.network(c)
             let J = LayerOperatorTests.explicitJacobian(seq)
             let rows = Self.samples * seq.outputCount, P = seq.parameterCount
             let reference = DenseReference.gram(jacobian: J, rows: rows, parameters: P, totalSamples: 1)
-            let kernel = try LayerTangentKernel(network: seq, inputs: data)
+            let kernel = try LayerTangentKernel(network: seq)
             XCTAssertEqual(kernel.sites.reduce(0) { $0 + $1.parameterCount }, P, c.name)
             for forms in [nil] + LayerKernelForm.allCases.map({ [LayerKernelForm](repeating: $0, count: kernel.sites.count) }) {
                 let K = kernel.rows(forms: forms) { local, _, _ in local }
@@ -116,13 +116,13 @@ final class LayerExactSpectrumTests: XCTestCase {
     /// the one-rank K to 1e-13 (the same products; only the GEMM blocking differs).
     func testRowsShardedOverRanksEqualOneRank() throws {
         for c in [Self.catalogue[1], Self.catalogue[Self.catalogue.count - 2]] {
-            let (seq, data) = try Self.network(c)
-            let serial = try LayerTangentKernel(network: seq, inputs: data).rows { local, _, _ in local }
+            let (seq, _) = try Self.network(c)
+            let serial = try LayerTangentKernel(network: seq).rows { local, _, _ in local }
             for size in 2...4 {
                 let parts = try ThreadGroup.run(size: size) { comm -> [Double] in
                     let block = comm.block(of: Self.samples)
-                    let (seq, data) = try Self.network(c, block: block)
-                    return LayerExactKernel(network: seq, inputs: data, communicator: comm).rows()
+                    let (seq, _) = try Self.network(c, block: block)
+                    return LayerExactKernel(network: seq, totalSamples: Self.samples, communicator: comm).rows()
                 }
                 XCTAssertLessThan(DenseReference.relativeError(parts.flatMap { $0 }, serial), 1e-13, "\(c.name) on \(size) ranks")
             }
@@ -139,6 +139,35 @@ final class LayerExactSpectrumTests: XCTestCase {
                                                       solver: ReplicatedLAPACKEigensolver())) { error in
             XCTAssertTrue("\(error)".contains("--matrix ggn is not available for layer networks"), "\(error)")
         }
+    }
+
+    /// `--method exact` with a K that cannot fit (TC = 10⁶: 8 TB) is refused before anything is
+    /// formed, naming the bytes; `auto` falls back to the iterative method and says why.
+    func testTooLargeExactIsRefusedNamingTheMemory() throws {
+        let tiny = try LayerArchitecture.parse(Data(#"{"input": [2], "layers": [{"kind": "Linear", "in_features": 2, "out_features": 1}]}"#.utf8),
+                                               name: "tiny.json")
+        let problem = try LayerProblem(architecture: tiny, totalSamples: 1_000_000, seed: 1)
+        let solver = ReplicatedLAPACKEigensolver()
+        XCTAssertThrowsError(try MethodChoice.choose(problem, matrix: .ntk, requested: "exact", iterative: "slq", iterativeApplications: 10,
+                                                     selection: .all, vectors: false, solver: solver)) { error in
+            XCTAssertTrue("\(error)".contains("1000000 × 1000000 sample-space matrix needs"), "\(error)")
+        }
+        let auto = try MethodChoice.choose(problem, matrix: .ntk, requested: "auto", iterative: "slq", iterativeApplications: 10,
+                                           selection: .all, vectors: false, solver: solver)
+        XCTAssertEqual(auto.method, "slq")
+        XCTAssertTrue(auto.reason.contains("more than half the available memory"), auto.reason)
+    }
+
+    /// Float32 passes (signals and patches widened, Grams in Float64): the top eigenvalues agree
+    /// with the Float64 run to the Float32 rounding of the passes (1e-4 relative, ~1000 ε₃₂).
+    func testFloat32ExactAgreesWithFloat64() throws {
+        let architecture = try LayerArchitecture.parse(Data(LayerArchitectureTests.cnn.utf8), name: "cnn.json")
+        let solver = ReplicatedLAPACKEigensolver()
+        let values = try [Precision.float64, .float32].map { precision in
+            try TopJob.runExact(try LayerProblem(architecture: architecture, totalSamples: 9, seed: 6, precision: precision), matrix: .ntk,
+                                count: 3, which: .largest, tolerance: 1e-4, solver: solver).0.eigenvalues
+        }
+        for i in 0..<3 { XCTAssertEqual(values[1][i], values[0][i], accuracy: 1e-4 * values[0][0], "λ_\(i + 1)") }
     }
 
     /// The exact path on the CNN of ``LayerArchitectureTests``: the top eigenvalues equal LAPACK

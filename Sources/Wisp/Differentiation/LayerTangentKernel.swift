@@ -96,15 +96,11 @@ public final class LayerTangentKernel<S: BLASScalar> {
     /// n, this process's samples.
     public let sampleCount: Int
     private let nodes: [Node]
-    private let parameters: [S]
-    private let inputs: [S]
+    private let network: LayerSequence<S>
 
-    /// `network` with this process's samples `inputs` (the batch it ran forward on). Throws,
-    /// naming the layer, for a layer with no exact factor here.
-    public init(network: LayerSequence<S>, inputs: Dataset) throws {
-        guard inputs.dimension == network.inputShape.count else {
-            throw WispError.badInput("inputs have dimension \(inputs.dimension) but the first layer takes \(network.inputShape.count) values")
-        }
+    /// `network` at the batch it last ran forward on (this process's samples). Throws, naming
+    /// the layer, for a layer with no exact factor here.
+    public init(network: LayerSequence<S>) throws {
         var sites: [Site] = []
         func build(_ layers: [any Layer<S>], offset: Int, prefix: String) throws -> [Node] {
             var o = offset
@@ -142,10 +138,12 @@ public final class LayerTangentKernel<S: BLASScalar> {
         nodes = try build(network.layers, offset: 0, prefix: "")
         self.sites = sites
         outputCount = network.outputCount
-        sampleCount = inputs.samples.count
-        parameters = network.parameters
-        self.inputs = inputs.converted(to: S.self) + [0]   // one spare scalar: an empty batch still has an address
+        sampleCount = network.sampleCount
+        self.network = network
     }
+
+    /// Scalars per sample the walk keeps while forming (every layer's input, once).
+    public var inputScalarsPerSample: Int { allNodes(nodes).reduce(0) { $0 + $1.layer.inputShape.count } }
 
     /// Each site's cheaper form (``Site/cheaperForm(localSamples:totalSamples:outputs:)``).
     public func cheaperForms(totalSamples N: Int) -> [LayerKernelForm] {
@@ -160,7 +158,11 @@ public final class LayerTangentKernel<S: BLASScalar> {
     @_specialize(where S == Float)
     public func rows(forms: [LayerKernelForm]? = nil, gather: ([Double], Int, Int) -> [Double]) -> [Double] {
         let n = sampleCount, C = outputCount
-        // One forward pass: every layer's input and cache over the local batch.
+        precondition(network.sampleCount == n, "the network ran forward on another batch since the kernel was made")
+        let parameters = network.parameters
+        // One forward pass: every layer's input and cache over the local batch (one spare
+        // scalar: an empty batch still has an address).
+        let inputs: [S] = Array(UnsafeBufferPointer(start: network.cachedInputs, count: n * network.inputShape.count)) + [S(0)]
         parameters.withUnsafeBufferPointer { theta in _ = forward(nodes, inputs, theta.baseAddress!) }
         // C backward passes: the signals at every site's output, row t·C + k, columns (o, p).
         var stacked = sites.map { [S](repeating: 0, count: n * C * $0.outChannels * $0.positions) }

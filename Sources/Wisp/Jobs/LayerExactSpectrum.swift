@@ -1,21 +1,23 @@
 /// The exact sample-space path of a network given as layers, erased over the precision: the
 /// parameterized layers (``LayerKernelSite``) for the cost model, and this process's rows of
 /// J Jᵀ from ``LayerTangentKernel`` (collective: the factors are gathered from every process).
-/// Holds the network and this process's inputs (one more copy of them, in Float64).
+/// Holds the network; its inputs are copied only while forming.
 struct LayerExactKernel {
     /// The parameterized layers, or nil with `reason` when a layer has no exact factor.
     let sites: [LayerKernelSite]?
     let reason: String?
-    /// Bytes of one scalar of the passes (the stacked signals are kept in that precision).
+    /// Bytes of one scalar of the passes (the stacked signals and layer inputs are kept in that precision).
     let scalarBytes: Int
+    /// Every layer's input per sample, kept by the walk while forming.
+    let inputScalarsPerSample: Int
     private let formRows: (_ forms: [LayerKernelForm]?) -> [Double]
 
-    init<S: BLASScalar>(network: LayerSequence<S>, inputs: Dataset, communicator: any Communicator) {
+    init<S: BLASScalar>(network: LayerSequence<S>, totalSamples total: Int, communicator: any Communicator) {
         scalarBytes = MemoryLayout<S>.size
-        let total = inputs.totalSamples
         do {
-            let kernel = try LayerTangentKernel(network: network, inputs: inputs)
+            let kernel = try LayerTangentKernel(network: network)
             sites = kernel.sites
+            inputScalarsPerSample = kernel.inputScalarsPerSample
             reason = nil
             formRows = { forms in
                 kernel.rows(forms: forms) { local, rowsPerSample, columns in
@@ -25,6 +27,7 @@ struct LayerExactKernel {
             }
         } catch {
             sites = nil
+            inputScalarsPerSample = 0
             reason = (error as? WispError).map { "\($0)" } ?? "\(error)"
             formRows = { _ in [] }
         }
@@ -67,8 +70,8 @@ extension LayerProblem: ExactSampleSpaceProblem {
         }
     }
 
-    /// This process's rows of K, the stacked signals of every layer (n·C·O·Q scalars each), the
-    /// inputs kept for forming, and the largest layer's form.
+    /// This process's rows of K, the stacked signals of every layer (n·C·O·Q scalars each), every
+    /// layer's input kept by the walk, and the largest layer's form.
     public func exactFormBytesPerProcess() -> Double {
         let n = Double(samples.count), C = Double(outputCount), N = Double(sampleSpaceDimension)
         let signals = exactSites.reduce(0.0) { $0 + n * C * Double($1.outChannels * $1.positions) } * Double(exactKernel.scalarBytes)
@@ -76,7 +79,8 @@ extension LayerProblem: ExactSampleSpaceProblem {
             site.cost(site.cheaperForm(localSamples: samples.count, totalSamples: totalSamples, outputs: outputCount),
                       localSamples: samples.count, totalSamples: totalSamples, outputs: outputCount).bytes
         }.max() ?? 0
-        return 8 * n * C * N + signals + 8 * n * Double(architecture.input.count) + form
+        let inputs = n * Double(exactKernel.inputScalarsPerSample) * Double(exactKernel.scalarBytes)
+        return 8 * n * C * N + signals + inputs + form
     }
 
     public func exactSampleSpaceRows(_ matrix: CurvatureMatrix) throws -> SampleSpaceRows {
@@ -84,8 +88,12 @@ extension LayerProblem: ExactSampleSpaceProblem {
         var rows = exactKernel.rows()
         let scale = 1 / Double(totalSamples)
         for i in rows.indices { rows[i] *= scale }
-        if let bad = rows.firstIndex(where: { !$0.isFinite }) {
-            throw WispError.nonFinite("entry \(bad) of this process's rows of K is \(rows[bad]) (overflow in the layer passes)")
+        // Every process learns of a non-finite entry anywhere (the solver after this is collective).
+        try communicator.agree {
+            if let bad = rows.firstIndex(where: { !$0.isFinite }) {
+                let C = outputCount, N = sampleSpaceDimension, row = bad / max(N, 1)
+                throw WispError.nonFinite("K[\(samples.lowerBound * C + row), \(bad % max(N, 1))] is \(rows[bad]) (overflow in the layer passes)")
+            }
         }
         let forms = zip(exactSites, exactForms).map { "\($0.name) \($0.kind): \($1.rawValue)" }.joined(separator: ", ")
         return SampleSpaceRows(rows: rows, described: "K = (1/T) J Jᵀ",

@@ -69,8 +69,7 @@ public final class LayerProblem {
         ])), for: "the layer network (θ, inputs and the forward cache of \(block.count) samples)")
         let theta = architecture.initialParameters(for: layers, seed: seed)
         let network = try LayerSequence(layers: layers, parameters: theta)
-        let data = try Dataset.gaussian(totalSamples: totalSamples, dimension: architecture.input.count, seed: seed, samples: block)
-        try network.forward(data)
+        try network.forward(try Dataset.gaussian(totalSamples: totalSamples, dimension: architecture.input.count, seed: seed, samples: block))
         let make: (CurvatureMatrix) -> any LinearOperator = { matrix in
             matrix == .ntk
                 ? LayerGramOperator(network: network, samples: block, totalSamples: totalSamples, communicator: communicator)
@@ -78,7 +77,7 @@ public final class LayerProblem {
         }
         let perSample = network.flops(batch: 1)
         return (P, network.outputCount, network.parameterNames, perSample.jvp + perSample.vjp, make,
-                LayerExactKernel(network: network, inputs: data, communicator: communicator))
+                LayerExactKernel(network: network, totalSamples: totalSamples, communicator: communicator))
     }
 
     /// Scalars per sample of the layers' caches and scratch (an upper estimate): each output,
