@@ -129,8 +129,8 @@ final class LayerExactSpectrumTests: XCTestCase {
         }
     }
 
-    /// A layer with no exact factor is refused naming it; the layer problem reports the reason
-    /// and `--method exact` on ggn is refused.
+    /// Every layer kind of the descriptions has a factor (no reason for fisher); `--method exact`
+    /// on ggn is refused with the layer path's reason.
     func testUnsupportedMatricesAreRefused() throws {
         let problem = try LayerProblem(architecture: try LayerArchitecture.parse(Data(LayerArchitectureTests.cnn.utf8), name: "cnn.json"),
                                        totalSamples: 4, seed: 2)
