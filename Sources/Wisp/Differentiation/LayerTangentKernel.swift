@@ -145,9 +145,11 @@ public final class LayerTangentKernel<S: BLASScalar> {
     /// Scalars per sample the walk keeps while forming (every layer's input, once).
     public var inputScalarsPerSample: Int { allNodes(nodes).reduce(0) { $0 + $1.layer.inputShape.count } }
 
-    /// Each site's cheaper form (``Site/cheaperForm(localSamples:totalSamples:outputs:)``).
+    /// Each site's cheaper form (``Site/cheaperForm(localSamples:totalSamples:outputs:)``). Both
+    /// costs are linear in the local samples, so the choice is made for N of them: every
+    /// process (one without samples too) takes the same forms and the same collectives.
     public func cheaperForms(totalSamples N: Int) -> [LayerKernelForm] {
-        sites.map { $0.cheaperForm(localSamples: sampleCount, totalSamples: N, outputs: outputCount) }
+        sites.map { $0.cheaperForm(localSamples: N, totalSamples: N, outputs: outputCount) }
     }
 
     /// This process's rows of J Jᵀ, (n·C) × (N·C) row-major. `gather(matrix, rowsPerSample,

@@ -53,7 +53,7 @@ extension LayerProblem: ExactSampleSpaceProblem {
 
     /// Each layer's form in the order of ``exactSites``, as the exact path chooses them.
     public var exactForms: [LayerKernelForm] {
-        (exactKernel.sites ?? []).map { $0.cheaperForm(localSamples: samples.count, totalSamples: totalSamples, outputs: outputCount) }
+        (exactKernel.sites ?? []).map { $0.cheaperForm(localSamples: totalSamples, totalSamples: totalSamples, outputs: outputCount) }
     }
 
     /// The parameterized layers the exact path forms a kernel block for (empty when it cannot).
@@ -76,7 +76,7 @@ extension LayerProblem: ExactSampleSpaceProblem {
         let n = Double(samples.count), C = Double(outputCount), N = Double(sampleSpaceDimension)
         let signals = exactSites.reduce(0.0) { $0 + n * C * Double($1.outChannels * $1.positions) } * Double(exactKernel.scalarBytes)
         let form = exactSites.map { site in
-            site.cost(site.cheaperForm(localSamples: samples.count, totalSamples: totalSamples, outputs: outputCount),
+            site.cost(site.cheaperForm(localSamples: totalSamples, totalSamples: totalSamples, outputs: outputCount),
                       localSamples: samples.count, totalSamples: totalSamples, outputs: outputCount).bytes
         }.max() ?? 0
         let inputs = n * Double(exactKernel.inputScalarsPerSample) * Double(exactKernel.scalarBytes)
