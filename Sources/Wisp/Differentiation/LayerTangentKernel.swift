@@ -208,15 +208,26 @@ public final class LayerTangentKernel<S: BLASScalar> {
         let n = sampleCount, C = outputCount
         let (O, Q, K, P) = (site.outChannels, site.positions, site.patchLength, site.parameterCount)
         var local = [Double](repeating: 0, count: max(n * C * P, 1))
+        // One GEMM per sample for its C outputs: (C·O × Q) signals times its Q × K patches.
+        var block = [Double](repeating: 0, count: C * O * K)
         local.withUnsafeMutableBufferPointer { g in
             signals.withUnsafeBufferPointer { d in
                 patches.withUnsafeBufferPointer { x in
-                    for t in 0..<n {
-                        for k in 0..<C {
-                            let r = t * C + k, row = g.baseAddress! + r * P, delta = d.baseAddress! + r * O * Q
-                            Double.gemm(transA: false, transB: false, m: O, n: K, k: Q, alpha: 1, a: delta, lda: Q,
-                                        b: x.baseAddress! + t * Q * K, ldb: K, beta: 0, c: row, ldc: K)
-                            if site.hasBias { for o in 0..<O { row[O * K + o] = (0..<Q).reduce(0) { $0 + delta[o * Q + $1] } } }
+                    block.withUnsafeMutableBufferPointer { w in
+                        for t in 0..<n {
+                            Double.gemm(transA: false, transB: false, m: C * O, n: K, k: Q, alpha: 1, a: d.baseAddress! + t * C * O * Q, lda: Q,
+                                        b: x.baseAddress! + t * Q * K, ldb: K, beta: 0, c: w.baseAddress!, ldc: K)
+                            for k in 0..<C {
+                                let r = t * C + k, row = g.baseAddress! + r * P, delta = d.baseAddress! + r * O * Q
+                                row.update(from: w.baseAddress! + k * O * K, count: O * K)
+                                if site.hasBias {
+                                    for o in 0..<O {
+                                        var sum = 0.0
+                                        for p in 0..<Q { sum += delta[o * Q + p] }
+                                        row[O * K + o] = sum
+                                    }
+                                }
+                            }
                         }
                     }
                 }
