@@ -71,13 +71,14 @@ extension LayerProblem: ExactSampleSpaceProblem {
     }
 
     /// This process's rows of K, the stacked signals of every layer (n·C·O·Q scalars each), every
-    /// layer's input kept by the walk, and the largest layer's form.
+    /// layer's input kept by the walk, and the largest layer's form with its signals in Float64.
     public func exactFormBytesPerProcess() -> Double {
         let n = Double(samples.count), C = Double(outputCount), N = Double(sampleSpaceDimension)
         let signals = exactSites.reduce(0.0) { $0 + n * C * Double($1.outChannels * $1.positions) } * Double(exactKernel.scalarBytes)
         let form = exactSites.map { site in
             site.cost(site.cheaperForm(localSamples: totalSamples, totalSamples: totalSamples, outputs: outputCount),
                       localSamples: samples.count, totalSamples: totalSamples, outputs: outputCount).bytes
+                + 8 * n * C * Double(site.outChannels * site.positions)   // its signals widened to Float64
         }.max() ?? 0
         let inputs = n * Double(exactKernel.inputScalarsPerSample) * Double(exactKernel.scalarBytes)
         return 8 * n * C * N + signals + inputs + form
