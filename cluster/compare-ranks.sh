@@ -10,7 +10,8 @@
 # the SLQ and KPM densities, exact and Hutchinson moments, inputs read per rank from a .npy file, a model
 # from a .safetensors file (also one whose layers differ in having a bias), ranks with zero samples (T < ranks) and uneven blocks, and the
 # layer networks from an --architecture description (top in both spaces, SLQ, float32; on the .npy inputs reshaped
-# to images with weights from a --save-model file loaded by --model alone; on the digits), the
+# to images with weights from a --save-model file loaded by --model alone; on the digits; and the exact
+# sample-space path: K's rows formed per rank from the layer factors, top and the full spectrum), the
 # normalization layers whose batch statistics are sums over every rank's samples, and the real
 # datasets of Tests/Data (copies of ../shared/data; or $WISP_DATA): IDX digits with one-hot labels, pooled, scaled and
 # standardized (statistics summed over the ranks), the diabetes CSV with its target column, and
@@ -167,10 +168,12 @@ jobs=(
   "density-compare|1e-12|density --quiet --width 32 --samples 23 --outputs 2 --method slq --probes 4 --steps 12 --compare-exact"
   "eigenvectors|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 3 --matrix ntk --activation tanh --save-eigenvectors $work/ev.safetensors --method lanczos"
   "layers-top|1e-12|top --quiet --architecture $work/cnn.json --samples 13 --k 3 --method lanczos"
-  "layers-top-ntk|1e-12|top --quiet --architecture $work/cnn.json --samples 13 --k 3 --matrix ntk --seed 5"
+  "layers-top-ntk|1e-12|top --quiet --architecture $work/cnn.json --samples 13 --k 3 --matrix ntk --seed 5 --method lanczos"
   "layers-density|1e-12|density --quiet --architecture $work/cnn.json --samples 13 --probes 3 --steps 10 --method slq"
-  "layers-float32|1e-5|top --quiet --architecture $work/cnn.json --samples 13 --k 2 --precision float32"
+  "layers-float32|1e-5|top --quiet --architecture $work/cnn.json --samples 13 --k 2 --precision float32 --method lanczos"
   "layers-files|1e-12|top --quiet --model $work/layers.safetensors --inputs $work/inputs.npy --standardize --k 3 --method lanczos"
+  "layers-top-exact|1e-12|top --quiet --architecture $work/cnn.json --samples 13 --k 4 --method exact --seed 5"
+  "layers-density-exact|1e-12|density --quiet --architecture $work/cnn.json --samples 13 --method exact"
 )
 data=${WISP_DATA:-Tests/Data}
 if [ -d "$data/digits" ] && [ -d "$data/diabetes" ]; then

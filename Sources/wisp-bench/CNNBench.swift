@@ -10,13 +10,17 @@
 // the JVP and VJP counted with input terms at every layer (an upper bound for the first).
 // Peak: the best of square GEMMs (n = 1024, 2048) and of the CNN's own largest GEMM shape.
 //
-//   wisp-bench cnn [--samples 128] [--channels 32] [--repeats 3] [--precision float64|float32] [--mlp-width 1024]
+// With --exact, also the exact sample-space path on the same CNN: forming K = (1/T) J Jᵀ (TC × TC)
+// from the per-layer factors (LayerTangentKernel, each layer's cheaper LayerKernelForm; timed
+// once) and LAPACK dsyevd for all TC eigenvalues, against the time of one matrix-free product.
+//
+//   wisp-bench cnn [--samples 128] [--channels 32] [--repeats 3] [--precision float64|float32] [--mlp-width 1024] [--exact]
 
 import Foundation
 import Wisp
 
 func runCNNBench(_ args: [String]) {
-    var samples = 128, channels = 32, repeats = 3, precision = "float64", mlpWidth = 1024
+    var samples = 128, channels = 32, repeats = 3, precision = "float64", mlpWidth = 1024, exact = false
     var i = 0
     func value() -> Int {
         i += 1
@@ -29,16 +33,17 @@ func runCNNBench(_ args: [String]) {
         case "--channels": channels = value()
         case "--repeats": repeats = value()
         case "--mlp-width": mlpWidth = value()
+        case "--exact": exact = true
         case "--precision":
             i += 1
             guard i < args.count, ["float64", "float32"].contains(args[i]) else { fail("--precision needs float64 or float32") }
             precision = args[i]
-        default: fail("unknown option \(args[i]) (cnn takes --samples, --channels, --repeats, --precision, --mlp-width)")
+        default: fail("unknown option \(args[i]) (cnn takes --samples, --channels, --repeats, --precision, --mlp-width, --exact)")
         }
         i += 1
     }
-    if precision == "float64" { cnnBench(Double.self, samples: samples, channels: channels, repeats: repeats, mlpWidth: mlpWidth) }
-    else { cnnBench(Float.self, samples: samples, channels: channels, repeats: repeats, mlpWidth: mlpWidth) }
+    if precision == "float64" { cnnBench(Double.self, samples: samples, channels: channels, repeats: repeats, mlpWidth: mlpWidth, exact: exact) }
+    else { cnnBench(Float.self, samples: samples, channels: channels, repeats: repeats, mlpWidth: mlpWidth, exact: exact) }
 }
 
 
@@ -68,7 +73,7 @@ private func gemmRate<S: BLASScalar>(_: S.Type, m: Int, n: Int, k: Int, repeats:
     return 2 * Double(m) * Double(n) * Double(k) / t.best / 1e9
 }
 
-private func cnnBench<S: BLASScalar>(_: S.Type, samples T: Int, channels c: Int, repeats: Int, mlpWidth M: Int) {
+private func cnnBench<S: BLASScalar>(_: S.Type, samples T: Int, channels c: Int, repeats: Int, mlpWidth M: Int, exact: Bool) {
     let f = { (x: Double, d: Int) in String(format: "%.\(d)f", x) }
     print("wisp-bench cnn: one F·v of a small CNN as layers vs. the measured GEMM peak (\(S.precisionName), BLAS threads \(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "default"))")
     let specs: [LayerSpec] = [
@@ -116,6 +121,22 @@ private func cnnBench<S: BLASScalar>(_: S.Type, samples T: Int, channels c: Int,
         shape = layer.outputShape
     }
     print("     the convolutions' GEMMs alone at their shapes: \(f(gemmModel, 4)) s of the \(f(product.best, 4)) s (the rest: im2col/col2im, layout transposes, pooling and activation loops)")
+    if exact {
+        // The exact path: K's rows (all of them on one process), then every eigenvalue.
+        let kernel = try! LayerTangentKernel(network: network)
+        let C = network.outputCount, n = T * C
+        let forms = kernel.cheaperForms(totalSamples: T)
+        let modelled = zip(kernel.sites, forms).reduce(0.0) { $0 + $1.0.cost($1.1, localSamples: T, totalSamples: T, outputs: C).flops }
+        let formStart = now()
+        var K = kernel.rows { local, _, _ in local }
+        let formSeconds = now() - formStart
+        for i in K.indices { K[i] /= Double(T) }
+        let solveStart = now()
+        let values = try! LAPACK.symmetricEigen(&K, n: n, selection: .all, vectors: false).values
+        let solveSeconds = now() - solveStart
+        let described = zip(kernel.sites, forms).map { "\($0.name) \($0.kind): \($1.rawValue)" }.joined(separator: ", ")
+        print("EXACT TC = \(n): K formed in \(f(formSeconds, 3)) s (= \(f(formSeconds / product.best, 1)) F·v; C = \(C) backward passes + the forms' \(f(modelled / 1e9, 2)) GFLOP: \(described)); all \(n) eigenvalues by dsyevd in \(f(solveSeconds, 3)) s; λ_max = \(String(format: "%.6e", values.max() ?? 0))")
+    }
     // The MLP path next to it: depth 3, width M, d = M, C = 10, ReLU, the same T.
     let arch = try! Architecture(depth: 3, width: M, inputDimension: M, outputs: 10)
     let jac = try! BatchedJacobian(network: Network<S>(architecture: arch, seed: 1),

@@ -37,10 +37,7 @@ struct Top: ParsableCommand {
         if saveEigenvectors != nil { try problem.communicator.agree { try EigenvectorExport.ensureFits(problem, k: k) } }
         let n = problem.sampleSpaceDimension
         let solver = try eigen.solver(dimension: n)
-        // F's smallest eigenvalues are its null space when P > TC: not in K's spectrum.
-        let restriction: String? = which == .smallest && self.matrix != .ntk && problem.parameterCount > n
-            ? "the smallest eigenvalues of \(self.matrix.rawValue) lie in its null space (P = \(problem.parameterCount) > TC = \(n)); use --matrix ntk for K's smallest"
-            : (k > n ? "--k \(k) exceeds TC = \(n), the number of nonzero eigenvalues the sample space holds" : nil)
+        let restriction = MethodChoice.topRestriction(matrix: self.matrix, which: which, count: k, parameters: problem.parameterCount, dimension: n)
         let basisSize = min(problem.parameterCount, basis ?? max(2 * k + 20, 40))
         let choice = try MethodChoice.choose(problem, matrix: self.matrix, requested: method.rawValue, iterative: "lanczos",
                                              iterativeApplications: 2 * basisSize, selection: .indices(max(n - k, 0)..<n), vectors: true,

@@ -72,26 +72,33 @@ extension Top {
         guard matrix == .fisher || matrix == .ntk else {
             throw ValidationError("--matrix \(matrix.rawValue) is not available with --architecture yet: use fisher or ntk")
         }
-        guard method != .exact else {
-            throw ValidationError("--method exact is not available with --architecture yet (no sample-space Gram factors for convolutions): use --method lanczos")
-        }
         guard saveEigenvectors == nil else { throw ValidationError("--save-eigenvectors is not available with --architecture yet") }
         guard checkpointing.checkpoint == nil else { throw ValidationError("--checkpoint is not available with --architecture yet") }
         let file = network.layerFile
         let problem = try network.makeLayerProblem(outputs: [out.output])
         let tol = solverTolerance(self.tol, fallback: 1e-8, precision: problem.precision)
         let settings = LanczosSettings(count: k, which: which, tolerance: tol, basisSize: basis, maxApplications: maxApplications, seed: network.seed)
-        let (result, timings) = try LayerSpectrumJob.top(problem, matrix: matrix, settings: settings,
-                                                         reporter: Runtime.progress("top", quiet: out.quiet))
+        let n = problem.sampleSpaceDimension
+        let solver = try eigen.solver(dimension: n)
+        let choice = try MethodChoice.choose(problem, matrix: matrix, requested: method.rawValue, iterative: "lanczos",
+                                             iterativeApplications: 2 * min(problem.parameterCount, basis ?? max(2 * k + 20, 40)),
+                                             selection: .indices(max(n - k, 0)..<n), vectors: true, solver: solver,
+                                             exactRestriction: MethodChoice.topRestriction(matrix: matrix, which: which, count: k,
+                                                                                           parameters: problem.parameterCount, dimension: n))
+        var (result, timings) = choice.isExact
+            ? try LayerSpectrumJob.topExact(problem, matrix: matrix, count: k, which: which, tolerance: tol, solver: solver,
+                                            reporter: Runtime.progress("top", quiet: out.quiet))
+            : try LayerSpectrumJob.top(problem, matrix: matrix, settings: settings, reporter: Runtime.progress("top", quiet: out.quiet))
+        result.methodChoice = choice
         if Runtime.isLead {
             if let path = out.output {
                 try LayerRunRecord(command: "top", arguments: Array(CommandLine.arguments.dropFirst()), problem: problem,
                                    settings: ["matrix": matrix.rawValue, "k": "\(k)", "which": which.rawValue, "tol": "\(tol)",
-                                              "basis": "\(result.basisSize)", "method": "lanczos"],
+                                              "basis": "\(result.basisSize)", "method": method.rawValue],
                                    timings: timings, result: result).write(to: path)
             }
             say(LayerSummary.header(problem, file: file))
-            say("  method     lanczos (matrix-free layer passes, \(matrix.rawValue))")
+            say("  method     \(choice.method) (\(choice.requested == "auto" ? "auto: " : "")\(choice.reason))")
             for (i, (value, residual)) in zip(result.eigenvalues, result.residuals).enumerated() {
                 say(String(format: "  λ_%-3d %.10e   residual %.2e%@", i + 1, value, residual,
                            result.converged[i] ? "" : result.atRoundingFloor[i] ? "  (not converged: at the rounding floor)" : "  (not converged)"))
@@ -99,7 +106,7 @@ extension Top {
             say(Summary.timing(timings))
             if let path = out.output { say("  output     \(path)") }
         }
-        if !result.converged.allSatisfy({ $0 }) {
+        if !choice.isExact && !result.converged.allSatisfy({ $0 }) {
             let missing = result.converged.filter { !$0 }.count
             throw WispError.numerical("\(missing) of \(k) eigenpairs did not reach --tol \(tol) after \(result.operatorApplications) operator applications; they are reported with their residuals (raise --max-applications or --basis, or --tol)")
         }
@@ -111,37 +118,39 @@ extension Density {
         guard matrix == .fisher || matrix == .ntk else {
             throw ValidationError("--matrix \(matrix.rawValue) is not available with --architecture yet: use fisher or ntk")
         }
-        guard method == .auto || method == .slq else {
-            throw ValidationError("--method \(method.rawValue) is not available with --architecture yet: use --method slq")
+        guard method != .kpm else {
+            throw ValidationError("--method kpm is not available with --architecture yet: use --method exact, slq or auto")
         }
         guard !compareExact else { throw ValidationError("--compare-exact is not available with --architecture yet") }
         guard kpm.anyGiven.isEmpty else { throw ValidationError("\(kpm.anyGiven[0]) needs --method kpm, which is not available with --architecture yet") }
         guard checkpointing.checkpoint == nil else { throw ValidationError("--checkpoint is not available with --architecture yet") }
         let file = network.layerFile
         let path = out.output ?? "wisp-output/density.json"
-        let problem = try network.makeLayerProblem(outputs: [path], siblings: ["csv", "svg"])
+        let problem = try network.makeLayerProblem(outputs: [path], siblings: ["csv", "svg", "eigenvalues.csv"])
+        let solver = try eigen.solver(dimension: problem.sampleSpaceDimension)
+        let choice = try MethodChoice.choose(problem, matrix: matrix, requested: method.rawValue, iterative: "slq",
+                                             iterativeApplications: probes * steps, selection: .all, vectors: false, solver: solver)
         let grid = DensitySettings(scale: self.grid, points: gridPoints, broadening: broadening)
-        var (result, timings) = try LayerSpectrumJob.density(problem, matrix: matrix, settings: SLQSettings(probes: probes, steps: steps, seed: network.seed),
-                                                             grid: grid, reporter: Runtime.progress("density", quiet: out.quiet))
-        guard Runtime.isLead else { return }
-        _ = try CanonicalJSON.value(result)   // a non-finite number is an error before any file is written
-        if !OutputPath.isStandardOutput(path) {
-            let (csv, svg) = (OutputPath.sibling(of: path, extension: "csv"), OutputPath.sibling(of: path, extension: "svg"))
-            result.csv = csv
-            result.svg = svg
-            try AtomicFile.createDirectory(forFile: path)
-            try AtomicFile.write(Data(DensityFiles.csv(result.density).utf8), to: csv)
-            let title = "spectral density of F (\(matrix.rawValue)): layers from \((file as NSString).lastPathComponent), P=\(problem.parameterCount), T=\(problem.totalSamples), SLQ \(probes)×\(result.steps)"
-            try AtomicFile.write(Data(DensityFiles.svg(result.density, title: title).utf8), to: svg)
+        let reporter = Runtime.progress("density", quiet: out.quiet)
+        var settings = ["matrix": matrix.rawValue, "method": method.rawValue, "grid": self.grid.rawValue, "grid_points": "\(gridPoints)"]
+        var (result, timings) = choice.isExact
+            ? try DensityJob.runExact(problem, matrix: matrix, grid: grid, solver: solver, reporter: reporter)
+            : try LayerSpectrumJob.density(problem, matrix: matrix, settings: SLQSettings(probes: probes, steps: steps, seed: network.seed),
+                                           grid: grid, reporter: reporter)
+        if !choice.isExact {
+            settings["probes"] = "\(probes)"
+            settings["steps"] = "\(steps)"
         }
-        try LayerRunRecord(command: "density", arguments: Array(CommandLine.arguments.dropFirst()), problem: problem,
-                           settings: ["matrix": matrix.rawValue, "method": "slq", "grid": self.grid.rawValue, "grid_points": "\(gridPoints)",
-                                      "probes": "\(probes)", "steps": "\(steps)"],
+        result.methodChoice = choice
+        guard Runtime.isLead else { return }
+        let title = "spectral density of F (\(matrix.rawValue)): layers from \((file as NSString).lastPathComponent), P=\(problem.parameterCount), T=\(problem.totalSamples), \(result.methodCaption)"
+        result = try DensityOutput.writeFiles(result, jsonPath: path, title: title)
+        try LayerRunRecord(command: "density", arguments: Array(CommandLine.arguments.dropFirst()), problem: problem, settings: settings,
                            timings: timings, result: result).write(to: path)
         say(LayerSummary.header(problem, file: file))
-        say("  method     slq (matrix-free layer passes, \(matrix.rawValue))")
+        say("  method     \(choice.method) (\(choice.requested == "auto" ? "auto: " : "")\(choice.reason))")
         say(Summary.density(result))
         say(Summary.timing(timings))
-        say("  output     \([path, result.csv, result.svg].compactMap { $0 }.joined(separator: ", "))")
+        say("  output     \([path, result.csv, result.svg, result.eigenvaluesFile].compactMap { $0 }.joined(separator: ", "))")
     }
 }

@@ -86,7 +86,7 @@ public enum DensityJob {
     /// (``ExactSpectrumJob``): F has the min(TC, P) largest of them and max(P − TC, 0) zeros, so
     ///     ρ_F = (1/P) Σ_i δ(λ − λ_i) + (1 − min(TC, P)/P) δ₀,   tr(Fᵖ)/P = (1/P) Σ_i λ_iᵖ,
     /// drawn on the same grid and broadening as SLQ. Moments are exact (standard error 0).
-    public static func runExact(_ problem: Problem, matrix: CurvatureMatrix, grid: DensitySettings,
+    public static func runExact(_ problem: some ExactSampleSpaceProblem, matrix: CurvatureMatrix, grid: DensitySettings,
                                 solver: any SymmetricEigensolver, reporter: ProgressReporter? = nil) throws -> (DensityResult, Timings) {
         let start = DispatchTime.now().uptimeNanoseconds
         let communicationBefore = problem.communicator.statistics

@@ -6,9 +6,12 @@ import Foundation
 ///     F = (1/T) Jᵀ J  and  K = (1/T) J Jᵀ  have the same nonzero eigenvalues (Karakida et al.
 ///     eq. S.5); G = (1/T) Jᵀ H_ℓ J has those of B K B, B = H_ℓ^(1/2) (``OutputHessianRoot``).
 ///
-/// K comes from the per-layer Gram factors (Lou et al. eq. 9, ``BatchedJacobian/layerKernelFactors(layers:gather:visit:)``):
-/// C backward passes and Σ_l 2(TC)² M_l + 2T² M_(l−1) flops, each process forming its own rows;
-/// with batch statistics (samples coupled) column by column, TC operator applications.
+/// K comes from per-layer factors, each process forming its own rows: for MLPs the Gram factors
+/// of Lou et al. eq. 9 (``BatchedJacobian/layerKernelFactors(layers:gather:visit:)``, C backward
+/// passes and Σ_l 2(TC)² M_l + 2T² M_(l−1) flops; with batch statistics column by column, TC
+/// operator applications), for networks given as layers ``LayerTangentKernel`` (dense and
+/// convolutional blocks, ``LayerKernelForm``). The problem supplies them
+/// (``ExactSampleSpaceProblem``).
 /// Eigenvectors u are sample-space vectors (index t·C + k); F's are v = Jᵀ u / √(T λ)
 /// (``EigenvectorExport``).
 public struct ExactSpectrum: Sendable {
@@ -31,12 +34,62 @@ public struct ExactSpectrum: Sendable {
     public var formApplications: Int
     /// B for G of a non-mse loss (this process's samples), to map u to G's eigenvectors.
     public var root: OutputHessianRoot?
+    /// The trace of the solved matrix (all TC diagonal entries, summed over processes).
+    public var trace: Double = 0
 
     /// Column j of ``vectorRows``: this process's part of u_j.
     public func vector(_ j: Int) -> [Double] {
         let m = values.count, rows = vectorRows.count / max(m, 1)
         return (0..<rows).map { vectorRows[$0 * m + j] }
     }
+}
+
+/// This process's rows of a sample-space matrix, as a problem forms them for the exact path.
+public struct SampleSpaceRows {
+    /// (T_block·C) × TC, row-major.
+    public var rows: [Double]
+    /// The matrix: "K = (1/T) J Jᵀ" or "B K B with B = H_ℓ^(1/2) …".
+    public var described: String
+    /// How it was formed, for the method string.
+    public var formed: String
+    /// Operator applications spent forming it (TC when formed column by column, else 0).
+    public var formApplications: Int
+    /// B for G of a non-mse loss (this process's samples).
+    public var root: OutputHessianRoot?
+
+    public init(rows: [Double], described: String, formed: String, formApplications: Int = 0, root: OutputHessianRoot? = nil) {
+        (self.rows, self.described, self.formed, self.formApplications, self.root) = (rows, described, formed, formApplications, root)
+    }
+}
+
+/// What the exact sample-space path (``ExactSpectrumJob``, ``MethodChoice``,
+/// ``TopJob/runExact(_:matrix:count:which:tolerance:solver:reporter:)``,
+/// ``DensityJob/runExact(_:matrix:grid:solver:reporter:)``) needs of a problem: its sizes, a
+/// cost model of forming the TC × TC matrix, this process's rows of it, and the matrix-free
+/// operator that checks the residuals. ``Problem`` (MLPs, per-layer Gram factors) and
+/// ``LayerProblem`` (networks given as layers, ``LayerTangentKernel``) conform.
+public protocol ExactSampleSpaceProblem: AnyObject {
+    var communicator: any Communicator { get }
+    /// T.
+    var totalSamples: Int { get }
+    /// C.
+    var outputCount: Int { get }
+    /// P.
+    var parameterCount: Int { get }
+    /// TC.
+    var sampleSpaceDimension: Int { get }
+    /// Flops of one matrix-free product over all T samples (all processes together).
+    var productFlops: Double { get }
+    /// Why `matrix` has no exact sample-space form for this problem (nil: it has one).
+    func exactUnsupportedReason(_ matrix: CurvatureMatrix) -> String?
+    /// Modelled flops of forming the sample-space matrix (all processes together).
+    func exactFormFlops() -> Double
+    /// Bytes per process that forming it holds at the peak, its rows included (not the solver's).
+    func exactFormBytesPerProcess() -> Double
+    /// This process's rows of the sample-space matrix of `matrix` (collective), handed over.
+    func exactSampleSpaceRows(_ matrix: CurvatureMatrix) throws -> SampleSpaceRows
+    /// The matrix-free K (sample space, this process's block) for residual checks.
+    func sampleSpaceGramOperator() throws -> any LinearOperator
 }
 
 public enum ExactSpectrumJob {
@@ -49,33 +102,19 @@ public enum ExactSpectrumJob {
         }
     }
 
-    /// Bytes per process the exact path holds at its peak: this process's rows of the TC × TC
-    /// matrix, the stacked backward signals of one layer (TC·M_l) and its two Gram factors,
-    /// plus the eigensolver's own (``SymmetricEigensolver/bytesPerProcess(dimension:vectors:processes:)``).
-    public static func bytesPerProcess(_ problem: Problem, vectors: Bool, solver: any SymmetricEigensolver) -> Double {
-        let n = Double(problem.sampleSpaceDimension), p = problem.communicator.size
-        let T = Double(problem.totalSamples)
-        let localRows = n / Double(p)
-        let widest = Double(problem.architecture.widths.max() ?? 0)
-        let factors = (localRows * n + T * T / Double(p)) + 2 * n * widest
-        return 8 * (localRows * n + factors) + solver.bytesPerProcess(dimension: Int(n), vectors: vectors, processes: p)
+    /// Bytes per process the exact path holds at its peak: forming the matrix
+    /// (``ExactSampleSpaceProblem/exactFormBytesPerProcess()``) plus the eigensolver's own
+    /// (``SymmetricEigensolver/bytesPerProcess(dimension:vectors:processes:)``).
+    public static func bytesPerProcess(_ problem: some ExactSampleSpaceProblem, vectors: Bool, solver: any SymmetricEigensolver) -> Double {
+        problem.exactFormBytesPerProcess()
+            + solver.bytesPerProcess(dimension: problem.sampleSpaceDimension, vectors: vectors, processes: problem.communicator.size)
     }
 
     /// Flops of the exact path (all processes together): forming the matrix and the solve.
     /// The dense solve's reduction to tridiagonal form runs at BLAS-2 speed for half its flops,
     /// so it is weighted ×3 against GEMM flops when methods are compared.
-    public static func flops(_ problem: Problem, selection: EigenSelection, vectors: Bool) -> (form: Double, solve: Double) {
-        let a = problem.architecture
-        let T = Double(problem.totalSamples), C = Double(a.outputs), n = T * C
-        let form: Double
-        if a.normalization.couplesSamples {
-            form = n * problem.flopsPerProduct
-        } else {
-            // C backward passes (a quarter of a JVP + VJP product each) and the Gram GEMMs.
-            var grams = 0.0
-            for l in 1...a.depth { grams += 2 * n * n * Double(a.widths[l]) + 2 * T * T * Double(a.widths[l - 1]) }
-            form = C * problem.flopsPerProduct / 4 + grams
-        }
+    public static func flops(_ problem: some ExactSampleSpaceProblem, selection: EigenSelection, vectors: Bool) -> (form: Double, solve: Double) {
+        let n = Double(problem.sampleSpaceDimension)
         var solve = 4.0 / 3.0 * n * n * n
         if vectors {
             switch selection {
@@ -83,12 +122,12 @@ public enum ExactSpectrumJob {
             case .indices(let r): solve += 2 * n * n * Double(r.count)
             }
         }
-        return (form, solve)
+        return (problem.exactFormFlops(), solve)
     }
 
     /// Refuses, before anything is formed, an exact path that does not fit in memory, naming the
     /// bytes needed and available.
-    public static func ensureFits(_ problem: Problem, vectors: Bool, solver: any SymmetricEigensolver) throws {
+    public static func ensureFits(_ problem: some ExactSampleSpaceProblem, vectors: Bool, solver: any SymmetricEigensolver) throws {
         let bytes = bytesPerProcess(problem, vectors: vectors, solver: solver)
         if let available = ResourceUsage.availableBytes(), bytes > 0.8 * Double(available) {
             let n = problem.sampleSpaceDimension
@@ -100,33 +139,25 @@ public enum ExactSpectrumJob {
 
     /// The eigenpairs `selection` (ascending indices into the TC eigenvalues) of the sample-space
     /// matrix of `matrix`, descending. Collective.
-    public static func run(_ problem: Problem, matrix: CurvatureMatrix, selection: EigenSelection, vectors: Bool,
+    public static func run(_ problem: some ExactSampleSpaceProblem, matrix: CurvatureMatrix, selection: EigenSelection, vectors: Bool,
                            solver: any SymmetricEigensolver, reporter: ProgressReporter? = nil) throws -> ExactSpectrum {
-        if let reason = unsupportedReason(matrix) { throw WispError.invalidConfiguration("--method exact: \(reason)") }
-        try problem.communicator.agree { try ensureFits(problem, vectors: vectors, solver: solver) }
-        let n = problem.sampleSpaceDimension, C = problem.architecture.outputs
-        let c = problem.communicator
-        let coupled = problem.architecture.normalization.couplesSamples
-        reporter?.report("forming the \(n) × \(n) sample-space matrix" + (coupled ? " column by column (\(n) products)" : " from per-layer Gram factors"), force: true)
-        let formStart = DispatchTime.now().uptimeNanoseconds
-        var rows = problem.takeGramRows()
-        var described = "K = (1/T) J Jᵀ"
-        var root: OutputHessianRoot? = nil
-        if matrix == .ggn && problem.configuration.loss != .mse {
-            let local = c.block(of: problem.totalSamples)
-            let mine = try OutputHessianRoot(try problem.lossEvaluation().outputHessian, rows: local.count)
-            let counts = (0..<c.size).map { c.block(of: problem.totalSamples, rank: $0).count * C * C }
-            let all = OutputHessianRoot(columns: C, blocks: c.allgather(mine.blocks, counts: counts))
-            mine.sandwich(&rows, localRows: local.count * C, all: all)
-            described = "B K B with B = H_ℓ^(1/2) of the \(problem.configuration.loss.rawValue) loss (block-diagonal over samples)"
-            root = mine
+        if let reason = unsupportedReason(matrix) ?? problem.exactUnsupportedReason(matrix) {
+            throw WispError.invalidConfiguration("--method exact: \(reason)")
         }
+        try problem.communicator.agree { try ensureFits(problem, vectors: vectors, solver: solver) }
+        let n = problem.sampleSpaceDimension, C = problem.outputCount
+        let c = problem.communicator
+        reporter?.report("forming the \(n) × \(n) sample-space matrix", force: true)
+        let formStart = DispatchTime.now().uptimeNanoseconds
+        var formed = try problem.exactSampleSpaceRows(matrix)
         let formSeconds = Double(DispatchTime.now().uptimeNanoseconds - formStart) * 1e-9
         reporter?.report(String(format: "formed in %.2f s; eigensolve of size %d", formSeconds, n), force: true)
-        let solveStart = DispatchTime.now().uptimeNanoseconds
         let local = c.block(of: problem.totalSamples)
         let localRows = (local.lowerBound * C)..<(local.upperBound * C)
-        let pairs = try solver.solve(rows: &rows, local: localRows, dimension: n, selection: selection, vectors: vectors)
+        // tr of the solved matrix (semidefinite: it bounds its norm), before the solver consumes the rows.
+        let trace = c.sum((0..<localRows.count).reduce(0.0) { $0 + formed.rows[$1 * n + localRows.lowerBound + $1] })
+        let solveStart = DispatchTime.now().uptimeNanoseconds
+        let pairs = try solver.solve(rows: &formed.rows, local: localRows, dimension: n, selection: selection, vectors: vectors)
         let solveSeconds = Double(DispatchTime.now().uptimeNanoseconds - solveStart) * 1e-9
         // Descending order, vectors' columns with them.
         let m = pairs.values.count
@@ -137,16 +168,17 @@ public enum ExactSpectrumJob {
             vectorRows = [Double](repeating: 0, count: r * m)
             for i in 0..<r { for j in 0..<m { vectorRows[i * m + j] = pairs.vectorRows[i * m + (m - 1 - j)] } }
         }
-        let formed = coupled ? "formed column by column (K e_i, batch statistics couple the samples)" : "formed from per-layer Gram factors (Lou et al. eq. 9)"
-        return ExactSpectrum(matrix: matrix, sampleSpaceMatrix: described, dimension: n, values: values, vectorRows: vectorRows,
-                             method: "exact: \(described) \(formed), \(pairs.method)", formSeconds: formSeconds, solveSeconds: solveSeconds,
-                             formApplications: coupled ? n : 0, root: root)
+        var spectrum = ExactSpectrum(matrix: matrix, sampleSpaceMatrix: formed.described, dimension: n, values: values, vectorRows: vectorRows,
+                                     method: "exact: \(formed.described) \(formed.formed), \(pairs.method)", formSeconds: formSeconds,
+                                     solveSeconds: solveSeconds, formApplications: formed.formApplications, root: formed.root)
+        spectrum.trace = trace
+        return spectrum
     }
 
     /// The matrix-free sample-space operator whose eigenpairs the exact path computed (K, or
     /// B K B for G), for checking residuals of the reported pairs.
-    public static func sampleSpaceOperator(_ problem: Problem, spectrum: ExactSpectrum) throws -> any LinearOperator {
-        let k = try problem.makeOperator(.ntk)
+    public static func sampleSpaceOperator(_ problem: some ExactSampleSpaceProblem, spectrum: ExactSpectrum) throws -> any LinearOperator {
+        let k = try problem.sampleSpaceGramOperator()
         if let root = spectrum.root { return SandwichedOperator(k, root: root) }
         return k
     }
@@ -171,4 +203,55 @@ public enum ExactSpectrumJob {
             return (op.space.communicator?.sum(local) ?? local).squareRoot()
         }
     }
+}
+
+/// The MLP path's exact sample-space matrix: K from the per-layer Gram factors (column by column
+/// under batch statistics), B K B for G of a non-mse loss.
+extension Problem: ExactSampleSpaceProblem {
+    public var outputCount: Int { architecture.outputs }
+    public var productFlops: Double { flopsPerProduct }
+
+    public func exactUnsupportedReason(_ matrix: CurvatureMatrix) -> String? { nil }
+
+    /// C backward passes (a quarter of a JVP + VJP product each) and the Gram GEMMs
+    /// Σ_l 2(TC)² M_l + 2T² M_(l−1); TC products under batch statistics.
+    public func exactFormFlops() -> Double {
+        let a = architecture
+        let T = Double(totalSamples), C = Double(a.outputs), n = T * C
+        if a.normalization.couplesSamples { return n * flopsPerProduct }
+        var grams = 0.0
+        for l in 1...a.depth { grams += 2 * n * n * Double(a.widths[l]) + 2 * T * T * Double(a.widths[l - 1]) }
+        return C * flopsPerProduct / 4 + grams
+    }
+
+    /// This process's rows of the TC × TC matrix, the stacked backward signals of one layer
+    /// (TC·M_l) and its two Gram factors.
+    public func exactFormBytesPerProcess() -> Double {
+        let n = Double(sampleSpaceDimension), p = Double(communicator.size)
+        let T = Double(totalSamples)
+        let localRows = n / p
+        let widest = Double(architecture.widths.max() ?? 0)
+        let factors = (localRows * n + T * T / p) + 2 * n * widest
+        return 8 * (localRows * n + factors)
+    }
+
+    public func exactSampleSpaceRows(_ matrix: CurvatureMatrix) throws -> SampleSpaceRows {
+        let c = communicator, C = architecture.outputs
+        let coupled = architecture.normalization.couplesSamples
+        var formed = SampleSpaceRows(rows: takeGramRows(), described: "K = (1/T) J Jᵀ",
+                                     formed: coupled ? "formed column by column (K e_i, batch statistics couple the samples)" : "formed from per-layer Gram factors (Lou et al. eq. 9)",
+                                     formApplications: coupled ? sampleSpaceDimension : 0)
+        if matrix == .ggn && configuration.loss != .mse {
+            let local = c.block(of: totalSamples)
+            let mine = try OutputHessianRoot(try lossEvaluation().outputHessian, rows: local.count)
+            let counts = (0..<c.size).map { c.block(of: totalSamples, rank: $0).count * C * C }
+            let all = OutputHessianRoot(columns: C, blocks: c.allgather(mine.blocks, counts: counts))
+            mine.sandwich(&formed.rows, localRows: local.count * C, all: all)
+            formed.described = "B K B with B = H_ℓ^(1/2) of the \(configuration.loss.rawValue) loss (block-diagonal over samples)"
+            formed.root = mine
+        }
+        return formed
+    }
+
+    public func sampleSpaceGramOperator() throws -> any LinearOperator { try makeOperator(.ntk) }
 }

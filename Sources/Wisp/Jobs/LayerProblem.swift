@@ -37,6 +37,8 @@ public final class LayerProblem {
     /// Flops of one J v plus one Jᵀ u per sample (the passes are linear in the batch).
     public let flopsPerSample: Double
     private let makeOperator: (CurvatureMatrix) -> any LinearOperator
+    /// The exact sample-space path's kernel of J Jᵀ (``LayerTangentKernel``), or why there is none.
+    let exactKernel: LayerExactKernel
 
     /// Gaussian inputs and Gaussian initial weights, both from `seed`.
     public convenience init(architecture: LayerArchitecture, totalSamples: Int, seed: UInt64, precision: Precision = .float64,
@@ -66,9 +68,9 @@ public final class LayerProblem {
         samples = inputs.dataset.samples
         switch precision {
         case .float64:
-            (parameterCount, outputCount, parameterNames, flopsPerSample, readParameters, makeOperator) = try Self.build(architecture, Double.self, inputs.dataset, weights, seed, communicator)
+            (parameterCount, outputCount, parameterNames, flopsPerSample, readParameters, makeOperator, exactKernel) = try Self.build(architecture, Double.self, inputs.dataset, weights, seed, communicator)
         case .float32:
-            (parameterCount, outputCount, parameterNames, flopsPerSample, readParameters, makeOperator) = try Self.build(architecture, Float.self, inputs.dataset, weights, seed, communicator)
+            (parameterCount, outputCount, parameterNames, flopsPerSample, readParameters, makeOperator, exactKernel) = try Self.build(architecture, Float.self, inputs.dataset, weights, seed, communicator)
         }
     }
 
@@ -86,7 +88,7 @@ public final class LayerProblem {
 
     private static func build<S: BLASScalar>(_ architecture: LayerArchitecture, _: S.Type, _ data: Dataset, _ weights: LayerWeightSource,
                                               _ seed: UInt64, _ communicator: any Communicator)
-        throws -> (Int, Int, [String], Double, () -> [Double], (CurvatureMatrix) -> any LinearOperator) {
+        throws -> (Int, Int, [String], Double, () -> [Double], (CurvatureMatrix) -> any LinearOperator, LayerExactKernel) {
         let (totalSamples, block) = (data.totalSamples, data.samples)
         let layers = try architecture.makeLayers(as: S.self)
         let P = try MemoryBudget.sum("the parameters", layers.map { $0.parameterCount })
@@ -114,7 +116,8 @@ public final class LayerProblem {
         let read: () -> [Double] = {
             S.self == Double.self ? unsafeBitCast(network.parameters, to: [Double].self) : network.parameters.map { Double($0) }
         }
-        return (P, network.outputCount, network.parameterNames, perSample.jvp + perSample.vjp, read, make)
+        return (P, network.outputCount, network.parameterNames, perSample.jvp + perSample.vjp, read, make,
+                LayerExactKernel(network: network, totalSamples: totalSamples, communicator: communicator))
     }
 
     /// Scalars per sample of the layers' caches and scratch (an upper estimate): each output,

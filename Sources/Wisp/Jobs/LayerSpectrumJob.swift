@@ -2,9 +2,24 @@ import Foundation
 
 /// `wisp top` and `wisp density` on a network given as layers (``LayerProblem``): thick-restart
 /// Lanczos or stochastic Lanczos quadrature on the matrix-free F = (1/T) JᵀJ or
-/// K = (1/T) J Jᵀ (mse), and their JSON record (``LayerRunRecord``). The exact sample-space
-/// path and the loss matrices are MLP-only for now.
+/// K = (1/T) J Jᵀ (mse), or the exact sample-space path (``LayerProblem``'s
+/// ``ExactSampleSpaceProblem`` conformance, shared with the MLP path), and their JSON record
+/// (``LayerRunRecord``). The loss matrices are MLP-only for now.
 public enum LayerSpectrumJob {
+    /// The k extreme eigenpairs of F or K by the exact path (``TopJob/runExact(_:matrix:count:which:tolerance:solver:reporter:)``):
+    /// K formed from the per-layer factors, LAPACK or ScaLAPACK, each pair's residual from the
+    /// matrix-free ``LayerGramOperator``.
+    public static func topExact(_ problem: LayerProblem, matrix: CurvatureMatrix, count k: Int, which: SpectrumEnd, tolerance: Double,
+                                solver: any SymmetricEigensolver, reporter: ProgressReporter? = nil) throws -> (LayerTopResult, Timings) {
+        let (top, timings) = try TopJob.runExact(problem, matrix: matrix, count: k, which: which, tolerance: tolerance, solver: solver,
+                                                 reporter: reporter)
+        var result = LayerTopResult(matrix: matrix, eigenvalues: top.eigenvalues, residuals: top.residuals, converged: top.converged,
+                                    atRoundingFloor: top.atRoundingFloor, residualFloor: top.residualFloor, tolerance: tolerance,
+                                    operatorApplications: 0, basisSize: 0)
+        result.method = top.method
+        return (result, timings)
+    }
+
     /// The extreme eigenpairs of `matrix` by Lanczos.
     public static func top(_ problem: LayerProblem, matrix: CurvatureMatrix, settings: LanczosSettings,
                            reporter: ProgressReporter? = nil) throws -> (LayerTopResult, Timings) {
@@ -77,10 +92,12 @@ public struct LayerTopResult: Encodable, Sendable {
     public var tolerance: Double
     public var operatorApplications: Int
     public var basisSize: Int
+    /// Which path ran (exact or Lanczos) and why.
+    public var methodChoice: MethodChoice?
 
     private enum CodingKeys: String, CodingKey {
         case matrix, method, eigenvalues, residuals, converged, atRoundingFloor = "at_rounding_floor", residualFloor = "residual_floor",
-             tolerance, operatorApplications = "operator_applications", basisSize = "basis_size"
+             tolerance, operatorApplications = "operator_applications", basisSize = "basis_size", methodChoice = "method_choice"
     }
 }
 

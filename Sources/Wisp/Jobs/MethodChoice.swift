@@ -45,19 +45,28 @@ public struct MethodChoice: Codable, Sendable {
              exactBytes = "exact_bytes_per_process", availableBytes = "available_bytes"
     }
 
+    /// Why `top`'s exact path cannot give the k pairs asked for (nil: it can): F's smallest
+    /// eigenvalues lie in its null space when P > TC (not in K's spectrum), and K has only TC.
+    public static func topRestriction(matrix: CurvatureMatrix, which: SpectrumEnd, count k: Int, parameters P: Int, dimension n: Int) -> String? {
+        if which == .smallest && matrix != .ntk && P > n {
+            return "the smallest eigenvalues of \(matrix.rawValue) lie in its null space (P = \(P) > TC = \(n)); use --matrix ntk for K's smallest"
+        }
+        return k > n ? "--k \(k) exceeds TC = \(n), the number of nonzero eigenvalues the sample space holds" : nil
+    }
+
     /// Decides between the exact path and `iterative` (its name and estimated operator
     /// applications). `requested` is "auto", "exact" or `iterative`. Throws when "exact" is
     /// asked for and cannot run (no sample-space form, or too large: the bytes are named).
-    public static func choose(_ problem: Problem, matrix: CurvatureMatrix, requested: String, iterative: String,
+    public static func choose(_ problem: some ExactSampleSpaceProblem, matrix: CurvatureMatrix, requested: String, iterative: String,
                               iterativeApplications: Int, selection: EigenSelection, vectors: Bool,
                               solver: any SymmetricEigensolver, exactRestriction: String? = nil) throws -> MethodChoice {
-        let iterativeFlops = Double(iterativeApplications) * problem.flopsPerProduct
+        let iterativeFlops = Double(iterativeApplications) * problem.productFlops
         var choice = MethodChoice(requested: requested, method: iterative, reason: "", exactFlops: nil, iterativeFlops: iterativeFlops)
         if requested == iterative {
             choice.reason = "requested"
             return choice
         }
-        if let why = ExactSpectrumJob.unsupportedReason(matrix) ?? exactRestriction {
+        if let why = ExactSpectrumJob.unsupportedReason(matrix) ?? problem.exactUnsupportedReason(matrix) ?? exactRestriction {
             if requested == "exact" { throw WispError.invalidConfiguration("--method exact: \(why)") }
             choice.reason = "no exact sample-space form: \(why)"
             return choice

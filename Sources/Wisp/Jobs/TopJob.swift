@@ -85,7 +85,7 @@ public enum TopJob {
     /// ‖A u − λ u‖ recomputed with the matrix-free sample-space operator (one application per
     /// pair). A pair is converged when that residual is at most `tolerance`·|λ|. The result is in
     /// sample space (vectors u; F's are v = Jᵀ u / √(T λ), ``EigenvectorExport``).
-    public static func runExact(_ problem: Problem, matrix: CurvatureMatrix, count k: Int, which: SpectrumEnd, tolerance: Double,
+    public static func runExact(_ problem: some ExactSampleSpaceProblem, matrix: CurvatureMatrix, count k: Int, which: SpectrumEnd, tolerance: Double,
                                 solver: any SymmetricEigensolver, reporter: ProgressReporter? = nil) throws -> (TopResult, Timings) {
         let start = DispatchTime.now().uptimeNanoseconds
         let communicationBefore = problem.communicator.statistics
@@ -102,8 +102,8 @@ public enum TopJob {
         let op = TimedOperator(try ExactSpectrumJob.sampleSpaceOperator(problem, spectrum: spectrum))
         let residuals = ExactSpectrumJob.residuals(op, values: values, vectors: vectors, reporter: reporter)
         // The rounding floor 100·ε·‖A‖ of the matrix-free check (‖A‖ = λ_max for the top end;
-        // for the bottom end tr K ≥ ‖A‖ bounds it, ‖B‖ ≤ 1 for every loss's H_ℓ^½).
-        let norm = which == .smallest ? problem.exactTrace() : values.map(abs).max() ?? 0
+        // for the bottom end the solved matrix's trace ≥ ‖A‖ bounds it: A is semidefinite).
+        let norm = which == .smallest ? spectrum.trace : values.map(abs).max() ?? 0
         let floor = Lanczos.relativeRoundingFloor(unitRoundoff: op.unitRoundoff) * norm
         let converged = zip(residuals, values).map { r, v in r <= tolerance * abs(v) || (abs(v) <= floor && r <= floor) }
         let atFloor = zip(converged, residuals).map { !$0 && $1 <= floor }

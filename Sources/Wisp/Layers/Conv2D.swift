@@ -33,9 +33,9 @@ public final class Conv2D<S: BLASScalar>: Layer {
     public let inputShape: TensorShape
     public let outputShape: TensorShape
     /// Q, output positions per sample.
-    private let positions: Int
+    public let positions: Int
     /// K = C·kh·kw, the patch length.
-    private let patchLength: Int
+    public let patchLength: Int
     private var batch = 0
     private let patches = LayerBuffer<S>()
     private let scratch = LayerBuffer<S>()
@@ -89,6 +89,9 @@ public final class Conv2D<S: BLASScalar>: Layer {
         let g = 2 * Double(n) * Double(positions) * Double(patchLength) * Double(outChannels)
         return LayerFlops(forward: g, jvp: 2 * g, vjp: 2 * g)
     }
+
+    /// Π(X) of the batch last run forward (n·Q × K, row t·Q + p; valid until the next forward).
+    var cachedPatches: UnsafePointer<S> { UnsafePointer(patches.pointer) }
 
     // MARK: im2col
 

@@ -126,6 +126,9 @@ public final class LayerSequence<S: BLASScalar> {
     /// f over the last batch (n × C).
     public var outputs: [S] { outputBuffer.array(sampleCount * outputCount) }
 
+    /// The inputs of the last batch (n × inputShape.count, valid until the next forward pass).
+    var cachedInputs: UnsafePointer<S> { UnsafePointer(inputs.pointer) }
+
     /// out ← J v (n × C): the derivative of every output along the parameter direction v (P).
     public func jvp(_ v: UnsafePointer<S>, into out: UnsafeMutablePointer<S>) {
         parameters.withUnsafeBufferPointer { theta in

@@ -35,6 +35,21 @@ public enum DensityOutput {
                                                settings: [String: String], theory: TheoryBlock? = nil, title: String? = nil,
                                                markers: [(label: String, value: Double)] = [],
                                                overlay: (label: String, main: String, density: SpectralDensity)? = nil) throws -> R {
+        let a = problem.architecture
+        let caption = title ?? "spectral density of \(result.densityOf) (\(result.matrix.rawValue)): L=\(a.depth), widths \(a.widths.dropFirst().dropLast().first.map(String.init) ?? "-"), \(a.activation.rawValue), T=\(problem.totalSamples), \(result.methodCaption)"
+        let r = try writeFiles(result, jsonPath: jsonPath, title: caption, markers: markers, overlay: overlay)
+        try RunRecord(command: command, problem: problem, settings: settings, timings: timings, theory: theory, result: r)
+            .write(to: jsonPath)
+        return r
+    }
+
+    /// The files beside the JSON record at `jsonPath` (none when it is standard output): the
+    /// curve as CSV and SVG titled `title`, and every eigenvalue (`<output>.eigenvalues.csv`)
+    /// when the spectrum is exact; returns the result with their paths set. The caller writes
+    /// the record itself.
+    public static func writeFiles<R: DensityRecord>(_ result: R, jsonPath: String, title: String,
+                                                    markers: [(label: String, value: Double)] = [],
+                                                    overlay: (label: String, main: String, density: SpectralDensity)? = nil) throws -> R {
         var r = result
         _ = try CanonicalJSON.value(r)   // a non-finite number is an error before any file is written
         // With the JSON on stdout (`-`) there is no file to put the CSV and SVG beside.
@@ -43,20 +58,16 @@ public enum DensityOutput {
         let svg = OutputPath.sibling(of: jsonPath, extension: "svg")
         r.csv = toStandardOutput ? nil : csv
         r.svg = toStandardOutput ? nil : svg
-        let a = problem.architecture
-        let caption = title ?? "spectral density of \(r.densityOf) (\(r.matrix.rawValue)): L=\(a.depth), widths \(a.widths.dropFirst().dropLast().first.map(String.init) ?? "-"), \(a.activation.rawValue), T=\(problem.totalSamples), \(r.methodCaption)"
         try AtomicFile.createDirectory(forFile: jsonPath)
         if !toStandardOutput {
             try AtomicFile.write(Data(DensityFiles.csv(r.density).utf8), to: csv)
-            try AtomicFile.write(Data(DensityFiles.svg(r.density, title: caption, markers: markers, overlay: overlay).utf8), to: svg)
+            try AtomicFile.write(Data(DensityFiles.svg(r.density, title: title, markers: markers, overlay: overlay).utf8), to: svg)
             if let values = r.exactEigenvalues {
                 let file = OutputPath.sibling(of: jsonPath, extension: "eigenvalues.csv")
                 r.eigenvaluesFile = file
                 try AtomicFile.write(Data(DensityFiles.eigenvaluesCSV(values).utf8), to: file)
             }
         }
-        try RunRecord(command: command, problem: problem, settings: settings, timings: timings, theory: theory, result: r)
-            .write(to: jsonPath)
         return r
     }
 }

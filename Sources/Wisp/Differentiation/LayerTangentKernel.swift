@@ -1,0 +1,396 @@
+/// How one parameterized layer's block K_l = J_l J_lᵀ of the tangent kernel is formed
+/// (``LayerTangentKernel``). With n local and N total samples, C outputs, O output channels
+/// (features), Q output positions (1 for dense), patch length K (C_in·kh·kw; in_features for
+/// dense) and P_l = O·K (+ O with a bias):
+///
+///     perSampleGradient  g_(t,k) = Σ_p δ_(t,k)(p) ⊗ patch_t(p)  (+ bias Σ_p δ_(t,k)(p)),  K_l = G Gᵀ
+///                        flops 2·nC·O·Q·K (the gradients) + 2·nC·NC·P_l (the Gram)
+///                        memory (n + N)·C·P_l doubles (this process's gradients and everyone's)
+///     positionPairs      K_l[(t,k),(s,k')] = Σ_(p,q) (Δ Δᵀ)[(t,k,p),(s,k',q)] · (Π Πᵀ + 1)[(t,p),(s,q)]
+///                        flops 2·nCQ·NCQ·O + 2·nQ·NQ·K (the two Grams) + nC·NC·Q² (the contraction)
+///                        memory (n + N)·CQ·O + (n + N)·Q·K + one sample's blocks CQ·NCQ + Q·NQ
+///
+/// For a dense layer (Q = 1) the position-pair form is the Hadamard form of Lou et al. eq. 9,
+/// (Δ Δᵀ) ∘ (X Xᵀ + 11ᵀ), always the cheaper; for a convolution the per-sample gradients win
+/// whenever K + 1 < Q² roughly (every layer with more than a few output positions).
+public enum LayerKernelForm: String, Sendable, Codable, CaseIterable {
+    case perSampleGradient = "per-sample gradients"
+    case positionPairs = "position pairs"
+}
+
+/// A parameterized layer of a ``LayerTangentKernel``: its state-dict prefix ("3", "2.body.0",
+/// "2.projection") and sizes.
+public struct LayerKernelSite: Sendable, Equatable {
+    public let name: String
+    public let kind: String
+    /// O.
+    public let outChannels: Int
+    /// Q (1 for dense).
+    public let positions: Int
+    /// K.
+    public let patchLength: Int
+    public let hasBias: Bool
+    /// P_l.
+    public var parameterCount: Int { outChannels * patchLength + (hasBias ? outChannels : 0) }
+
+    /// Modelled flops and bytes of forming K_l in `form` (see ``LayerKernelForm``) with n local
+    /// and N total samples and C outputs.
+    public func cost(_ form: LayerKernelForm, localSamples n: Int, totalSamples N: Int, outputs C: Int) -> (flops: Double, bytes: Double) {
+        let (n, N, C) = (Double(n), Double(N), Double(C))
+        let (O, Q, K, P) = (Double(outChannels), Double(positions), Double(patchLength), Double(parameterCount))
+        switch form {
+        case .perSampleGradient:
+            return (2 * n * C * O * Q * K + 2 * n * C * N * C * P, 8 * (n + N) * C * P)
+        case .positionPairs:
+            return (2 * n * C * Q * N * C * Q * O + 2 * n * Q * N * Q * K + n * C * N * C * Q * Q,
+                    8 * ((n + N) * C * Q * O + (n + N) * Q * K + C * Q * N * C * Q + Q * N * Q))
+        }
+    }
+
+    /// The cheaper form by flop count (position pairs on a tie, so dense layers take the Hadamard form).
+    public func cheaperForm(localSamples n: Int, totalSamples N: Int, outputs C: Int) -> LayerKernelForm {
+        cost(.perSampleGradient, localSamples: n, totalSamples: N, outputs: C).flops
+            < cost(.positionPairs, localSamples: n, totalSamples: N, outputs: C).flops ? .perSampleGradient : .positionPairs
+    }
+}
+
+/// The NTK Gram matrix J Jᵀ (TC × TC, index t·C + k; no 1/T) of a network given as layers,
+/// this process's rows against every process's samples, from per-layer factors: the sum over
+/// the parameterized layers (dense and conv2d, inside residual blocks and projections too) of
+///
+///     K_l[(t,k),(s,k')] = ⟨∇θ_l f_k(x_t), ∇θ_l f_k'(x_s)⟩,   Σ_l K_l = J Jᵀ,
+///
+/// each formed in the cheaper ``LayerKernelForm`` by flop count. The backward signals
+/// δ_(t,k) = ∂f_k(x_t)/∂y_l at every layer's output come from C backward passes (cotangent e_k
+/// for every sample), as in ``BatchedJacobian/layerKernelFactors(layers:gather:visit:)``; the
+/// layer inputs (dense) and patch matrices (conv2d, the layer's own im2col cache) from one
+/// forward pass. Signals and patches are widened to Float64 and every Gram runs in Float64.
+///
+/// Cost: one forward pass and C backward passes (no parameter cotangents) plus each layer's
+/// form (``LayerKernelForm``). Memory: every layer's input over the local batch, the stacked
+/// signals nC·O·Q of every parameterized layer, and one layer's factors at a time.
+///
+/// Layers other than dense, conv2d, activations, pooling, flatten and residual blocks (for
+/// instance normalizations, which may couple samples or carry parameters with no factor here)
+/// are refused at construction, naming the layer.
+public final class LayerTangentKernel<S: BLASScalar> {
+    public typealias Site = LayerKernelSite
+
+    /// A layer of the walk: a leaf (with its site, if parameterized) or a residual block.
+    private final class Node {
+        let layer: any Layer<S>
+        let offset: Int
+        let site: Int?
+        let body: [Node]
+        let projection: Node?
+        var input: [S] = []
+        init(layer: any Layer<S>, offset: Int, site: Int?, body: [Node] = [], projection: Node? = nil) {
+            (self.layer, self.offset, self.site, self.body, self.projection) = (layer, offset, site, body, projection)
+        }
+        var isResidual: Bool { layer is Residual<S> }
+    }
+
+    public let sites: [Site]
+    /// C.
+    public let outputCount: Int
+    /// n, this process's samples.
+    public let sampleCount: Int
+    private let nodes: [Node]
+    private let network: LayerSequence<S>
+
+    /// `network` at the batch it last ran forward on (this process's samples). Throws, naming
+    /// the layer, for a layer with no exact factor here.
+    public init(network: LayerSequence<S>) throws {
+        var sites: [Site] = []
+        func build(_ layers: [any Layer<S>], offset: Int, prefix: String) throws -> [Node] {
+            var o = offset
+            var result: [Node] = []
+            for (i, layer) in layers.enumerated() {
+                defer { o += layer.parameterCount }
+                let name = "\(prefix)\(i)"
+                if let r = layer as? Residual<S> {
+                    let body = try build(r.bodyLayers, offset: o, prefix: "\(name).body.")
+                    let bodyCount = r.bodyLayers.reduce(0) { $0 + $1.parameterCount }
+                    let projection = try r.projection.map { try build([$0], offset: o + bodyCount, prefix: "")[0] }
+                    if let p = projection, let s = p.site {
+                        let old = sites[s]
+                        sites[s] = Site(name: "\(name).projection", kind: old.kind, outChannels: old.outChannels, positions: old.positions,
+                                        patchLength: old.patchLength, hasBias: old.hasBias)
+                    }
+                    result.append(Node(layer: layer, offset: o, site: nil, body: body, projection: projection))
+                } else if let d = layer as? Dense<S> {
+                    sites.append(Site(name: name, kind: d.kind, outChannels: d.outFeatures, positions: 1, patchLength: d.inFeatures, hasBias: d.hasBias))
+                    result.append(Node(layer: layer, offset: o, site: sites.count - 1))
+                } else if let c = layer as? Conv2D<S> {
+                    sites.append(Site(name: name, kind: c.kind, outChannels: c.outChannels, positions: c.positions, patchLength: c.patchLength,
+                                      hasBias: c.hasBias))
+                    result.append(Node(layer: layer, offset: o, site: sites.count - 1))
+                } else if layer.parameterCount == 0
+                            && (layer is ActivationLayer<S> || layer is AveragePool2D<S> || layer is MaxPool2D<S> || layer is Flatten<S>) {
+                    result.append(Node(layer: layer, offset: o, site: nil))
+                } else {
+                    throw WispError.invalidConfiguration(
+                        "layer \(name) (\(layer.kind)) has no exact sample-space factor (dense, conv2d, activations, pooling, flatten and residual blocks have); use the matrix-free method")
+                }
+            }
+            return result
+        }
+        nodes = try build(network.layers, offset: 0, prefix: "")
+        self.sites = sites
+        outputCount = network.outputCount
+        sampleCount = network.sampleCount
+        self.network = network
+    }
+
+    /// Scalars per sample the walk keeps while forming (every layer's input, once).
+    public var inputScalarsPerSample: Int { allNodes(nodes).reduce(0) { $0 + $1.layer.inputShape.count } }
+
+    /// Each site's cheaper form (``Site/cheaperForm(localSamples:totalSamples:outputs:)``). Both
+    /// costs are linear in the local samples, so the choice is made for N of them: every
+    /// process (one without samples too) takes the same forms and the same collectives.
+    public func cheaperForms(totalSamples N: Int) -> [LayerKernelForm] {
+        sites.map { $0.cheaperForm(localSamples: N, totalSamples: N, outputs: outputCount) }
+    }
+
+    /// This process's rows of J Jᵀ, (n·C) × (N·C) row-major. `gather(matrix, rowsPerSample,
+    /// columns)` returns the row-wise concatenation, in process order, of every process's
+    /// `matrix` (n·rowsPerSample rows × `columns`); the identity on one process. `forms` forces
+    /// a form per site (tests); by default each site takes the cheaper one.
+    @_specialize(where S == Double)
+    @_specialize(where S == Float)
+    public func rows(forms: [LayerKernelForm]? = nil, gather: ([Double], Int, Int) -> [Double]) -> [Double] {
+        let n = sampleCount, C = outputCount
+        precondition(network.sampleCount == n, "the network ran forward on another batch since the kernel was made")
+        let parameters = network.parameters
+        // One forward pass: every layer's input and cache over the local batch (one spare
+        // scalar: an empty batch still has an address).
+        let inputs: [S] = Array(UnsafeBufferPointer(start: network.cachedInputs, count: n * network.inputShape.count)) + [S(0)]
+        parameters.withUnsafeBufferPointer { theta in _ = forward(nodes, inputs, theta.baseAddress!) }
+        // C backward passes: the signals at every site's output, row t·C + k, columns (o, p).
+        var stacked = sites.map { [S](repeating: 0, count: n * C * $0.outChannels * $0.positions) }
+        let lowest = nodes.firstIndex { Self.containsSite($0) } ?? nodes.count
+        var cotangent = [S](repeating: 0, count: max(n * C, 1))
+        for k in 0..<C {
+            for t in 0..<n { for j in 0..<C { cotangent[t * C + j] = j == k ? 1 : 0 } }
+            parameters.withUnsafeBufferPointer { theta in
+                _ = backward(nodes, cotangent, theta.baseAddress!, stopAt: lowest) { site, delta in
+                    let width = sites[site].outChannels * sites[site].positions
+                    stacked[site].withUnsafeMutableBufferPointer { dst in
+                        for t in 0..<n { (dst.baseAddress! + (t * C + k) * width).update(from: delta + t * width, count: width) }
+                    }
+                }
+            }
+        }
+        // N from the gathered sample counts.
+        let N = gather([Double](repeating: 0, count: n), 1, 1).count
+        var rows = [Double](repeating: 0, count: n * C * N * C)
+        let chosen = forms ?? cheaperForms(totalSamples: N)
+        for (i, site) in sites.enumerated() {
+            let signals = Self.float64(stacked[i])
+            stacked[i] = []
+            let patches = self.patches(site: i)
+            switch chosen[i] {
+            case .perSampleGradient:
+                addPerSampleGradientKernel(site, signals: signals, patches: patches, totalSamples: N, gather: gather, into: &rows)
+            case .positionPairs:
+                addPositionPairKernel(site, signals: signals, patches: patches, totalSamples: N, gather: gather, into: &rows)
+            }
+        }
+        for node in allNodes(nodes) { node.input = [] }
+        return rows
+    }
+
+    // MARK: Forms
+
+    /// rows += G_local G_allᵀ with G's row (t,k) = [Σ_p δ_(t,k)(·, p) patch_t(p)ᵀ (O × K), Σ_p δ_(t,k)(·, p)].
+    private func addPerSampleGradientKernel(_ site: Site, signals: [Double], patches: [Double], totalSamples N: Int,
+                                            gather: ([Double], Int, Int) -> [Double], into rows: inout [Double]) {
+        let n = sampleCount, C = outputCount
+        let (O, Q, K, P) = (site.outChannels, site.positions, site.patchLength, site.parameterCount)
+        var local = [Double](repeating: 0, count: max(n * C * P, 1))
+        // One GEMM per sample for its C outputs: (C·O × Q) signals times its Q × K patches.
+        var block = [Double](repeating: 0, count: C * O * K)
+        local.withUnsafeMutableBufferPointer { g in
+            signals.withUnsafeBufferPointer { d in
+                patches.withUnsafeBufferPointer { x in
+                    block.withUnsafeMutableBufferPointer { w in
+                        for t in 0..<n {
+                            Double.gemm(transA: false, transB: false, m: C * O, n: K, k: Q, alpha: 1, a: d.baseAddress! + t * C * O * Q, lda: Q,
+                                        b: x.baseAddress! + t * Q * K, ldb: K, beta: 0, c: w.baseAddress!, ldc: K)
+                            for k in 0..<C {
+                                let r = t * C + k, row = g.baseAddress! + r * P, delta = d.baseAddress! + r * O * Q
+                                row.update(from: w.baseAddress! + k * O * K, count: O * K)
+                                if site.hasBias {
+                                    for o in 0..<O {
+                                        var sum = 0.0
+                                        for p in 0..<Q { sum += delta[o * Q + p] }
+                                        row[O * K + o] = sum
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if n * C * P == 0 { local = [] }
+        let all = gather(local, C, P)
+        if all.count == local.count {
+            gramOfRows(n: n * C, k: P, alpha: 1, a: local, beta: 1, c: &rows)
+        } else if n > 0 {
+            Double.gemm(transA: false, transB: true, m: n * C, n: N * C, k: P, alpha: 1, a: local, lda: P, b: all, ldb: P,
+                        beta: 1, c: &rows, ldc: N * C)
+        }
+    }
+
+    /// rows[(t,k),(s,k')] += Σ_(p,q) (Δ Δᵀ)[(t,k,p),(s,k',q)] · (Π Πᵀ + 1)[(t,p),(s,q)]; for
+    /// Q = 1 the Hadamard form through ``LayerKernelFactors``.
+    private func addPositionPairKernel(_ site: Site, signals: [Double], patches: [Double], totalSamples N: Int,
+                                       gather: ([Double], Int, Int) -> [Double], into rows: inout [Double]) {
+        let n = sampleCount, C = outputCount
+        let (O, Q, K) = (site.outChannels, site.positions, site.patchLength)
+        let bias: Double = site.hasBias ? 1 : 0
+        // Δ with one row per (t, k, p): the transpose of each row's O × Q block.
+        var delta = [Double](repeating: 0, count: n * C * Q * O)
+        for r in 0..<(n * C) { for o in 0..<O { for p in 0..<Q { delta[(r * Q + p) * O + o] = signals[r * O * Q + o * Q + p] } } }
+        let deltaAll = gather(delta, C * Q, O), patchesAll = gather(patches, Q, K)
+        if Q == 1 {
+            var backward = [Double](repeating: 0, count: max(n * C * N * C, 1))
+            var forward = [Double](repeating: bias, count: max(n * N, 1))
+            if deltaAll.count == delta.count {
+                gramOfRows(n: n * C, k: O, alpha: 1, a: delta, beta: 0, c: &backward)
+                gramOfRows(n: n, k: K, alpha: 1, a: patches, beta: 1, c: &forward)
+            } else if n > 0 {
+                Double.gemm(transA: false, transB: true, m: n * C, n: N * C, k: O, alpha: 1, a: delta, lda: O, b: deltaAll, ldb: O,
+                            beta: 0, c: &backward, ldc: N * C)
+                Double.gemm(transA: false, transB: true, m: n, n: N, k: K, alpha: 1, a: patches, lda: K, b: patchesAll, ldb: K,
+                            beta: 1, c: &forward, ldc: N)
+            }
+            LayerKernelFactors(layer: 0, outputs: C, localSamples: n, totalSamples: N, forward: forward, backward: backward)
+                .addKernel(into: &rows)
+            return
+        }
+        // One local sample at a time: its signal Gram (CQ × NCQ) and patch Gram (Q × NQ).
+        let width = N * C * Q
+        var signalGram = [Double](repeating: 0, count: C * Q * width)
+        var patchGram = [Double](repeating: 0, count: Q * N * Q)
+        for t in 0..<n {
+            delta.withUnsafeBufferPointer { d in
+                Double.gemm(transA: false, transB: true, m: C * Q, n: width, k: O, alpha: 1, a: d.baseAddress! + t * C * Q * O, lda: O,
+                            b: deltaAll, ldb: O, beta: 0, c: &signalGram, ldc: width)
+            }
+            for i in patchGram.indices { patchGram[i] = bias }
+            patches.withUnsafeBufferPointer { x in
+                Double.gemm(transA: false, transB: true, m: Q, n: N * Q, k: K, alpha: 1, a: x.baseAddress! + t * Q * K, lda: K,
+                            b: patchesAll, ldb: K, beta: 1, c: &patchGram, ldc: N * Q)
+            }
+            for k in 0..<C {
+                let out = (t * C + k) * N * C
+                for s in 0..<N {
+                    for k2 in 0..<C {
+                        var sum = 0.0
+                        for p in 0..<Q {
+                            let sRow = (k * Q + p) * width + (s * C + k2) * Q, pRow = p * N * Q + s * Q
+                            for q in 0..<Q { sum += signalGram[sRow + q] * patchGram[pRow + q] }
+                        }
+                        rows[out + s * C + k2] += sum
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: The walk
+
+    private func allNodes(_ nodes: [Node]) -> [Node] {
+        nodes.flatMap { [$0] + allNodes($0.body) + ($0.projection.map { allNodes([$0]) } ?? []) }
+    }
+
+    private static func containsSite(_ node: Node) -> Bool {
+        node.site != nil || node.body.contains(where: containsSite) || (node.projection.map(containsSite) ?? false)
+    }
+
+    /// The patch matrix of site i over the local batch (n·Q × K) in Float64: the dense layer's
+    /// input, or the convolution's cached Π(X).
+    private func patches(site i: Int) -> [Double] {
+        func find(_ nodes: [Node]) -> Node? {
+            for node in nodes {
+                if node.site == i { return node }
+                if let hit = find(node.body) ?? node.projection.flatMap({ find([$0]) }) { return hit }
+            }
+            return nil
+        }
+        let node = find(nodes)!
+        let count = sampleCount * sites[i].positions * sites[i].patchLength
+        if let conv = node.layer as? Conv2D<S> { return Self.float64(conv.cachedPatches, count: count) }
+        return node.input.withUnsafeBufferPointer { Self.float64($0.baseAddress, count: count) }
+    }
+
+    /// Runs `nodes` forward from `x`, keeping each node's input; returns the output.
+    private func forward(_ nodes: [Node], _ x: [S], _ theta: UnsafePointer<S>) -> [S] {
+        let n = sampleCount
+        var x = x
+        for node in nodes {
+            node.input = x
+            var y: [S]
+            if node.isResidual {
+                y = forward(node.body, x, theta)
+                let shortcut = node.projection.map { forward([$0], x, theta) } ?? x
+                for i in y.indices { y[i] += shortcut[i] }
+            } else {
+                y = [S](repeating: 0, count: max(n * node.layer.outputShape.count, 1))
+                x.withUnsafeBufferPointer { xp in
+                    y.withUnsafeMutableBufferPointer { node.layer.forward(xp.baseAddress!, parameters: theta + node.offset, batch: n, into: $0.baseAddress!) }
+                }
+            }
+            x = y
+        }
+        return x
+    }
+
+    /// Runs `nodes` backward from the output cotangent `dy`, calling `visit(site, signal)` at every
+    /// site with the cotangent at its output (n × O·Q); returns the input cotangent. With
+    /// `stopAt`, nodes before it are skipped and node `stopAt`'s input cotangent is not formed
+    /// (empty is returned): nothing below the lowest site is needed.
+    private func backward(_ nodes: [Node], _ dy: [S], _ theta: UnsafePointer<S>, stopAt: Int? = nil,
+                          visit: (Int, UnsafePointer<S>) -> Void) -> [S] {
+        let n = sampleCount
+        var cotangent = dy
+        for i in nodes.indices.reversed() {
+            if let stopAt, i < stopAt { break }
+            let node = nodes[i], last = i == stopAt
+            if node.isResidual {
+                var dx = backward(node.body, cotangent, theta, visit: visit)
+                let shortcut = node.projection.map { backward([$0], cotangent, theta, visit: visit) } ?? cotangent
+                if last { return [] }
+                for j in dx.indices { dx[j] += shortcut[j] }
+                cotangent = dx
+            } else {
+                if let site = node.site { cotangent.withUnsafeBufferPointer { visit(site, $0.baseAddress!) } }
+                if last { return [] }
+                var dx = [S](repeating: 0, count: max(n * node.layer.inputShape.count, 1))
+                node.input.withUnsafeBufferPointer { x in
+                    cotangent.withUnsafeBufferPointer { c in
+                        dx.withUnsafeMutableBufferPointer {
+                            node.layer.vjp(x.baseAddress!, parameters: theta + node.offset, cotangent: c.baseAddress!, inputCotangent: $0.baseAddress!,
+                                           parameterCotangent: nil, alpha: 1)
+                        }
+                    }
+                }
+                cotangent = dx
+            }
+        }
+        return cotangent
+    }
+
+    private static func float64(_ x: [S]) -> [Double] {
+        if S.self == Double.self { return unsafeBitCast(x, to: [Double].self) }
+        return x.withUnsafeBufferPointer { float64($0.baseAddress, count: x.count) }
+    }
+
+    private static func float64(_ x: UnsafePointer<S>?, count: Int) -> [Double] {
+        var y = [Double](repeating: 0, count: count)
+        if let x, count > 0 { y.withUnsafeMutableBufferPointer { S.convert(x, to: $0.baseAddress!, count: count) } }
+        return y
+    }
+}
