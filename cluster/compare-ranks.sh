@@ -13,7 +13,8 @@
 # datasets of Tests/Data (copies of ../shared/data; or $WISP_DATA): IDX digits with one-hot labels, pooled, scaled and
 # standardized (statistics summed over the ranks), the diabetes CSV with its target column, and
 # data-spectrum (dense: allreduce of XᵀX; Lanczos: the distributed operator), the layerwise
-# alignment (exact and Hutchinson), eigenvectors mapped from sample space, model reduction, the loss Hessian
+# alignment (exact and Hutchinson), eigenvectors mapped from sample space, model reduction (and the InPCA of its predictions,
+# gathered from the ranks' samples), the loss Hessian
 # and its residual part, KPM, and training (GD and SGD, momentum, Adam with a validation set, and SGD with the layerwise alignments at checkpoints).
 # The mean-subtraction density is compared on a linear grid: mean subtraction gives K an exact
 # null vector, whose Gauss node after a few steps is a small positive number known only to
@@ -138,6 +139,7 @@ jobs=(
   "align-hutchinson|1e-12|align --quiet --width 32 --samples 23 --outputs 2 --exact-limit 0 --probes 6"
   "align-tiny|1e-12|align --quiet --width 16 --samples 3 --outputs 2 --probes 4"
   "reduce|1e-12|reduce --quiet --model $work/model.safetensors --init $work/model-init.safetensors --activation tanh --sigma-b2 0.1 --samples 29 --loss cross-entropy --keep 5 --sweep 1,5,20 --save-reduced $work/reduced.safetensors"
+  "reduce-inpca|1e-12|reduce --quiet --model $work/model.safetensors --init $work/model-init.safetensors --activation tanh --sigma-b2 0.1 --samples 29 --loss cross-entropy --keep 5 --sweep 1,20 --inpca --inpca-samples 23"
   "top-exact|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 4 --method exact --activation tanh --sigma-b2 0.2"
   "top-exact-ggn|1e-12|top --quiet --width 16 --samples 11 --outputs 3 --k 3 --matrix ggn --loss cross-entropy --method exact --activation softplus"
   "density-exact|1e-12|density --quiet --width 32 --samples 23 --outputs 2 --method exact"

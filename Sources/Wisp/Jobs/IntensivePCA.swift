@@ -64,7 +64,7 @@ public enum IntensivePCA {
         /// The number of coordinates kept per point.
         public var components: Int
         /// n × components, row-major: x_ik = √|λ_k| u_ik, each eigenvector u_k signed so that
-        /// its largest-magnitude entry (the first such) is positive.
+        /// its largest-magnitude entry is positive (the first of those within 1e-8 of it).
         public var coordinates: [Double]
         /// ‖W u_k − λ_k u_k‖ for the kept components (u_k unit vectors).
         public var residuals: [Double]
@@ -160,8 +160,10 @@ public enum IntensivePCA {
         for k in 0..<q {
             let column = order[k]
             for i in 0..<n { u[i] = z[i * n + column] }
-            var big = 0
-            for i in 0..<n where abs(u[i]) > abs(u[big]) { big = i }
+            // The first entry within 1e-8 of the largest magnitude: entries equal in exact
+            // arithmetic (symmetric points) are told apart by index, not by their rounding.
+            let largest = u.reduce(0) { max($0, abs($1)) }
+            let big = u.firstIndex { abs($0) >= largest * (1 - 1e-8) } ?? 0
             if u[big] < 0 { for i in 0..<n { u[i] = -u[i] } }
             Double.gemv(trans: false, m: n, n: n, alpha: 1, a: w, lda: n, x: u, beta: 0, y: &wu)
             var r = 0.0
