@@ -88,6 +88,33 @@ final class InPCATests: XCTestCase {
         XCTAssertEqual(m2[1], (cat[1] + second) / 2, accuracy: 8 * eps)
     }
 
+    /// Unit-variance Gaussians: D_ij = ‖f_i − f_j‖²/8 is Euclidean, W = (1/8) Y_c Y_cᵀ (Y_c the
+    /// centred means), so InPCA is PCA: the two nonzero eigenvalues are those of the 2 × 2
+    /// (1/8) Y_cᵀ Y_c (closed form), the others zero to rounding (1e-13 relative).
+    func testGaussianIsScaledPCA() throws {
+        var rng = SplitMix(5)
+        let n = 6
+        let f = (0..<(2 * n)).map { _ in 4 * rng.next() - 2 }
+        let mean = [0, 1].map { c in (0..<n).reduce(0.0) { $0 + f[$1 * 2 + c] } / Double(n) }
+        var m = [0.0, 0.0, 0.0]   // (1/8) Y_cᵀ Y_c: [a b; b d]
+        for i in 0..<n {
+            let (x, y) = (f[i * 2] - mean[0], f[i * 2 + 1] - mean[1])
+            m[0] += x * x / 8; m[1] += x * y / 8; m[2] += y * y / 8
+        }
+        let half = (m[0] + m[2]) / 2, root = (half * half - (m[0] * m[2] - m[1] * m[1])).squareRoot()
+        let e = try IntensivePCA.embed(f, points: n, factors: 1, outcomes: 2, family: .gaussian, components: 2)
+        XCTAssertEqual(e.eigenvalues[0], half + root, accuracy: 1e-13 * (half + root))
+        XCTAssertEqual(e.eigenvalues[1], half - root, accuracy: 1e-13 * (half + root))
+        for v in e.eigenvalues.dropFirst(2) { XCTAssertEqual(v, 0, accuracy: 1e-13 * (half + root)) }
+        for i in 0..<n {
+            for j in 0..<n {
+                let dx = e.coordinates[i * 2] - e.coordinates[j * 2], dy = e.coordinates[i * 2 + 1] - e.coordinates[j * 2 + 1]
+                let fx = f[i * 2] - f[j * 2], fy = f[i * 2 + 1] - f[j * 2 + 1]
+                XCTAssertEqual(dx * dx + dy * dy, (fx * fx + fy * fy) / 8, accuracy: 1e-13 * (half + root) * Double(n))
+            }
+        }
+    }
+
     /// Seeded random categorical distributions (n = 7, C = 4, strictly positive).
     static func randomDistributions(n: Int, C: Int, seed: UInt64) -> [Double] {
         var rng = SplitMix(seed)
@@ -155,7 +182,7 @@ final class InPCATests: XCTestCase {
         XCTAssertGreaterThan(e.modelLevel.distanceFromFull[1], 1e-6)
         for t in 0..<T {
             for k in 0..<e.components {
-                XCTAssertEqual(e.coordinates[(3 * T + t) * e.components + k], e.coordinates[t * e.components + k], accuracy: 1e-6)
+                XCTAssertEqual(e.coordinates[(3 * T + t) * e.components + k], e.coordinates[t * e.components + k], accuracy: 1e-10)
             }
         }
         let targets = try problem.targets()
@@ -163,6 +190,19 @@ final class InPCATests: XCTestCase {
             let row = Array(targets.values[(t * 3)..<(t * 3 + 3)])
             XCTAssertEqual(e.labels[t], row.firstIndex(of: row.max()!))
         }
+        // Each model's own embedding: the full model's is the InPCA of its predictions alone, and
+        // the k = P reduction's coincides with it.
+        XCTAssertEqual(e.own.count, 5)
+        let C = 3
+        for t in 0..<T {
+            for k in 0..<e.components {
+                XCTAssertEqual(e.ownCoordinates[(3 * T + t) * e.components + k], e.ownCoordinates[t * e.components + k], accuracy: 1e-10)
+            }
+        }
+        let fullPredictions = try ReductionEmbedding.localPredictions(try ReductionTests.problem(), samples: T)
+        let alone = try IntensivePCA.embed(fullPredictions, points: T, factors: 1, outcomes: C, family: .categorical, components: e.components)
+        for (x, y) in zip(alone.eigenvalues.prefix(20), e.own[0].eigenvalues) { XCTAssertEqual(x, y, accuracy: 1e-13 * abs(alone.eigenvalues[0])) }
+        for (x, y) in zip(alone.coordinates, e.ownCoordinates.prefix(T * e.components)) { XCTAssertEqual(x, y, accuracy: 1e-12) }
         let top = e.residuals.max()!
         XCTAssertLessThan(top, 1e-12 * max(e.residualScale, 1e-300) * Double(e.points))
     }
@@ -190,8 +230,8 @@ final class InPCATests: XCTestCase {
         }
     }
 
-    /// mse: Gaussian predictions, InPCA = PCA of the outputs scaled by 1/√8; no labels.
-    func testRegressionIsScaledPCA() throws {
+    /// mse in `ModelReduction.run`: Gaussian predictions (a Euclidean embedding), no labels.
+    func testRegressionPredictions() throws {
         let problem = try ReductionTests.problem(.mse)
         let (result, _, _) = try ModelReduction.run(problem, initial: nil, settings: ReductionSettings(keep: .count(4), inpca: InPCASettings()))
         let e = try XCTUnwrap(result.inpca)
@@ -224,13 +264,13 @@ final class InPCATests: XCTestCase {
         XCTAssertEqual(models.count, 4)   // full, weights k = 1, 5 % of P, 100 %
         XCTAssertNotNil(inpca["eigenvalues"] as? [Any])
         let csv = try String(contentsOfFile: file("r.inpca.csv"), encoding: .utf8).split(separator: "\n")
-        XCTAssertEqual(csv.first, "model,k,fraction,variant,sample,label,inpca_1,inpca_2,inpca_3")
+        XCTAssertEqual(csv.first, "model,k,fraction,variant,sample,label,inpca_1,inpca_2,inpca_3,own_1,own_2,own_3")
         XCTAssertEqual(csv.count, 1 + 4 * 9)
         XCTAssertTrue(csv[1].hasPrefix("full,,,,0,"), String(csv[1]))
-        XCTAssertTrue(csv.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 9 })
+        XCTAssertTrue(csv.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 12 })
         let svg = try String(contentsOfFile: file("r.inpca.svg"), encoding: .utf8)
         XCTAssertTrue(svg.hasPrefix("<svg") && svg.contains("full model") && svg.contains("label 0"))
-        XCTAssertEqual(svg.components(separatedBy: "<circle").count - 1 - Set(csv.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false)[5] }).count, 4 * 9)
+        XCTAssertEqual(svg.components(separatedBy: "<circle").count - 1 - Set(csv.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false)[5] }).count, 2 * 4 * 9)
         for (arguments, word) in [(["--inpca-samples", "3"], "--inpca"), (["--inpca", "--inpca-samples", "0"], "--inpca-samples")] {
             let r = try WispExecutable.run(["reduce"] + model + arguments + ["--output", file("bad.json")])
             XCTAssertNotEqual(r.status, 0, "\(arguments)")

@@ -43,11 +43,25 @@ public struct ModelLevelEmbedding: Encodable, Sendable {
     }
 }
 
+/// One model's own InPCA of its S predictions (a panel of Cowlagi & Chaudhari's Fig. 3).
+public struct OwnEmbedding: Encodable, Sendable {
+    /// The leading eigenvalues (at most 20) by |λ|, signed, and their explained fractions.
+    public var eigenvalues: [Double]
+    public var explainedFractions: [Double]
+    public var negativeFraction: Double
+
+    private enum CodingKeys: String, CodingKey {
+        case eigenvalues, explainedFractions = "explained_fractions", negativeFraction = "negative_fraction"
+    }
+}
+
 /// The InPCA embedding of the predictions of the full and reduced models (Cowlagi & Chaudhari
 /// Fig. 3; ``IntensivePCA``): each point a (model, sample) pair, the distribution the model
-/// predicts for that sample, all N·S points in one embedding, so that the models share
-/// coordinates and a reduced model's picture can be laid on the full one's. Also the N models as
-/// points of their own (distances averaged over the samples, eq. (1) with m = S).
+/// predicts for that sample. Two views: all N·S points in **one** embedding, so that the models
+/// share coordinates and a reduced model's picture lies on the full one's (a collapsed model is
+/// seen collapsed); and each model's S points in an embedding **of its own**, as the paper's
+/// panels show them (the shape of a collapsed model's predictions, stretched to fill its axes).
+/// Also the N models as points (distances averaged over the samples, eq. (1) with m = S).
 public struct ReductionEmbedding: Encodable, Sendable {
     public var family: IntensivePCA.Family
     public var distance: String
@@ -67,6 +81,10 @@ public struct ReductionEmbedding: Encodable, Sendable {
     public var residuals: [Double]
     public var residualScale: Double
     public var modelLevel: ModelLevelEmbedding
+    /// Each model's own embedding of its S predictions, in model order.
+    public var own: [OwnEmbedding]
+    /// N·S × components, model-major: each model's own coordinates; in the CSV.
+    public var ownCoordinates: [Double]
     /// The files written (set by the command).
     public var csvFile: String?
     public var svgFile: String?
@@ -77,7 +95,7 @@ public struct ReductionEmbedding: Encodable, Sendable {
 
     private enum CodingKeys: String, CodingKey {
         case family, distance, method, samples, models, points, components, eigenvalues, explainedFractions = "explained_fractions",
-             negativeFraction = "negative_fraction", residuals, residualScale = "residual_scale", modelLevel = "model_level",
+             negativeFraction = "negative_fraction", residuals, residualScale = "residual_scale", modelLevel = "model_level", own,
              csvFile = "csv", svgFile = "svg"
     }
 
@@ -153,18 +171,33 @@ public struct ReductionEmbedding: Encodable, Sendable {
             let d = try IntensivePCA.distances(values, points: N, factors: S, outcomes: C, family: family)
             let perModel = try IntensivePCA.embed(distances: d, points: N, components: components)
             let q = perModel.components
-            let total = joint.eigenvalues.reduce(0) { $0 + abs($1) }
-            let negative = joint.eigenvalues.reduce(0) { $0 + ($1 < 0 ? -$1 : 0) }
+            func negativeShare(_ values: [Double]) -> Double {
+                let total = values.reduce(0) { $0 + abs($1) }
+                return total > 0 ? values.reduce(0) { $0 + ($1 < 0 ? -$1 : 0) } / total : 0
+            }
             let lead = min(20, joint.eigenvalues.count)
+            var own = [OwnEmbedding](), ownCoordinates = [Double]()
+            for m in 0..<N {
+                let e = try IntensivePCA.embed(Array(values[(m * S * C)..<((m + 1) * S * C)]), points: S, factors: 1, outcomes: C,
+                                               family: family, components: joint.components)
+                own.append(OwnEmbedding(eigenvalues: Array(e.eigenvalues.prefix(20)), explainedFractions: Array(e.explainedFractions.prefix(20)),
+                                        negativeFraction: negativeShare(e.eigenvalues)))
+                // Rows padded to the joint embedding's width (S can be below it).
+                for i in 0..<S {
+                    ownCoordinates += e.coordinates[(i * e.components)..<((i + 1) * e.components)]
+                    ownCoordinates += [Double](repeating: 0, count: joint.components - e.components)
+                }
+            }
             return ReductionEmbedding(
                 family: family, distance: distanceDescription(family),
-                method: "InPCA (Quinn et al. 2019): W = −½ Π D Π of the \(N * S) × \(N * S) squared distances, all eigenpairs by LAPACK dsyevd, ordered by |λ|, signs kept",
+                method: "InPCA (Quinn et al. 2019): W = −½ Π D Π of the \(N * S) × \(N * S) squared distances (and of each model's \(S) × \(S)), all eigenpairs by LAPACK dsyevd, ordered by |λ|, signs kept",
                 samples: S, models: models, points: N * S, components: joint.components,
                 eigenvalues: Array(joint.eigenvalues.prefix(lead)), explainedFractions: Array(joint.explainedFractions.prefix(lead)),
-                negativeFraction: total > 0 ? negative / total : 0, residuals: joint.residuals, residualScale: joint.scale,
+                negativeFraction: negativeShare(joint.eigenvalues), residuals: joint.residuals, residualScale: joint.scale,
                 modelLevel: ModelLevelEmbedding(eigenvalues: perModel.eigenvalues, explainedFractions: perModel.explainedFractions,
                                                 coordinates: (0..<N).map { Array(perModel.coordinates[($0 * q)..<(($0 + 1) * q)]) },
                                                 distanceFromFull: (0..<N).map { d[$0] }),
+                own: own, ownCoordinates: ownCoordinates,
                 csvFile: nil, svgFile: nil, coordinates: joint.coordinates, labels: labels)
         }
     }
