@@ -31,7 +31,7 @@ public enum InPCAFiles {
     public static func svg(_ e: ReductionEmbedding, title: String) -> String {
         let q = e.components, S = e.samples, N = e.models.count
         let cols = min(N, 3), rows = (N + cols - 1) / cols
-        let (pw, ph) = (360.0, 340.0), (left, right, top, bottom) = (55.0, 15.0, 35.0, 45.0)
+        let (pw, ph) = (370.0, 340.0), (left, right, top, bottom) = (72.0, 15.0, 35.0, 45.0)
         let sectionHeight = Double(rows) * ph + 30
         let (w, h) = (Double(cols) * pw, 2 * sectionHeight + 50)
         var s = """
