@@ -271,6 +271,18 @@ final class InPCATests: XCTestCase {
         let svg = try String(contentsOfFile: file("r.inpca.svg"), encoding: .utf8)
         XCTAssertTrue(svg.hasPrefix("<svg") && svg.contains("full model") && svg.contains("label 0"))
         XCTAssertEqual(svg.components(separatedBy: "<circle").count - 1 - Set(csv.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false)[5] }).count, 2 * 4 * 9)
+        // Refused before any work: a directory where the CSV goes, and an embedding that cannot fit
+        // (2 models × 2·10⁵ samples: 5·(4·10⁵)² doubles, 6.4 TB).
+        try FileManager.default.createDirectory(atPath: file("bad.inpca.csv"), withIntermediateDirectories: true)
+        let blocked = try WispExecutable.run(["reduce"] + model + ["--inpca", "--output", file("bad.json")])
+        XCTAssertNotEqual(blocked.status, 0)
+        XCTAssertTrue(blocked.stderr.hasPrefix("wisp: error: ") && blocked.stderr.contains("bad.inpca.csv"), blocked.stderr)
+        try FileManager.default.removeItem(atPath: file("bad.inpca.csv"))
+        let huge = try WispExecutable.run(["reduce", "--model", file("model.safetensors"), "--samples", "200000", "--loss", "cross-entropy",
+                                           "--quiet", "--keep", "1", "--inpca", "--output", file("bad.json")])
+        XCTAssertNotEqual(huge.status, 0)
+        XCTAssertEqual(huge.stderr.split(separator: "\n").count, 1, huge.stderr)
+        XCTAssertTrue(huge.stderr.hasPrefix("wisp: error: ") && huge.stderr.contains("--inpca-samples"), huge.stderr)
         for (arguments, word) in [(["--inpca-samples", "3"], "--inpca"), (["--inpca", "--inpca-samples", "0"], "--inpca-samples")] {
             let r = try WispExecutable.run(["reduce"] + model + arguments + ["--output", file("bad.json")])
             XCTAssertNotEqual(r.status, 0, "\(arguments)")
