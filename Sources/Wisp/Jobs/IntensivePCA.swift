@@ -4,7 +4,9 @@ import RealModule
 /// Intensive principal component analysis (InPCA; Quinn, Clement, De Bernardis, Niemack & Sethna,
 /// "Visualizing probabilistic models and data with Intensive Principal Component Analysis",
 /// PNAS 116 (2019) 13762), the embedding Cowlagi & Chaudhari use to compare a trained network's
-/// predictions with those of its reductions on the top FIM eigenvectors (their Fig. 3).
+/// predictions with those of its reductions on the top FIM eigenvectors (their Fig. 3; their text,
+/// "Model reduction", names the method and cites Quinn et al. but writes no formula: (1)–(2) below
+/// are Quinn et al.'s construction).
 ///
 /// n points, each a probability model: a product of m independent factors (one per sample) of a
 /// ``Family`` over C outcomes. Their squared distance is the intensive Bhattacharyya distance,
