@@ -16,7 +16,8 @@
 # datasets of Tests/Data (copies of ../shared/data; or $WISP_DATA): IDX digits with one-hot labels, pooled, scaled and
 # standardized (statistics summed over the ranks), the diabetes CSV with its target column, and
 # data-spectrum (dense: allreduce of XᵀX; Lanczos: the distributed operator), the layerwise
-# alignment (exact and Hutchinson), eigenvectors mapped from sample space, model reduction, the loss Hessian
+# alignment (exact and Hutchinson), eigenvectors mapped from sample space, model reduction (and the InPCA of its predictions,
+# gathered from the ranks' samples), the loss Hessian
 # and its residual part, KPM, and training (GD and SGD, momentum, Adam with a validation set, and SGD with the layerwise alignments at checkpoints).
 # The mean-subtraction density is compared on a linear grid: mean subtraction gives K an exact
 # null vector, whose Gauss node after a few steps is a small positive number known only to
@@ -159,6 +160,7 @@ jobs=(
   "align-hutchinson|1e-12|align --quiet --width 32 --samples 23 --outputs 2 --exact-limit 0 --probes 6"
   "align-tiny|1e-12|align --quiet --width 16 --samples 3 --outputs 2 --probes 4"
   "reduce|1e-12|reduce --quiet --model $work/model.safetensors --init $work/model-init.safetensors --activation tanh --sigma-b2 0.1 --samples 29 --loss cross-entropy --keep 5 --sweep 1,5,20 --save-reduced $work/reduced.safetensors"
+  "reduce-inpca|1e-12|reduce --quiet --model $work/model.safetensors --init $work/model-init.safetensors --activation tanh --sigma-b2 0.1 --samples 29 --loss cross-entropy --keep 5 --sweep 20 --inpca --inpca-samples 23"
   "top-exact|1e-12|top --quiet --width 32 --samples 23 --outputs 2 --k 4 --method exact --activation tanh --sigma-b2 0.2"
   "top-exact-ggn|1e-12|top --quiet --width 16 --samples 11 --outputs 3 --k 3 --matrix ggn --loss cross-entropy --method exact --activation softplus"
   "density-exact|1e-12|density --quiet --width 32 --samples 23 --outputs 2 --method exact"
@@ -209,11 +211,16 @@ work, jobs = sys.argv[1], [(j.split("|")[0], float(j.split("|")[1])) for j in sy
 # Fields that depend on the rank layout or the clock, not on the mathematics; residuals,
 # KPM's smallest bounding Ritz value (a null-space eigenvalue, 0 to ±ε‖A‖) and the additivity
 # gap of wisp train (a difference of moments that vanishes for k = 1) are rounding-level
-# numbers known only to absolute accuracy.
+# numbers known only to absolute accuracy; so is InPCA's negative_fraction where the embedded
+# distances are nearly Euclidean (a model whose predictions differ little between samples: the
+# negative eigenvalues are of higher order in the differences, 2.4e-7 of Σ|λ| for k = 5 in
+# reduce-inpca, and move by 1e-9 of themselves between rank counts; the eigenvalues themselves
+# are compared). reduce-inpca keeps k below the rank of G (T(C − 1) = 58): past it the kept
+# eigenvectors are an arbitrary basis of the null space, which rounding picks differently.
 skip = {"timings", "machine", "parallel", "created", "peak_memory_bytes", "memory", "arguments", "csv", "svg",
         "residuals", "residual_estimates", "residual", "ritz_min", "seconds", "measurement_seconds", "additivity_gap",
         "lambda_max_residual", "relative_residuals", "orthogonality", "worst_residual",
-        "exact_bytes_per_process", "available_bytes", "exact_seconds", "eigenvalues_file"}
+        "exact_bytes_per_process", "available_bytes", "exact_seconds", "eigenvalues_file", "negative_fraction"}
 def walk(a, b, path, worst):
     if isinstance(a, dict):
         for k in a:

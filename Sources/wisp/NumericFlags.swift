@@ -57,6 +57,7 @@ enum NumericFlags {
         "--tol": .real(positive: true), "--probes": .integer(min: 1), "--steps": .integer(min: 0),
         "--slq-steps": .integer(min: 1), "--grid-points": .integer(min: 2), "--broadening": .real(positive: true),
         "--exact-limit": .integer(min: 0), "--dense-limit": .integer(min: 0), "--checkpoint-every": .real(positive: false),
+        "--inpca-samples": .integer(min: 1),
         // KPM
         "--moments": .integer(min: 1), "--deflate": .integer(min: 0), "--bound-steps": .integer(min: 2),
         "--lower-bound": .anyReal, "--upper-bound": .anyReal,

@@ -8,7 +8,9 @@ struct Reduce: ParsableCommand {
         discussion: """
         The FIM is F = (1/T) Jᵀ J for --loss mse and the classification Fisher G = (1/T) Jᵀ H_ℓ J for cross-entropy. \
         Variants: weights, w ≈ Σ_(i≤k) ⟨w, e_i⟩ e_i (the paper's), and with --init, change, \
-        w ≈ w₀ + Σ_(i≤k) ⟨w − w₀, e_i⟩ e_i. Writes JSON, and with --sweep a CSV and an SVG of loss and accuracy against k.
+        w ≈ w₀ + Σ_(i≤k) ⟨w − w₀, e_i⟩ e_i. Writes JSON, and with --sweep a CSV and an SVG of loss and accuracy against k. \
+        With --inpca, the InPCA embedding (Quinn et al. 2019; Cowlagi & Chaudhari Fig. 3) of the full and every reduced \
+        model's predicted distributions, each (model, sample) a point: <output>.inpca.csv and an SVG scatter coloured by label.
         """)
 
     @OptionGroup var network: NetworkOptions
@@ -26,6 +28,10 @@ struct Reduce: ParsableCommand {
     var saveReduced: String?
     @Option(help: "Variant written by --save-reduced: weights or change (default: change with --init, else weights).")
     var variant: String?
+    @Flag(help: "Embed the predictions of the full and reduced models by InPCA (Bhattacharyya distances, double-centred, signed eigenvalues): <output>.inpca.csv and .inpca.svg. Costs one dense eigendecomposition of (models × samples)² points.")
+    var inpca = false
+    @Option(name: .customLong("inpca-samples"), help: "Embed only the first S samples (default: all T).")
+    var inpcaSamples: Int?
     @OptionGroup var out: OutputOptions
 
     func run() throws {
@@ -37,13 +43,15 @@ struct Reduce: ParsableCommand {
         let chosen = variant ?? (initial != nil ? "change" : "weights")
         guard chosen == "weights" || chosen == "change" else { throw ValidationError("--variant must be weights or change (got \(chosen))") }
         if chosen == "change", initial == nil { throw ValidationError("--variant change needs --init FILE (the initial model)") }
+        if inpcaSamples != nil, !inpca { throw ValidationError("--inpca-samples needs --inpca") }
         let path = out.output ?? "wisp-output/reduce.json"
         let start = DispatchTime.now().uptimeNanoseconds
-        let problem = try network.makeProblem(outputs: [path], siblings: sweepCounts.isEmpty ? [] : ["csv", "svg"], files: [saveReduced],
+        let problem = try network.makeProblem(outputs: [path], siblings: (sweepCounts.isEmpty ? [] : ["csv", "svg"]) + (inpca ? ["inpca.csv", "inpca.svg"] : []), files: [saveReduced],
                                               inputs: [initial])
         let init0 = try problem.communicator.agree { try initial.map { try ModelReduction.loadInitial($0, problem: problem) } }
         let tol = solverTolerance(self.tol, fallback: 1e-8, precision: problem.configuration.precision)
-        let settings = ReductionSettings(keep: keepCount, sweep: sweepCounts, denseLimit: denseLimit, tolerance: tol, seed: network.seed)
+        let settings = ReductionSettings(keep: keepCount, sweep: sweepCounts, denseLimit: denseLimit, tolerance: tol, seed: network.seed,
+                                         inpca: inpca ? InPCASettings(samples: inpcaSamples) : nil)
         var (result, basis, reducedParameters) = try ModelReduction.run(problem, initial: init0, settings: settings,
                                                                         reporter: Runtime.progress("reduce", quiet: out.quiet))
         if let file = saveReduced {
@@ -56,15 +64,24 @@ struct Reduce: ParsableCommand {
         }
         guard Runtime.isLead else { return }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        if result.inpca != nil, !OutputPath.isStandardOutput(path) {
+            (result.inpca!.csvFile, result.inpca!.svgFile) = InPCAFiles.paths(jsonPath: path)
+        }
         let timings = Timings(totalSeconds: seconds, operatorSeconds: basis.operatorSeconds, operatorApplications: basis.operatorApplications)
         try RunRecord(command: "reduce", problem: problem,
                       settings: ["keep": keepCount.description, "sweep": sweepCounts.map(\.description).joined(separator: ","),
-                                 "dense_limit": "\(denseLimit)", "tol": "\(tol)", "init": initial ?? "", "variant": chosen],
+                                 "dense_limit": "\(denseLimit)", "tol": "\(tol)", "init": initial ?? "", "variant": chosen, "inpca": "\(inpca)",
+                                 "inpca_samples": result.inpca.map { "\($0.samples)" } ?? ""],
                       timings: timings, result: result).write(to: path)
         var files = [path]
         if !result.sweep.isEmpty {
             let f = try ReductionFiles.write(result, jsonPath: path,
                                              title: "Model reduction on the top-k eigenvectors of \(result.matrix.rawValue), P = \(result.parameters), T = \(problem.totalSamples)")
+            files += [f.csv, f.svg].filter { !$0.isEmpty }
+        }
+        if let e = result.inpca {
+            let f = try InPCAFiles.write(e, jsonPath: path,
+                                         title: "InPCA of the predictions of the full and reduced models (\(e.models.count) models × \(e.samples) samples)")
             files += [f.csv, f.svg].filter { !$0.isEmpty }
         }
         func accuracy(_ a: Double?) -> String { a.map { String(format: ", accuracy %.4f", $0) } ?? "" }
@@ -78,6 +95,13 @@ struct Reduce: ParsableCommand {
                                                result.initialNormRatio ?? 0, result.changeNormRatio ?? 0)) }
         for m in result.reduced {
             say(String(format: "  k = %-6d %-8@ loss %.6g%@, ‖w_k − w‖/‖w‖ = %.3f", m.k, m.variant, m.loss, accuracy(m.accuracy), m.relativeDistance))
+        }
+        if let e = result.inpca {
+            say(String(format: "  InPCA      %d points; λ %@; negative share %.3f", e.points,
+                       zip(e.eigenvalues, e.explainedFractions).prefix(3).map { String(format: "%.4g (%.1f %%)", $0, 100 * $1) }.joined(separator: ", "),
+                       e.negativeFraction))
+            say("  distance   from the full model: " + zip(e.models, e.modelLevel.distanceFromFull).dropFirst()
+                .map { String(format: "%@ %.4g", $0.name, $1) }.joined(separator: ", "))
         }
         if let file = result.reducedModel { say("  reduced    \(chosen) variant written to \(file)") }
         say(Summary.timing(timings))

@@ -86,7 +86,11 @@ public struct ReductionSettings: Sendable {
     public var denseLimit: Int
     public var tolerance: Double
     public var seed: UInt64
-    public init(keep: KeepCount, sweep: [KeepCount] = [], denseLimit: Int = 4096, tolerance: Double = 1e-8, seed: UInt64 = 0) {
+    /// The InPCA embedding of the full and reduced models' predictions (``ReductionEmbedding``), if wanted.
+    public var inpca: InPCASettings?
+    public init(keep: KeepCount, sweep: [KeepCount] = [], denseLimit: Int = 4096, tolerance: Double = 1e-8, seed: UInt64 = 0,
+                inpca: InPCASettings? = nil) {
+        self.inpca = inpca
         self.keep = keep
         self.sweep = sweep
         self.denseLimit = denseLimit
@@ -118,11 +122,14 @@ public struct ReductionResult: Encodable, Sendable {
     public var savedVariant: String?
     public var reducedModel: String?
     public var operatorApplications: Int
+    /// The InPCA embedding of the full and every reduced model's predictions (`--inpca`).
+    public var inpca: ReductionEmbedding?
 
     private enum CodingKeys: String, CodingKey {
         case matrix, matrixDescription = "matrix_description", method, parameters, eigenvalues, worstResidual = "worst_residual",
              full, initial, initialNormRatio = "initial_norm_ratio", changeNormRatio = "change_norm_ratio", keep, reduced, sweep,
-             savedVariant = "saved_variant", reducedModel = "reduced_model", operatorApplications = "operator_applications"
+             savedVariant = "saved_variant", reducedModel = "reduced_model", operatorApplications = "operator_applications",
+             inpca
     }
 }
 
@@ -238,8 +245,22 @@ public enum ModelReduction {
         let ks = Array(Set(try settings.sweep.map { try $0.resolve(parameters: P) })).sorted()
         let kMax = max(keep, ks.last ?? 0)
         let matrix = fisherMatrix(for: problem.configuration.loss)
+        let variantCount = initial == nil ? 1 : 2
+        // The embedded models: the full one and each (k, variant) evaluated, once.
+        let embeddedKs = Array(Set(ks + [keep])).sorted()
+        let inpcaSamples = settings.inpca.map { min($0.samples ?? problem.totalSamples, problem.totalSamples) } ?? 0
+        if settings.inpca != nil {
+            try ReductionEmbedding.checkMemory(problem, models: 1 + embeddedKs.count * variantCount, samples: inpcaSamples)
+        }
+        var embedded = [EmbeddedModel](), predictions = [[Double]]()
+        func collect(_ model: EmbeddedModel) throws {
+            guard settings.inpca != nil, !embedded.contains(model) else { return }
+            embedded.append(model)
+            predictions.append(try ReductionEmbedding.localPredictions(problem, samples: inpcaSamples))
+        }
         let w = problem.parameters
         let full = try problem.loss()
+        try collect(EmbeddedModel(name: "full"))
         let basis = try eigenbasis(problem, matrix: matrix, count: kMax, denseLimit: settings.denseLimit, tolerance: settings.tolerance,
                                    seed: settings.seed, reporter: reporter)
         if basis.count < kMax {
@@ -263,6 +284,7 @@ public enum ModelReduction {
             let dd = projectedNorm2[name]!
             try problem.setParameters(theta)
             let e = try problem.loss()
+            try collect(EmbeddedModel(name: "\(name) k=\(k)", k: k, fraction: Double(k) / Double(P), variant: name))
             if k == keep { saved[name] = theta }
             return ReducedModel(k: k, fraction: Double(k) / Double(P), variant: name, loss: e.value, accuracy: e.accuracy,
                                 relativeDistance: Double.dot(n: P, x: diff, y: diff).squareRoot() / wNorm,
@@ -283,11 +305,21 @@ public enum ModelReduction {
             initialRatio = Double.dot(n: P, x: initial, y: initial).squareRoot() / wNorm
             changeRatio = projectedNorm2["change"]!.squareRoot() / wNorm
         }
-        let result = ReductionResult(
+        // Full model first, then ascending k, weights before change.
+        let order = embedded.indices.sorted { a, b in
+            let (x, y) = (embedded[a], embedded[b])
+            return (x.k ?? -1, x.variant == "change" ? 1 : 0) < (y.k ?? -1, y.variant == "change" ? 1 : 0)
+        }
+        let embedding = try settings.inpca.map {
+            try ReductionEmbedding.compute(problem, local: order.map { predictions[$0] }, models: order.map { embedded[$0] },
+                                           samples: inpcaSamples, components: $0.components)
+        }
+        var result = ReductionResult(
             matrix: matrix, matrixDescription: matrixDescription(problem.configuration.loss), method: basis.method, parameters: P,
             eigenvalues: basis.values, worstResidual: basis.worstResidual, full: ModelEvaluation(loss: full.value, accuracy: full.accuracy),
             initial: initialEvaluation, initialNormRatio: initialRatio, changeNormRatio: changeRatio, keep: keep, reduced: reduced,
             sweep: sweep, operatorApplications: basis.operatorApplications)
+        result.inpca = embedding
         return (result, basis, saved)
     }
 

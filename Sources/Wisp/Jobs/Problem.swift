@@ -318,6 +318,10 @@ public final class Problem {
         return communicator.allgather(box.rawOutputs(), counts: counts)
     }
 
+    /// The outputs f(x_t) the loss sees (after any output normalization) of this process's
+    /// samples, rows × C row-major.
+    public func localOutputs() -> [Double] { box.outputs() }
+
     /// The network in Float64 (for saving).
     public func network() -> Network<Double> { box.network64() }
 
