@@ -3,8 +3,12 @@ import sys
 
 import pytest
 
-# Run from a checkout without installing: the package is python/wisp.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+# The installed package (pip install ./python) when there is one; else, run from a checkout
+# without installing, the source tree's python/wisp.
+try:
+    import wisp  # noqa: F401
+except ImportError:
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 
 @pytest.fixture(scope="session")

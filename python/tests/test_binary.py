@@ -16,7 +16,7 @@ def test_top_returns_the_json_record_as_arrays(wisp_binary):
     # The arrays are the record's numbers exactly (the JSON holds shortest round-trip doubles).
     assert r["eigenvalues"].tolist() == r.record["eigenvalues"]
     assert r["residuals"].tolist() == r.record["residuals"]
-    assert r.record["command"] == "top" and r["method"] == "lanczos"
+    assert r.record["command"] == "top" and "Lanczos" in r["method"]
     # ... and the same as the CLI writes to stdout with --output - for the same flags.
     cli = subprocess.run([wisp_binary, "top", "--width", "16", "--samples", "8", "--k", "3", "--seed", "1",
                           "--method", "lanczos", "--output", "-", "--quiet"], capture_output=True, text=True, check=True)
@@ -97,11 +97,12 @@ def test_layer_model_from_numpy_matches_the_dense_reference(wisp_binary):
     r = wisp.top(wisp=wisp_binary, architecture=architecture, model=p, inputs=X, k=1, tol=1e-12)
     assert r.record["configuration"]["weights"] is not None
     # Lanczos to a 1e-12 relative residual: the eigenvalue is good to far below that; the F64
-    # file holds the arrays exactly. 1e-11 leaves room for the rounding of the passes (~1e-15).
-    assert r["eigenvalues"][0] == pytest.approx(expected, rel=1e-11)
+    # file holds the arrays exactly. A 1e-12 relative residual bounds |θ − λ| ≤ 1e-12 λ (symmetric
+    # matrix); 2e-12 adds room for the rounding of the passes and of the reference (~1e-15, measured 8e-16).
+    assert r["eigenvalues"][0] == pytest.approx(expected, rel=2e-12)
     # The same arrays as an MLP state dict (nn.Linear names), activation given as a flag.
     m = wisp.top(wisp=wisp_binary, model=p, activation="tanh", inputs=X, k=1, tol=1e-12)
-    assert m["eigenvalues"][0] == pytest.approx(expected, rel=1e-11)
+    assert m["eigenvalues"][0] == pytest.approx(expected, rel=2e-12)
 
 
 def test_bad_flag_raises_wisp_error_with_the_message(wisp_binary):

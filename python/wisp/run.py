@@ -43,10 +43,17 @@ class Result(dict):
     """A run's JSON record as a dict, every list of numbers a numpy array (eigenvalues,
     residuals, grid, density, …); ``.record`` is the record exactly as parsed, ``.stderr`` the
     run's summary, and for an exact density ``result["all_eigenvalues"]`` holds every eigenvalue
-    from the ``.eigenvalues.csv`` file beside the JSON."""
+    from the ``.eigenvalues.csv`` file beside the JSON. The layer networks' records
+    (``--architecture``) hold their numbers under ``result``; those fields are also at the top
+    level, so ``r["eigenvalues"]`` reads the same for an MLP and a layer network."""
 
     def __init__(self, record, stderr=""):
-        super().__init__({k: _arrays(v) for k, v in record.items()})
+        fields = {k: _arrays(v) for k, v in record.items()}
+        nested = record.get("result")
+        if isinstance(nested, dict):
+            for k, v in nested.items():
+                fields.setdefault(k, _arrays(v))
+        super().__init__(fields)
         self.record = record
         self.stderr = stderr
 
@@ -55,6 +62,8 @@ def _arrays(v):
     if isinstance(v, dict):
         return {k: _arrays(x) for k, x in v.items()}
     if isinstance(v, list):
+        if v and all(isinstance(x, bool) for x in v):
+            return np.asarray(v, dtype=bool)
         if v and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
             return np.asarray(v, dtype=np.float64 if any(isinstance(x, float) for x in v) else np.int64)
         return [_arrays(x) for x in v]
