@@ -125,3 +125,58 @@ def test_two_ranks_equal_one(wisp_binary):
     assert two.record["machine"]["ranks"] == 2 and one.record["machine"]["ranks"] == 1
     # The sharded sums reassociate: agreement to 1e-12 relative, as cluster/compare-ranks.sh asks.
     np.testing.assert_allclose(two["eigenvalues"], one["eigenvalues"], rtol=1e-12)
+
+
+FAKE_TORCH_NN = '''
+import numpy as np
+class Tensor:
+    def __init__(self, a): self.a = np.asarray(a, dtype=np.float64)
+    def detach(self): return self
+    def cpu(self): return self
+    def double(self): return self
+    def numpy(self): return self.a
+class Module:
+    pass
+class Sequential(Module):
+    def __init__(self, *m): self.m = list(m)
+    def __iter__(self): return iter(self.m)
+    def state_dict(self):
+        out = {}
+        for i, m in enumerate(self.m):
+            for name in ("weight", "bias"):
+                if getattr(m, name, None) is not None:
+                    out[f"{i}.{name}"] = Tensor(getattr(m, name))
+        return out
+class Linear(Module):
+    def __init__(self, weight, bias):
+        self.weight, self.bias = weight, bias
+        self.out_features, self.in_features = weight.shape
+class Tanh(Module):
+    pass
+class Conv2d(Module): pass
+class AvgPool2d(Module): pass
+class MaxPool2d(Module): pass
+class Flatten(Module): pass
+class LeakyReLU(Module): pass
+class Softplus(Module): pass
+class ReLU(Module): pass
+class Sigmoid(Module): pass
+class Identity(Module): pass
+'''
+
+
+def test_torch_sequential_without_torch(wisp_binary, tmp_path, monkeypatch):
+    """model= an nn.Sequential, through a stand-in torch.nn with PyTorch's attributes (torch is not
+    installed here): translated, written and loaded, it gives the dense reference's λ_max."""
+    (tmp_path / "torch").mkdir()
+    (tmp_path / "torch" / "__init__.py").write_text("")
+    (tmp_path / "torch" / "nn.py").write_text(FAKE_TORCH_NN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import torch.nn as nn
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((7, 4))
+    p = two_layer(rng)
+    model = nn.Sequential(nn.Linear(p["0.weight"], p["0.bias"]), nn.Tanh(), nn.Linear(p["2.weight"], p["2.bias"]))
+    r = wisp.top(wisp=wisp_binary, model=model, input_shape=[4], inputs=X, k=1, tol=1e-12)
+    assert r.record["architecture"]["layers"][1]["kind"] == "tanh"
+    assert r["eigenvalues"][0] == pytest.approx(reference_lambda_max(p, X), rel=2e-12)  # as above
