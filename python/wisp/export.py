@@ -114,9 +114,10 @@ def export(layers, input_shape, arrays, path, dtype="F32"):
     if extra:
         raise ValueError(f"array {extra[0]!r} belongs to no layer (the layers declare {', '.join(declared)})")
     text = json.dumps(architecture)
-    with open(path + ".json", "w") as f:
-        f.write(text + "\n")
     write_safetensors(path + ".safetensors", {n: arrays[n] for n in declared}, {ARCHITECTURE_KEY: text}, dtype)
+    with open(path + ".json.tmp", "w") as f:
+        f.write(text + "\n")
+    os.replace(path + ".json.tmp", path + ".json")
     return architecture
 
 
