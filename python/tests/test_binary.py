@@ -117,6 +117,15 @@ def test_bad_flag_raises_wisp_error_with_the_message(wisp_binary):
         wisp.run("top", wisp=wisp_binary, no_such_flag=1)
 
 
+def test_unconverged_top_raises_with_its_record(wisp_binary):
+    """`top` writes its record and exits non-zero when a pair misses --tol: the error carries both."""
+    with pytest.raises(wisp.WispError, match="did not reach --tol") as caught:
+        wisp.top(wisp=wisp_binary, width=16, samples=8, k=3, seed=1, method="lanczos", max_applications=3)
+    assert caught.value.returncode != 0
+    assert caught.value.record is not None and caught.value.record["converged"] == [False] * 3
+    assert len(caught.value.record["residuals"]) == 3
+
+
 @pytest.mark.skipif(shutil.which("mpirun") is None, reason="mpirun is not installed (Debian: openmpi-bin)")
 def test_two_ranks_equal_one(wisp_binary):
     common = dict(wisp=wisp_binary, width=16, samples=12, outputs=2, seed=3, k=2, method="lanczos")
