@@ -159,6 +159,7 @@ def run(command, *, wisp=None, ranks=None, mpirun=None, mpirun_args=None, inputs
     directory. ``wisp``: the binary (default ``$WISP``, then PATH).
     """
     binary = find_binary(wisp)
+    flags.pop("quiet", None)  # always passed: progress lines would only fill stderr
     with tempfile.TemporaryDirectory(prefix="wisp-") as tmp:
         args = [binary] + command.split() if isinstance(command, str) else [binary] + list(command)
         for name, value, integer in (("inputs", inputs, False), ("targets", targets, False), ("labels", labels, True)):

@@ -37,9 +37,10 @@ Two ways in, numpy only (torch is optional):
 
     or from the command line, with the arrays in an .npz file keyed by state-dict name::
 
-        python3 -m wisp.export ARCH.json WEIGHTS.npz OUT [--dtype F32|F64]
+        wisp-export ARCH.json WEIGHTS.npz OUT [--dtype F32|F64]
 
-    (``python3 python/wisp_export.py`` is the same command, without installing the package).
+    (installed by ``pip install ./python``; ``python3 python/wisp_export.py`` is the same
+    command without installing the package).
 
 The names the specs declare must be exactly the arrays' names (a missing or extra array is an
 error naming it); Wisp checks every shape again when it loads the file.
@@ -114,9 +115,10 @@ def export(layers, input_shape, arrays, path, dtype="F32"):
     if extra:
         raise ValueError(f"array {extra[0]!r} belongs to no layer (the layers declare {', '.join(declared)})")
     text = json.dumps(architecture)
-    with open(path + ".json", "w") as f:
-        f.write(text + "\n")
     write_safetensors(path + ".safetensors", {n: arrays[n] for n in declared}, {ARCHITECTURE_KEY: text}, dtype)
+    with open(path + ".json.tmp", "w") as f:
+        f.write(text + "\n")
+    os.replace(path + ".json.tmp", path + ".json")
     return architecture
 
 
@@ -197,6 +199,11 @@ def main(argv):
         print(f"wisp_export: error: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+def console_main():
+    """The ``wisp-export`` command (pyproject.toml's ``[project.scripts]``)."""
+    sys.exit(main(sys.argv[1:]))
 
 
 if __name__ == "__main__":
