@@ -14,6 +14,7 @@
 # `test` checks what a site would get wrong (issue 14):
 #   - both templates run under `sbatch` with `srun --mpi=pmix` launching 2 ranks, and the JSON says 2 ranks;
 #   - the result equals a 1-process run of the same command (the rank-count comparison, through Slurm);
+#   - the scaling template runs its ranks × threads grid (strong and weak) and writes its summary and plot;
 #   - `srun --mpi=none` (each task an MPI singleton) is refused by Wisp with one line, non-zero exit.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -139,6 +140,14 @@ def check(slurm, single, key):
 check("top-slurm.json", "top-1.json", lambda r: r["eigenvalues"])
 check("density/density.json", "density-1.json", lambda r: [m["estimate"] for m in r["moments"]] + r["density"])
 PY
+    say "sbatch cluster/slurm-scaling.sbatch (ranks × threads grid, strong and weak, summary and plot)"
+    sbatch_wait scaling "$root/cluster/slurm-scaling.sbatch" WISP="$wisp" WIDTH=32 SAMPLES=16 OUT="$jobs/results/scaling" \
+        SUMMARY="$root/cluster/scaling-summary.py" > /dev/null
+    local rows
+    rows=$(grep -c -E '^\| (strong|weak) \|' "$jobs/results/scaling/summary.md" || true)
+    [[ "$rows" == 4 && -s "$jobs/results/scaling/scaling.svg" ]] \
+        || fail "the scaling job wrote $rows of 4 summary rows (strong and weak × 1, 2 ranks), see $jobs/results/scaling"
+    say "scaling: 4 points, summary.md and scaling.svg written"
     say "srun --mpi=none -n 2 (each task an MPI singleton) must be refused"
     local log="$jobs/singleton.err"
     if srun --mpi=none -N 1 -n 2 -c 1 "$wisp" top --width 16 --samples 8 --k 1 --quiet --output "$jobs/results/singleton.json" > /dev/null 2> "$log"; then
