@@ -2,8 +2,8 @@ import Foundation
 
 /// `wisp top` and `wisp density` on a network given as layers (``LayerProblem``): thick-restart
 /// Lanczos or stochastic Lanczos quadrature on the matrix-free F = (1/T) JᵀJ or
-/// K = (1/T) J Jᵀ (mse), and their JSON record (``LayerRunRecord``). The exact sample-space
-/// path and the loss matrices are MLP-only for now.
+/// K = (1/T) J Jᵀ (mse), or the loss matrices G, H = G + S and S (``LayerProblem`` made with a
+/// loss), and their JSON record (``LayerRunRecord``). The exact sample-space path is MLP-only for now.
 public enum LayerSpectrumJob {
     /// The extreme eigenpairs of `matrix` by Lanczos.
     public static func top(_ problem: LayerProblem, matrix: CurvatureMatrix, settings: LanczosSettings,
@@ -57,6 +57,7 @@ public enum LayerSpectrumJob {
                                    nullSpaceFraction: max(1 - s, 0), density: density, moments: moments, largestNode: nodes.max() ?? 0,
                                    operatorApplications: slq.operatorApplications, resumedProbes: 0)
         result.method = "stochastic Lanczos quadrature (Rademacher probes, Gauss nodes, Gaussian broadening) on the matrix-free layer passes"
+        result.densityOf = ["ggn": "G", "hessian": "H", "residual": "S"][matrix.rawValue] ?? "F"
         let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         return (result, Timings(totalSeconds: total, operatorSeconds: op.seconds, operatorApplications: op.applications,
                                 communicationSeconds: (problem.communicator.statistics - communicationBefore).seconds))
@@ -118,7 +119,9 @@ public struct LayerRunRecord<Result: Encodable>: Encodable {
         var outputs: Int
         var parameter_names: [String]
         var weights: String
-        var loss = "mse"
+        /// The loss of ggn, hessian and residual (mse: F and K).
+        var loss: Loss
+        var targets: LayerTargetSource?
     }
 
     private struct Parallel: Encodable {
@@ -146,7 +149,8 @@ public struct LayerRunRecord<Result: Encodable>: Encodable {
         try c.encode(Configuration(input_shape: problem.architecture.input.dimensions, samples: problem.totalSamples, data: problem.inputSource,
                                    seed: problem.seed, precision: problem.precision.rawValue, parameters: problem.parameterCount,
                                    outputs: problem.outputCount, parameter_names: problem.parameterNames,
-                                   weights: problem.weightSource.description), forKey: .configuration)
+                                   weights: problem.weightSource.description, loss: problem.loss ?? .mse, targets: problem.targetSource),
+                     forKey: .configuration)
         try c.encode(problem.parameterCount, forKey: .parameters)
         try c.encode(problem.totalSamples, forKey: .samples)
         let comm = problem.communicator
