@@ -9,7 +9,8 @@
 # K·u with forward-Gram layers, gathered signals, and gradient-block layers, allreduced, in both precisions),
 # the SLQ and KPM densities, exact and Hutchinson moments, inputs read per rank from a .npy file, a model
 # from a .safetensors file (also one whose layers differ in having a bias), ranks with zero samples (T < ranks) and uneven blocks, and the
-# layer networks from an --architecture description (top in both spaces, SLQ, float32; on the .npy inputs reshaped
+# layer networks from an --architecture description (top in both spaces, SLQ, float32; G, H and S of a loss with
+# labels or teacher targets, with BatchNorm too; on the .npy inputs reshaped
 # to images with weights from a --save-model file loaded by --model alone; on the digits; and the exact
 # sample-space path: K's rows formed per rank from the layer factors, top and the full spectrum), the
 # normalization layers whose batch statistics are sums over every rank's samples, and the real
@@ -73,6 +74,14 @@ cat > "$work/digits-cnn.json" <<'JSON'
 {"input": [1, 8, 8],
  "layers": [{"kind": "Conv2d", "in_channels": 1, "out_channels": 3, "kernel_size": 3, "padding": 1}, {"kind": "ReLU"},
             {"kind": "MaxPool2d", "kernel_size": 2}, {"kind": "Flatten"}, {"kind": "Linear", "in_features": 48, "out_features": 3}]}
+JSON
+# Labels of the CNN's 2 classes for its loss matrices, and a CNN with BatchNorm (batch statistics
+# summed over ranks) for them with teacher targets.
+printf '%s\n' 0 1 1 0 1 0 0 1 1 1 0 0 1 > "$work/cnn-labels.csv"
+cat > "$work/cnn-bn.json" <<'JSON'
+{"input": [2, 8, 8],
+ "layers": [{"kind": "Conv2d", "in_channels": 2, "out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1}, {"kind": "BatchNorm2d", "num_features": 3},
+            {"kind": "ReLU"}, {"kind": "Flatten"}, {"kind": "Linear", "in_features": 48, "out_features": 2}]}
 JSON
 # A PyTorch-style state dict (no metadata) whose middle layer has no bias (Linear(bias=False)).
 python3 - "$work/mixed-bias.safetensors" <<'PY'
@@ -173,6 +182,10 @@ jobs=(
   "layers-top-ntk|1e-12|top --quiet --architecture $work/cnn.json --samples 13 --k 3 --matrix ntk --seed 5 --method lanczos"
   "layers-density|1e-12|density --quiet --architecture $work/cnn.json --samples 13 --probes 3 --steps 10 --method slq"
   "layers-float32|1e-5|top --quiet --architecture $work/cnn.json --samples 13 --k 2 --precision float32 --method lanczos"
+  "layers-ggn|1e-12|top --quiet --architecture $work/cnn.json --samples 13 --k 3 --matrix ggn --loss cross-entropy --labels $work/cnn-labels.csv"
+  "layers-hessian|1e-12|top --quiet --architecture $work/cnn.json --samples 13 --k 3 --matrix hessian --which largest-magnitude --loss cross-entropy --labels $work/cnn-labels.csv"
+  "layers-residual-bn|1e-12|top --quiet --architecture $work/cnn-bn.json --samples 13 --k 2 --matrix residual --which largest-magnitude --loss bce"
+  "layers-hessian-density|1e-12|density --quiet --architecture $work/cnn-bn.json --samples 13 --probes 3 --steps 10 --matrix hessian --grid linear"
   "layers-files|1e-12|top --quiet --model $work/layers.safetensors --inputs $work/inputs.npy --standardize --k 3 --method lanczos"
   "layers-top-exact|1e-12|top --quiet --architecture $work/cnn.json --samples 13 --k 4 --method exact --seed 5"
   "layers-density-exact|1e-12|density --quiet --architecture $work/cnn.json --samples 13 --method exact"

@@ -8,14 +8,15 @@ extension NetworkOptions {
     /// Reads and checks the description (`--architecture`, or the one `--model` records) and
     /// the model's θ, after checking every output path (rank 0), then the inputs (collective:
     /// each process its rows), and builds this process's part of the problem; all processes
-    /// agree on success at each step. Saves the network if asked (rank 0).
-    func makeLayerProblem(outputs: [String?], siblings: [String] = []) throws -> LayerProblem {
+    /// agree on success at each step. Saves the network if asked (rank 0). `matrix`'s loss
+    /// matrices get `--loss` and the targets (the file's, else a teacher network's).
+    func makeLayerProblem(outputs: [String?], siblings: [String] = [], matrix: CurvatureMatrix = .fisher) throws -> LayerProblem {
         let communicator = Runtime.communicator
         if outputs.contains(where: { $0.map(OutputPath.isStandardOutput) ?? false }) { Runtime.summaryToStandardError = true }
         let c = dataConfiguration
         let (description, weights) = try communicator.agree { () throws -> (LayerArchitecture, LayerWeightSource) in
             if Runtime.isLead {
-                try OutputOptions.check(outputs: outputs, siblings: siblings, files: [saveModel], inputs: [architecture, model, c.inputsPath])
+                try OutputOptions.check(outputs: outputs, siblings: siblings, files: [saveModel], inputs: [architecture, model, c.inputsPath, c.targetsPath, c.labelsPath])
             }
             let given = try architecture.map { try LayerArchitecture.read(path: $0) }
             guard let model else { return (given!, .initial) }
@@ -24,7 +25,8 @@ extension NetworkOptions {
         }
         let inputs = try LayerProblem.loadInputs(c, architecture: description, communicator: communicator)
         let problem = try communicator.agree {
-            try LayerProblem(architecture: description, inputs: inputs, weights: weights, seed: seed, precision: precision, communicator: communicator)
+            try LayerProblem(architecture: description, inputs: inputs, weights: weights, seed: seed, precision: precision, communicator: communicator,
+                             loss: matrix.needsLoss ? loss : nil)
         }
         if Runtime.isLead, let path = saveModel {
             try LayerModelFile.save(problem.parameters(), architecture: description, to: path, dtype: saveDtype)
@@ -44,8 +46,14 @@ enum LayerSummary {
           network    layers from \(file): input \(p.architecture.input), \(describe(p.architecture.layers)), C=\(p.outputCount)
           data       T=\(p.totalSamples), \(p.inputSource.description(input: p.architecture.input)), seed \(p.seed), \(p.precision.rawValue)
           weights    \(weights(p.weightSource))
-          P          \(p.parameterCount) parameters (TC = \(p.sampleSpaceDimension))
+          P          \(p.parameterCount) parameters (TC = \(p.sampleSpaceDimension))\(lossLine(p))
         """
+    }
+
+    /// The loss and where its targets came from, for the loss matrices (empty otherwise).
+    static func lossLine(_ p: LayerProblem) -> String {
+        guard let loss = p.loss else { return "" }
+        return "\n  loss       \(loss.rawValue), targets from \(p.targetSource?.description ?? "nowhere")"
     }
 
     static func weights(_ source: LayerWeightSource) -> String {
@@ -69,13 +77,10 @@ enum LayerSummary {
 
 extension Top {
     func runLayers() throws {
-        guard matrix == .fisher || matrix == .ntk else {
-            throw ValidationError("--matrix \(matrix.rawValue) is not available with --architecture yet: use fisher or ntk")
-        }
         guard saveEigenvectors == nil else { throw ValidationError("--save-eigenvectors is not available with --architecture yet") }
         guard checkpointing.checkpoint == nil else { throw ValidationError("--checkpoint is not available with --architecture yet") }
         let file = network.layerFile
-        let problem = try network.makeLayerProblem(outputs: [out.output])
+        let problem = try network.makeLayerProblem(outputs: [out.output], matrix: matrix)
         let tol = solverTolerance(self.tol, fallback: 1e-8, precision: problem.precision)
         let settings = LanczosSettings(count: k, which: which, tolerance: tol, basisSize: basis, maxApplications: maxApplications, seed: network.seed)
         let n = problem.sampleSpaceDimension
@@ -93,8 +98,8 @@ extension Top {
         if Runtime.isLead {
             if let path = out.output {
                 try LayerRunRecord(command: "top", arguments: Array(CommandLine.arguments.dropFirst()), problem: problem,
-                                   settings: ["matrix": matrix.rawValue, "k": "\(k)", "which": which.rawValue, "tol": "\(tol)",
-                                              "basis": "\(result.basisSize)", "method": method.rawValue],
+                                   settings: ["matrix": matrix.rawValue, "loss": (problem.loss ?? .mse).rawValue, "k": "\(k)", "which": which.rawValue,
+                                              "tol": "\(tol)", "basis": "\(result.basisSize)", "method": method.rawValue],
                                    timings: timings, result: result).write(to: path)
             }
             say(LayerSummary.header(problem, file: file))
@@ -115,9 +120,6 @@ extension Top {
 
 extension Density {
     func runLayers() throws {
-        guard matrix == .fisher || matrix == .ntk else {
-            throw ValidationError("--matrix \(matrix.rawValue) is not available with --architecture yet: use fisher or ntk")
-        }
         guard method != .kpm else {
             throw ValidationError("--method kpm is not available with --architecture yet: use --method exact, slq or auto")
         }
@@ -126,13 +128,14 @@ extension Density {
         guard checkpointing.checkpoint == nil else { throw ValidationError("--checkpoint is not available with --architecture yet") }
         let file = network.layerFile
         let path = out.output ?? "wisp-output/density.json"
-        let problem = try network.makeLayerProblem(outputs: [path], siblings: ["csv", "svg", "eigenvalues.csv"])
+        let problem = try network.makeLayerProblem(outputs: [path], siblings: ["csv", "svg", "eigenvalues.csv"], matrix: matrix)
         let solver = try eigen.solver(dimension: problem.sampleSpaceDimension)
         let choice = try MethodChoice.choose(problem, matrix: matrix, requested: method.rawValue, iterative: "slq",
                                              iterativeApplications: probes * steps, selection: .all, vectors: false, solver: solver)
         let grid = DensitySettings(scale: self.grid, points: gridPoints, broadening: broadening)
         let reporter = Runtime.progress("density", quiet: out.quiet)
-        var settings = ["matrix": matrix.rawValue, "method": method.rawValue, "grid": self.grid.rawValue, "grid_points": "\(gridPoints)"]
+        var settings = ["matrix": matrix.rawValue, "loss": (problem.loss ?? .mse).rawValue, "method": method.rawValue,
+                        "grid": self.grid.rawValue, "grid_points": "\(gridPoints)"]
         var (result, timings) = choice.isExact
             ? try DensityJob.runExact(problem, matrix: matrix, grid: grid, solver: solver, reporter: reporter)
             : try LayerSpectrumJob.density(problem, matrix: matrix, settings: SLQSettings(probes: probes, steps: steps, seed: network.seed),
@@ -143,7 +146,7 @@ extension Density {
         }
         result.methodChoice = choice
         guard Runtime.isLead else { return }
-        let title = "spectral density of F (\(matrix.rawValue)): layers from \((file as NSString).lastPathComponent), P=\(problem.parameterCount), T=\(problem.totalSamples), \(result.methodCaption)"
+        let title = "spectral density of \(result.densityOf) (\(matrix.rawValue)): layers from \((file as NSString).lastPathComponent), P=\(problem.parameterCount), T=\(problem.totalSamples), \(result.methodCaption)"
         result = try DensityOutput.writeFiles(result, jsonPath: path, title: title)
         try LayerRunRecord(command: "density", arguments: Array(CommandLine.arguments.dropFirst()), problem: problem, settings: settings,
                            timings: timings, result: result).write(to: path)

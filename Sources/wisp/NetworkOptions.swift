@@ -49,18 +49,16 @@ struct NetworkOptions: ParsableArguments {
             }
         }
         if architecture != nil || isLayerModel {
-            // The data flags apply (the inputs are reshaped to the description's input shape);
-            // what shapes an MLP, and the targets (the mse F and K do not use them), do not.
+            // The data flags apply (the inputs are reshaped to the description's input shape;
+            // the targets and --loss serve ggn, hessian and residual); what shapes an MLP does not.
             let given: [(String, Bool)] = [
                 ("--depth", depth != nil), ("--width", width != nil), ("--input-dim", inputDim != nil), ("--outputs", outputs != nil),
                 ("--activation", activation != nil), ("--sigma-w2", sigmaW2 != nil), ("--sigma-b2", sigmaB2 != nil), ("--no-bias", noBias),
                 ("--parametrization", parametrization != nil), ("--beta", beta != nil), ("--normalization", normalization != nil),
-                ("--loss", loss != .mse), ("--targets", data.targets != nil), ("--labels", data.labels != nil),
-                ("--target-column", !data.targetColumn.isEmpty), ("--classes", data.classes != nil),
             ]
             let source = architecture != nil ? "--architecture" : "--model \(model!) (a network given as layers)"
             for (flag, isGiven) in given where isGiven {
-                throw ValidationError("\(flag) cannot be combined with \(source): the description fixes the layers, and layer networks measure the mse Fisher and NTK, which use no targets, for now")
+                throw ValidationError("\(flag) cannot be combined with \(source): the description fixes the layers")
             }
             return
         }

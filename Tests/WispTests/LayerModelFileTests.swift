@@ -179,8 +179,8 @@ final class LayerModelFileTests: XCTestCase {
             XCTAssertEqual(bad.stderr, "wisp: error: \(file): the inputs have shape \(shape) but the architecture's input is [2, 6, 6] (72 values)\n")
             XCTAssertFalse(FileManager.default.fileExists(atPath: path("bad.json")))
         }
-        // Flags that shape an MLP or give targets still do not apply.
-        for flags in [["--labels", "x.npy"], ["--depth", "2"], ["--loss", "cross-entropy"]] {
+        // Flags that shape an MLP still do not apply (targets and --loss do: LayerLossCLITests).
+        for flags in [["--depth", "2"], ["--outputs", "3"]] {
             let bad = try WispExecutable.run(["top", "--architecture", "cnn.json", "--inputs", "x.npy"] + flags, in: dir)
             XCTAssertNotEqual(bad.status, 0)
             XCTAssertTrue(bad.stderr.hasPrefix("wisp: error: \(flags[0]) cannot be combined with --architecture"), bad.stderr)

@@ -47,7 +47,7 @@ extension LayerProblem: ExactSampleSpaceProblem {
     public func exactUnsupportedReason(_ matrix: CurvatureMatrix) -> String? {
         switch matrix {
         case .fisher, .ntk: return exactKernel.reason
-        case .ggn, .hessian, .residual: return "--matrix \(matrix.rawValue) is not available for layer networks yet (use fisher or ntk)"
+        case .ggn, .hessian, .residual: return "the exact path on layer networks forms K for fisher and ntk only; --matrix \(matrix.rawValue) runs matrix-free (--method lanczos or slq)"
         }
     }
 

@@ -2,14 +2,18 @@ import Foundation
 
 /// The inputs of a network given as layers: this process's block of the T samples, each a
 /// flat row of the architecture's input size (an image sample [channels, height, width] in
-/// PyTorch's NCHW order, channel-major, then row, then column), and where they came from.
+/// PyTorch's NCHW order, channel-major, then row, then column), where they came from, and
+/// their targets when a file gives them (rows of the same block).
 public struct LayerInputs: Sendable {
     public var dataset: Dataset
     public var source: LayerInputSource
+    /// From `--targets`, `--labels` or the inputs CSV's `--target-column`; nil: none given.
+    public var targets: Targets?
 
-    public init(dataset: Dataset, source: LayerInputSource) {
+    public init(dataset: Dataset, source: LayerInputSource, targets: Targets? = nil) {
         self.dataset = dataset
         self.source = source
+        self.targets = targets
     }
 }
 
@@ -64,7 +68,8 @@ extension LayerProblem {
     /// Collective. Refused, with one line naming both shapes, before the collective
     /// preprocessing: a file whose samples hold another number of values than the input shape,
     /// or images h × w that are not the input's [1, h, w] (or [c, h', w'] with c × h'·w' = h × w,
-    /// channels as rows). Targets and labels are not read (the mse F and K do not use them).
+    /// channels as rows). Targets or one-hot labels are read like the MLP path's (each process
+    /// its rows); their width is checked against the network's outputs by ``LayerProblem``.
     public static func loadInputs(_ c: ProblemConfiguration, architecture: LayerArchitecture,
                                   communicator: any Communicator) throws -> LayerInputs {
         let input = architecture.input
@@ -92,6 +97,6 @@ extension LayerProblem {
         let source = c.inputsPath == nil && c.pool == 1 && !c.scalePixels && !c.standardize ? LayerInputSource.gaussian
             : LayerInputSource(path: c.inputsPath, format: loaded.inputFormat, fileShape: shape, pool: c.pool, scalePixels: c.scalePixels,
                                standardize: c.standardize, preprocessing: loaded.preprocessing)
-        return LayerInputs(dataset: loaded.dataset, source: source)
+        return LayerInputs(dataset: loaded.dataset, source: source, targets: loaded.targets)
     }
 }

@@ -7,6 +7,18 @@
 /// file (``loadInputs(_:architecture:communicator:)``: every format the MLP path reads, each
 /// process reading only its rows, reshaped to the architecture's input shape).
 ///
+/// With a ``Loss`` it also gives the matrices of the loss L(θ) = (1/T) Σ_t ℓ(f(x_t), y_t):
+/// G = (1/T) Jᵀ H_ℓ J (``LayerFisherOperator`` with H_ℓ between the passes), H = G + S and
+/// S (``LayerHessianOperator``). The targets y are the file's (``LayerInputs/targets``), their
+/// width checked against the network's C, or else those of a teacher network: the same
+/// architecture with Gaussian initial weights from ``Targets/teacherSeed(student:)`` (as the MLP
+/// path's ``Targets/teacher(architecture:studentSeed:inputs:loss:precision:reduction:)``: its
+/// outputs for mse, their one-hot arg-max for cross-entropy, [f > 0] for bce), run forward once
+/// over this process's samples before the network's own forward pass (so it adds no memory).
+///
+/// Layers that couple samples (BatchNorm with batch statistics) sum their statistics over the
+/// processes (``LayerSequence/setSampleReduction(_:)`` with the communicator).
+///
 /// The sizes are checked before anything grows with them: θ, the inputs and every layer's
 /// cache (outputs, tangents, slopes, patch matrices) against the memory the process may use.
 public final class LayerProblem {
@@ -32,11 +44,15 @@ public final class LayerProblem {
     public let inputSource: LayerInputSource
     /// Where θ came from (a loaded file's path and dtype; its values are not kept).
     public let weightSource: LayerWeightSource
+    /// The loss of ggn, hessian and residual; nil: F and K (mse, no targets) only.
+    public let loss: Loss?
+    /// Where the targets came from; nil when none were given or needed.
+    public let targetSource: LayerTargetSource?
     /// Flops of one J v plus one Jᵀ u over this process's samples.
     public var flopsPerProduct: Double { flopsPerSample * Double(samples.count) }
     /// Flops of one J v plus one Jᵀ u per sample (the passes are linear in the batch).
     public let flopsPerSample: Double
-    private let makeOperator: (CurvatureMatrix) -> any LinearOperator
+    private let makeOperator: (CurvatureMatrix) throws -> any LinearOperator
     /// The exact sample-space path's kernel of J Jᵀ (``LayerTangentKernel``), or why there is none.
     let exactKernel: LayerExactKernel
 
@@ -51,10 +67,12 @@ public final class LayerProblem {
     }
 
     /// The problem on `inputs` (this process's block, of the architecture's input size) with θ
-    /// from `weights` (``LayerWeightSource/initial``: Gaussian from `seed`). Local: the forward
-    /// pass over this process's samples.
+    /// from `weights` (``LayerWeightSource/initial``: Gaussian from `seed`), and with `loss` the
+    /// targets of the loss matrices (the file's, else the teacher's). Local, except that layers
+    /// coupling samples sum their batch statistics over `communicator` (then collective): the
+    /// forward pass over this process's samples (two with a teacher).
     public init(architecture: LayerArchitecture, inputs: LayerInputs, weights: LayerWeightSource, seed: UInt64,
-                precision: Precision = .float64, communicator: any Communicator = SerialCommunicator()) throws {
+                precision: Precision = .float64, communicator: any Communicator = SerialCommunicator(), loss: Loss? = nil) throws {
         guard inputs.dataset.dimension == architecture.input.count else {
             throw WispError.badInput("the inputs have \(inputs.dataset.dimension) values per sample but the architecture's input \(architecture.input) has \(architecture.input.count)")
         }
@@ -65,32 +83,41 @@ public final class LayerProblem {
         self.communicator = communicator
         self.inputSource = inputs.source
         self.weightSource = weights.origin
+        self.loss = loss
         samples = inputs.dataset.samples
-        switch precision {
-        case .float64:
-            (parameterCount, outputCount, parameterNames, flopsPerSample, readParameters, makeOperator, exactKernel) = try Self.build(architecture, Double.self, inputs.dataset, weights, seed, communicator)
-        case .float32:
-            (parameterCount, outputCount, parameterNames, flopsPerSample, readParameters, makeOperator, exactKernel) = try Self.build(architecture, Float.self, inputs.dataset, weights, seed, communicator)
+        let built = switch precision {
+        case .float64: try Self.build(architecture, Double.self, inputs, weights, seed, communicator, loss)
+        case .float32: try Self.build(architecture, Float.self, inputs, weights, seed, communicator, loss)
         }
+        (parameterCount, outputCount, parameterNames, flopsPerSample, readParameters, makeOperator, exactKernel) = built.0
+        targetSource = built.1
     }
 
     /// TC, the dimension of K.
     public var sampleSpaceDimension: Int { totalSamples * outputCount }
 
-    /// The matrix-free operator of `matrix`: F (fisher; ggn is F for mse) or K (ntk).
+    /// The matrix-free operator of `matrix`: F (fisher), K (ntk), or with ``loss``
+    /// G (ggn), H (hessian) or S (residual).
     public func makeOperator(_ matrix: CurvatureMatrix) throws -> any LinearOperator {
-        switch matrix {
-        case .fisher, .ntk: return makeOperator(matrix)
-        case .ggn, .hessian, .residual:
-            throw WispError.invalidConfiguration("--matrix \(matrix.rawValue) is not available for layer networks yet (use fisher or ntk)")
+        if matrix.needsLoss, loss == nil {
+            throw WispError.invalidConfiguration("matrix \(matrix.rawValue) needs a loss: make the layer problem with one")
         }
+        return try makeOperator(matrix)
     }
 
-    private static func build<S: BLASScalar>(_ architecture: LayerArchitecture, _: S.Type, _ data: Dataset, _ weights: LayerWeightSource,
-                                              _ seed: UInt64, _ communicator: any Communicator)
-        throws -> (Int, Int, [String], Double, () -> [Double], (CurvatureMatrix) -> any LinearOperator, LayerExactKernel) {
+    private static func build<S: BLASScalar>(_ architecture: LayerArchitecture, _: S.Type, _ inputs: LayerInputs, _ weights: LayerWeightSource,
+                                              _ seed: UInt64, _ communicator: any Communicator, _ loss: Loss?)
+        throws -> ((Int, Int, [String], Double, () -> [Double], (CurvatureMatrix) throws -> any LinearOperator, LayerExactKernel), LayerTargetSource?) {
+        let data = inputs.dataset
         let (totalSamples, block) = (data.totalSamples, data.samples)
         let layers = try architecture.makeLayers(as: S.self)
+        let C = layers.last?.outputShape.count ?? architecture.input.count
+        if let t = inputs.targets {
+            guard t.columns == C else {
+                throw WispError.badInput("\(t.source): the targets have \(t.columns) columns but the network has \(C) outputs (its last layer's \(layers.last?.outputShape.dimensions ?? []))")
+            }
+            try (loss ?? .mse).validate(targets: t, outputs: C)
+        }
         let P = try MemoryBudget.sum("the parameters", layers.map { $0.parameterCount })
         try MemoryBudget.require(try MemoryBudget.bytes("the network", try MemoryBudget.sum("the network", [
             try MemoryBudget.count("the parameters", P, MemoryLayout<S>.size + 16),
@@ -105,19 +132,40 @@ public final class LayerProblem {
             guard values.count == P else { throw WispError.badInput("the model has \(values.count) parameters but the architecture \(P)") }
             theta = S.self == Double.self ? unsafeBitCast(values, to: [S].self) : values.map { S($0) }
         }
+        var targets = inputs.targets
+        var source = targets.map { LayerTargetSource(kind: "file", description: $0.source, columns: $0.columns, classes: $0.classes, teacherSeed: nil) }
+        if let loss, targets == nil {
+            let teacherSeed = Targets.teacherSeed(student: seed)
+            let teacherLayers = try architecture.makeLayers(as: S.self)
+            let teacher = try LayerSequence(layers: teacherLayers, parameters: architecture.initialParameters(for: teacherLayers, seed: teacherSeed))
+            if teacher.couplesSamples { teacher.setSampleReduction(communicator) }
+            try teacher.forward(data)
+            let description = "teacher network (same architecture, Gaussian initial weights from seed \(teacherSeed)\(loss == .mse ? "" : ", labels for \(loss.rawValue)"))"
+            let t = try Targets.teacher(outputs: teacher.outputs.map { Double($0) }, columns: C, samples: block, loss: loss, source: description)
+            try loss.validate(targets: t, outputs: C)
+            targets = t
+            source = LayerTargetSource(kind: "teacher", description: description, columns: C, classes: t.classes, teacherSeed: teacherSeed)
+        }
         let network = try LayerSequence(layers: layers, parameters: theta)
+        if network.couplesSamples { network.setSampleReduction(communicator) }
         try network.forward(data)
-        let make: (CurvatureMatrix) -> any LinearOperator = { matrix in
-            matrix == .ntk
-                ? LayerGramOperator(network: network, samples: block, totalSamples: totalSamples, communicator: communicator)
-                : LayerFisherOperator(network: network, totalSamples: totalSamples, communicator: communicator)
+        let outputHessian = loss.map { $0.evaluate(outputs: network.outputs.map { Double($0) }, targets: targets!.values, columns: C).outputHessian }
+        let make: (CurvatureMatrix) throws -> any LinearOperator = { matrix in
+            switch matrix {
+            case .ntk: return LayerGramOperator(network: network, samples: block, totalSamples: totalSamples, communicator: communicator)
+            case .fisher: return LayerFisherOperator(network: network, totalSamples: totalSamples, communicator: communicator)
+            case .ggn: return LayerFisherOperator(network: network, totalSamples: totalSamples, communicator: communicator, outputHessian: outputHessian!)
+            case .hessian, .residual:
+                return try LayerHessianOperator(network: network, targets: targets!.values, loss: loss!, part: matrix == .hessian ? .full : .residual,
+                                                totalSamples: totalSamples, communicator: communicator)
+            }
         }
         let perSample = network.flops(batch: 1)
         let read: () -> [Double] = {
             S.self == Double.self ? unsafeBitCast(network.parameters, to: [Double].self) : network.parameters.map { Double($0) }
         }
-        return (P, network.outputCount, network.parameterNames, perSample.jvp + perSample.vjp, read, make,
-                LayerExactKernel(network: network, totalSamples: totalSamples, communicator: communicator))
+        return ((P, network.outputCount, network.parameterNames, perSample.jvp + perSample.vjp, read, make,
+                 LayerExactKernel(network: network, totalSamples: totalSamples, communicator: communicator)), source)
     }
 
     /// Scalars per sample of the layers' caches and scratch (an upper estimate): each output,
@@ -138,6 +186,22 @@ public final class LayerProblem {
         }
         return try MemoryBudget.sum("the layer caches", terms)
     }
+}
+
+/// Where the targets of a layer network's loss matrices came from, as the record states it.
+public struct LayerTargetSource: Encodable, Sendable, Equatable {
+    /// "file" (`--targets`, `--labels`, `--target-column`) or "teacher".
+    public var kind: String
+    /// The file (and its columns or classes), or the teacher network.
+    public var description: String
+    /// C.
+    public var columns: Int
+    /// The class count of one-hot labels (of the teacher's for cross-entropy); nil for real values.
+    public var classes: Int?
+    /// The teacher's seed (``Targets/teacherSeed(student:)``).
+    public var teacherSeed: UInt64?
+
+    private enum CodingKeys: String, CodingKey { case kind, description, columns, classes, teacherSeed = "teacher_seed" }
 }
 
 /// Where a layer network's θ comes from.

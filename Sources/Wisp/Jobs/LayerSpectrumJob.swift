@@ -2,9 +2,10 @@ import Foundation
 
 /// `wisp top` and `wisp density` on a network given as layers (``LayerProblem``): thick-restart
 /// Lanczos or stochastic Lanczos quadrature on the matrix-free F = (1/T) JᵀJ or
-/// K = (1/T) J Jᵀ (mse), or the exact sample-space path (``LayerProblem``'s
+/// K = (1/T) J Jᵀ (mse), or the loss matrices G, H = G + S and S (``LayerProblem`` made with a
+/// loss), or the exact sample-space path for F and K (``LayerProblem``'s
 /// ``ExactSampleSpaceProblem`` conformance, shared with the MLP path), and their JSON record
-/// (``LayerRunRecord``). The loss matrices are MLP-only for now.
+/// (``LayerRunRecord``).
 public enum LayerSpectrumJob {
     /// The k extreme eigenpairs of F or K by the exact path (``TopJob/runExact(_:matrix:count:which:tolerance:solver:reporter:)``):
     /// K formed from the per-layer factors, LAPACK or ScaLAPACK, each pair's residual from the
@@ -72,6 +73,7 @@ public enum LayerSpectrumJob {
                                    nullSpaceFraction: max(1 - s, 0), density: density, moments: moments, largestNode: nodes.max() ?? 0,
                                    operatorApplications: slq.operatorApplications, resumedProbes: 0)
         result.method = "stochastic Lanczos quadrature (Rademacher probes, Gauss nodes, Gaussian broadening) on the matrix-free layer passes"
+        result.densityOf = ["ggn": "G", "hessian": "H", "residual": "S"][matrix.rawValue] ?? "F"
         let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         return (result, Timings(totalSeconds: total, operatorSeconds: op.seconds, operatorApplications: op.applications,
                                 communicationSeconds: (problem.communicator.statistics - communicationBefore).seconds))
@@ -135,7 +137,9 @@ public struct LayerRunRecord<Result: Encodable>: Encodable {
         var outputs: Int
         var parameter_names: [String]
         var weights: String
-        var loss = "mse"
+        /// The loss of ggn, hessian and residual (mse: F and K).
+        var loss: Loss
+        var targets: LayerTargetSource?
     }
 
     private struct Parallel: Encodable {
@@ -163,7 +167,8 @@ public struct LayerRunRecord<Result: Encodable>: Encodable {
         try c.encode(Configuration(input_shape: problem.architecture.input.dimensions, samples: problem.totalSamples, data: problem.inputSource,
                                    seed: problem.seed, precision: problem.precision.rawValue, parameters: problem.parameterCount,
                                    outputs: problem.outputCount, parameter_names: problem.parameterNames,
-                                   weights: problem.weightSource.description), forKey: .configuration)
+                                   weights: problem.weightSource.description, loss: problem.loss ?? .mse, targets: problem.targetSource),
+                     forKey: .configuration)
         try c.encode(problem.parameterCount, forKey: .parameters)
         try c.encode(problem.totalSamples, forKey: .samples)
         let comm = problem.communicator

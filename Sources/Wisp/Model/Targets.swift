@@ -42,8 +42,15 @@ public struct Targets: Sendable {
                                             precision: S.Type, reduction: any SampleReduction = LocalSamples()) throws -> Targets {
         let seed = teacherSeed(student: studentSeed)
         let network = Network<S>(architecture: architecture, seed: seed)
-        var y = try BatchedJacobian(network: network, inputs: inputs, reduction: reduction).outputs.map { Double($0) }
-        let C = architecture.outputs
+        let y = try BatchedJacobian(network: network, inputs: inputs, reduction: reduction).outputs.map { Double($0) }
+        return try teacher(outputs: y, columns: architecture.outputs, samples: inputs.samples, loss: loss,
+                           source: "teacher network (same architecture, seed \(seed)\(loss == .mse ? "" : ", labels for \(loss.rawValue)"))")
+    }
+
+    /// Targets from a teacher's outputs `f` (|samples| × C): f itself for mse, the one-hot
+    /// arg-max class for cross-entropy, [f_k > 0] for bce.
+    public static func teacher(outputs f: [Double], columns C: Int, samples: Range<Int>, loss: Loss, source: String) throws -> Targets {
+        var y = f
         var classes: Int? = nil
         switch loss {
         case .mse: break
@@ -57,7 +64,6 @@ public struct Targets: Sendable {
         case .binaryCrossEntropy:
             y = y.map { $0 > 0 ? 1 : 0 }
         }
-        return try Targets(columns: C, samples: inputs.samples, values: y, classes: classes,
-                           source: "teacher network (same architecture, seed \(seed)\(loss == .mse ? "" : ", labels for \(loss.rawValue)"))")
+        return try Targets(columns: C, samples: samples, values: y, classes: classes, source: source)
     }
 }
