@@ -141,4 +141,14 @@ final class PlotAxisTests: XCTestCase {
         XCTAssertFalse(twoLabels.contains { $0.contains(".") && $0.count > 6 }, "no float noise in \(twoLabels)")
         XCTAssertGreaterThan(try Self.render(two, name: "series-panels"), 1000)
     }
+
+    func testHeatMapRendersWithTicksInsideTheGrid() throws {
+        let a = stride(from: -1.0, through: 1.0, by: 0.1).map { $0 }, b = stride(from: -0.5, through: 0.5, by: 0.05).map { $0 }
+        let z = b.flatMap { y in a.map { x in x * x + 3 * y * y } }
+        let svg = SeriesPlot.heatMap(title: "loss surface", x: a, y: b, z: z, xLabel: "α", yLabel: "β")
+        let labels = Self.textLabels(svg)
+        for tick in ["−1.0", "−0.5", "0.0", "0.5", "1.0", "−0.4", "0.4"] { XCTAssertTrue(labels.contains(tick), tick) }
+        XCTAssertFalse(labels.contains("1.5") || labels.contains("−0.6"), "no tick outside the grid: \(labels)")
+        XCTAssertGreaterThan(try Self.render(svg, name: "heatmap"), 1000)
+    }
 }

@@ -45,7 +45,9 @@ public struct PlotAxis: Sendable, Equatable {
 
     /// An axis covering data in [dataMin, dataMax] (data units, positive on a log axis) with about
     /// `target` major ticks. Non-finite or empty ranges fall back to a unit range around the value.
-    public init(scale: Scale, dataMin: Double, dataMax: Double, target: Int = 6) {
+    /// `padded: false` keeps the range at [dataMin, dataMax] and only the ticks inside it (a
+    /// heat map whose cells fill the data range).
+    public init(scale: Scale, dataMin: Double, dataMax: Double, target: Int = 6, padded: Bool = true) {
         self.scale = scale
         var lo = Swift.min(dataMin, dataMax), hi = Swift.max(dataMin, dataMax)
         if scale == .log {
@@ -74,14 +76,16 @@ public struct PlotAxis: Sendable, Equatable {
         var step = PlotAxis.nice((hi - lo) / Double(Swift.max(target - 1, 1)), round: true)
         if scale == .integer { step = Swift.max(1, step.rounded()) }
         let i0 = Int((lo / step + 1e-9).rounded(.down)), i1 = Int((hi / step - 1e-9).rounded(.up))
-        let values = (i0...Swift.max(i1, i0 + 1)).map { Double($0) * step }
+        var values = (i0...Swift.max(i1, i0 + 1)).map { Double($0) * step }
+        let tolerance = 1e-9 * step
+        if !padded { values = values.filter { $0 >= lo - tolerance && $0 <= hi + tolerance } }
         let maxAbs = values.map(abs).max() ?? 0
         let scientific = maxAbs >= 1e4 || (maxAbs > 0 && maxAbs < 1e-3)
         let ticks = values.map { v -> Tick in
             let (text, exponent) = scientific ? PlotAxis.scientific(v, step: step, maxAbs: maxAbs) : (PlotAxis.decimal(v, step: step), nil)
             return Tick(position: v, text: text, exponent: exponent, isMajor: true)
         }
-        (lower, upper, self.ticks) = (values.first!, values.last!, ticks)
+        (lower, upper, self.ticks) = padded ? (values.first!, values.last!, ticks) : (lo, hi, ticks)
     }
 
     /// Heckbert's nice number: the 1, 2, 5 or 10 × 10ᵏ nearest to x (`round`) or not below it.
@@ -120,19 +124,23 @@ public struct PlotAxis: Sendable, Equatable {
     /// The SVG of this axis along one side of the plot rectangle (x from `x0` to `x1` at height
     /// `y`, or with `vertical` y from `y0` (bottom) to `y1` (top) at `x`): tick marks outward,
     /// labels, light grid lines across `gridLength`, and the axis title.
-    func svg(horizontal: Bool, at base: Double, from a: Double, to b: Double, gridLength: Double, title: String) -> String {
+    func svg(horizontal: Bool, at base: Double, from a: Double, to b: Double, gridLength: Double, title: String,
+             mirrored: Bool = false, color: String = "black") -> String {
         var s = ""
+        let out = mirrored ? -1.0 : 1.0, fill = color == "black" ? "" : " fill=\"\(color)\""
         func at(_ p: Double) -> Double { a + (p - lower) / (upper - lower) * (b - a) }
         for t in ticks {
             let p = at(t.position), len = t.isMajor ? 5.0 : 3.0
             if horizontal {
-                if t.isMajor { s += line(p, base, p, base - gridLength, "#e4e4e4") }
+                if t.isMajor, gridLength > 0 { s += line(p, base, p, base - gridLength, "#e4e4e4") }
                 s += line(p, base, p, base + len, "black")
                 if !t.text.isEmpty { s += "<text x=\"\(f(p))\" y=\"\(f(base + 18))\" text-anchor=\"middle\">\(tspan(t))</text>" }
             } else {
-                if t.isMajor { s += line(base, p, base + gridLength, p, "#e4e4e4") }
-                s += line(base, p, base - len, p, "black")
-                if !t.text.isEmpty { s += "<text x=\"\(f(base - 8))\" y=\"\(f(p + 4))\" text-anchor=\"end\">\(tspan(t))</text>" }
+                if t.isMajor, gridLength > 0 { s += line(base, p, base + out * gridLength, p, "#e4e4e4") }
+                s += line(base, p, base - out * len, p, color)
+                if !t.text.isEmpty {
+                    s += "<text x=\"\(f(base - out * 8))\" y=\"\(f(p + 4))\" text-anchor=\"\(mirrored ? "start" : "end")\"\(fill)>\(tspan(t))</text>"
+                }
             }
             s += "\n"
         }
@@ -141,7 +149,7 @@ public struct PlotAxis: Sendable, Equatable {
                 s += "<text x=\"\(f((a + b) / 2))\" y=\"\(f(base + 38))\" text-anchor=\"middle\">\(PlotAxis.escape(title))</text>\n"
             } else {
                 let w = labels.map(\.count).max() ?? 1
-                s += "<text transform=\"translate(\(f(base - 16 - 6.5 * Double(w))) \(f((a + b) / 2))) rotate(-90)\" text-anchor=\"middle\">\(PlotAxis.escape(title))</text>\n"
+                s += "<text transform=\"translate(\(f(base - out * (16 + 6.5 * Double(w)))) \(f((a + b) / 2))) rotate(\(mirrored ? 90 : -90))\" text-anchor=\"middle\"\(fill)>\(PlotAxis.escape(title))</text>\n"
             }
         }
         return s

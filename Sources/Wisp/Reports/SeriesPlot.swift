@@ -139,20 +139,18 @@ public enum SeriesPlot {
             }
             s += "\n"
         }
-        for i in 0...4 {
-            let fx = Double(i) / 4
-            let xv = (x.first ?? 0) + fx * ((x.last ?? 1) - (x.first ?? 0)), yv = (y.first ?? 0) + fx * ((y.last ?? 1) - (y.first ?? 0))
-            s += "<text x=\"\(left + fx * (w - left - right))\" y=\"\(h - bottom + 15)\" text-anchor=\"middle\">\(String(format: "%.3g", xv))</text>"
-            s += "<text x=\"\(left - 5)\" y=\"\(h - bottom - fx * (h - top - bottom) + 4)\" text-anchor=\"end\">\(String(format: "%.3g", yv))</text>\n"
-        }
-        s += "<text x=\"\((w - right + left) / 2)\" y=\"\(h - 15)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
-        s += "<text transform=\"translate(18 \(h / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
+        // The cells span [x.first, x.last] × [y.first, y.last]: axes unpadded, ticks inside only.
+        let xAxis = PlotAxis(scale: .linear, dataMin: x.first ?? 0, dataMax: x.last ?? 1, padded: false)
+        let yAxis = PlotAxis(scale: .linear, dataMin: y.first ?? 0, dataMax: y.last ?? 1, padded: false)
+        s += xAxis.svg(horizontal: true, at: h - bottom, from: left, to: w - right, gridLength: 0, title: xLabel)
+        s += yAxis.svg(horizontal: false, at: left, from: h - bottom, to: top, gridLength: 0, title: yLabel)
         for i in 0..<8 {
             let yy = top + Double(7 - i) * (h - top - bottom) / 8
             s += "<rect x=\"\(w - right + 15)\" y=\"\(yy)\" width=\"15\" height=\"\((h - top - bottom) / 8)\" fill=\"\(color((Double(i) + 0.5) / 8))\"/>"
         }
-        s += "<text x=\"\(w - right + 35)\" y=\"\(top + 10)\">1e\(String(format: "%.2g", hi))</text>"
-        s += "<text x=\"\(w - right + 35)\" y=\"\(h - bottom)\">1e\(String(format: "%.2g", lo))</text>"
+        func power(_ e: Double) -> String { "10<tspan dy=\"-5\" font-size=\"8\">" + PlotAxis.minus(String(format: "%.1f", e)) + "</tspan>" }
+        s += "<text x=\"\(w - right + 35)\" y=\"\(top + 10)\">\(power(hi))</text>"
+        s += "<text x=\"\(w - right + 35)\" y=\"\(h - bottom)\">\(power(lo))</text>"
         s += "<text x=\"\(w - right + 5)\" y=\"\(top - 8)\">L − min L + ε</text>\n"
         return s + "</svg>\n"
     }

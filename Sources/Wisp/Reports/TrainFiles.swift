@@ -121,7 +121,7 @@ public enum TrainFiles {
             }
             let isLog = spectra[0].1.density.scale == .log
             try write(SeriesPlot.svg(title: "spectral density of \(spectra[0].1.densityOf) through training", panels: [
-                SeriesPlot.Panel(title: "density (zero mass not shown)", curves: curves),
+                SeriesPlot.Panel(title: "density (zero mass not shown)", curves: curves, density: true),
             ], xLabel: isLog ? "log10(λ / λ_max)" : "λ / λ_max", columns: 1), "spectra.svg")
         }
         return written
