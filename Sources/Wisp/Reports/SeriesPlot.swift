@@ -151,7 +151,7 @@ public enum SeriesPlot {
         func power(_ e: Double) -> String { "10<tspan dy=\"-5\" font-size=\"8\">" + PlotAxis.minus(String(format: "%.1f", e)) + "</tspan>" }
         s += "<text x=\"\(w - right + 35)\" y=\"\(top + 10)\">\(power(hi))</text>"
         s += "<text x=\"\(w - right + 35)\" y=\"\(h - bottom)\">\(power(lo))</text>"
-        s += "<text x=\"\(w - right + 5)\" y=\"\(top - 8)\">L − min L + ε</text>\n"
+        s += "<text x=\"\(w - 6)\" y=\"\(top - 8)\" text-anchor=\"end\">L − min L + ε</text>\n"
         return s + "</svg>\n"
     }
 
