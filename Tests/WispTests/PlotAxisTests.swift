@@ -140,6 +140,16 @@ final class PlotAxisTests: XCTestCase {
         for tick in ["100", "200", "300", "400", "0.5", "0.6", "0.9", "−5", "−4", "0"] { XCTAssertTrue(twoLabels.contains(tick), tick) }
         XCTAssertFalse(twoLabels.contains { $0.contains(".") && $0.count > 6 }, "no float noise in \(twoLabels)")
         XCTAssertGreaterThan(try Self.render(two, name: "series-panels"), 1000)
+
+        // The training spectra: λ/λ_max on decades, density from 0; x ≤ 0 dropped, not plotted at −∞.
+        let grid = (0...200).map { pow(10, -6 + 6 * Double($0) / 200) }
+        let spectra = SeriesPlot.svg(title: "spectra", panels: [SeriesPlot.Panel(title: "density", curves: [
+            SeriesPlot.Curve(label: "step 0", x: [0] + grid, y: [5] + grid.map { exp(-pow(log10($0) + 3, 2)) }),
+        ], density: true, logX: true)], xLabel: "λ / λ_max", columns: 1)
+        let spectraLabels = Self.textLabels(spectra)
+        for tick in ["10^−6", "10^−3", "10^0", "0.0", "1.0"] { XCTAssertTrue(spectraLabels.contains(tick), "\(tick) in \(spectraLabels)") }
+        XCTAssertFalse(spectraLabels.contains("5.0"), "the point at x = 0 is not on a log axis")
+        XCTAssertGreaterThan(try Self.render(spectra, name: "series-spectra"), 1000)
     }
 
     func testHeatMapRendersWithTicksInsideTheGrid() throws {

@@ -24,11 +24,14 @@ public enum SeriesPlot {
         public var logY: Bool
         /// y is a density: its axis starts at 0.
         public var density: Bool
-        public init(title: String, curves: [Curve], logY: Bool = false, density: Bool = false) {
+        /// log₁₀ x axis in decades (non-positive x are dropped).
+        public var logX: Bool
+        public init(title: String, curves: [Curve], logY: Bool = false, density: Bool = false, logX: Bool = false) {
             self.title = title
             self.curves = curves
             self.logY = logY
             self.density = density
+            self.logX = logX
         }
     }
 
@@ -64,14 +67,14 @@ public enum SeriesPlot {
             let ox = Double(index % cols) * pw, oy = legendBand + 20 + Double(index / cols) * ph
             var xs = [Double](), ys = [Double]()
             for c in panel.curves {
-                xs += c.x.filter(\.isFinite)
-                for (i, y) in c.y.enumerated() {
+                xs += c.x.filter { $0.isFinite && (!panel.logX || $0 > 0) }
+                for (i, y) in c.y.enumerated() where i < c.x.count && c.x[i].isFinite && (!panel.logX || c.x[i] > 0) {
                     let e = c.error?[i] ?? 0
                     for v in [y - e, y + e] where v.isFinite && (!panel.logY || v > 0) { ys.append(v) }
                 }
             }
             let integerX = !xs.isEmpty && xs.allSatisfy { $0 == $0.rounded() && abs($0) < 1e15 }
-            let xAxis = PlotAxis(scale: integerX ? .integer : .linear, dataMin: xs.min() ?? 0, dataMax: xs.max() ?? 1, target: single ? 8 : 6)
+            let xAxis = PlotAxis(scale: panel.logX ? .log : integerX ? .integer : .linear, dataMin: xs.min() ?? 0, dataMax: xs.max() ?? 1, target: single ? 8 : 6)
             let yAxis = PlotAxis(scale: panel.logY ? .log : panel.density ? .density : .linear, dataMin: ys.min() ?? 0, dataMax: ys.max() ?? 1)
             let (x0, x1, y0, y1) = (ox + left, ox + pw - right, oy + ph - bottom, oy + top)
             func px(_ x: Double) -> Double { x0 + (xAxis.fraction(x) ?? 0) * (x1 - x0) }
@@ -88,7 +91,7 @@ public enum SeriesPlot {
                 let color = colors[ci % colors.count]
                 var points = [String]()
                 for (i, (x, y)) in zip(c.x, c.y).enumerated() {
-                    guard x.isFinite, let Y = py(y) else { continue }
+                    guard x.isFinite, xAxis.fraction(x) != nil, let Y = py(y) else { continue }
                     points.append(String(format: "%.2f,%.2f", px(x), Y))
                     drawn.append((px(x), Y))
                     if let e = c.error?[i], e > 0, let lo = py(y - e) ?? py(y), let hi = py(y + e) {
