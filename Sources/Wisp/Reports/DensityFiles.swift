@@ -27,7 +27,7 @@ public enum DensityFiles {
     public static func svg(_ d: SpectralDensity, title: String, markers: [(label: String, value: Double)] = [],
                            overlay: (label: String, main: String, density: SpectralDensity)? = nil) -> String {
         let (w, h) = (720.0, 440.0)
-        let (left, right, top, bottom) = (90.0, 24.0, 44.0, 56.0)
+        let (left, right, top, bottom) = (90.0, 32.0, 44.0, 56.0)
         let isLog = d.scale == .log
         let shown = markers.filter { $0.value.isFinite && (!isLog || $0.value > 0) }
         let xData = (d.grid + shown.map(\.value)).filter { $0.isFinite && (!isLog || $0 > 0) }

@@ -121,9 +121,10 @@ public struct PlotAxis: Sendable, Equatable {
         return (t - lower) / (upper - lower)
     }
 
-    /// The SVG of this axis along one side of the plot rectangle (x from `x0` to `x1` at height
-    /// `y`, or with `vertical` y from `y0` (bottom) to `y1` (top) at `x`): tick marks outward,
-    /// labels, light grid lines across `gridLength`, and the axis title.
+    /// The SVG of this axis along one side of the plot rectangle: `horizontal`, from x = `a` to
+    /// `b` at y = `base` (the bottom edge); else from y = `a` (bottom) to `b` (top) at x = `base`
+    /// (the left edge, or the right one when `mirrored`). Tick marks outward, labels, light grid
+    /// lines `gridLength` into the plot (none when 0), and the axis title.
     func svg(horizontal: Bool, at base: Double, from a: Double, to b: Double, gridLength: Double, title: String,
              mirrored: Bool = false, color: String = "black") -> String {
         var s = ""

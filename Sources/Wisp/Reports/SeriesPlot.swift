@@ -44,7 +44,7 @@ public enum SeriesPlot {
     public static func svg(title: String, panels: [Panel], xLabel: String, columns: Int = 2) -> String {
         let single = panels.count == 1
         let (pw, ph) = (single ? 720.0 : 440.0, single ? 420.0 : 310.0)
-        let (left, right, top, bottom) = (84.0, 24.0, 40.0, 56.0)
+        let (left, right, top, bottom) = (84.0, 32.0, 40.0, 56.0)
         let cols = max(1, min(columns, panels.count)), rows = (panels.count + cols - 1) / cols
         let legendBand = single ? 10.0 : 50.0
         let (w, h) = (Double(cols) * pw, Double(rows) * ph + legendBand + 20)
