@@ -310,6 +310,11 @@ final class AlignmentTests: XCTestCase {
         for ext in ["csv", "svg"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("a.\(ext)").path))
         }
+        // The bar chart renders, its layer axis in integers and both value axes from 0.
+        let chart = try String(contentsOfFile: directory.appendingPathComponent("a.svg").path, encoding: .utf8)
+        let labels = PlotAxisTests.textLabels(chart)
+        XCTAssertTrue(["1", "2", "3"].allSatisfy(labels.contains) && labels.filter { Double($0) == 0 }.count >= 2, "\(labels)")
+        XCTAssertGreaterThan(try PlotAxisTests.render(chart, name: "alignment"), 1000)
         let ev = directory.appendingPathComponent("ev.safetensors").path, top = directory.appendingPathComponent("t.json").path
         XCTAssertEqual(try wisp(["top", "--method", "lanczos"] + small + ["--k", "3", "--save-eigenvectors", ev, "--output", top]).0, 0)
         let topRecord = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: top))) as! [String: Any]

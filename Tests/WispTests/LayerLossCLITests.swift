@@ -75,7 +75,7 @@ final class LayerLossCLITests: XCTestCase {
             r.withUnsafeBufferPointer { r in g.withUnsafeMutableBufferPointer { seq.vjp(r.baseAddress!, alpha: 1 / Double(Self.T), into: $0.baseAddress!) } }
             return g
         }
-        let theta = problem.parameters
+        let theta = problem.parameters()
         let h = 1e-5
         var fd = [Double](repeating: 0, count: P * P)
         for j in 0..<P {

@@ -97,6 +97,9 @@ final class TrainAlignmentTests: XCTestCase {
         XCTAssertEqual(lines.filter { $0.hasSuffix(",1") }.count, 3, "one peak per checkpoint")
         let svg = try XCTUnwrap(AlignmentSeriesFiles.svg(r.series, title: "t"))
         XCTAssertTrue(svg.contains("A_l against the layer") && svg.contains("A_l against the step") && svg.contains("l=4"))
+        let labels = PlotAxisTests.textLabels(svg)   // layers 1…4 and steps 0, 2, 4 on integer axes
+        XCTAssertTrue(["0", "1", "2", "3", "4"].allSatisfy(labels.contains) && !labels.contains("0.5") && !labels.contains("1.5"), "\(labels)")
+        XCTAssertGreaterThan(try PlotAxisTests.render(svg, name: "alignment-series"), 1000)
         XCTAssertNil(AlignmentSeriesFiles.svg(r.series.map { var x = $0; x.alignment = nil; return x }, title: "t"))
     }
 

@@ -19,12 +19,13 @@ public enum AlignmentFiles {
         let (left, right, top, bottom) = (70.0, 70.0, 40.0, 50.0)
         let n = max(r.layers.count, 1)
         let slot = (w - left - right) / Double(n)
-        let aMax = 1.05 * max(r.layers.map { $0.alignment.isFinite ? $0.alignment + $0.alignmentStandardError : 0 }.max() ?? 1, 1e-300)
+        let aAxis = PlotAxis(scale: .density, dataMin: 0,
+                             dataMax: r.layers.map { $0.alignment.isFinite ? $0.alignment + $0.alignmentStandardError : 0 }.max() ?? 1)
         let ranks = r.layers.map(\.stableRank).filter(\.isFinite)
-        let rMax = 1.05 * max(ranks.max() ?? 1, 1e-300)
+        let rAxis = PlotAxis(scale: .density, dataMin: 0, dataMax: ranks.max() ?? 1)
         func px(_ i: Int) -> Double { left + (Double(i) + 0.5) * slot }
-        func py(_ a: Double) -> Double { h - bottom - max(a, 0) / aMax * (h - top - bottom) }
-        func pr(_ v: Double) -> Double { h - bottom - max(v, 0) / rMax * (h - top - bottom) }
+        func py(_ a: Double) -> Double { h - bottom - (aAxis.fraction(max(a, 0)) ?? 0) * (h - top - bottom) }
+        func pr(_ v: Double) -> Double { h - bottom - (rAxis.fraction(max(v, 0)) ?? 0) * (h - top - bottom) }
         var s = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(w))" height="\(Int(h))" viewBox="0 0 \(Int(w)) \(Int(h))" font-family="sans-serif" font-size="12">
         <rect width="100%" height="100%" fill="white"/>
@@ -34,11 +35,8 @@ public enum AlignmentFiles {
         <line x1="\(w - right)" y1="\(top)" x2="\(w - right)" y2="\(h - bottom)" stroke="#888"/>
 
         """
-        for i in 0...4 {
-            let v = aMax * Double(i) / 4, q = rMax * Double(i) / 4
-            s += "<text x=\"\(left - 6)\" y=\"\(py(v) + 4)\" text-anchor=\"end\">\(String(format: "%.3g", v))</text>"
-            s += "<text x=\"\(w - right + 6)\" y=\"\(pr(q) + 4)\" fill=\"#888\">\(String(format: "%.3g", q))</text>\n"
-        }
+        s += aAxis.svg(horizontal: false, at: left, from: h - bottom, to: top, gridLength: w - left - right, title: "")
+        s += rAxis.svg(horizontal: false, at: w - right, from: h - bottom, to: top, gridLength: 0, title: "", mirrored: true, color: "#888")
         for (i, l) in r.layers.enumerated() {
             let x = px(i), bw = slot * 0.6
             let color = l.layer == r.peakLayer ? "#c0392b" : "#1f5fa8"

@@ -26,9 +26,7 @@ public enum AlignmentSeriesFiles {
         let (w, h) = (2 * pw, ph + 40)
         let values = points.flatMap { $0.a.layers.map { $0.alignment + $0.alignmentStandardError } }.filter(\.isFinite)
         let lows = points.flatMap { $0.a.layers.map { $0.alignment - $0.alignmentStandardError } }.filter(\.isFinite)
-        var (yMin, yMax) = (min(0, lows.min() ?? 0), max(values.max() ?? 1, 1e-12))
-        let pad = 0.05 * (yMax - yMin)
-        (yMin, yMax) = (yMin - (yMin < 0 ? pad : 0), yMax + pad)
+        let yAxis = PlotAxis(scale: .linear, dataMin: min(0, lows.min() ?? 0), dataMax: max(values.max() ?? 1, 1e-12))
         var s = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(w))" height="\(Int(h))" viewBox="0 0 \(Int(w)) \(Int(h))" font-family="sans-serif" font-size="11">
         <rect width="100%" height="100%" fill="white"/>
@@ -53,19 +51,15 @@ public enum AlignmentSeriesFiles {
         }
         func panel(_ index: Int, title: String, xLabel: String, xs: [Double], curves: [(label: String, color: String, x: [Double], y: [Double], e: [Double])]) {
             let ox = Double(index) * pw
-            let xMin = xs.min() ?? 0, xMax = max(xs.max() ?? 1, (xs.min() ?? 0) + 1)
-            func px(_ x: Double) -> Double { ox + left + (x - xMin) / (xMax - xMin) * (pw - left - right) }
-            func py(_ y: Double) -> Double { 40 + ph - bottom - (y - yMin) / (yMax - yMin) * (ph - top - bottom) }
+            // Layers and steps are integers: integer ticks only (PlotAxis).
+            let xAxis = PlotAxis(scale: .integer, dataMin: xs.min() ?? 0, dataMax: xs.max() ?? 1)
+            let (x0, x1, y0, y1) = (ox + left, ox + pw - right, 40 + ph - bottom, 40 + top)
+            func px(_ x: Double) -> Double { x0 + (xAxis.fraction(x) ?? 0) * (x1 - x0) }
+            func py(_ y: Double) -> Double { y0 - (yAxis.fraction(y) ?? 0) * (y0 - y1) }
             s += "<text x=\"\(ox + pw / 2)\" y=\"\(40 + 25)\" text-anchor=\"middle\" font-size=\"12\">\(SeriesPlot.escape(title))</text>\n"
-            s += "<line x1=\"\(ox + left)\" y1=\"\(py(yMin))\" x2=\"\(ox + pw - right)\" y2=\"\(py(yMin))\" stroke=\"black\"/>"
-            s += "<line x1=\"\(ox + left)\" y1=\"\(py(yMin))\" x2=\"\(ox + left)\" y2=\"\(py(yMax))\" stroke=\"black\"/>\n"
-            for i in 0...4 {
-                // Whole-numbered ticks (layers, steps) once the axis spans a few units.
-                let raw = xMin + (xMax - xMin) * Double(i) / 4, xv = xMax - xMin >= 4 ? raw.rounded() : raw
-                let yv = yMin + (yMax - yMin) * Double(i) / 4
-                s += "<text x=\"\(px(xv))\" y=\"\(py(yMin) + 15)\" text-anchor=\"middle\">\(String(format: "%.4g", xv))</text>"
-                s += "<text x=\"\(ox + left - 5)\" y=\"\(py(yv) + 4)\" text-anchor=\"end\">\(String(format: "%.3g", yv))</text>\n"
-            }
+            s += xAxis.svg(horizontal: true, at: y0, from: x0, to: x1, gridLength: y0 - y1, title: "")
+            s += yAxis.svg(horizontal: false, at: x0, from: y0, to: y1, gridLength: x1 - x0, title: "")
+            s += "<rect x=\"\(x0)\" y=\"\(y1)\" width=\"\(x1 - x0)\" height=\"\(y0 - y1)\" fill=\"none\" stroke=\"black\"/>\n"
             s += "<text x=\"\(ox + pw / 2)\" y=\"\(h - 8)\" text-anchor=\"middle\">\(SeriesPlot.escape(xLabel))</text>\n"
             s += "<text transform=\"translate(\(ox + 16) \(40 + ph / 2)) rotate(-90)\" text-anchor=\"middle\">A_l</text>\n"
             for c in curves {

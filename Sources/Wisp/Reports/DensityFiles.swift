@@ -20,63 +20,59 @@ public enum DensityFiles {
         return s
     }
 
-    /// A line plot of ρ against log₁₀ λ (or λ) with decade ticks, in plain SVG; `overlay` draws
-    /// a second density (e.g. an estimate beside the exact one) dashed, with a legend.
+    /// A line plot of ρ against λ on a log (decades, minor ticks) or linear axis, ρ from 0, in
+    /// plain SVG (axes from ``PlotAxis``). `markers` (λ_max, deflated outliers) are drawn as
+    /// labelled dashed vertical lines, the x range widened to hold them; `overlay` draws a second
+    /// density (e.g. an estimate beside the exact one) dashed, with a legend in the emptiest corner.
     public static func svg(_ d: SpectralDensity, title: String, markers: [(label: String, value: Double)] = [],
                            overlay: (label: String, main: String, density: SpectralDensity)? = nil) -> String {
-        let (w, h) = (720.0, 420.0)
-        let (left, right, top, bottom) = (90.0, 20.0, 40.0, 50.0)
+        let (w, h) = (720.0, 440.0)
+        let (left, right, top, bottom) = (90.0, 32.0, 44.0, 56.0)
         let isLog = d.scale == .log
-        let xs = d.grid.map { isLog ? log10($0) : $0 }
-        let xMin = xs.first ?? 0, xMax = max(xs.last ?? 1, (xs.first ?? 0) + 1e-300)
-        let yMax = max(d.density.max() ?? 1, overlay?.density.density.max() ?? 0, 1e-300)
-        func px(_ x: Double) -> Double { left + (x - xMin) / (xMax - xMin) * (w - left - right) }
-        func py(_ y: Double) -> Double { h - bottom - y / yMax * (h - top - bottom) }
+        let shown = markers.filter { $0.value.isFinite && (!isLog || $0.value > 0) }
+        let xData = (d.grid + shown.map(\.value)).filter { $0.isFinite && (!isLog || $0 > 0) }
+        let x = PlotAxis(scale: isLog ? .log : .linear, dataMin: xData.min() ?? 1, dataMax: xData.max() ?? 1, target: 7)
+        let yMax = max(d.density.filter(\.isFinite).max() ?? 0, overlay?.density.density.filter(\.isFinite).max() ?? 0)
+        let y = PlotAxis(scale: .density, dataMin: 0, dataMax: yMax)
+        func px(_ v: Double) -> Double? { x.fraction(v).map { left + $0 * (w - left - right) } }
+        func py(_ v: Double) -> Double { h - bottom - (y.fraction(max(v, 0)) ?? 0) * (h - top - bottom) }
         var s = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(w))" height="\(Int(h))" viewBox="0 0 \(Int(w)) \(Int(h))" font-family="sans-serif" font-size="12">
         <rect width="100%" height="100%" fill="white"/>
-        <text x="\(w / 2)" y="22" text-anchor="middle" font-size="14">\(escape(title))</text>
-        <line x1="\(left)" y1="\(h - bottom)" x2="\(w - right)" y2="\(h - bottom)" stroke="black"/>
-        <line x1="\(left)" y1="\(top)" x2="\(left)" y2="\(h - bottom)" stroke="black"/>
+        <text x="\(w / 2)" y="20" text-anchor="middle" font-size="13">\(escape(title))</text>
 
         """
-        if isLog {
-            for e in Int(ceil(xMin))...max(Int(ceil(xMin)), Int(floor(xMax))) {
-                let x = px(Double(e))
-                s += "<line x1=\"\(x)\" y1=\"\(h - bottom)\" x2=\"\(x)\" y2=\"\(h - bottom + 5)\" stroke=\"black\"/>"
-                s += "<text x=\"\(x)\" y=\"\(h - bottom + 18)\" text-anchor=\"middle\">1e\(e)</text>\n"
+        s += x.svg(horizontal: true, at: h - bottom, from: left, to: w - right, gridLength: h - top - bottom, title: "eigenvalue λ")
+        s += y.svg(horizontal: false, at: left, from: h - bottom, to: top, gridLength: w - left - right,
+                   title: "density per unit \(isLog ? "log₁₀ λ" : "λ")")
+        s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(w - left - right)\" height=\"\(h - top - bottom)\" fill=\"none\" stroke=\"black\"/>\n"
+        var drawn = [(Double, Double)]()
+        func polyline(_ density: SpectralDensity, _ style: String) -> String {
+            let points = zip(density.grid, density.density).compactMap { (l, r) -> (Double, Double)? in
+                guard let X = px(l), r.isFinite else { return nil }
+                return (X, py(r))
             }
-        } else {
-            for i in 0...4 {
-                let v = xMin + (xMax - xMin) * Double(i) / 4
-                s += "<text x=\"\(px(v))\" y=\"\(h - bottom + 18)\" text-anchor=\"middle\">\(String(format: "%.3g", v))</text>\n"
-            }
+            drawn += points
+            return "<polyline fill=\"none\" \(style) points=\"\(points.map { String(format: "%.2f,%.2f", $0.0, $0.1) }.joined(separator: " "))\"/>\n"
         }
-        for i in 0...4 {
-            let v = yMax * Double(i) / 4
-            s += "<text x=\"\(left - 6)\" y=\"\(py(v) + 4)\" text-anchor=\"end\">\(String(format: "%.3g", v))</text>\n"
-        }
-        s += "<text x=\"\(w / 2)\" y=\"\(h - 10)\" text-anchor=\"middle\">\(isLog ? "eigenvalue λ (log scale)" : "eigenvalue λ")</text>\n"
-        s += "<text transform=\"translate(18 \(h / 2)) rotate(-90)\" text-anchor=\"middle\">density per unit \(isLog ? "log10 λ" : "λ")</text>\n"
-        let path = zip(xs, d.density).map { String(format: "%.2f,%.2f", px($0), py($1)) }.joined(separator: " ")
-        s += "<polyline fill=\"none\" stroke=\"#1f5fa8\" stroke-width=\"1.5\" points=\"\(path)\"/>\n"
+        s += polyline(d, "stroke=\"#1f5fa8\" stroke-width=\"1.5\"")
         if let overlay {
-            let ox = overlay.density.grid.map { isLog ? log10($0) : $0 }
-            let points = zip(ox, overlay.density.density).filter { $0.0 >= xMin && $0.0 <= xMax }
-                .map { String(format: "%.2f,%.2f", px($0.0), py($0.1)) }.joined(separator: " ")
-            s += "<polyline fill=\"none\" stroke=\"#e67e22\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\" points=\"\(points)\"/>\n"
-            s += "<line x1=\"\(left + 12)\" y1=\"\(top + 10)\" x2=\"\(left + 40)\" y2=\"\(top + 10)\" stroke=\"#1f5fa8\" stroke-width=\"1.5\"/>"
-            s += "<text x=\"\(left + 46)\" y=\"\(top + 14)\">\(escape(overlay.main))</text>\n"
-            s += "<line x1=\"\(left + 12)\" y1=\"\(top + 26)\" x2=\"\(left + 40)\" y2=\"\(top + 26)\" stroke=\"#e67e22\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/>"
-            s += "<text x=\"\(left + 46)\" y=\"\(top + 30)\">\(escape(overlay.label))</text>\n"
+            s += polyline(overlay.density, "stroke=\"#e67e22\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\"")
         }
-        for m in markers where m.value > 0 {
-            let v = isLog ? log10(m.value) : m.value
-            guard v >= xMin, v <= xMax else { continue }
-            s += "<line x1=\"\(px(v))\" y1=\"\(top)\" x2=\"\(px(v))\" y2=\"\(h - bottom)\" stroke=\"#c0392b\" stroke-dasharray=\"4 3\"/>"
-            s += "<text x=\"\(px(v) - 4)\" y=\"\(top + 28)\" text-anchor=\"end\" fill=\"#c0392b\">\(escape(m.label))</text>\n"
+        for (i, m) in shown.enumerated() {
+            guard let X = px(m.value) else { continue }
+            let label = m.label + " = " + String(format: "%.4g", m.value)
+            let toLeft = X > left + 0.6 * (w - left - right), ly = top + 14 + 14 * Double(i % 6)
+            s += String(format: "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"#c0392b\" stroke-dasharray=\"4 3\"/>", X, top, X, h - bottom)
+            s += String(format: "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"%@\" fill=\"#c0392b\" font-size=\"11\">%@</text>\n",
+                        toLeft ? X - 4 : X + 4, ly, toLeft ? "end" : "start", escape(label))
+            drawn.append((toLeft ? X - 60 : X + 60, ly))
         }
-        s += "<text x=\"\(w - right)\" y=\"\(top - 4)\" text-anchor=\"end\" font-size=\"11\">not shown: zero mass \(String(format: "%.6g", d.zeroMass))</text>\n"
+        if let overlay {
+            s += PlotLegend.svg([.init(label: overlay.main, color: "#1f5fa8"), .init(label: overlay.label, color: "#e67e22", dashed: true)],
+                                left: left, top: top, right: w - right, bottom: h - bottom, points: drawn)
+        }
+        s += "<text x=\"\(w - right)\" y=\"\(top - 6)\" text-anchor=\"end\" font-size=\"11\">not shown: zero mass \(String(format: "%.6g", d.zeroMass))</text>\n"
         s += "</svg>\n"
         return s
     }

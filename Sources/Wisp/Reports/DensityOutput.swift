@@ -61,7 +61,9 @@ public enum DensityOutput {
         try AtomicFile.createDirectory(forFile: jsonPath)
         if !toStandardOutput {
             try AtomicFile.write(Data(DensityFiles.csv(r.density).utf8), to: csv)
-            try AtomicFile.write(Data(DensityFiles.svg(r.density, title: title, markers: markers, overlay: overlay).utf8), to: svg)
+            // KPM's deflated outliers are not in the curve: mark each where it lies.
+            let deflated = (r as? KPMDensityResult)?.deflated.enumerated().map { (label: "deflated \($0.offset + 1)", value: $0.element.eigenvalue) } ?? []
+            try AtomicFile.write(Data(DensityFiles.svg(r.density, title: title, markers: markers + deflated, overlay: overlay).utf8), to: svg)
             if let values = r.exactEigenvalues {
                 let file = OutputPath.sibling(of: jsonPath, extension: "eigenvalues.csv")
                 r.eigenvaluesFile = file

@@ -22,80 +22,89 @@ public enum SeriesPlot {
         public var curves: [Curve]
         /// log₁₀ y axis (non-positive values are dropped).
         public var logY: Bool
-        public init(title: String, curves: [Curve], logY: Bool = false) {
+        /// y is a density: its axis starts at 0.
+        public var density: Bool
+        /// log₁₀ x axis in decades (non-positive x are dropped).
+        public var logX: Bool
+        public init(title: String, curves: [Curve], logY: Bool = false, density: Bool = false, logX: Bool = false) {
             self.title = title
             self.curves = curves
             self.logY = logY
+            self.density = density
+            self.logX = logX
         }
     }
 
     static let colors = ["#1f5fa8", "#c0392b", "#27ae60", "#8e44ad", "#d35400", "#16a085"]
 
     /// Panels side by side (at most `columns` per row), each with its own y range, a shared
-    /// x label, and a legend from the first panel's curve labels.
+    /// x label, and a legend from the first panel's curve labels (above the panels when there
+    /// are several, in the emptiest corner of a single panel). Axes from ``PlotAxis``: integer
+    /// ticks when every x is an integer (steps, k, layers), decades on a log y.
     public static func svg(title: String, panels: [Panel], xLabel: String, columns: Int = 2) -> String {
-        let (pw, ph) = (panels.count == 1 ? 720.0 : 420.0, panels.count == 1 ? 420.0 : 300.0)
-        let (left, right, top, bottom) = (80.0, 20.0, 40.0, 45.0)
+        let single = panels.count == 1
+        let (pw, ph) = (single ? 720.0 : 440.0, single ? 420.0 : 310.0)
+        let (left, right, top, bottom) = (84.0, 32.0, 40.0, 56.0)
         let cols = max(1, min(columns, panels.count)), rows = (panels.count + cols - 1) / cols
-        let (w, h) = (Double(cols) * pw, Double(rows) * ph + 50)
+        let legendBand = single ? 10.0 : 50.0
+        let (w, h) = (Double(cols) * pw, Double(rows) * ph + legendBand + 20)
         var s = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(w))" height="\(Int(h))" viewBox="0 0 \(Int(w)) \(Int(h))" font-family="sans-serif" font-size="11">
         <rect width="100%" height="100%" fill="white"/>
         <text x="\(w / 2)" y="20" text-anchor="middle" font-size="14">\(escape(title))</text>
 
         """
-        if let first = panels.first {
-            for (i, c) in first.curves.enumerated() {
-                let x = 20 + Double(i) * 160
-                s += "<line x1=\"\(x)\" y1=\"36\" x2=\"\(x + 20)\" y2=\"36\" stroke=\"\(colors[i % colors.count])\" stroke-width=\"2\"/>"
-                s += "<text x=\"\(x + 25)\" y=\"40\">\(escape(c.label))</text>\n"
+        let entries = (panels.first?.curves ?? []).enumerated().map { PlotLegend.Entry(label: $0.element.label, color: colors[$0.offset % colors.count]) }
+        if !single {
+            var x = 20.0
+            for e in entries {
+                s += "<line x1=\"\(x)\" y1=\"40\" x2=\"\(x + 20)\" y2=\"40\" stroke=\"\(e.color)\" stroke-width=\"2\"/>"
+                s += "<text x=\"\(x + 25)\" y=\"44\">\(escape(e.label))</text>\n"
+                x += 45 + 6.6 * Double(e.label.count)
             }
         }
         for (index, panel) in panels.enumerated() {
-            let ox = Double(index % cols) * pw, oy = 50 + Double(index / cols) * ph
-            func ty(_ y: Double) -> Double? { panel.logY ? (y > 0 ? log10(y) : nil) : y }
+            let ox = Double(index % cols) * pw, oy = legendBand + 20 + Double(index / cols) * ph
             var xs = [Double](), ys = [Double]()
             for c in panel.curves {
-                xs += c.x
-                for (i, y) in c.y.enumerated() {
+                xs += c.x.filter { $0.isFinite && (!panel.logX || $0 > 0) }
+                for (i, y) in c.y.enumerated() where i < c.x.count && c.x[i].isFinite && (!panel.logX || c.x[i] > 0) {
                     let e = c.error?[i] ?? 0
-                    for v in [y - e, y + e] { if let t = ty(v), t.isFinite { ys.append(t) } }
+                    for v in [y - e, y + e] where v.isFinite && (!panel.logY || v > 0) { ys.append(v) }
                 }
             }
-            let xMin = xs.min() ?? 0, xMax = max(xs.max() ?? 1, (xs.min() ?? 0) + 1e-12)
-            var yMin = ys.min() ?? 0, yMax = ys.max() ?? 1
-            if yMax - yMin < 1e-300 { yMin -= 0.5; yMax += 0.5 }
-            let pad = 0.05 * (yMax - yMin)
-            (yMin, yMax) = (yMin - pad, yMax + pad)
-            func px(_ x: Double) -> Double { ox + left + (x - xMin) / (xMax - xMin) * (pw - left - right) }
-            func py(_ y: Double) -> Double { oy + ph - bottom - (y - yMin) / (yMax - yMin) * (ph - top - bottom) }
+            let integerX = !xs.isEmpty && xs.allSatisfy { $0 == $0.rounded() && abs($0) < 1e15 }
+            let xAxis = PlotAxis(scale: panel.logX ? .log : integerX ? .integer : .linear, dataMin: xs.min() ?? 0, dataMax: xs.max() ?? 1, target: single ? 8 : 6)
+            let yAxis = PlotAxis(scale: panel.logY ? .log : panel.density ? .density : .linear, dataMin: ys.min() ?? 0, dataMax: ys.max() ?? 1)
+            let (x0, x1, y0, y1) = (ox + left, ox + pw - right, oy + ph - bottom, oy + top)
+            func px(_ x: Double) -> Double { x0 + (xAxis.fraction(x) ?? 0) * (x1 - x0) }
+            func py(_ y: Double) -> Double? { yAxis.fraction(y).map { y0 - $0 * (y0 - y1) } }
             s += "<text x=\"\(ox + pw / 2)\" y=\"\(oy + 25)\" text-anchor=\"middle\" font-size=\"12\">\(escape(panel.title))</text>\n"
-            s += "<line x1=\"\(ox + left)\" y1=\"\(oy + ph - bottom)\" x2=\"\(ox + pw - right)\" y2=\"\(oy + ph - bottom)\" stroke=\"black\"/>"
-            s += "<line x1=\"\(ox + left)\" y1=\"\(oy + top)\" x2=\"\(ox + left)\" y2=\"\(oy + ph - bottom)\" stroke=\"black\"/>\n"
-            for i in 0...4 {
-                let xv = xMin + (xMax - xMin) * Double(i) / 4, yv = yMin + (yMax - yMin) * Double(i) / 4
-                s += "<text x=\"\(px(xv))\" y=\"\(oy + ph - bottom + 15)\" text-anchor=\"middle\">\(String(format: "%.4g", xv))</text>"
-                let label = String(format: "%.3g", panel.logY ? pow(10, yv) : yv)
-                s += "<text x=\"\(ox + left - 5)\" y=\"\(py(yv) + 4)\" text-anchor=\"end\">\(label)</text>\n"
+            s += xAxis.svg(horizontal: true, at: y0, from: x0, to: x1, gridLength: y0 - y1, title: xLabel)
+            s += yAxis.svg(horizontal: false, at: x0, from: y0, to: y1, gridLength: x1 - x0, title: "")
+            s += "<rect x=\"\(x0)\" y=\"\(y1)\" width=\"\(x1 - x0)\" height=\"\(y0 - y1)\" fill=\"none\" stroke=\"black\"/>\n"
+            if yAxis.scale == .linear, yAxis.lower < 0, yAxis.upper > 0, let zero = py(0) {
+                s += "<line x1=\"\(x0)\" y1=\"\(zero)\" x2=\"\(x1)\" y2=\"\(zero)\" stroke=\"#999\" stroke-dasharray=\"3 3\"/>\n"
             }
-            s += "<text x=\"\(ox + pw / 2)\" y=\"\(oy + ph - 12)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
-            if !panel.logY, yMin < 0, yMax > 0 {
-                s += "<line x1=\"\(ox + left)\" y1=\"\(py(0))\" x2=\"\(ox + pw - right)\" y2=\"\(py(0))\" stroke=\"#999\" stroke-dasharray=\"3 3\"/>\n"
-            }
+            var drawn = [(Double, Double)]()
             for (ci, c) in panel.curves.enumerated() {
                 let color = colors[ci % colors.count]
                 var points = [String]()
                 for (i, (x, y)) in zip(c.x, c.y).enumerated() {
-                    guard let t = ty(y), t.isFinite else { continue }
-                    points.append(String(format: "%.2f,%.2f", px(x), py(t)))
-                    if let e = c.error?[i], e > 0, let lo = ty(y - e) ?? ty(y), let hi = ty(y + e) {
-                        s += String(format: "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%@\"/>", px(x), py(lo), px(x), py(hi), color)
+                    guard x.isFinite, xAxis.fraction(x) != nil, let Y = py(y) else { continue }
+                    points.append(String(format: "%.2f,%.2f", px(x), Y))
+                    drawn.append((px(x), Y))
+                    if let e = c.error?[i], e > 0, let lo = py(y - e) ?? py(y), let hi = py(y + e) {
+                        s += String(format: "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%@\"/>", px(x), lo, px(x), hi, color)
                     }
                     if c.x.count <= 60 {
-                        s += String(format: "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"2.5\" fill=\"%@\"/>", px(x), py(t), color)
+                        s += String(format: "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"2.5\" fill=\"%@\"/>", px(x), Y, color)
                     }
                 }
                 s += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>\n"
+            }
+            if single {
+                s += PlotLegend.svg(entries, left: x0, top: y1, right: x1, bottom: y0, points: drawn)
             }
         }
         return s + "</svg>\n"
@@ -133,21 +142,19 @@ public enum SeriesPlot {
             }
             s += "\n"
         }
-        for i in 0...4 {
-            let fx = Double(i) / 4
-            let xv = (x.first ?? 0) + fx * ((x.last ?? 1) - (x.first ?? 0)), yv = (y.first ?? 0) + fx * ((y.last ?? 1) - (y.first ?? 0))
-            s += "<text x=\"\(left + fx * (w - left - right))\" y=\"\(h - bottom + 15)\" text-anchor=\"middle\">\(String(format: "%.3g", xv))</text>"
-            s += "<text x=\"\(left - 5)\" y=\"\(h - bottom - fx * (h - top - bottom) + 4)\" text-anchor=\"end\">\(String(format: "%.3g", yv))</text>\n"
-        }
-        s += "<text x=\"\((w - right + left) / 2)\" y=\"\(h - 15)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
-        s += "<text transform=\"translate(18 \(h / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
+        // The cells span [x.first, x.last] × [y.first, y.last]: axes unpadded, ticks inside only.
+        let xAxis = PlotAxis(scale: .linear, dataMin: x.first ?? 0, dataMax: x.last ?? 1, padded: false)
+        let yAxis = PlotAxis(scale: .linear, dataMin: y.first ?? 0, dataMax: y.last ?? 1, padded: false)
+        s += xAxis.svg(horizontal: true, at: h - bottom, from: left, to: w - right, gridLength: 0, title: xLabel)
+        s += yAxis.svg(horizontal: false, at: left, from: h - bottom, to: top, gridLength: 0, title: yLabel)
         for i in 0..<8 {
             let yy = top + Double(7 - i) * (h - top - bottom) / 8
             s += "<rect x=\"\(w - right + 15)\" y=\"\(yy)\" width=\"15\" height=\"\((h - top - bottom) / 8)\" fill=\"\(color((Double(i) + 0.5) / 8))\"/>"
         }
-        s += "<text x=\"\(w - right + 35)\" y=\"\(top + 10)\">1e\(String(format: "%.2g", hi))</text>"
-        s += "<text x=\"\(w - right + 35)\" y=\"\(h - bottom)\">1e\(String(format: "%.2g", lo))</text>"
-        s += "<text x=\"\(w - right + 5)\" y=\"\(top - 8)\">L − min L + ε</text>\n"
+        func power(_ e: Double) -> String { "10<tspan dy=\"-5\" font-size=\"8\">" + PlotAxis.minus(String(format: "%.1f", e)) + "</tspan>" }
+        s += "<text x=\"\(w - right + 35)\" y=\"\(top + 10)\">\(power(hi))</text>"
+        s += "<text x=\"\(w - right + 35)\" y=\"\(h - bottom)\">\(power(lo))</text>"
+        s += "<text x=\"\(w - 6)\" y=\"\(top - 8)\" text-anchor=\"end\">L − min L + ε</text>\n"
         return s + "</svg>\n"
     }
 

@@ -115,14 +115,13 @@ public enum TrainFiles {
         if !spectra.isEmpty {
             let curves = spectra.map { (step, s) -> SeriesPlot.Curve in
                 let top = max(s.largestNode, 1e-300)
-                let isLog = s.density.scale == .log
-                return SeriesPlot.Curve(label: "step \(step)", x: s.density.grid.map { isLog ? log10(max($0, 1e-300) / top) : $0 / top },
+                return SeriesPlot.Curve(label: "step \(step)", x: s.density.grid.map { $0 / top },
                                         y: s.density.density)
             }
             let isLog = spectra[0].1.density.scale == .log
             try write(SeriesPlot.svg(title: "spectral density of \(spectra[0].1.densityOf) through training", panels: [
-                SeriesPlot.Panel(title: "density (zero mass not shown)", curves: curves),
-            ], xLabel: isLog ? "log10(λ / λ_max)" : "λ / λ_max", columns: 1), "spectra.svg")
+                SeriesPlot.Panel(title: "density (zero mass not shown)", curves: curves, density: true, logX: isLog),
+            ], xLabel: "λ / λ_max", columns: 1), "spectra.svg")
         }
         return written
     }
