@@ -44,13 +44,13 @@ out = sys.argv[1]
 rows = []
 for f in sorted(glob.glob(os.path.join(out, "*.json"))):
     r = json.load(open(f))
-    res = r.get("result", r)
+    res = r
     c = res.get("exact_comparison")
     if not c: continue
     name = os.path.basename(f)[:-5]
     act, method, a, b = name.split("-")
     budget = f"{a} probes × {b} steps" if method == "slq" else f"10 probes × {a} moments" + (", 1 deflated" if b == "1" else "")
-    apps = res.get("slq_operator_applications", res.get("kpm_operator_applications", 0)) + res.get("bound_operator_applications", 0) + res.get("deflation_operator_applications", 0)
+    apps = res["operator_applications"]  # every product of the estimate: SLQ's, or KPM's moments + bounds + deflation
     m = {e["order"]: e["relative_error"] for e in c["moments"]}
     rows.append((act, method, budget, apps, c["wasserstein_1_relative"], c["wasserstein_1_log10_decades"], m[1], m[2], m[4], r["timings"]["total_seconds"]))
 rows.sort(key=lambda x: (x[0], x[1], x[3]))

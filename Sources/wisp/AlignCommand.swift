@@ -23,9 +23,7 @@ struct Align: ParsableCommand {
         let settings = AlignSettings(exactLimit: exactLimit, probes: probes, seed: network.seed, tolerance: tol)
         let result = try AlignJob.run(problem, settings: settings, reporter: Runtime.progress("align", quiet: out.quiet))
         guard Runtime.isLead else { return }
-        try RunRecord(command: "align", problem: problem,
-                      settings: ["exact_limit": "\(exactLimit)", "probes": "\(probes)", "tol": "\(tol)"],
-                      timings: result.timings, result: result).write(to: path)
+        try RunRecord(command: "align", problem: problem, settings: settings, timings: result.timings, result: result).write(to: path)
         let files = try AlignmentFiles.write(result, jsonPath: path,
                                              title: "Layerwise alignment A_l (\(result.method)), L = \(problem.architecture.depth), T = \(problem.totalSamples)")
         say(Summary.header(problem))

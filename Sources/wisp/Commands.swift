@@ -49,7 +49,7 @@ struct Top: ParsableCommand {
         } else {
             let matrix = saveEigenvectors != nil && EigenvectorExport.usesSampleSpace(matrix: self.matrix, k: k, problem: problem) ? .ntk : self.matrix
             // Tolerance and budget only decide when to stop, so a run may resume with other values.
-            let checkpoint = try checkpointing.open("top", problem: problem, settings: TopResumeSettings(matrix: matrix, k: k, which: which, basis: basis),
+            let checkpoint = try checkpointing.open("top", problem: problem, settings: TopSettings(matrix: self.matrix, method: method, lanczos: settings).resumable(matrix: matrix),
                                                     replicated: !matrix.isSampleSpace)
             (result, timings) = try TopJob.run(problem, matrix: matrix, settings: settings, checkpoint: checkpoint,
                                                reporter: Runtime.progress("top", quiet: out.quiet))
@@ -60,7 +60,7 @@ struct Top: ParsableCommand {
             result.eigenvectors = try EigenvectorExport.run(problem, top: result, path: path, rule: EigenvectorExport.rule)
         }
         let theory = TheoryBlock.make(for: problem, matrix: matrix).comparing(["lambda_max": result.eigenvalues[0]])
-        if Runtime.isLead { try report(problem, result, timings, theory) }
+        if Runtime.isLead { try report(problem, result, TopSettings(matrix: matrix, method: method, lanczos: settings), timings, theory) }
         if !choice.isExact && !result.converged.allSatisfy({ $0 }) {
             let missing = result.converged.filter { !$0 }.count
             if result.atRoundingFloor.contains(true) {
@@ -71,13 +71,10 @@ struct Top: ParsableCommand {
         }
     }
 
-    private func report(_ problem: Problem, _ result: TopResult, _ timings: Timings, _ theory: TheoryBlock) throws {
+    private func report(_ problem: Problem, _ result: TopResult, _ settings: TopSettings, _ timings: Timings, _ theory: TheoryBlock) throws {
         // The file first, the summary after: a summary that cannot be written never loses it.
         if let path = out.output {
-            try RunRecord(command: "top", problem: problem,
-                          settings: ["matrix": result.matrix.rawValue, "k": "\(k)", "which": which.rawValue, "tol": "\(result.tolerance)", "basis": "\(result.basisSize)",
-                                     "method": method.rawValue],
-                          timings: timings, theory: theory, result: result).write(to: path)
+            try RunRecord(command: "top", problem: problem, settings: settings, timings: timings, theory: theory, result: result).write(to: path)
         }
         say(Summary.header(problem))
         if let c = result.methodChoice { say("  method     \(c.method) (\(c.requested == "auto" ? "auto: " : "")\(c.reason))") }
@@ -146,18 +143,17 @@ struct Density: ParsableCommand {
         }
         if method == .kpm { return try runKPM(problem, choice: choice, reference: compareExact ? exactReference : nil) }
         var result: DensityResult, timings: Timings
-        var settings = ["matrix": matrix.rawValue, "method": method.rawValue, "grid": grid.rawValue, "grid_points": "\(gridPoints)"]
+        var settings = DensityRunSettings(matrix: matrix, method: method.rawValue, grid: gridSettings, slq: nil, kpm: nil, compareExact: compareExact)
         if choice.isExact {
             (result, timings) = try DensityJob.runExact(problem, matrix: matrix, grid: gridSettings, solver: solver, reporter: reporter)
         } else {
             // Probe p depends on (seed, p, steps) only: a rerun with more --probes reuses the finished ones.
-            let checkpoint = try checkpointing.open("density", problem: problem, settings: SLQResumeSettings(matrix: matrix, steps: steps),
+            settings.slq = SLQSettings(probes: probes, steps: steps, seed: network.seed)
+            let checkpoint = try checkpointing.open("density", problem: problem, settings: settings.slqResumable!,
                                                     replicated: true)
             (result, timings) = try DensityJob.run(
-                problem, matrix: matrix, settings: SLQSettings(probes: probes, steps: steps, seed: network.seed),
+                problem, matrix: matrix, settings: settings.slq!,
                 grid: gridSettings, checkpoint: checkpoint, reporter: reporter)
-            settings["probes"] = "\(probes)"
-            settings["steps"] = "\(steps)"
             if compareExact {
                 let (exact, seconds) = try exactReference()
                 result.comparison = DensityComparison.compare(estimate: result.estimateMeasure!, measure: "Gauss nodes of every probe",
@@ -205,7 +201,8 @@ struct Moments: ParsableCommand {
                                                                "second_moment": result.secondMoment])
         guard Runtime.isLead else { return }
         if let path = out.output {
-            try RunRecord(command: "moments", problem: problem, settings: ["matrix": matrix.rawValue, "exact_limit": "\(exactLimit)", "probes": "\(probes)"],
+            try RunRecord(command: "moments", problem: problem,
+                          settings: MomentsRunSettings(matrix: matrix, exactLimit: exactLimit, probes: probes, seed: network.seed),
                           timings: timings, theory: theory, result: result).write(to: path)
         }
         say(Summary.header(problem))
@@ -248,7 +245,7 @@ struct Theory: ParsableCommand {
         guard Runtime.isLead else { return }
         if let path = out.output {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-            try RunRecord(command: "theory", problem: problem, settings: [:],
+            try RunRecord(command: "theory", problem: problem, settings: NoSettings(),
                           timings: Timings(totalSeconds: seconds, operatorSeconds: 0, operatorApplications: 0),
                           theory: theory, result: EmptyResult()).write(to: path)
         }

@@ -43,17 +43,17 @@ struct DataSpectrum: ParsableCommand {
         }
         try DataLoader.agreeOnShapes(loaded, communicator: communicator)
         let prepared = try DataLoader.finish(consume loaded, configuration: c, communicator: communicator)
+        let settings = DataSpectrumSettings(method: method, denseLimit: denseLimit, count: k, tolerance: tol, seed: seed)
         let (result, timings) = try DataSpectrumJob.run(
-            prepared, settings: DataSpectrumSettings(method: method, denseLimit: denseLimit, count: k, tolerance: tol, seed: seed),
+            prepared, settings: settings,
             communicator: communicator, reporter: Runtime.progress("data-spectrum", quiet: out.quiet))
         guard Runtime.isLead else { return }
         let T = prepared.dataset.totalSamples
         // Files first, then the summary (a summary that cannot be written never loses them).
         var written: [String] = []
         if let path = out.output {
-            try RunRecord(command: "data-spectrum", configuration: c, totalSamples: T, communicator: communicator,
-                          settings: ["method": method.rawValue, "dense_limit": "\(denseLimit)", "k": "\(k)", "tol": "\(tol)"],
-                          timings: timings, result: result).write(to: path)
+            try RunRecord(command: "data-spectrum", subject: RunSubject(configuration: c, totalSamples: T, communicator: communicator),
+                          settings: settings, timings: timings, result: result).write(to: path)
             written.append(path)
             if !OutputPath.isStandardOutput(path) {
                 let csv = OutputPath.sibling(of: path, extension: "csv")

@@ -44,13 +44,14 @@ extension Density {
         let path = out.output ?? "wisp-output/density.json"
         let settings = KPMSettings(probes: probes, moments: kpm.moments ?? 256, kernel: kpm.kernel ?? .jackson, seed: network.seed)
         let o = kpm.options
+        let grid = DensitySettings(scale: self.grid, points: gridPoints)
+        let recorded = DensityRunSettings(matrix: matrix, method: method.rawValue, grid: grid, slq: nil,
+                                          kpm: KPMRunSettings(expansion: settings, options: o), compareExact: compareExact)
         // The kernel only acts on the reconstruction: a rerun with another kernel reuses the moments.
-        let checkpoint = try checkpointing.open("density", problem: problem, settings: KPMResumeSettings(
-            matrix: matrix, moments: settings.moments, deflate: o.deflate, boundSteps: o.boundSteps,
-            lowerBound: o.lowerBound, upperBound: o.upperBound), replicated: true)
+        let checkpoint = try checkpointing.open("density", problem: problem, settings: recorded.kpmResumable!, replicated: true)
         var (result, timings) = try KPMDensityJob.run(
             problem, matrix: matrix, settings: settings, options: o,
-            grid: DensitySettings(scale: grid, points: gridPoints), checkpoint: checkpoint,
+            grid: grid, checkpoint: checkpoint,
             reporter: Runtime.progress("density", quiet: out.quiet))
         if let reference {
             let (exact, seconds) = try reference()
@@ -64,9 +65,7 @@ extension Density {
         guard Runtime.isLead else { return }
         let written = try DensityOutput.write(
             result, timings: timings, problem: problem, jsonPath: path, command: "density",
-            settings: ["matrix": matrix.rawValue, "method": "kpm", "probes": "\(probes)", "moments": "\(settings.moments)",
-                       "kernel": settings.kernel.rawValue, "deflate": "\(o.deflate)", "bound_steps": "\(o.boundSteps)",
-                       "grid": grid.rawValue, "grid_points": "\(gridPoints)"],
+            settings: recorded,
             theory: theory, markers: theory.predictions["lambda_max"].map { [("λ_max theory", $0)] } ?? [])
         say(Summary.header(problem))
         var s = "  density    KPM, \(written.probes) probes × \(written.chebyshevMomentCount) moments (\(written.kernel.rawValue)) in \(written.space) space; bounds ["

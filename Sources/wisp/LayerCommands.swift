@@ -23,11 +23,13 @@ extension NetworkOptions {
             let loaded = try LayerModelFile.load(path: model, architecture: given, architectureFile: architecture)
             return (loaded.architecture, .loaded(path: model, dtype: loaded.dtype, parameters: loaded.parameters))
         }
+        let start = DispatchTime.now().uptimeNanoseconds
         let inputs = try LayerProblem.loadInputs(c, architecture: description, communicator: communicator)
         let problem = try communicator.agree {
             try LayerProblem(architecture: description, inputs: inputs, weights: weights, seed: seed, precision: precision, communicator: communicator,
                              loss: matrix.needsLoss ? loss : nil)
         }
+        problem.setupSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         if Runtime.isLead, let path = saveModel {
             try LayerModelFile.save(problem.parameters(), architecture: description, to: path, dtype: saveDtype)
         }
@@ -97,10 +99,8 @@ extension Top {
         result.methodChoice = choice
         if Runtime.isLead {
             if let path = out.output {
-                try LayerRunRecord(command: "top", arguments: Array(CommandLine.arguments.dropFirst()), problem: problem,
-                                   settings: ["matrix": matrix.rawValue, "loss": (problem.loss ?? .mse).rawValue, "k": "\(k)", "which": which.rawValue,
-                                              "tol": "\(tol)", "basis": "\(result.basisSize)", "method": method.rawValue],
-                                   timings: timings, result: result).write(to: path)
+                try RunRecord(command: "top", problem: problem, settings: TopSettings(matrix: matrix, method: method, lanczos: settings),
+                              timings: timings, result: result).write(to: path)
             }
             say(LayerSummary.header(problem, file: file))
             say("  method     \(choice.method) (\(choice.requested == "auto" ? "auto: " : "")\(choice.reason))")
@@ -134,22 +134,17 @@ extension Density {
                                              iterativeApplications: probes * steps, selection: .all, vectors: false, solver: solver)
         let grid = DensitySettings(scale: self.grid, points: gridPoints, broadening: broadening)
         let reporter = Runtime.progress("density", quiet: out.quiet)
-        var settings = ["matrix": matrix.rawValue, "loss": (problem.loss ?? .mse).rawValue, "method": method.rawValue,
-                        "grid": self.grid.rawValue, "grid_points": "\(gridPoints)"]
+        var settings = DensityRunSettings(matrix: matrix, method: method.rawValue, grid: grid, slq: nil, kpm: nil, compareExact: false)
         var (result, timings) = choice.isExact
             ? try DensityJob.runExact(problem, matrix: matrix, grid: grid, solver: solver, reporter: reporter)
             : try LayerSpectrumJob.density(problem, matrix: matrix, settings: SLQSettings(probes: probes, steps: steps, seed: network.seed),
                                            grid: grid, reporter: reporter)
-        if !choice.isExact {
-            settings["probes"] = "\(probes)"
-            settings["steps"] = "\(steps)"
-        }
+        if !choice.isExact { settings.slq = SLQSettings(probes: probes, steps: steps, seed: network.seed) }
         result.methodChoice = choice
         guard Runtime.isLead else { return }
         let title = "spectral density of \(result.densityOf) (\(matrix.rawValue)): layers from \((file as NSString).lastPathComponent), P=\(problem.parameterCount), T=\(problem.totalSamples), \(result.methodCaption)"
         result = try DensityOutput.writeFiles(result, jsonPath: path, title: title)
-        try LayerRunRecord(command: "density", arguments: Array(CommandLine.arguments.dropFirst()), problem: problem, settings: settings,
-                           timings: timings, result: result).write(to: path)
+        try RunRecord(command: "density", problem: problem, settings: settings, timings: timings, result: result).write(to: path)
         say(LayerSummary.header(problem, file: file))
         say("  method     \(choice.method) (\(choice.requested == "auto" ? "auto: " : "")\(choice.reason))")
         say(Summary.density(result))

@@ -69,9 +69,8 @@ struct Reduce: ParsableCommand {
         }
         let timings = Timings(totalSeconds: seconds, operatorSeconds: basis.operatorSeconds, operatorApplications: basis.operatorApplications)
         try RunRecord(command: "reduce", problem: problem,
-                      settings: ["keep": keepCount.description, "sweep": sweepCounts.map(\.description).joined(separator: ","),
-                                 "dense_limit": "\(denseLimit)", "tol": "\(tol)", "init": initial ?? "", "variant": chosen, "inpca": "\(inpca)",
-                                 "inpca_samples": result.inpca.map { "\($0.samples)" } ?? ""],
+                      settings: ReduceRunSettings(keep: keepCount, sweep: sweepCounts, denseLimit: denseLimit, tolerance: tol, initial: initial,
+                                                  variant: chosen, inpca: inpca, inpcaSamples: result.inpca?.samples),
                       timings: timings, result: result).write(to: path)
         var files = [path]
         if !result.sweep.isEmpty {

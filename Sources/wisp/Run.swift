@@ -50,7 +50,8 @@ struct Run: ParsableCommand {
         let grid = DensitySettings()
         let densityChoice = try MethodChoice.choose(problem, matrix: .ntk, requested: "auto", iterative: "slq",
                                                     iterativeApplications: probes * steps, selection: .all, vectors: false, solver: solver)
-        let (slq, slqTimings) = try DensityJob.run(problem, matrix: .ntk, settings: SLQSettings(probes: probes, steps: steps, seed: network.seed),
+        let slqSettings = SLQSettings(probes: probes, steps: steps, seed: network.seed)
+        let (slq, slqTimings) = try DensityJob.run(problem, matrix: .ntk, settings: slqSettings,
                                                    grid: grid, reporter: Runtime.progress("density", quiet: quiet))
         var exact: (DensityResult, Timings)? = nil
         if densityChoice.isExact {
@@ -72,7 +73,9 @@ struct Run: ParsableCommand {
             var d = exactDensity
             d.methodChoice = densityChoice
             let written = try DensityOutput.write(d, timings: exactTimings, problem: problem, jsonPath: densityPath, command: "run",
-                                                  settings: ["matrix": "ntk", "method": "exact", "grid": "log"], theory: theory,
+                                                  settings: DensityRunSettings(matrix: .ntk, method: "exact", grid: grid, slq: nil, kpm: nil,
+                                                                                                compareExact: false),
+                                                  theory: theory,
                                                   markers: [("λ_max", top.eigenvalues[0])],
                                                   overlay: ("SLQ \(probes)×\(steps)", "exact", slq.density))
             say(Summary.density(written))
@@ -82,13 +85,14 @@ struct Run: ParsableCommand {
             say("  density    no exact spectrum: \(densityChoice.reason)")
         }
         let writtenSLQ = try DensityOutput.write(estimate, timings: slqTimings, problem: problem, jsonPath: slqPath, command: "run",
-                                                 settings: ["matrix": "ntk", "method": "slq", "probes": "\(probes)", "steps": "\(steps)", "grid": "log"],
+                                                 settings: DensityRunSettings(matrix: .ntk, method: "slq", grid: grid, slq: slqSettings, kpm: nil,
+                                                                               compareExact: exact != nil),
                                                  theory: theory, markers: [("λ_max", top.eigenvalues[0])])
         say(Summary.density(writtenSLQ))
         if let c = writtenSLQ.comparison { say(Summary.comparison(c)) }
         say(Summary.theory(theory))
 
-        try RunRecord(command: "run", problem: problem, settings: ["probes": "\(probes)", "steps": "\(steps)"], timings: timings,
+        try RunRecord(command: "run", problem: problem, settings: DefaultRunSettings(slq: slqSettings), timings: timings,
                       theory: theory, result: DefaultJobResult(top: top, moments: moments, densityFile: densityFile, estimateFile: slqPath))
             .write(to: runPath)
         say(Summary.timing(timings))

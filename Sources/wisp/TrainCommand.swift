@@ -134,9 +134,8 @@ struct Train: ParsableCommand {
         try measurements.validate()
         let base = network.configuration
         let held = try validation.map { v in (v, try Runtime.communicator.agree { try v.makeProblem(training: problem, base: base) }) }
-        let checkpoint = try checkpointing.open("train", problem: problem,
-                                                settings: TrainResumeSettings(training: training, measurements: measurements,
-                                                                              validation: validation),
+        let settings = TrainRunSettings(training: training, measurements: measurements, validation: validation)
+        let checkpoint = try checkpointing.open("train", problem: problem, settings: settings,
                                                 replicated: true)
             .map { TrainingCheckpoint(directory: $0, architecture: problem.architecture) }
         let saveModels = !noSaveModels
@@ -153,11 +152,7 @@ struct Train: ParsableCommand {
             return path
         }
         guard Runtime.isLead else { return }
-        try RunRecord(command: "train", problem: problem,
-                      settings: ["loss": problem.configuration.loss.rawValue, "steps": "\(steps)", "lr": "\(lr)",
-                                 "batch_size": batchSize.map(String.init) ?? "full", "every": "\(every)", "measure": measure,
-                                 "optimizer": optimizer.rawValue],
-                      timings: timings, result: result).write(to: jsonPath)
+        try RunRecord(command: "train", problem: problem, settings: settings, timings: timings, result: result).write(to: jsonPath)
         let written = try TrainFiles.writeSeries(result, directory: directory)
         say(Summary.header(problem))
         say("  training   \(result.method), η = \(lr), \(result.stepsTaken) steps (\(result.stoppedBecause))"

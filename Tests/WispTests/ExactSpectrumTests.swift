@@ -231,7 +231,7 @@ final class ExactSpectrumTests: XCTestCase {
         let d = try WispExecutable.run(["density", "--method", "exact", "--output", "d.json"] + common, in: dir)
         XCTAssertEqual(d.status, 0, d.stderr)
         let record = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("d.json"))) as! [String: Any]
-        let result = record["result"] as? [String: Any] ?? record
+        let result = record
         XCTAssertEqual((result["method_choice"] as? [String: Any])?["method"] as? String, "exact")
         XCTAssertEqual(result["eigenvalue_count"] as? Int, 30)
         let lines = try String(contentsOf: dir.appendingPathComponent("d.eigenvalues.csv"), encoding: .utf8).split(separator: "\n")

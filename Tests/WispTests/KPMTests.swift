@@ -262,7 +262,7 @@ final class KPMTests: XCTestCase {
         let (resumed, _) = try KPMDensityJob.run(p, matrix: .ntk, settings: settings, grid: DensitySettings(), checkpoint: try open(64))
         let (fresh, _) = try KPMDensityJob.run(p, matrix: .ntk, settings: settings, grid: DensitySettings())
         XCTAssertEqual(resumed.resumedProbes, 3)
-        XCTAssertEqual(resumed.operatorApplications, 2 * 32)
+        XCTAssertEqual(resumed.momentApplications, 2 * 32)
         XCTAssertEqual(resumed.chebyshevMoments, fresh.chebyshevMoments)
         XCTAssertEqual(resumed.density.density, fresh.density.density)
         XCTAssertThrowsError(try open(128))

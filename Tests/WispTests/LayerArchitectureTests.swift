@@ -144,7 +144,7 @@ final class LayerArchitectureTests: XCTestCase {
                                           "--tol", "1e-10", "--output", "top.json", "--quiet"], in: dir)
         XCTAssertEqual(run.status, 0, run.stderr)
         let record = try ExactJSON.object(file: dir.appendingPathComponent("top.json").path)
-        let result = try XCTUnwrap(record["result"] as? [String: Any])
+        let result = record
         let values = try XCTUnwrap(result["eigenvalues"] as? [Double])
         XCTAssertEqual((result["residuals"] as? [Double])?.count, 3)
         let problem = try LayerProblem(architecture: try parse(Self.cnn), totalSamples: T, seed: 3)

@@ -223,7 +223,7 @@ final class LayerExactSpectrumTests: XCTestCase {
                                               "--method", method, "--output", "top-\(method).json", "--quiet"], in: dir)
             XCTAssertEqual(run.status, 0, run.stderr)
             let record = try ExactJSON.object(file: dir.appendingPathComponent("top-\(method).json").path)
-            let result = try XCTUnwrap(record["result"] as? [String: Any])
+            let result = record
             let choice = try XCTUnwrap(result["method_choice"] as? [String: Any])
             XCTAssertEqual(choice["method"] as? String, "exact")
             XCTAssertEqual(choice["requested"] as? String, method)
@@ -240,14 +240,14 @@ final class LayerExactSpectrumTests: XCTestCase {
             XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent(file).path), file)
         }
         let record = try ExactJSON.object(file: dir.appendingPathComponent("d.json").path)
-        let result = try XCTUnwrap(record["result"] as? [String: Any])
+        let result = record
         XCTAssertEqual(result["eigenvalue_count"] as? Int, T * 2)
         XCTAssertEqual((result["method_choice"] as? [String: Any])?["method"] as? String, "exact")
         // slq stays available and is recorded as requested.
         let slq = try WispExecutable.run(["density", "--architecture", "cnn.json", "--samples", "\(T)", "--method", "slq", "--probes", "2",
                                           "--steps", "8", "--output", "s.json", "--quiet"], in: dir)
         XCTAssertEqual(slq.status, 0, slq.stderr)
-        let slqResult = try XCTUnwrap(try ExactJSON.object(file: dir.appendingPathComponent("s.json").path)["result"] as? [String: Any])
+        let slqResult = try ExactJSON.object(file: dir.appendingPathComponent("s.json").path)
         XCTAssertEqual((slqResult["method_choice"] as? [String: Any])?["method"] as? String, "slq")
     }
 }

@@ -44,7 +44,7 @@ final class LayerLossCLITests: XCTestCase {
 
     func eigenvalues(_ dir: URL, _ file: String) throws -> [Double] {
         let record = try ExactJSON.object(file: dir.appendingPathComponent(file).path)
-        return try XCTUnwrap((record["result"] as? [String: Any])?["eigenvalues"] as? [Double])
+        return try XCTUnwrap(record["eigenvalues"] as? [Double])
     }
 
     /// `top --matrix hessian --loss cross-entropy --labels` against LAPACK on the dense H of the

@@ -38,7 +38,7 @@ final class LayerModelFileTests: XCTestCase {
 
     func eigenvalues(_ file: String) throws -> [Double] {
         let record = try ExactJSON.object(file: path(file))
-        return try XCTUnwrap((record["result"] as? [String: Any])?["eigenvalues"] as? [Double])
+        return try XCTUnwrap(record["eigenvalues"] as? [Double])
     }
 
     /// A file of the cnn's tensors, with `change` applied to the name → tensor map first.

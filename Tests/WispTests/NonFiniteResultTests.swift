@@ -67,13 +67,13 @@ final class NonFiniteResultTests: XCTestCase {
         let file = path("out.json")
         let timings = Timings(totalSeconds: 0, operatorSeconds: 0, operatorApplications: 0)
         let bad = Result(trace: .infinity, layers: [], extra: [:])
-        assertNonFinite(try RunRecord(command: "moments", problem: problem, settings: [:], timings: timings, result: bad).write(to: file),
+        assertNonFinite(try RunRecord(command: "moments", problem: problem, settings: NoSettings(), timings: timings, result: bad).write(to: file),
                         names: "trace")
         XCTAssertFalse(FileManager.default.fileExists(atPath: file))
-        try RunRecord(command: "moments", problem: problem, settings: [:], timings: timings,
+        try RunRecord(command: "moments", problem: problem, settings: NoSettings(), timings: timings,
                       result: Result(trace: 3, layers: [], extra: [:])).write(to: file)
         let before = try Data(contentsOf: URL(fileURLWithPath: file))
-        XCTAssertThrowsError(try RunRecord(command: "moments", problem: problem, settings: [:], timings: timings, result: bad).write(to: file))
+        XCTAssertThrowsError(try RunRecord(command: "moments", problem: problem, settings: NoSettings(), timings: timings, result: bad).write(to: file))
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: file)), before)
     }
 

@@ -128,7 +128,7 @@ final class RoundTripTests: XCTestCase {
         c.samples = 3
         let problem = try Problem(c)
         let file = path("record.json")
-        try RunRecord(command: "test", problem: problem, settings: [:], timings: Timings(totalSeconds: 0.1, operatorSeconds: 0, operatorApplications: 0),
+        try RunRecord(command: "test", problem: problem, settings: NoSettings(), timings: Timings(totalSeconds: 0.1, operatorSeconds: 0, operatorApplications: 0),
                       result: Values(values: Self.doubles)).write(to: file)
         let object = try ExactJSON.object(file: file)
         let back = try XCTUnwrap(object["values"] as? [Any]).map { ($0 as? Double) ?? .nan }

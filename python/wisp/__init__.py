@@ -12,8 +12,8 @@ line, ``.returncode`` the exit code).
 from . import export
 from .export import export as export_layers, export_torch, parameter_names, write_safetensors
 from .files import write_model, write_npy
-from .run import Result, WispError, density, find_binary, moments, run, top
+from .run import Result, WispError, density, find_binary, moments, record_schema, run, top
 
 __version__ = "0.1.0"
-__all__ = ["WispError", "Result", "run", "top", "density", "moments", "find_binary", "write_npy", "write_model",
+__all__ = ["WispError", "Result", "run", "top", "density", "moments", "find_binary", "record_schema", "write_npy", "write_model",
            "write_safetensors", "export_layers", "export_torch", "parameter_names", "export"]

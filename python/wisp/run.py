@@ -43,17 +43,12 @@ class Result(dict):
     """A run's JSON record as a dict, every list of numbers a numpy array (eigenvalues,
     residuals, grid, density, …); ``.record`` is the record exactly as parsed, ``.stderr`` the
     run's summary, and for an exact density ``result["all_eigenvalues"]`` holds every eigenvalue
-    from the ``.eigenvalues.csv`` file beside the JSON. The layer networks' records
-    (``--architecture``) hold their numbers under ``result``; those fields are also at the top
-    level, so ``r["eigenvalues"]`` reads the same for an MLP and a layer network."""
+    from the ``.eigenvalues.csv`` file beside the JSON. Every command's record has the same
+    layout (``schema/wisp-record.schema.json``): the result's fields at the top level, so
+    ``r["eigenvalues"]`` reads the same for an MLP and a layer network."""
 
     def __init__(self, record, stderr=""):
-        fields = {k: _arrays(v) for k, v in record.items()}
-        nested = record.get("result")
-        if isinstance(nested, dict):
-            for k, v in nested.items():
-                fields.setdefault(k, _arrays(v))
-        super().__init__(fields)
+        super().__init__({k: _arrays(v) for k, v in record.items()})
         self.record = record
         self.stderr = stderr
 
@@ -68,6 +63,13 @@ def _arrays(v):
             return np.asarray(v, dtype=np.float64 if any(isinstance(x, float) for x in v) else np.int64)
         return [_arrays(x) for x in v]
     return v
+
+
+def record_schema():
+    """The JSON Schema (Draft 2020-12) of every wisp command's JSON record, as a dict: validate a
+    record with ``jsonschema.validate(record, wisp.record_schema())``."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "record.schema.json"), encoding="utf-8") as f:
+        return json.load(f)
 
 
 def find_binary(wisp=None):

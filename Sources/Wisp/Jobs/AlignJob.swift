@@ -19,6 +19,8 @@ public struct AlignSettings: Codable, Sendable, Equatable {
         self.seed = seed
         self.tolerance = tolerance
     }
+
+    private enum CodingKeys: String, CodingKey { case exactLimit = "exact_limit", probes, seed, tolerance }
 }
 
 /// One layer's alignment with the labels and the shape of its kernel's spectrum.

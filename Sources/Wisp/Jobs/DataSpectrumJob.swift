@@ -11,7 +11,7 @@ public enum DataSpectrumMethod: String, Codable, Sendable, CaseIterable {
 }
 
 /// Settings of ``DataSpectrumJob``.
-public struct DataSpectrumSettings: Sendable {
+public struct DataSpectrumSettings: Codable, Sendable {
     public var method: DataSpectrumMethod = .auto
     /// `auto` uses the dense method up to this d (d² doubles per matrix, O(d³) flops).
     public var denseLimit: Int = 2048
@@ -27,6 +27,8 @@ public struct DataSpectrumSettings: Sendable {
         self.tolerance = tolerance
         self.seed = seed
     }
+
+    private enum CodingKeys: String, CodingKey { case method, denseLimit = "dense_limit", count = "k", tolerance, seed }
 }
 
 /// The spectrum of one d × d data matrix.
@@ -44,7 +46,7 @@ public struct MatrixSpectrum: Encodable, Sendable {
     public var trace: Double
 
     private enum CodingKeys: String, CodingKey {
-        case matrix, method, eigenvalues, residuals, converged, operatorApplications = "lanczos_operator_applications", trace
+        case matrix, method, eigenvalues, residuals, converged, operatorApplications = "operator_applications", trace
     }
 }
 
@@ -200,36 +202,5 @@ public enum DataSpectrumJob {
             s += "\(i + 1),\(a),\(b)\n"
         }
         return s
-    }
-}
-
-extension ParallelRecord {
-    /// The rank layout of a job without a network (no products to count flops of).
-    public init(communicator c: any Communicator, totalSamples: Int) {
-        ranks = c.size
-        samplesPerRank = (0..<c.size).map { c.block(of: totalSamples, rank: $0).count }
-        communicationCalls = c.statistics.calls
-        communicationBytes = c.statistics.bytes
-        flopsPerProduct = 0
-    }
-}
-
-extension RunRecord {
-    /// A record of a job on data alone (no network: `parameters` is 0).
-    public init(command: String, configuration: ProblemConfiguration, totalSamples: Int, communicator: any Communicator,
-                settings: [String: String], timings: Timings, result: Result) {
-        self.command = command
-        self.arguments = Array(CommandLine.arguments.dropFirst())
-        self.configuration = configuration
-        self.settings = settings
-        self.parameters = 0
-        self.samples = totalSamples
-        self.machine = .current(ranks: communicator.size)
-        self.parallel = ParallelRecord(communicator: communicator, totalSamples: totalSamples)
-        self.timings = timings
-        self.peakMemoryBytes = ResourceUsage.peakResidentBytes()
-        self.memory = MemoryRecord(peakBytes: peakMemoryBytes, weightsBytes: 0, activationsBytes: 0)
-        self.theory = nil
-        self.result = result
     }
 }

@@ -47,7 +47,7 @@ public struct DensityResult: Encodable, Sendable {
 
     private enum CodingKeys: String, CodingKey {
         case matrix, space, method, probes, steps, densityOf = "density_of", nullSpaceFraction = "null_space_fraction",
-             moments, largestNode = "largest_node", operatorApplications = "slq_operator_applications", resumedProbes = "resumed_probes", csv, svg
+             moments, largestNode = "largest_node", operatorApplications = "operator_applications", resumedProbes = "resumed_probes", csv, svg
         case grid, gridScale = "grid_scale", densityValues = "density", broadening, zeroMass = "zero_mass", negativeMass = "negative_mass"
         case eigenvaluesFile = "eigenvalues_file", eigenvalueCount = "eigenvalue_count", methodChoice = "method_choice",
              comparison = "exact_comparison"
@@ -58,14 +58,17 @@ public struct DensityResult: Encodable, Sendable {
         try c.encode(matrix, forKey: .matrix)
         try c.encode(space, forKey: .space)
         try c.encode(method, forKey: .method)
-        try c.encode(probes, forKey: .probes)
-        try c.encode(steps, forKey: .steps)
+        // Probes, steps and resumed probes are SLQ's: an exact spectrum has none to report.
+        if exactEigenvalues == nil {
+            try c.encode(probes, forKey: .probes)
+            try c.encode(steps, forKey: .steps)
+        }
         try c.encode(densityOf, forKey: .densityOf)
         try c.encode(nullSpaceFraction, forKey: .nullSpaceFraction)
         try c.encode(moments, forKey: .moments)
         try c.encode(largestNode, forKey: .largestNode)
         try c.encode(operatorApplications, forKey: .operatorApplications)
-        try c.encode(resumedProbes, forKey: .resumedProbes)
+        if exactEigenvalues == nil { try c.encode(resumedProbes, forKey: .resumedProbes) }
         try c.encodeIfPresent(csv, forKey: .csv)
         try c.encodeIfPresent(svg, forKey: .svg)
         try c.encode(density.grid, forKey: .grid)

@@ -24,9 +24,15 @@ public struct KPMDensityResult: Encodable, Sendable {
     public var density: SpectralDensity
     /// tr(Fᵖ)/P for p = 1…4 (exact per probe given the Chebyshev moments).
     public var moments: [MomentRecord]
-    public var operatorApplications: Int
+    /// Applications of the operator for the Chebyshev moments (probes × ⌈M/2⌉ at most).
+    public var momentApplications: Int
+    /// Applications of the operator for the spectral bounds (Lanczos; 0 when resumed or given).
     public var boundApplications: Int
+    /// Applications of the operator for the deflated pairs (Lanczos).
     public var deflationApplications: Int
+    /// Every application of the operator this result made: moments + bounds + deflation
+    /// (`operator_applications`, as in every other result).
+    public var operatorApplications: Int { momentApplications + boundApplications + deflationApplications }
     public var resumedProbes: Int
     public var csv: String?
     public var svg: String?
@@ -46,7 +52,7 @@ public struct KPMDensityResult: Encodable, Sendable {
         case matrix, space, method, probes, chebyshevMomentCount = "chebyshev_moment_count", kernel, damping,
              chebyshevMoments = "chebyshev_moments", chebyshevMomentErrors = "chebyshev_moment_errors", bounds, deflated,
              densityOf = "density_of", nullSpaceFraction = "null_space_fraction", moments,
-             operatorApplications = "kpm_operator_applications", boundApplications = "bound_operator_applications",
+             operatorApplications = "operator_applications", momentApplications = "moment_operator_applications", boundApplications = "bound_operator_applications",
              deflationApplications = "deflation_operator_applications", resumedProbes = "resumed_probes", csv, svg
         case grid, gridScale = "grid_scale", densityValues = "density", resolution, zeroMass = "zero_mass", negativeMass = "negative_mass"
     }
@@ -68,6 +74,7 @@ public struct KPMDensityResult: Encodable, Sendable {
         try c.encode(nullSpaceFraction, forKey: .nullSpaceFraction)
         try c.encode(moments, forKey: .moments)
         try c.encode(operatorApplications, forKey: .operatorApplications)
+        try c.encode(momentApplications, forKey: .momentApplications)
         try c.encode(boundApplications, forKey: .boundApplications)
         try c.encode(deflationApplications, forKey: .deflationApplications)
         try c.encode(resumedProbes, forKey: .resumedProbes)
@@ -84,7 +91,7 @@ public struct KPMDensityResult: Encodable, Sendable {
 }
 
 /// Where the spectral bounds come from when not estimated.
-public struct KPMJobOptions: Sendable {
+public struct KPMJobOptions: Codable, Sendable {
     public var deflate = 0
     public var boundSteps = 30
     public var lowerBound: Double? = nil
@@ -95,6 +102,10 @@ public struct KPMJobOptions: Sendable {
         self.boundSteps = boundSteps
         self.lowerBound = lowerBound
         self.upperBound = upperBound
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case deflate, boundSteps = "bound_steps", lowerBound = "lower_bound", upperBound = "upper_bound"
     }
 }
 
@@ -157,7 +168,7 @@ public enum KPMDensityJob {
             chebyshevMomentCount: settings.moments, kernel: settings.kernel, damping: measurement.expansion.damping,
             chebyshevMoments: estimates.map(\.mean), chebyshevMomentErrors: estimates.map(\.standardError), bounds: bounds,
             deflated: measurement.deflated.map { var d = $0; d.mass *= s; return d }, nullSpaceFraction: max(1 - s, 0),
-            density: density, moments: moments, operatorApplications: measurement.moments.operatorApplications,
+            density: density, moments: moments, momentApplications: measurement.moments.operatorApplications,
             boundApplications: restored == nil ? bounds.operatorApplications : 0,
             deflationApplications: measurement.deflationApplications, resumedProbes: resumed)
         result.densityOf = ["ggn": "G", "hessian": "H", "residual": "S"][matrix.rawValue] ?? "F"

@@ -52,6 +52,13 @@ public final class LayerProblem {
     public var flopsPerProduct: Double { flopsPerSample * Double(samples.count) }
     /// Flops of one J v plus one Jᵀ u per sample (the passes are linear in the batch).
     public let flopsPerSample: Double
+    /// What the problem must hold on this process: θ in the precision of the passes (P × its
+    /// size) and the layers' caches of its samples (``cacheScalarsPerSample(_:)``, an upper
+    /// estimate). Run records compare the peak resident memory against their sum.
+    public let memoryFootprint: (weightsBytes: Int, activationsBytes: Int)
+    /// Seconds spent reading the model and data and running the first forward pass, before a
+    /// job's clock starts (set by whoever builds the problem; run records report it).
+    public var setupSeconds: Double = 0
     private let makeOperator: (CurvatureMatrix) throws -> any LinearOperator
     /// The exact sample-space path's kernel of J Jᵀ (``LayerTangentKernel``), or why there is none.
     let exactKernel: LayerExactKernel
@@ -91,6 +98,7 @@ public final class LayerProblem {
         }
         (parameterCount, outputCount, parameterNames, flopsPerSample, readParameters, makeOperator, exactKernel) = built.0
         targetSource = built.1
+        memoryFootprint = built.2
     }
 
     /// TC, the dimension of K.
@@ -107,7 +115,8 @@ public final class LayerProblem {
 
     private static func build<S: BLASScalar>(_ architecture: LayerArchitecture, _: S.Type, _ inputs: LayerInputs, _ weights: LayerWeightSource,
                                               _ seed: UInt64, _ communicator: any Communicator, _ loss: Loss?)
-        throws -> ((Int, Int, [String], Double, () -> [Double], (CurvatureMatrix) throws -> any LinearOperator, LayerExactKernel), LayerTargetSource?) {
+        throws -> ((Int, Int, [String], Double, () -> [Double], (CurvatureMatrix) throws -> any LinearOperator, LayerExactKernel), LayerTargetSource?,
+                   (weightsBytes: Int, activationsBytes: Int)) {
         let data = inputs.dataset
         let (totalSamples, block) = (data.totalSamples, data.samples)
         let layers = try architecture.makeLayers(as: S.self)
@@ -119,6 +128,7 @@ public final class LayerProblem {
             try (loss ?? .mse).validate(targets: t, outputs: C)
         }
         let P = try MemoryBudget.sum("the parameters", layers.map { $0.parameterCount })
+        let cacheBytes = try MemoryBudget.bytes("the layer caches", block.count, try cacheScalarsPerSample(layers), MemoryLayout<S>.size)
         try MemoryBudget.require(try MemoryBudget.bytes("the network", try MemoryBudget.sum("the network", [
             try MemoryBudget.count("the parameters", P, MemoryLayout<S>.size + 16),
             try MemoryBudget.count("the inputs", block.count, architecture.input.count, MemoryLayout<S>.size + 8),
@@ -165,7 +175,8 @@ public final class LayerProblem {
             S.self == Double.self ? unsafeBitCast(network.parameters, to: [Double].self) : network.parameters.map { Double($0) }
         }
         return ((P, network.outputCount, network.parameterNames, perSample.jvp + perSample.vjp, read, make,
-                 LayerExactKernel(network: network, totalSamples: totalSamples, communicator: communicator)), source)
+                 LayerExactKernel(network: network, totalSamples: totalSamples, communicator: communicator)), source,
+                (weightsBytes: P * MemoryLayout<S>.size, activationsBytes: cacheBytes))
     }
 
     /// Scalars per sample of the layers' caches and scratch (an upper estimate): each output,

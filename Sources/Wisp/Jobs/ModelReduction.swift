@@ -37,6 +37,28 @@ public enum KeepCount: Codable, Sendable, Equatable, CustomStringConvertible {
         case .percent(let p): return "\(p)%"
         }
     }
+
+    private enum CodingKeys: String, CodingKey { case percent }
+
+    /// JSON: a count as a number (`5`), a percentage as `{"percent": 5}`.
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .count(let k):
+            var c = encoder.singleValueContainer()
+            try c.encode(k)
+        case .percent(let p):
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(p, forKey: .percent)
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        if let c = try? decoder.container(keyedBy: CodingKeys.self), let p = try c.decodeIfPresent(Double.self, forKey: .percent) {
+            self = .percent(p)
+        } else {
+            self = .count(try decoder.singleValueContainer().decode(Int.self))
+        }
+    }
 }
 
 /// The top eigenpairs of the model's Fisher matrix, as parameter-space vectors.

@@ -32,7 +32,7 @@ public struct TopResult: Encodable, Sendable {
 
     private enum CodingKeys: String, CodingKey {
         case matrix, space, method, eigenvalues, residuals, residualEstimates = "residual_estimates", converged,
-             operatorApplications = "lanczos_operator_applications", restarts, basisSize = "basis_size", tolerance, eigenvectors,
+             operatorApplications = "operator_applications", restarts, basisSize = "basis_size", tolerance, eigenvectors,
              methodChoice = "method_choice",
              residualFloor = "residual_floor", atRoundingFloor = "at_rounding_floor", toleranceBelowFloor = "tolerance_below_floor"
     }

@@ -31,8 +31,8 @@ extension KPMDensityResult: DensityRecord {
 /// Writes a density result: the curve as CSV and SVG beside the JSON record, all atomically.
 public enum DensityOutput {
     @discardableResult
-    public static func write<R: DensityRecord>(_ result: R, timings: Timings, problem: Problem, jsonPath: String, command: String,
-                                               settings: [String: String], theory: TheoryBlock? = nil, title: String? = nil,
+    public static func write<R: DensityRecord, Settings: Encodable>(_ result: R, timings: Timings, problem: Problem, jsonPath: String,
+                                                                    command: String, settings: Settings, theory: TheoryBlock? = nil, title: String? = nil,
                                                markers: [(label: String, value: Double)] = [],
                                                overlay: (label: String, main: String, density: SpectralDensity)? = nil) throws -> R {
         let a = problem.architecture

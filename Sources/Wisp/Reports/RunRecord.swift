@@ -84,6 +84,14 @@ public struct ParallelRecord: Codable, Sendable {
         flopsPerProduct = problem.flopsPerProduct
     }
 
+    public init(ranks: Int, samplesPerRank: [Int], communicationCalls: Int, communicationBytes: Int, flopsPerProduct: Double) {
+        self.ranks = ranks
+        self.samplesPerRank = samplesPerRank
+        self.communicationCalls = communicationCalls
+        self.communicationBytes = communicationBytes
+        self.flopsPerProduct = flopsPerProduct
+    }
+
     private enum CodingKeys: String, CodingKey {
         case ranks, samplesPerRank = "samples_per_rank", communicationCalls = "communication_calls",
              communicationBytes = "communication_bytes", flopsPerProduct = "flops_per_product"
@@ -114,18 +122,26 @@ public struct MachineRecord: Codable, Sendable {
     private enum CodingKeys: String, CodingKey { case cpu, cores, blasThreads = "blas_threads", blasKernel = "blas_kernel", ranks, host }
 }
 
-/// One output file: what ran (version, command, full configuration, machine), how long it
-/// took and how much memory it used, then the command's own result fields at the top level.
-public struct RunRecord<Result: Encodable>: Encodable {
+/// The version of the JSON records' layout (``RunRecord``), checked by `schema/wisp-record.schema.json`.
+/// Raised whenever a field is renamed, removed or changes its type; a field added keeps it.
+public let wispSchemaVersion = 1
+
+/// One output file: what ran (version, commit, command, full configuration, typed settings,
+/// machine), how long it took and how much memory it used, then the command's own result fields
+/// at the top level. The layout of every command's record is the JSON Schema in
+/// `schema/wisp-record.schema.json` (its `schema_version` is ``wispSchemaVersion``).
+///
+/// `Settings` is the command's typed settings (numbers as numbers): the same values its
+/// checkpoint fingerprint (``RunFingerprint``) is made from, with those that only decide when to
+/// stop beside them.
+public struct RunRecord<Settings: Encodable, Result: Encodable>: Encodable {
     public var command: String
     public var arguments: [String]
-    public var configuration: ProblemConfiguration
+    /// The network, data and rank layout the run was on.
+    public var subject: RunSubject
     /// The subcommand's own settings (solver, grid, matrix).
-    public var settings: [String: String]
-    public var parameters: Int
-    public var samples: Int
+    public var settings: Settings
     public var machine: MachineRecord
-    public var parallel: ParallelRecord
     public var timings: Timings
     /// Rank 0's peak resident memory.
     public var peakMemoryBytes: Int
@@ -135,43 +151,50 @@ public struct RunRecord<Result: Encodable>: Encodable {
     public var theory: TheoryBlock?
     public var result: Result
 
-    /// A record of `problem`'s run, with the configuration, machine and rank layout taken from it.
-    public init(command: String, problem: Problem, settings: [String: String], timings: Timings, theory: TheoryBlock? = nil,
-                result: Result) {
+    /// A record of a run on `subject`, with the machine and peak memory measured now.
+    public init(command: String, subject: RunSubject, settings: Settings, timings: Timings, theory: TheoryBlock? = nil, result: Result) {
         self.command = command
         self.arguments = Array(CommandLine.arguments.dropFirst())
-        self.configuration = problem.configuration
+        self.subject = subject
         self.settings = settings
-        self.parameters = problem.parameterCount
-        self.samples = problem.totalSamples
-        self.machine = .current(ranks: problem.communicator.size)
-        self.parallel = ParallelRecord(problem: problem)
+        self.machine = .current(ranks: subject.parallel.ranks)
         self.timings = timings
-        self.timings.setupSeconds = problem.setupSeconds
+        self.timings.setupSeconds = subject.setupSeconds
         self.peakMemoryBytes = ResourceUsage.peakResidentBytes()
-        let held = problem.memoryFootprint
-        self.memory = MemoryRecord(peakBytes: peakMemoryBytes, weightsBytes: held.weightsBytes, activationsBytes: held.activationsBytes)
+        self.memory = MemoryRecord(peakBytes: peakMemoryBytes, weightsBytes: subject.weightsBytes, activationsBytes: subject.activationsBytes)
         self.theory = theory
         self.result = result
     }
 
+    /// A record of `problem`'s run (an MLP).
+    public init(command: String, problem: Problem, settings: Settings, timings: Timings, theory: TheoryBlock? = nil, result: Result) {
+        self.init(command: command, subject: RunSubject(problem: problem), settings: settings, timings: timings, theory: theory, result: result)
+    }
+
+    /// A record of `problem`'s run (a network given as layers).
+    public init(command: String, problem: LayerProblem, settings: Settings, timings: Timings, theory: TheoryBlock? = nil, result: Result) {
+        self.init(command: command, subject: RunSubject(problem: problem), settings: settings, timings: timings, theory: theory, result: result)
+    }
+
     private enum CodingKeys: String, CodingKey {
-        case version = "wisp_version", commit = "wisp_commit", command, arguments, configuration, settings, parameters, samples, machine, parallel,
-             timings, peakMemoryBytes = "peak_memory_bytes", memory, created, theory
+        case schemaVersion = "schema_version", version = "wisp_version", commit = "wisp_commit", command, arguments, architecture, configuration,
+             settings, parameters, samples, machine, parallel, timings, peakMemoryBytes = "peak_memory_bytes", memory, created, theory
     }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(wispSchemaVersion, forKey: .schemaVersion)
         try c.encode(wispVersion, forKey: .version)
         try c.encode(wispBuildCommit, forKey: .commit)
         try c.encode(command, forKey: .command)
         try c.encode(arguments, forKey: .arguments)
-        try c.encode(configuration, forKey: .configuration)
+        try c.encodeIfPresent(subject.architecture, forKey: .architecture)
+        try c.encode(subject.configuration, forKey: .configuration)
         try c.encode(settings, forKey: .settings)
-        try c.encode(parameters, forKey: .parameters)
-        try c.encode(samples, forKey: .samples)
+        try c.encode(subject.parameters, forKey: .parameters)
+        try c.encode(subject.samples, forKey: .samples)
         try c.encode(machine, forKey: .machine)
-        try c.encode(parallel, forKey: .parallel)
+        try c.encode(subject.parallel, forKey: .parallel)
         try c.encode(timings, forKey: .timings)
         try c.encode(peakMemoryBytes, forKey: .peakMemoryBytes)
         try c.encode(memory, forKey: .memory)
@@ -191,6 +214,11 @@ public struct RunRecord<Result: Encodable>: Encodable {
         try AtomicFile.createDirectory(forFile: path)
         try AtomicFile.write(data, to: path)
     }
+}
+
+/// A record with no settings of its own (`wisp theory`): `"settings": {}`.
+public struct NoSettings: Codable, Sendable, Equatable {
+    public init() {}
 }
 
 /// Rank 0's peak resident set against the objects a run must hold: θ in the precision of the

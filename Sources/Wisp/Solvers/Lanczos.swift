@@ -40,6 +40,10 @@ public struct LanczosSettings: Codable, Sendable, Equatable {
         self.seed = seed
         self.verifyResiduals = verifyResiduals
     }
+
+    private enum CodingKeys: String, CodingKey {
+        case count = "k", which, tolerance, basisSize = "basis", maxApplications = "max_applications", seed, verifyResiduals = "verify_residuals"
+    }
 }
 
 /// Eigenpairs from ``Lanczos/solve(_:settings:progress:)`` with everything needed to judge them.

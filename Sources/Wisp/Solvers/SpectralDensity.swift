@@ -27,6 +27,8 @@ public struct DensitySettings: Codable, Sendable, Equatable {
     }
 
     public var effectiveBroadening: Double { broadening ?? (scale == .log ? 0.05 : 0.01) }
+
+    private enum CodingKeys: String, CodingKey { case scale, points, broadening, zeroCutoff = "zero_cutoff" }
 }
 
 /// A spectral density ρ on a grid, with the mass it cannot show kept apart.

@@ -1,0 +1,111 @@
+/// What a run record describes the run of: the network (an MLP's ``ProblemConfiguration``, or a
+/// layer network's architecture and ``LayerRunConfiguration``), its size, how the samples were
+/// spread over the ranks, and what it must hold in memory. One value for every kind of job, so
+/// every command's record has the same blocks (``RunRecord``).
+public struct RunSubject: Sendable {
+    /// The `configuration` block.
+    public enum Configuration: Encodable, Sendable {
+        /// An MLP (or a data-only job's data settings).
+        case network(ProblemConfiguration)
+        /// A network given as layers.
+        case layers(LayerRunConfiguration)
+
+        public func encode(to encoder: any Encoder) throws {
+            switch self {
+            case .network(let c): try c.encode(to: encoder)
+            case .layers(let c): try c.encode(to: encoder)
+            }
+        }
+    }
+
+    public var configuration: Configuration
+    /// A layer network's architecture as read (``LayerArchitecture/jsonValue``); nil for an MLP,
+    /// whose architecture is in its configuration.
+    public var architecture: JSONValue?
+    /// P (0 for a job on data alone).
+    public var parameters: Int
+    /// T over all ranks.
+    public var samples: Int
+    public var parallel: ParallelRecord
+    /// Reading the model and data and the forward pass, before the job's clock started.
+    public var setupSeconds: Double?
+    /// θ in the precision of the passes, and the forward cache of rank 0's samples.
+    public var weightsBytes: Int
+    public var activationsBytes: Int
+
+    /// An MLP problem.
+    public init(problem: Problem) {
+        let held = problem.memoryFootprint
+        self.init(configuration: .network(problem.configuration), architecture: nil, parameters: problem.parameterCount,
+                  samples: problem.totalSamples, parallel: ParallelRecord(problem: problem), setupSeconds: problem.setupSeconds,
+                  weightsBytes: held.weightsBytes, activationsBytes: held.activationsBytes)
+    }
+
+    /// A network given as layers.
+    public init(problem: LayerProblem) {
+        let c = problem.communicator
+        let parallel = ParallelRecord(ranks: c.size, samplesPerRank: (0..<c.size).map { c.block(of: problem.totalSamples, rank: $0).count },
+                                      communicationCalls: c.statistics.calls, communicationBytes: c.statistics.bytes,
+                                      flopsPerProduct: problem.flopsPerSample * Double(problem.totalSamples))
+        let held = problem.memoryFootprint
+        self.init(configuration: .layers(LayerRunConfiguration(problem: problem)), architecture: problem.architecture.jsonValue,
+                  parameters: problem.parameterCount, samples: problem.totalSamples, parallel: parallel, setupSeconds: problem.setupSeconds,
+                  weightsBytes: held.weightsBytes, activationsBytes: held.activationsBytes)
+    }
+
+    /// A job on data alone (no network: `parameters` is 0, nothing held but the data).
+    public init(configuration: ProblemConfiguration, totalSamples: Int, communicator: any Communicator) {
+        let c = communicator
+        let parallel = ParallelRecord(ranks: c.size, samplesPerRank: (0..<c.size).map { c.block(of: totalSamples, rank: $0).count },
+                                      communicationCalls: c.statistics.calls, communicationBytes: c.statistics.bytes, flopsPerProduct: 0)
+        self.init(configuration: .network(configuration), architecture: nil, parameters: 0, samples: totalSamples, parallel: parallel,
+                  setupSeconds: nil, weightsBytes: 0, activationsBytes: 0)
+    }
+
+    public init(configuration: Configuration, architecture: JSONValue?, parameters: Int, samples: Int, parallel: ParallelRecord,
+                setupSeconds: Double?, weightsBytes: Int, activationsBytes: Int) {
+        self.configuration = configuration
+        self.architecture = architecture
+        self.parameters = parameters
+        self.samples = samples
+        self.parallel = parallel
+        self.setupSeconds = setupSeconds
+        self.weightsBytes = weightsBytes
+        self.activationsBytes = activationsBytes
+    }
+}
+
+/// The `configuration` block of a run on a layer network: the data, θ's origin, the loss and
+/// the targets (the layers themselves are the record's `architecture`).
+public struct LayerRunConfiguration: Encodable, Sendable {
+    public var inputShape: [Int]
+    public var samples: Int
+    public var data: LayerInputSource
+    public var seed: UInt64
+    public var precision: Precision
+    public var parameters: Int
+    public var outputs: Int
+    public var parameterNames: [String]
+    public var weights: String
+    /// The loss of ggn, hessian and residual (mse: F and K).
+    public var loss: Loss
+    public var targets: LayerTargetSource?
+
+    public init(problem: LayerProblem) {
+        inputShape = problem.architecture.input.dimensions
+        samples = problem.totalSamples
+        data = problem.inputSource
+        seed = problem.seed
+        precision = problem.precision
+        parameters = problem.parameterCount
+        outputs = problem.outputCount
+        parameterNames = problem.parameterNames
+        weights = problem.weightSource.description
+        loss = problem.loss ?? .mse
+        targets = problem.targetSource
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case inputShape = "input_shape", samples, data, seed, precision, parameters, outputs, parameterNames = "parameter_names", weights, loss, targets
+    }
+}
