@@ -40,25 +40,35 @@ struct KPMOptions: ParsableArguments {
 }
 
 extension Density {
-    func runKPM(_ problem: Problem, choice: MethodChoice, reference: (() throws -> (DensityResult, Double))?) throws {
-        let path = out.output ?? "wisp-output/density.json"
-        let settings = KPMSettings(probes: probes, moments: kpm.moments ?? 256, kernel: kpm.kernel ?? .jackson, seed: network.seed)
-        let o = kpm.options
-        let grid = DensitySettings(scale: self.grid, points: gridPoints)
-        let recorded = DensityRunSettings(matrix: matrix, method: method.rawValue, grid: grid, slq: nil,
-                                          kpm: KPMRunSettings(expansion: settings, options: o), compareExact: compareExact)
-        // The kernel only acts on the reconstruction: a rerun with another kernel reuses the moments.
-        let checkpoint = try checkpointing.open("density", problem: problem, settings: recorded.kpmResumable!, replicated: true)
-        var (result, timings) = try KPMDensityJob.run(
-            problem, matrix: matrix, settings: settings, options: o,
-            grid: grid, checkpoint: checkpoint,
-            reporter: Runtime.progress("density", quiet: out.quiet))
+    /// The settings a KPM run records (and, through ``DensityRunSettings/kpmResumable``, fingerprints).
+    var kpmSettings: DensityRunSettings {
+        let expansion = KPMSettings(probes: probes, moments: kpm.moments ?? 256, kernel: kpm.kernel ?? .jackson, seed: network.seed)
+        return DensityRunSettings(matrix: matrix, method: method.rawValue, grid: DensitySettings(scale: grid, points: gridPoints), slq: nil,
+                                  kpm: KPMRunSettings(expansion: expansion, options: kpm.options), compareExact: compareExact)
+    }
+
+    /// KPM on `problem` (an MLP or a layer network) with `settings`, resuming from `checkpoint`,
+    /// and compared with the exact spectrum when `reference` gives it (collective).
+    func measureKPM(_ problem: some CurvatureProblem, settings: DensityRunSettings, checkpoint: CheckpointDirectory?,
+                    reference: (() throws -> (DensityResult, Double))?) throws -> (KPMDensityResult, Timings) {
+        let k = settings.kpm!
+        var (result, timings) = try KPMDensityJob.run(problem, matrix: matrix, settings: k.expansion, options: k.options, grid: settings.grid,
+                                                      checkpoint: checkpoint, reporter: Runtime.progress("density", quiet: out.quiet))
         if let reference {
             let (exact, seconds) = try reference()
             result.comparison = DensityComparison.compare(estimate: result.estimateMeasure, measure: "damped density on the grid, deflated pairs",
                                                           moments: result.moments, zeroMass: result.density.zeroMass, exact: exact,
                                                           parameters: problem.parameterCount, exactSeconds: seconds)
         }
+        return (result, timings)
+    }
+
+    func runKPM(_ problem: Problem, choice: MethodChoice, reference: (() throws -> (DensityResult, Double))?) throws {
+        let path = out.output ?? "wisp-output/density.json"
+        let recorded = kpmSettings
+        // The kernel only acts on the reconstruction: a rerun with another kernel reuses the moments.
+        let checkpoint = try checkpointing.open("density", problem: problem, settings: recorded.kpmResumable!, replicated: true)
+        let (result, timings) = try measureKPM(problem, settings: recorded, checkpoint: checkpoint, reference: reference)
         let theory = TheoryBlock.make(for: problem, matrix: matrix).comparing([
             "mean_eigenvalue": result.moments[0].exact ?? result.moments[0].estimate, "second_moment": result.moments[1].estimate,
         ])
@@ -68,16 +78,7 @@ extension Density {
             settings: recorded,
             theory: theory, markers: theory.predictions["lambda_max"].map { [("λ_max theory", $0)] } ?? [])
         say(Summary.header(problem))
-        var s = "  density    KPM, \(written.probes) probes × \(written.chebyshevMomentCount) moments (\(written.kernel.rawValue)) in \(written.space) space; bounds ["
-        s += String(format: "%.6g, %.6g] (%@); zero mass %.6f", written.bounds.lower, written.bounds.upper, written.bounds.source, written.density.zeroMass)
-        for d in written.deflated {
-            s += String(format: "\n  deflated   λ = %.10e   residual %.2e   mass %.3g", d.eigenvalue, d.residual, d.mass)
-        }
-        for m in written.moments {
-            s += String(format: "\n  tr(F^%d)/P  %.6e ± %.2e", m.order, m.estimate, m.standardError)
-            if let e = m.exact { s += String(format: "   (exact %.6e)", e) }
-        }
-        say(s)
+        say(Summary.kpm(written))
         if let c = written.comparison { say(Summary.comparison(c)) }
         say(Summary.theory(theory))
         say(Summary.timing(timings))

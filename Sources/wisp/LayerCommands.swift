@@ -2,21 +2,22 @@ import ArgumentParser
 import Foundation
 import Wisp
 
-/// `wisp top` and `wisp density` with `--architecture FILE`: the matrix-free path on a network
-/// given as layers (``LayerProblem``, ``LayerSpectrumJob``).
+/// `wisp top` and `wisp density` with `--architecture FILE`: the same jobs as on an MLP
+/// (``TopJob``, ``DensityJob``, ``KPMDensityJob``) on a network given as layers (``LayerProblem``).
 extension NetworkOptions {
     /// Reads and checks the description (`--architecture`, or the one `--model` records) and
     /// the model's θ, after checking every output path (rank 0), then the inputs (collective:
     /// each process its rows), and builds this process's part of the problem; all processes
     /// agree on success at each step. Saves the network if asked (rank 0). `matrix`'s loss
     /// matrices get `--loss` and the targets (the file's, else a teacher network's).
-    func makeLayerProblem(outputs: [String?], siblings: [String] = [], matrix: CurvatureMatrix = .fisher) throws -> LayerProblem {
+    func makeLayerProblem(outputs: [String?], siblings: [String] = [], directories: [String?] = [], matrix: CurvatureMatrix = .fisher) throws -> LayerProblem {
         let communicator = Runtime.communicator
         if outputs.contains(where: { $0.map(OutputPath.isStandardOutput) ?? false }) { Runtime.summaryToStandardError = true }
         let c = dataConfiguration
         let (description, weights) = try communicator.agree { () throws -> (LayerArchitecture, LayerWeightSource) in
             if Runtime.isLead {
-                try OutputOptions.check(outputs: outputs, siblings: siblings, files: [saveModel], inputs: [architecture, model, c.inputsPath, c.targetsPath, c.labelsPath])
+                try OutputOptions.check(outputs: outputs, siblings: siblings, files: [saveModel], directories: directories,
+                                        inputs: [architecture, model, c.inputsPath, c.targetsPath, c.labelsPath])
             }
             let given = try architecture.map { try LayerArchitecture.read(path: $0) }
             guard let model else { return (given!, .initial) }
@@ -44,7 +45,7 @@ enum LayerSummary {
     /// One line per layer kind chain, then the data and the sizes.
     static func header(_ p: LayerProblem, file: String) -> String {
         """
-        Wisp \(wispVersion)
+        Wisp \(wispVersionAndCommit)
           network    layers from \(file): input \(p.architecture.input), \(describe(p.architecture.layers)), C=\(p.outputCount)
           data       T=\(p.totalSamples), \(p.inputSource.description(input: p.architecture.input)), seed \(p.seed), \(p.precision.rawValue)
           weights    \(weights(p.weightSource))
@@ -78,13 +79,15 @@ enum LayerSummary {
 }
 
 extension Top {
+    /// `wisp top` on a layer network: the exact sample-space path or Lanczos (``TopJob``), with
+    /// checkpoints, as on an MLP; not yet `--save-eigenvectors`.
     func runLayers() throws {
         guard saveEigenvectors == nil else { throw ValidationError("--save-eigenvectors is not available with --architecture yet") }
-        guard checkpointing.checkpoint == nil else { throw ValidationError("--checkpoint is not available with --architecture yet") }
         let file = network.layerFile
-        let problem = try network.makeLayerProblem(outputs: [out.output], matrix: matrix)
+        let problem = try network.makeLayerProblem(outputs: [out.output], directories: [checkpointing.checkpoint], matrix: matrix)
         let tol = solverTolerance(self.tol, fallback: 1e-8, precision: problem.precision)
-        let settings = LanczosSettings(count: k, which: which, tolerance: tol, basisSize: basis, maxApplications: maxApplications, seed: network.seed)
+        let lanczos = LanczosSettings(count: k, which: which, tolerance: tol, basisSize: basis, maxApplications: maxApplications, seed: network.seed)
+        let settings = TopSettings(matrix: matrix, method: method, lanczos: lanczos)
         let n = problem.sampleSpaceDimension
         let solver = try eigen.solver(dimension: n)
         let choice = try MethodChoice.choose(problem, matrix: matrix, requested: method.rawValue, iterative: "lanczos",
@@ -92,15 +95,20 @@ extension Top {
                                              selection: .indices(max(n - k, 0)..<n), vectors: true, solver: solver,
                                              exactRestriction: MethodChoice.topRestriction(matrix: matrix, which: which, count: k,
                                                                                            parameters: problem.parameterCount, dimension: n))
-        var (result, timings) = choice.isExact
-            ? try LayerSpectrumJob.topExact(problem, matrix: matrix, count: k, which: which, tolerance: tol, solver: solver,
-                                            reporter: Runtime.progress("top", quiet: out.quiet))
-            : try LayerSpectrumJob.top(problem, matrix: matrix, settings: settings, reporter: Runtime.progress("top", quiet: out.quiet))
+        let reporter = Runtime.progress("top", quiet: out.quiet)
+        var result: TopResult, timings: Timings
+        if choice.isExact {
+            (result, timings) = try TopJob.runExact(problem, matrix: matrix, count: k, which: which, tolerance: tol, solver: solver, reporter: reporter)
+        } else {
+            // Tolerance and budget only decide when to stop, so a run may resume with other values.
+            let checkpoint = try checkpointing.open("top", problem: problem, settings: settings.resumable(matrix: matrix),
+                                                    replicated: !matrix.isSampleSpace)
+            (result, timings) = try TopJob.run(problem, matrix: matrix, settings: lanczos, checkpoint: checkpoint, reporter: reporter)
+        }
         result.methodChoice = choice
         if Runtime.isLead {
             if let path = out.output {
-                try RunRecord(command: "top", problem: problem, settings: TopSettings(matrix: matrix, method: method, lanczos: settings),
-                              timings: timings, result: result).write(to: path)
+                try RunRecord(command: "top", problem: problem, settings: settings, timings: timings, result: result).write(to: path)
             }
             say(LayerSummary.header(problem, file: file))
             say("  method     \(choice.method) (\(choice.requested == "auto" ? "auto: " : "")\(choice.reason))")
@@ -119,35 +127,69 @@ extension Top {
 }
 
 extension Density {
+    /// `wisp density` on a layer network: exact, SLQ or KPM, with checkpoints and
+    /// `--compare-exact`, as on an MLP (no theory block: the mean-field theory is the MLP's).
     func runLayers() throws {
-        guard method != .kpm else {
-            throw ValidationError("--method kpm is not available with --architecture yet: use --method exact, slq or auto")
+        try kpm.validate(method: method, broadening: broadening)
+        if compareExact && (method == .exact || method == .auto) {
+            throw ValidationError("--compare-exact compares an estimate with the exact spectrum: give --method slq or --method kpm")
         }
-        guard !compareExact else { throw ValidationError("--compare-exact is not available with --architecture yet") }
-        guard kpm.anyGiven.isEmpty else { throw ValidationError("\(kpm.anyGiven[0]) needs --method kpm, which is not available with --architecture yet") }
-        guard checkpointing.checkpoint == nil else { throw ValidationError("--checkpoint is not available with --architecture yet") }
         let file = network.layerFile
         let path = out.output ?? "wisp-output/density.json"
-        let problem = try network.makeLayerProblem(outputs: [path], siblings: ["csv", "svg", "eigenvalues.csv"], matrix: matrix)
+        let problem = try network.makeLayerProblem(outputs: [path], siblings: ["csv", "svg", "eigenvalues.csv"],
+                                                   directories: [checkpointing.checkpoint], matrix: matrix)
         let solver = try eigen.solver(dimension: problem.sampleSpaceDimension)
-        let choice = try MethodChoice.choose(problem, matrix: matrix, requested: method.rawValue, iterative: "slq",
-                                             iterativeApplications: probes * steps, selection: .all, vectors: false, solver: solver)
+        let iterative = method == .kpm ? "kpm" : "slq"
+        let applications = method == .kpm ? probes * ((kpm.moments ?? 256) / 2) + (kpm.boundSteps ?? 30) : probes * steps
+        let choice = try MethodChoice.choose(problem, matrix: matrix, requested: method.rawValue, iterative: iterative,
+                                             iterativeApplications: applications, selection: .all, vectors: false, solver: solver)
         let grid = DensitySettings(scale: self.grid, points: gridPoints, broadening: broadening)
         let reporter = Runtime.progress("density", quiet: out.quiet)
-        var settings = DensityRunSettings(matrix: matrix, method: method.rawValue, grid: grid, slq: nil, kpm: nil, compareExact: false)
-        var (result, timings) = choice.isExact
-            ? try DensityJob.runExact(problem, matrix: matrix, grid: grid, solver: solver, reporter: reporter)
-            : try LayerSpectrumJob.density(problem, matrix: matrix, settings: SLQSettings(probes: probes, steps: steps, seed: network.seed),
-                                           grid: grid, reporter: reporter)
-        if !choice.isExact { settings.slq = SLQSettings(probes: probes, steps: steps, seed: network.seed) }
+        func exactReference() throws -> (DensityResult, Double) {
+            let (exact, t) = try DensityJob.runExact(problem, matrix: matrix, grid: grid, solver: solver, reporter: reporter)
+            return (exact, t.totalSeconds)
+        }
+        let title = { (caption: String, of: String) in
+            "spectral density of \(of) (\(matrix.rawValue)): layers from \((file as NSString).lastPathComponent), P=\(problem.parameterCount), T=\(problem.totalSamples), \(caption)"
+        }
+        if method == .kpm {
+            let settings = kpmSettings
+            let checkpoint = try checkpointing.open("density", problem: problem, settings: settings.kpmResumable!, replicated: true)
+            var (result, timings) = try measureKPM(problem, settings: settings, checkpoint: checkpoint, reference: compareExact ? exactReference : nil)
+            guard Runtime.isLead else { return }
+            result = try DensityOutput.writeFiles(result, jsonPath: path, title: title(result.methodCaption, result.densityOf))
+            try RunRecord(command: "density", problem: problem, settings: settings, timings: timings, result: result).write(to: path)
+            say(LayerSummary.header(problem, file: file))
+            say(Summary.kpm(result))
+            if let c = result.comparison { say(Summary.comparison(c)) }
+            say(Summary.timing(timings))
+            say("  output     \([path, result.csv, result.svg].compactMap { $0 }.joined(separator: ", "))")
+            return
+        }
+        var settings = DensityRunSettings(matrix: matrix, method: method.rawValue, grid: grid, slq: nil, kpm: nil, compareExact: compareExact)
+        var result: DensityResult, timings: Timings
+        if choice.isExact {
+            (result, timings) = try DensityJob.runExact(problem, matrix: matrix, grid: grid, solver: solver, reporter: reporter)
+        } else {
+            // Probe p depends on (seed, p, steps) only: a rerun with more --probes reuses the finished ones.
+            settings.slq = SLQSettings(probes: probes, steps: steps, seed: network.seed)
+            let checkpoint = try checkpointing.open("density", problem: problem, settings: settings.slqResumable!, replicated: true)
+            (result, timings) = try DensityJob.run(problem, matrix: matrix, settings: settings.slq!, grid: grid, checkpoint: checkpoint, reporter: reporter)
+            if compareExact {
+                let (exact, seconds) = try exactReference()
+                result.comparison = DensityComparison.compare(estimate: result.estimateMeasure!, measure: "Gauss nodes of every probe",
+                                                              moments: result.moments, zeroMass: result.density.zeroMass, exact: exact,
+                                                              parameters: problem.parameterCount, exactSeconds: seconds)
+            }
+        }
         result.methodChoice = choice
         guard Runtime.isLead else { return }
-        let title = "spectral density of \(result.densityOf) (\(matrix.rawValue)): layers from \((file as NSString).lastPathComponent), P=\(problem.parameterCount), T=\(problem.totalSamples), \(result.methodCaption)"
-        result = try DensityOutput.writeFiles(result, jsonPath: path, title: title)
+        result = try DensityOutput.writeFiles(result, jsonPath: path, title: title(result.methodCaption, result.densityOf))
         try RunRecord(command: "density", problem: problem, settings: settings, timings: timings, result: result).write(to: path)
         say(LayerSummary.header(problem, file: file))
         say("  method     \(choice.method) (\(choice.requested == "auto" ? "auto: " : "")\(choice.reason))")
         say(Summary.density(result))
+        if let c = result.comparison { say(Summary.comparison(c)) }
         say(Summary.timing(timings))
         say("  output     \([path, result.csv, result.svg, result.eigenvaluesFile].compactMap { $0 }.joined(separator: ", "))")
     }

@@ -152,12 +152,23 @@ struct CheckpointOptions: ParsableArguments {
 
     /// The directory for a run of `command` with these solver settings (collective).
     func open<Settings: Encodable>(_ command: String, problem: Problem, settings: Settings, replicated: Bool) throws -> CheckpointDirectory? {
+        try open(command, configuration: problem.configuration, communicator: problem.communicator, settings: settings, replicated: replicated)
+    }
+
+    /// The checkpoint directory of a run on a layer network.
+    func open<Settings: Encodable>(_ command: String, problem: LayerProblem, settings: Settings, replicated: Bool) throws -> CheckpointDirectory? {
+        try open(command, configuration: LayerRunIdentity(problem: problem), communicator: problem.communicator, settings: settings,
+                 replicated: replicated)
+    }
+
+    private func open<Configuration: Encodable, Settings: Encodable>(_ command: String, configuration: Configuration, communicator: any Communicator,
+                                                                   settings: Settings, replicated: Bool) throws -> CheckpointDirectory? {
         guard let checkpoint else { return nil }
         guard checkpointEvery >= 0, checkpointEvery.isFinite else {
             throw ValidationError("--checkpoint-every must be a non-negative number of seconds")
         }
-        let fingerprint = try RunFingerprint(command: command, configuration: problem.configuration, settings: settings)
-        return try CheckpointDirectory(path: checkpoint, fingerprint: fingerprint, communicator: problem.communicator,
+        let fingerprint = try RunFingerprint(command: command, configuration: configuration, settings: settings)
+        return try CheckpointDirectory(path: checkpoint, fingerprint: fingerprint, communicator: communicator,
                                        interval: checkpointEvery, replicatedVectors: replicated)
     }
 }

@@ -29,12 +29,28 @@ enum Summary {
         if let values = r.exactEigenvalues {
             var s = String(format: "  density    exact, %d eigenvalues of the sample-space matrix, λ_max %.10e; zero mass %.6f",
                            values.count, values.first ?? 0, r.density.zeroMass)
-            for m in r.moments { s += String(format: "\n  tr(F^%d)/P  %.10e   (exact)", m.order, m.estimate) }
+            for m in r.moments { s += String(format: "\n  tr(%@^%d)/P  %.10e   (exact)", r.densityOf, m.order, m.estimate) }
             return s
         }
-        var s = "  density    SLQ, \(r.probes) probes × \(r.steps) steps in \(r.space) space; zero mass \(String(format: "%.6f", r.density.zeroMass))"
-        for m in r.moments {
-            s += String(format: "\n  tr(F^%d)/P  %.6e ± %.2e", m.order, m.estimate, m.standardError)
+        let s = "  density    SLQ, \(r.probes) probes × \(r.steps) steps in \(r.space) space; zero mass \(String(format: "%.6f", r.density.zeroMass))"
+        return s + moments(r.moments, of: r.densityOf)
+    }
+
+    /// A KPM density: its budget, bounds, deflated pairs and moments.
+    static func kpm(_ r: KPMDensityResult) -> String {
+        var s = "  density    KPM, \(r.probes) probes × \(r.chebyshevMomentCount) moments (\(r.kernel.rawValue)) in \(r.space) space; bounds ["
+        s += String(format: "%.6g, %.6g] (%@); zero mass %.6f", r.bounds.lower, r.bounds.upper, r.bounds.source, r.density.zeroMass)
+        for d in r.deflated {
+            s += String(format: "\n  deflated   λ = %.10e   residual %.2e   mass %.3g", d.eigenvalue, d.residual, d.mass)
+        }
+        return s + moments(r.moments, of: r.densityOf)
+    }
+
+    /// Estimated moments tr(Aᵏ)/P of A (F, G, H or S) with their standard errors and, where known, the exact value.
+    private static func moments(_ moments: [MomentRecord], of a: String) -> String {
+        var s = ""
+        for m in moments {
+            s += String(format: "\n  tr(%@^%d)/P  %.6e ± %.2e", a, m.order, m.estimate, m.standardError)
             if let e = m.exact { s += String(format: "   (exact %.6e)", e) }
         }
         return s

@@ -54,6 +54,8 @@ def records(wisp_binary, tmp_path_factory):
         "layers-top": ["top", *cnn, "--k", "2"],
         "layers-top-hessian": ["top", *cnn, "--k", "1", "--matrix", "hessian", "--loss", "cross-entropy"],
         "layers-density": ["density", *cnn, "--method", "slq", "--probes", "2", "--steps", "6"],
+        "layers-density-kpm": ["density", *cnn, "--method", "kpm", "--probes", "2", "--moments", "16", "--compare-exact"],
+        "layers-density-exact": ["density", *cnn, "--method", "exact"],
     }
     out = {}
 

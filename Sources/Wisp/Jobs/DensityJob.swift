@@ -123,7 +123,7 @@ public enum DensityJob {
     /// s = TC/P, and F has the extra mass 1 − s at zero:
     ///     ρ_F = s ρ_K + (1 − s) δ₀,   tr(Fᵖ)/P = s · tr(Kᵖ)/TC.
     /// With `checkpoint`, finished probes are restored from and saved to it.
-    public static func run(_ problem: Problem, matrix: CurvatureMatrix, settings: SLQSettings, grid: DensitySettings,
+    public static func run(_ problem: some CurvatureProblem, matrix: CurvatureMatrix, settings: SLQSettings, grid: DensitySettings,
                            checkpoint: CheckpointDirectory? = nil,
                            reporter: ProgressReporter? = nil) throws -> (DensityResult, Timings) {
         let start = DispatchTime.now().uptimeNanoseconds
@@ -149,7 +149,7 @@ public enum DensityJob {
         let density = try SpectralDensity(nodes: nodes, weights: weights.map { $0 * s }, extraZeroMass: 1 - s, settings: grid)
         // The exact mean costs nothing extra without batch coupling, TC products with it.
         // tr G = tr F for mse; the Hessian's trace has no cheap exact form.
-        let exactMean = matrix.sharesSpectrumWithFisher(loss: problem.configuration.loss) && problem.exactMomentsCost <= 256 ? problem.exactTrace() / P : nil
+        let exactMean = matrix.sharesSpectrumWithFisher(loss: problem.matrixLoss) ? problem.exactFisherTrace(withinProducts: 256).map { $0 / P } : nil
         let moments = (1...4).map { order -> MomentRecord in
             let e = slq.normalizedMoment(order).scaled(by: s)
             return MomentRecord(order: order, estimate: e.mean, standardError: e.standardError, exact: order == 1 ? exactMean : nil)

@@ -116,7 +116,7 @@ public enum KPMDensityJob {
     /// applications use the sample sharding, like SLQ (see README: one reduction of M doubles
     /// per probe on top of the products' own). With `checkpoint`, bounds and finished probes'
     /// moments are restored from and saved to it.
-    public static func run(_ problem: Problem, matrix: CurvatureMatrix, settings: KPMSettings, options: KPMJobOptions = KPMJobOptions(),
+    public static func run(_ problem: some CurvatureProblem, matrix: CurvatureMatrix, settings: KPMSettings, options: KPMJobOptions = KPMJobOptions(),
                            grid: DensitySettings, checkpoint: CheckpointDirectory? = nil,
                            reporter: ProgressReporter? = nil) throws -> (KPMDensityResult, Timings) {
         let start = DispatchTime.now().uptimeNanoseconds
@@ -156,7 +156,7 @@ public enum KPMDensityJob {
         let P = Double(problem.parameterCount)
         let s = matrix == .ntk ? Double(problem.sampleSpaceDimension) / P : 1
         let density = try SpectralDensity(expansion: measurement.expansion, scale: s, extraZeroMass: 1 - s, settings: grid)
-        let exactMean = matrix.sharesSpectrumWithFisher(loss: problem.configuration.loss) && problem.exactMomentsCost <= 256 ? problem.exactTrace() / P : nil
+        let exactMean = matrix.sharesSpectrumWithFisher(loss: problem.matrixLoss) ? problem.exactFisherTrace(withinProducts: 256).map { $0 / P } : nil
         let moments = (1...4).map { order -> MomentRecord in
             let e = measurement.powerMoment(order).scaled(by: s)
             return MomentRecord(order: order, estimate: e.mean, standardError: e.standardError, exact: order == 1 ? exactMean : nil)

@@ -1,6 +1,7 @@
 import Foundation
 
-/// What identifies a resumable run: the command, the full ``ProblemConfiguration``, the
+/// What identifies a resumable run: the command, the full configuration (an MLP's
+/// ``ProblemConfiguration``, a layer network's ``LayerRunIdentity``; never the rank layout), the
 /// command's own settings (a typed `Encodable` value: the solver settings that change the
 /// numbers) and the Wisp version, encoded by ``CanonicalJSON`` (sorted keys, exact doubles),
 /// so two processes with the same settings produce the same bytes. Every checkpoint file
@@ -9,14 +10,14 @@ public struct RunFingerprint: Sendable, Equatable {
     /// The canonical compact JSON text.
     public let text: String
 
-    public init<Settings: Encodable>(command: String, configuration: ProblemConfiguration, settings: Settings) throws {
+    public init<Configuration: Encodable, Settings: Encodable>(command: String, configuration: Configuration, settings: Settings) throws {
         let body = Body(command: command, configuration: configuration, settings: settings, version: wispVersion)
         text = CanonicalJSON.text(try CanonicalJSON.value(body))
     }
 
-    private struct Body<Settings: Encodable>: Encodable {
+    private struct Body<Configuration: Encodable, Settings: Encodable>: Encodable {
         var command: String
-        var configuration: ProblemConfiguration
+        var configuration: Configuration
         var settings: Settings
         var version: String
         enum CodingKeys: String, CodingKey { case command, configuration, settings, version = "wisp_version" }

@@ -40,7 +40,7 @@ public struct TopResult: Encodable, Sendable {
 
 public enum TopJob {
     /// With `checkpoint`, the factorization is restored from and saved to it.
-    public static func run(_ problem: Problem, matrix: CurvatureMatrix, settings: LanczosSettings,
+    public static func run(_ problem: some CurvatureProblem, matrix: CurvatureMatrix, settings: LanczosSettings,
                            checkpoint: CheckpointDirectory? = nil,
                            reporter: ProgressReporter? = nil) throws -> (TopResult, Timings) {
         let start = DispatchTime.now().uptimeNanoseconds
@@ -118,7 +118,7 @@ public enum TopJob {
     }
 
     /// Refuses a Krylov basis that cannot fit in memory, before allocating it.
-    static func ensureBasisFits(problem: Problem, op: any LinearOperator, vectors: Int) throws {
+    static func ensureBasisFits(problem: some ExactSampleSpaceProblem, op: any LinearOperator, vectors: Int) throws {
         let bytes = Double(vectors) * Double(op.space.localDimension) * 8
         try RunMemory.checkBasis(vectors: vectors, length: op.space.localDimension, what: "the Lanczos basis")
         if let available = ResourceUsage.availableBytes(), bytes > 0.8 * Double(available) {

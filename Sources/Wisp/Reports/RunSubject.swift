@@ -109,3 +109,16 @@ public struct LayerRunConfiguration: Encodable, Sendable {
         case inputShape = "input_shape", samples, data, seed, precision, parameters, outputs, parameterNames = "parameter_names", weights, loss, targets
     }
 }
+
+/// What identifies a layer network's run for a checkpoint's fingerprint (``RunFingerprint``):
+/// the architecture as read and the configuration (data, θ's origin, loss, targets) — not the
+/// rank layout, so a run may resume on another number of ranks.
+public struct LayerRunIdentity: Encodable, Sendable {
+    public var architecture: JSONValue
+    public var configuration: LayerRunConfiguration
+
+    public init(problem: LayerProblem) {
+        architecture = problem.architecture.jsonValue
+        configuration = LayerRunConfiguration(problem: problem)
+    }
+}

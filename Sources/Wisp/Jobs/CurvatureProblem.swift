@@ -1,0 +1,34 @@
+/// What the matrix-free solvers' jobs (``TopJob``, ``DensityJob``, ``KPMDensityJob``) need of a
+/// problem: the operator of a curvature matrix over this process's samples, the sizes, the loss
+/// that G, H and S belong to, and an exact tr F where one is cheap — on top of the exact
+/// sample-space path's needs (``ExactSampleSpaceProblem``). ``Problem`` (MLPs) and
+/// ``LayerProblem`` (networks given as layers) conform, so every job runs on either; the jobs
+/// see a network only through the operators it makes.
+public protocol CurvatureProblem: ExactSampleSpaceProblem {
+    /// The operator of `matrix` (F, K, G, H or S; ``CurvatureMatrix``) on this process's samples.
+    /// Cost: one JVP + VJP pass over them per application (H and S: plus the R-operator).
+    func makeOperator(_ matrix: CurvatureMatrix) throws -> any LinearOperator
+    /// The loss of G, H and S (mse when none was given: then G = F).
+    var matrixLoss: Loss { get }
+    /// Exact tr F = tr K when it costs at most `products` operator applications (nil: none that
+    /// cheap). Collective.
+    func exactFisherTrace(withinProducts products: Int) -> Double?
+}
+
+extension Problem: CurvatureProblem {
+    public var matrixLoss: Loss { configuration.loss }
+
+    /// From the per-sample gradient norms (no products), or, when batch statistics couple the
+    /// samples, the diagonal of K formed column by column (TC products).
+    public func exactFisherTrace(withinProducts products: Int) -> Double? {
+        exactMomentsCost <= products ? exactTrace() : nil
+    }
+}
+
+extension LayerProblem: CurvatureProblem {
+    public var matrixLoss: Loss { loss ?? .mse }
+
+    /// None yet: a layer network's tr F needs its per-sample gradient norms, which the layers do
+    /// not keep; the estimates stand alone (their `exact` field is absent).
+    public func exactFisherTrace(withinProducts products: Int) -> Double? { nil }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import XCTest
+@testable import Wisp
+import WispTestSupport
+
+/// The MLP path's jobs on a network given as layers (``CurvatureProblem``): KPM and SLQ against
+/// the exact spectrum of the same CNN (``LayerArchitectureTests/cnn``: conv, max pool, a residual
+/// block with a strided conv projection, average pool, linear), checkpoints that resume to the
+/// uninterrupted run's bits, and the command line's records.
+final class LayerJobsTests: XCTestCase {
+    static let T = 10
+
+    func problem() throws -> LayerProblem {
+        try LayerProblem(architecture: try LayerArchitecture.parse(Data(LayerArchitectureTests.cnn.utf8), name: "cnn.json"),
+                         totalSamples: Self.T, seed: 3)
+    }
+
+    /// KPM's and SLQ's moments tr(Fᵏ)/P against the exact ones from every eigenvalue of K
+    /// (LAPACK on the formed matrix). The estimates are random: each must lie within 4 of its own
+    /// standard errors (plus 1e-10 relative for the exactly known first moment of SLQ, whose probes
+    /// in sample space have variance from the off-diagonal of K only).
+    func testKPMAndSLQOnLayersAgreeWithTheExactSpectrum() throws {
+        let p = try problem()
+        let solver = ReplicatedLAPACKEigensolver(communicator: p.communicator)
+        let (exact, _) = try DensityJob.runExact(p, matrix: .ntk, grid: DensitySettings(), solver: solver)
+        let (kpm, _) = try KPMDensityJob.run(p, matrix: .ntk, settings: KPMSettings(probes: 30, moments: 64, seed: 1),
+                                             options: KPMJobOptions(deflate: 1), grid: DensitySettings())
+        let (slq, _) = try DensityJob.run(p, matrix: .ntk, settings: SLQSettings(probes: 30, steps: 12, seed: 1), grid: DensitySettings())
+        XCTAssertEqual(kpm.deflated.count, 1)
+        // The deflated pair is λ_max, to Lanczos' residual.
+        XCTAssertEqual(kpm.deflated[0].eigenvalue, exact.largestNode, accuracy: 1e-8 * exact.largestNode)
+        for (name, moments) in [("KPM", kpm.moments), ("SLQ", slq.moments)] {
+            for k in 0..<4 {
+                let e = exact.moments[k].estimate, m = moments[k]
+                XCTAssertLessThanOrEqual(abs(m.estimate - e), 4 * m.standardError + 1e-10 * abs(e), "\(name) tr(F^\(k + 1))/P")
+            }
+        }
+        // A layer network has no cheap exact trace yet: the estimates stand alone.
+        XCTAssertNil(slq.moments[0].exact)
+        XCTAssertEqual(slq.densityOf, "F")
+    }
+
+    /// SLQ and Lanczos with `--checkpoint` on a layer network: two probes, then four from the same
+    /// directory, equal a fresh four-probe run bit for bit; a Lanczos run stopped by its budget
+    /// resumes to the uninterrupted eigenpairs' bits. A checkpoint of another architecture is refused
+    /// naming the differing setting.
+    func testCheckpointsResumeOnLayersFromTheCommandLine() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wisp-layer-jobs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data(LayerArchitectureTests.cnn.utf8).write(to: dir.appendingPathComponent("cnn.json"))
+        let common = ["density", "--architecture", "cnn.json", "--samples", "\(Self.T)", "--seed", "3", "--method", "slq", "--steps", "8", "--quiet"]
+        func density(_ extra: [String], _ out: String) throws -> [String: Any] {
+            let run = try WispExecutable.run(common + extra + ["--output", out], in: dir)
+            XCTAssertEqual(run.status, 0, run.stderr)
+            return try ExactJSON.object(file: dir.appendingPathComponent(out).path)
+        }
+        _ = try density(["--probes", "2", "--checkpoint", "ck"], "two.json")
+        let resumed = try density(["--probes", "4", "--checkpoint", "ck"], "resumed.json")
+        let fresh = try density(["--probes", "4"], "fresh.json")
+        XCTAssertEqual(resumed["resumed_probes"] as? Int, 2)
+        XCTAssertEqual(fresh["resumed_probes"] as? Int, 0)
+        XCTAssertEqual(resumed["density"] as? [Double], fresh["density"] as? [Double])
+        XCTAssertEqual(try XCTUnwrap(resumed["moments"] as? [[String: Any]]).map { $0["estimate"] as? Double },
+                       try XCTUnwrap(fresh["moments"] as? [[String: Any]]).map { $0["estimate"] as? Double })
+
+        let top = ["top", "--architecture", "cnn.json", "--samples", "\(Self.T)", "--seed", "3", "--method", "lanczos", "--k", "2",
+                   "--basis", "6", "--tol", "1e-10", "--quiet"]
+        let stopped = try WispExecutable.run(top + ["--max-applications", "8", "--checkpoint", "topck", "--output", "stopped.json"], in: dir)
+        XCTAssertNotEqual(stopped.status, 0, "a budget of 8 products cannot converge: \(stopped.stderr)")
+        let finished = try WispExecutable.run(top + ["--checkpoint", "topck", "--output", "finished.json"], in: dir)
+        XCTAssertEqual(finished.status, 0, finished.stderr)
+        let whole = try WispExecutable.run(top + ["--output", "whole.json"], in: dir)
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+        let a = try ExactJSON.object(file: dir.appendingPathComponent("finished.json").path)
+        let b = try ExactJSON.object(file: dir.appendingPathComponent("whole.json").path)
+        XCTAssertEqual(a["eigenvalues"] as? [Double], b["eigenvalues"] as? [Double])
+        XCTAssertEqual(a["residuals"] as? [Double], b["residuals"] as? [Double])
+
+        // Another network in the same directory: refused, naming what differs.
+        let other = LayerArchitectureTests.cnn.replacingOccurrences(of: "\"out_channels\": 3", with: "\"out_channels\": 2")
+            .replacingOccurrences(of: "\"in_channels\": 3", with: "\"in_channels\": 2")
+        try Data(other.utf8).write(to: dir.appendingPathComponent("other.json"))
+        let foreign = try WispExecutable.run(["density", "--architecture", "other.json", "--samples", "\(Self.T)", "--seed", "3", "--method", "slq",
+                                              "--steps", "8", "--probes", "2", "--checkpoint", "ck", "--output", "x.json", "--quiet"], in: dir)
+        XCTAssertNotEqual(foreign.status, 0)
+        XCTAssertTrue(foreign.stderr.contains("architecture"), foreign.stderr)
+        XCTAssertEqual(foreign.stderr.split(separator: "\n").count, 1, foreign.stderr)
+    }
+
+    /// `density --method kpm --compare-exact` on a layer network: the record has KPM's fields,
+    /// the comparison with the exact spectrum, and the moments labelled as F's.
+    func testKPMWithCompareExactFromTheCommandLine() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wisp-layer-kpm-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data(LayerArchitectureTests.cnn.utf8).write(to: dir.appendingPathComponent("cnn.json"))
+        let run = try WispExecutable.run(["density", "--architecture", "cnn.json", "--samples", "\(Self.T)", "--seed", "3", "--method", "kpm",
+                                          "--probes", "4", "--moments", "32", "--deflate", "1", "--compare-exact", "--output", "k.json"], in: dir)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("tr(F^1)/P") && run.stdout.contains("deflated"), run.stdout)
+        let record = try ExactJSON.object(file: dir.appendingPathComponent("k.json").path)
+        XCTAssertEqual(record["chebyshev_moment_count"] as? Int, 32)
+        XCTAssertEqual((record["deflated"] as? [Any])?.count, 1)
+        let comparison = try XCTUnwrap(record["exact_comparison"] as? [String: Any])
+        XCTAssertNotNil(comparison["wasserstein_1"] as? Double)
+        XCTAssertEqual((record["settings"] as? [String: Any]).flatMap { ($0["kpm"] as? [String: Any])?["moments"] as? Int }, 32)
+        XCTAssertNotNil(record["architecture"])
+        for file in ["k.csv", "k.svg"] { XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent(file).path), file) }
+    }
+}
