@@ -9,7 +9,7 @@
 # K·u with forward-Gram layers, gathered signals, and gradient-block layers, allreduced, in both precisions),
 # the SLQ and KPM densities, exact and Hutchinson moments, inputs read per rank from a .npy file, a model
 # from a .safetensors file (also one whose layers differ in having a bias), ranks with zero samples (T < ranks) and uneven blocks, and the
-# layer networks from an --architecture description (top in both spaces, SLQ, KPM, float32; G, H and S of a loss with
+# layer networks from an --architecture description (top in both spaces, SLQ, KPM, moments, float32; G, H and S of a loss with
 # labels or teacher targets, with BatchNorm too; on the .npy inputs reshaped
 # to images with weights from a --save-model file loaded by --model alone; on the digits; and the exact
 # sample-space path: K's rows formed per rank from the layer factors, top and the full spectrum), the
@@ -182,6 +182,8 @@ jobs=(
   "layers-top-ntk|1e-12|top --quiet --architecture $work/cnn.json --samples 13 --k 3 --matrix ntk --seed 5 --method lanczos"
   "layers-density|1e-12|density --quiet --architecture $work/cnn.json --samples 13 --probes 3 --steps 10 --method slq"
   "layers-kpm|1e-12|density --quiet --architecture $work/cnn.json --samples 13 --probes 3 --method kpm --moments 32 --deflate 1"
+  "layers-moments|1e-12|moments --quiet --architecture $work/cnn.json --samples 13"
+  "layers-moments-hutchinson|1e-12|moments --quiet --architecture $work/cnn.json --samples 13 --exact-limit 0 --probes 5"
   "layers-float32|1e-5|top --quiet --architecture $work/cnn.json --samples 13 --k 2 --precision float32 --method lanczos"
   "layers-ggn|1e-12|top --quiet --architecture $work/cnn.json --samples 13 --k 3 --matrix ggn --loss cross-entropy --labels $work/cnn-labels.csv"
   "layers-hessian|1e-12|top --quiet --architecture $work/cnn.json --samples 13 --k 3 --matrix hessian --which largest-magnitude --loss cross-entropy --labels $work/cnn-labels.csv"

@@ -193,8 +193,9 @@ struct Moments: ParsableCommand {
     @OptionGroup var out: OutputOptions
 
     func run() throws {
-        let problem = try network.makeProblem(outputs: [out.output])
         guard matrix != .ntk else { throw ValidationError("--matrix ntk has the moments of F scaled by P/TC; use --matrix fisher") }
+        if network.isLayerNetwork { return try runLayers() }
+        let problem = try network.makeProblem(outputs: [out.output])
         let (result, timings) = try MomentsJob.run(problem, matrix: matrix, exactLimit: exactLimit, probes: probes, seed: network.seed,
                                                    reporter: Runtime.progress("moments", quiet: out.quiet))
         let theory = TheoryBlock.make(for: problem, matrix: matrix).comparing(["mean_eigenvalue": result.meanEigenvalue,
@@ -206,23 +207,7 @@ struct Moments: ParsableCommand {
                           timings: timings, theory: theory, result: result).write(to: path)
         }
         say(Summary.header(problem))
-        let a = ["ggn": "G", "hessian": "H", "residual": "S"][matrix.rawValue] ?? "F"
-        func label(_ s: String) -> String { s.padding(toLength: 10, withPad: " ", startingAt: 0) }
-        if result.traceStandardError > 0 {
-            say(String(format: "  %@ %.6e ± %.2e  (Hutchinson, %d probes)", label("tr \(a)"), result.trace, result.traceStandardError, probes))
-            say(String(format: "  mean λ     %.6e  (tr \(a) / P)", result.meanEigenvalue))
-        } else {
-            say(String(format: "  %@ %.10e  (exact)", label("tr \(a)"), result.trace))
-            say(String(format: "  mean λ     %.10e  (exact, tr \(a) / P)", result.meanEigenvalue))
-        }
-        if result.probes != nil {
-            say(String(format: "  %@ %.6e ± %.2e  (Hutchinson, %d probes)", label("tr(\(a)²)/P"), result.secondMoment, result.secondMomentStandardError, probes))
-        } else {
-            say(String(format: "  %@ %.10e  (%@)", label("tr(\(a)²)/P"), result.secondMoment, result.secondMomentMethod))
-        }
-        if let powers = result.powerMoments {
-            for (p, m) in powers.enumerated() { say(String(format: "  tr(%@^%d)/P %.10e  (exact, from every eigenvalue of K)", a, p + 1, m)) }
-        }
+        say(Summary.moments(result, probes: probes))
         say(Summary.theory(theory))
         say(Summary.timing(timings))
         if let path = out.output { say("  output     \(path)") }

@@ -2,8 +2,8 @@ import ArgumentParser
 import Foundation
 import Wisp
 
-/// `wisp top` and `wisp density` with `--architecture FILE`: the same jobs as on an MLP
-/// (``TopJob``, ``DensityJob``, ``KPMDensityJob``) on a network given as layers (``LayerProblem``).
+/// `wisp top`, `density` and `moments` with `--architecture FILE`: the same jobs as on an MLP
+/// (``TopJob``, ``DensityJob``, ``KPMDensityJob``, ``MomentsJob``) on a network given as layers (``LayerProblem``).
 extension NetworkOptions {
     /// Reads and checks the description (`--architecture`, or the one `--model` records) and
     /// the model's θ, after checking every output path (rank 0), then the inputs (collective:
@@ -192,5 +192,26 @@ extension Density {
         if let c = result.comparison { say(Summary.comparison(c)) }
         say(Summary.timing(timings))
         say("  output     \([path, result.csv, result.svg, result.eigenvaluesFile].compactMap { $0 }.joined(separator: ", "))")
+    }
+}
+
+extension Moments {
+    /// `wisp moments` on a layer network (``MomentsJob/run(sampleSpaceOf:matrix:exactLimit:probes:seed:reporter:)``):
+    /// F's from the formed K when TC ≤ --exact-limit, else and for G, H, S by Hutchinson.
+    func runLayers() throws {
+        let file = network.layerFile
+        let problem = try network.makeLayerProblem(outputs: [out.output], matrix: matrix)
+        let (result, timings) = try MomentsJob.run(sampleSpaceOf: problem, matrix: matrix, exactLimit: exactLimit, probes: probes,
+                                                   seed: network.seed, reporter: Runtime.progress("moments", quiet: out.quiet))
+        guard Runtime.isLead else { return }
+        if let path = out.output {
+            try RunRecord(command: "moments", problem: problem,
+                          settings: MomentsRunSettings(matrix: matrix, exactLimit: exactLimit, probes: probes, seed: network.seed),
+                          timings: timings, result: result).write(to: path)
+        }
+        say(LayerSummary.header(problem, file: file))
+        say(Summary.moments(result, probes: probes))
+        say(Summary.timing(timings))
+        if let path = out.output { say("  output     \(path)") }
     }
 }

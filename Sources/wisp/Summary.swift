@@ -36,6 +36,30 @@ enum Summary {
         return s + moments(r.moments, of: r.densityOf)
     }
 
+    /// `wisp moments`: tr A, the mean eigenvalue, tr(A²)/P and, when every eigenvalue was
+    /// computed, tr(Aᵖ)/P, each exact or with its Hutchinson standard error.
+    static func moments(_ result: MomentsResult, probes: Int) -> String {
+        let a = ["ggn": "G", "hessian": "H", "residual": "S"][result.matrix.rawValue] ?? "F"
+        func label(_ s: String) -> String { s.padding(toLength: 10, withPad: " ", startingAt: 0) }
+        var lines: [String] = []
+        if result.traceStandardError > 0 {
+            lines.append(String(format: "  %@ %.6e ± %.2e  (Hutchinson, %d probes)", label("tr \(a)"), result.trace, result.traceStandardError, probes))
+            lines.append(String(format: "  mean λ     %.6e  (tr \(a) / P)", result.meanEigenvalue))
+        } else {
+            lines.append(String(format: "  %@ %.10e  (exact)", label("tr \(a)"), result.trace))
+            lines.append(String(format: "  mean λ     %.10e  (exact, tr \(a) / P)", result.meanEigenvalue))
+        }
+        if result.probes != nil {
+            lines.append(String(format: "  %@ %.6e ± %.2e  (Hutchinson, %d probes)", label("tr(\(a)²)/P"), result.secondMoment, result.secondMomentStandardError, probes))
+        } else {
+            lines.append(String(format: "  %@ %.10e  (%@)", label("tr(\(a)²)/P"), result.secondMoment, result.secondMomentMethod))
+        }
+        for (p, m) in (result.powerMoments ?? []).enumerated() {
+            lines.append(String(format: "  tr(%@^%d)/P %.10e  (exact, from every eigenvalue of K)", a, p + 1, m))
+        }
+        return lines.joined(separator: "\n")
+    }
+
     /// A KPM density: its budget, bounds, deflated pairs and moments.
     static func kpm(_ r: KPMDensityResult) -> String {
         var s = "  density    KPM, \(r.probes) probes × \(r.chebyshevMomentCount) moments (\(r.kernel.rawValue)) in \(r.space) space; bounds ["

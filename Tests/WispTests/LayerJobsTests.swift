@@ -108,4 +108,43 @@ final class LayerJobsTests: XCTestCase {
         XCTAssertNotNil(record["architecture"])
         for file in ["k.csv", "k.svg"] { XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent(file).path), file) }
     }
+
+    /// `MomentsJob` on a layer network against the dense references: tr F and tr(F²)/P exactly
+    /// from the formed K (to 1e-12 relative: sums of the same products in another order), every
+    /// tr(Fᵖ)/P from its eigenvalues against LAPACK on the dense K; Hutchinson (sample space for F,
+    /// parameter space for H of cross-entropy with teacher labels) within 4 of its standard errors
+    /// of the traces of the dense matrices.
+    func testMomentsOnLayersAgainstDenseReferences() throws {
+        let p = try problem()
+        let P = Double(p.parameterCount)
+        let K = DenseReference.dense(try p.makeOperator(.ntk))
+        let n = p.sampleSpaceDimension
+        let lambdas = try LAPACK.symmetricEigen(K, n: n).values
+        let (exact, _) = try MomentsJob.run(sampleSpaceOf: p, exactLimit: 1000, probes: 10, seed: 1)
+        XCTAssertEqual(exact.trace, lambdas.reduce(0, +), accuracy: 1e-12 * exact.trace)
+        XCTAssertEqual(exact.secondMoment, lambdas.reduce(0) { $0 + $1 * $1 } / P, accuracy: 1e-12 * exact.secondMoment)
+        let powers = try XCTUnwrap(exact.powerMoments)
+        for k in 1...4 {
+            let reference = lambdas.reduce(0) { $0 + Foundation.pow(max($1, 0), Double(k)) } / P
+            XCTAssertEqual(powers[k - 1], reference, accuracy: 1e-10 * reference, "tr(F^\(k))/P")
+        }
+        XCTAssertEqual(exact.largestEigenvalue!, lambdas.max()!, accuracy: 1e-12 * lambdas.max()!)
+        XCTAssertNil(exact.probes)
+
+        let (estimate, timings) = try MomentsJob.run(sampleSpaceOf: p, exactLimit: 0, probes: 40, seed: 1)
+        XCTAssertEqual(timings.operatorApplications, 40)
+        XCTAssertLessThanOrEqual(abs(estimate.trace - exact.trace), 4 * estimate.traceStandardError)
+        XCTAssertLessThanOrEqual(abs(estimate.secondMoment - exact.secondMoment), 4 * estimate.secondMomentStandardError)
+
+        let withLoss = try LayerProblem(architecture: p.architecture, inputs: LayerInputs(
+            dataset: try Dataset.gaussian(totalSamples: Self.T, dimension: p.architecture.input.count, seed: 3, samples: 0..<Self.T), source: .gaussian),
+                                        weights: .initial, seed: 3, loss: .crossEntropy)
+        let H = DenseReference.dense(try withLoss.makeOperator(.hessian))
+        let m = p.parameterCount
+        let traceH = (0..<m).reduce(0.0) { $0 + H[$1 * m + $1] }
+        let (hessian, _) = try MomentsJob.run(sampleSpaceOf: withLoss, matrix: .hessian, exactLimit: 1000, probes: 40, seed: 2)
+        XCTAssertEqual(hessian.matrix, .hessian)
+        XCTAssertLessThanOrEqual(abs(hessian.trace - traceH), 4 * hessian.traceStandardError)
+        XCTAssertTrue(hessian.traceMethod.contains("parameter space"), hessian.traceMethod)
+    }
 }

@@ -56,6 +56,8 @@ def records(wisp_binary, tmp_path_factory):
         "layers-density": ["density", *cnn, "--method", "slq", "--probes", "2", "--steps", "6"],
         "layers-density-kpm": ["density", *cnn, "--method", "kpm", "--probes", "2", "--moments", "16", "--compare-exact"],
         "layers-density-exact": ["density", *cnn, "--method", "exact"],
+        "layers-moments": ["moments", *cnn],
+        "layers-moments-hessian": ["moments", *cnn, "--matrix", "hessian", "--loss", "cross-entropy", "--probes", "4"],
     }
     out = {}
 

@@ -107,6 +107,72 @@ public enum MomentsJob {
                                 communicationSeconds: communication))
     }
 
+    /// The same moments on any ``CurvatureProblem`` (a network given as layers) from its
+    /// sample-space matrix. F: when TC ≤ `exactLimit` and the problem forms K
+    /// (``ExactSampleSpaceProblem/exactSampleSpaceRows(_:)``), tr F = tr K and tr(F²) = ‖K‖²_F
+    /// (F = (1/T) JᵀJ and K = (1/T) J Jᵀ share their nonzero eigenvalues), and every tr(Fᵖ)/P
+    /// from the eigenvalues of K when the dense solve costs no more than forming it; else
+    /// Hutchinson in sample space, tr F ≈ TC·E rᵀKr and tr(F²)/P ≈ (TC/P)·E‖Kr‖². G, H and S:
+    /// Hutchinson in parameter space, E rᵀAr and E‖Ar‖² (as ``run(_:matrix:exactLimit:probes:seed:reporter:)``
+    /// above the limit). Cost: forming K (``ExactSampleSpaceProblem/exactFormFlops()``) or 2 × `probes` products.
+    public static func run(sampleSpaceOf problem: some CurvatureProblem, matrix: CurvatureMatrix = .fisher, exactLimit: Int, probes: Int,
+                           seed: UInt64, reporter: ProgressReporter? = nil) throws -> (MomentsResult, Timings) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let c = problem.communicator
+        let communicationBefore = c.statistics
+        let P = Double(problem.parameterCount), n = problem.sampleSpaceDimension
+        var result = MomentsResult(parameters: problem.parameterCount, trace: 0, meanEigenvalue: 0,
+                                   secondMoment: 0, secondMomentStandardError: 0, secondMomentMethod: "")
+        result.matrix = matrix
+        var opSeconds = 0.0, applications = 0
+        if matrix == .fisher, n <= exactLimit, problem.exactUnsupportedReason(.ntk) == nil {
+            reporter?.report("forming the \(n) × \(n) NTK Gram matrix", force: true)
+            let formed = try problem.exactSampleSpaceRows(.ntk)
+            let local = c.block(of: problem.totalSamples), C = problem.outputCount
+            let localRows = local.count * C, first = local.lowerBound * C
+            var diagonal = 0.0, squares = 0.0
+            for i in 0..<localRows { diagonal += formed.rows[i * n + first + i] }
+            for v in formed.rows { squares += v * v }
+            result.trace = c.sum(diagonal)
+            result.secondMoment = c.sum(squares) / P
+            result.traceMethod = "exact: tr K, K = \(formed.described) \(formed.formed)"
+            result.secondMomentMethod = "exact: ‖K‖²_F / P, K \(formed.formed)"
+            let (form, solve) = ExactSpectrumJob.flops(problem, selection: .all, vectors: false)
+            if 3 * solve <= form {
+                let spectrum = try ExactSpectrumJob.run(problem, matrix: .ntk, selection: .all, vectors: false,
+                                                        solver: ReplicatedLAPACKEigensolver(communicator: c))
+                let kept = spectrum.values.prefix(problem.parameterCount)
+                result.powerMoments = (1...4).map { p in kept.reduce(0.0) { $0 + Foundation.pow($1, Double(p)) } / P }
+                result.powerMomentsMethod = "exact: Σ λ_iᵖ / P over every eigenvalue of K (\(spectrum.method))"
+                result.largestEigenvalue = kept.first
+            } else {
+                result.powerMomentsMethod = String(format: "omitted: the dense eigensolve (%.3g flops) would cost more than forming K (%.3g flops); use wisp density --method exact", 3 * solve, form)
+            }
+        } else {
+            let sampleSpace = matrix == .fisher
+            let op = TimedOperator(try problem.makeOperator(sampleSpace ? .ntk : matrix))
+            let (first, second) = try Hutchinson.firstTwoMoments(op, probes: probes, seed: seed) { done in
+                reporter?.report("probe \(done)/\(probes)", eta: op.seconds / Double(done) * Double(probes - done))
+            }
+            // E rᵀAr = tr A / N and E‖Ar‖² = tr(A²) / N over the operator's dimension N.
+            let N = Double(op.dimension)
+            result.trace = first.mean * N
+            result.traceStandardError = first.standardError * N
+            result.secondMoment = second.mean * N / P
+            result.secondMomentStandardError = second.standardError * N / P
+            let space = sampleSpace ? "sample space (K; tr F = tr K)" : "parameter space"
+            result.traceMethod = "Hutchinson: E rᵀ A r over Rademacher probes in \(space)"
+            result.secondMomentMethod = "Hutchinson: E‖A r‖² over Rademacher probes in \(space), times N/P"
+            result.probes = probes
+            opSeconds = op.seconds
+            applications = op.applications
+        }
+        result.meanEigenvalue = result.trace / P
+        let total = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        return (result, Timings(totalSeconds: total, operatorSeconds: opSeconds, operatorApplications: applications,
+                                communicationSeconds: (c.statistics - communicationBefore).seconds))
+    }
+
     private static func runLoss(_ problem: Problem, matrix: CurvatureMatrix, exactLimit: Int, probes: Int, seed: UInt64,
                                 reporter: ProgressReporter?) throws -> (MomentsResult, Timings) {
         let start = DispatchTime.now().uptimeNanoseconds
