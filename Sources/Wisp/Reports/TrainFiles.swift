@@ -116,13 +116,13 @@ public enum TrainFiles {
         if let first = spectra.first?.1 {
             let grid = DensitySettings(scale: first.density.scale, broadening: first.density.broadening)
             let measures = spectra.compactMap { (step, s) in
-                s.nodes.flatMap { n in s.weights.map { TrainSpectraFigure.Spectrum(step: step, nodes: n, weights: $0, steps: s.steps) } }
+                s.nodes.flatMap { n in s.weights.map { TrainSpectraFigure.Spectrum(step: step, nodes: n, weights: $0, probes: s.probes) } }
             }
             if measures.count == spectra.count {
                 try write(TrainSpectraFigure.svg(measures, grid: grid, what: first.densityOf,
                                                  method: "SLQ, \(first.probes) probes × \(first.steps) Lanczos steps"), "spectra.svg")
                 try write(TrainSpectraFigure.densityCSV(measures, grid: grid), "spectra.csv")
-                try write(TrainSpectraFigure.nodesCSV(measures), "spectra-nodes.csv")
+                try write(TrainSpectraFigure.nodesCSV(measures, grid: grid), "spectra-nodes.csv")
             } else {
                 // Records from before the nodes were kept (a resumed older run): the densities as measured.
                 let curves = spectra.map { (step, s) -> SeriesPlot.Curve in

@@ -14,16 +14,24 @@ import Foundation
 ///     weights: no width, no choice, and it converges to the true curve as n_v and m grow (the
 ///     Gauss rule matches 2m − 1 moments of each probe's measure). On a log axis it ends where the
 ///     mass at λ ≤ 10⁻¹⁰ λ_max (the zero mass) and at λ < 0 begins.
-/// (b) **Density**, Gaussian-broadened with one width σ for all curves, so that the curves can be
-///     compared: σ = max(σ_run, s / (2(m − 1))), s the span of the nodes that carry weight in
-///     x = log₁₀ λ (log grid, σ in decades) or x = λ/λ_max (linear grid). s/(m − 1) is the mean
-///     spacing of one probe's m nodes, and two equal Gaussians one spacing apart merge into one
-///     bump when σ ≥ spacing/2 (the sum of N(0, σ²) and N(d, σ²) is unimodal iff d ≤ 2σ). Features
-///     narrower than that spacing are not resolved by m steps anyway. The width is a plotting
-///     choice, not a measurement: the panel title states it and `spectra.csv` records it.
+/// (b) **Density**, each node θ_j a Gaussian in x (x = log₁₀ λ on a log grid, λ/λ_max on a
+///     linear one) of its own width σ_j = max(σ_run, d_j), d_j the distance from x_j to its n_v-th
+///     nearest other node (n_v probes). Each probe's rule spreads its m nodes over the whole
+///     spectrum, so n_v probes put about n_v nodes into each of m slots; the n_v nodes nearest x_j
+///     then lie within ±d_j, and d_j is about half a slot, half the local spacing Δ of one probe's
+///     rule (a whole slot where the probes' nodes coincide, as converged Ritz values do). Two
+///     equal Gaussians Δ apart merge into one bump when σ ≥ Δ/2 (N(0, σ²) + N(Δ, σ²) is unimodal
+///     iff Δ ≤ 2σ), so the comb closes where the nodes are dense, and a lone node (the bottom one,
+///     which stands for all of the unresolved bulk below it) is spread over its slot instead of
+///     drawn as a spike of its whole mass. Features narrower than a slot are not resolved by m
+///     steps anyway. A fixed width cannot do both: Lanczos resolves λ, not log λ, so its nodes are
+///     dense at the top and decades apart at the bottom. (The k-nearest-neighbour bandwidth of
+///     Loftsgaarden & Quesenberry 1965 and Breiman, Meisel & Purcell 1977, with k = n_v.) The
+///     widths are a plotting choice, not a measurement: the panel title states the rule and
+///     `spectra-nodes.csv` records every σ_j.
 ///
 /// Nodes with weight ≤ n·ε·max w (rounding noise of the Gauss weights, as in ``SpectralDensity``)
-/// are left out of both panels. Cost O(c·(n log n + G·n)) for c curves of n nodes, G grid points.
+/// are left out of both panels. Cost O(c·(n log n + n·n_v + G·n)) for c curves of n nodes, G grid points.
 public enum TrainSpectraFigure {
     /// One checkpoint's SLQ measure.
     public struct Spectrum: Sendable {
@@ -31,13 +39,13 @@ public enum TrainSpectraFigure {
         /// Gauss nodes of every probe and their weights (summing to 1, the null space included).
         public var nodes: [Double]
         public var weights: [Double]
-        /// Lanczos steps per probe (m).
-        public var steps: Int
-        public init(step: Int, nodes: [Double], weights: [Double], steps: Int) {
+        /// Probes (n_v).
+        public var probes: Int
+        public init(step: Int, nodes: [Double], weights: [Double], probes: Int) {
             self.step = step
             self.nodes = nodes
             self.weights = weights
-            self.steps = steps
+            self.probes = probes
         }
 
         /// λ_max as estimated: the largest node (a lower bound, close to λ_max); the largest |θ|
@@ -65,42 +73,59 @@ public enum TrainSpectraFigure {
         return (x, y)
     }
 
-    /// σ for one checkpoint (``DensitySettings/broadening`` units: decades on a log grid, a
-    /// fraction of the nodes' span on a linear one): max(`minimum`, s/(2(m − 1))) as in the type's
-    /// comment, m taken as at least 2.
-    public static func broadening(_ s: Spectrum, scale: GridScale, minimum: Double) -> Double {
-        let half = 1 / (2 * Double(max(s.steps, 2) - 1))
-        switch scale {
-        case .linear: return max(minimum, half)
-        case .log:
-            let xs = support(s).filter { $0.theta > 0 && !isZero($0.theta, s) }.map { log10($0.theta / s.lambdaMax) }
-            guard let lo = xs.min(), let hi = xs.max() else { return minimum }
-            return max(minimum, (hi - lo) * half)
+    /// The nodes drawn in panel (b) with their widths: x_j (log₁₀(θ_j/λ_max) on a log grid,
+    /// θ_j/λ_max on a linear one), w_j and σ_j = max(`minimum`, d_j) as in the type's comment
+    /// (`minimum` in decades on a log grid, in units of λ_max on a linear one), ascending in x.
+    /// Zero nodes (and negative ones on a log grid) are left out: their mass is the zero
+    /// (negative) mass.
+    public static func kernels(_ s: Spectrum, scale: GridScale, minimum: Double) -> [(x: Double, w: Double, sigma: Double)] {
+        let top = s.lambdaMax
+        let points = support(s).filter { !isZero($0.theta, s) && (scale == .linear || $0.theta > 0) }
+            .map { (x: scale == .log ? log10($0.theta / top) : $0.theta / top, w: $0.w) }.sorted { $0.x < $1.x }
+        let k = max(s.probes, 1)
+        return points.indices.map { j in
+            // The k-th nearest of the others: merge outward from j.
+            var lo = j - 1, hi = j + 1, d = 0.0
+            for _ in 0..<min(k, points.count - 1) {
+                let dl = lo >= 0 ? points[j].x - points[lo].x : .infinity
+                let dh = hi < points.count ? points[hi].x - points[j].x : .infinity
+                if dl <= dh { d = dl; lo -= 1 } else { d = dh; hi += 1 }
+            }
+            return (points[j].x, points[j].w, max(minimum, d))
         }
     }
 
-    /// The densities of panel (b), on λ/λ_max, all with one width: σ in decades on a log grid;
-    /// on a linear grid the largest σ·span of the curves in units of λ/λ_max. Returns the
-    /// densities and that common width in the abscissa's units.
-    public static func densities(_ spectra: [Spectrum], grid: DensitySettings) throws -> (densities: [SpectralDensity], sigma: Double) {
-        let minimum = grid.effectiveBroadening
-        let fractions = spectra.map { broadening($0, scale: grid.scale, minimum: minimum) }
-        let spans = spectra.map { linearSpan($0) }
-        let sigma = grid.scale == .log ? fractions.max() ?? minimum : zip(fractions, spans).map { $0 * $1 }.max() ?? minimum
-        let densities = try zip(spectra, spans).map { (s, span) -> SpectralDensity in
-            var settings = grid
-            settings.broadening = grid.scale == .log ? sigma : sigma / span
-            let top = s.lambdaMax
-            return try SpectralDensity(nodes: s.nodes.map { $0 / top }, weights: s.weights, settings: settings)
+    /// The densities of panel (b), against λ/λ_max (per unit log₁₀ λ on a log grid, per unit
+    /// λ/λ_max on a linear one) on `grid.points` points over every kernel's x ± 4σ.
+    public static func densities(_ spectra: [Spectrum], grid: DensitySettings) -> [SpectralDensity] {
+        let isLog = grid.scale == .log
+        return spectra.map { s in
+            let minimum = isLog ? grid.effectiveBroadening : grid.effectiveBroadening * linearSpan(s)
+            let kernels = kernels(s, scale: grid.scale, minimum: minimum)
+            let mass = support(s).reduce(0) { $0 + $1.w }
+            let zero = support(s).filter { isZero($0.theta, s) }.reduce(0) { $0 + $1.w }
+            let drawn = kernels.reduce(0) { $0 + $1.w }
+            guard let lo = kernels.map({ $0.x - 4 * $0.sigma }).min(), let hi = kernels.map({ $0.x + 4 * $0.sigma }).max() else {
+                return SpectralDensity(scale: grid.scale, grid: [], density: [], broadening: minimum, zeroMass: zero, negativeMass: mass - zero - drawn)
+            }
+            let n = max(grid.points, 2)
+            let xs = (0..<n).map { lo + (hi - lo) * Double($0) / Double(n - 1) }
+            let rho = xs.map { x in
+                kernels.reduce(0.0) { acc, k in
+                    let z = (x - k.x) / k.sigma
+                    return z * z > 80 ? acc : acc + k.w * exp(-0.5 * z * z) / (k.sigma * (2 * Double.pi).squareRoot())
+                }
+            }
+            return SpectralDensity(scale: grid.scale, grid: isLog ? xs.map { pow(10, $0) } : xs, density: rho, broadening: minimum,
+                                   zeroMass: zero, negativeMass: max(mass - zero - drawn, 0))
         }
-        return (densities, sigma)
     }
 
     /// The figure: (a) the staircases, (b) the densities with their common σ; `what` names the
     /// matrix ("G"), `method` the estimate ("SLQ, 10 probes × 20 Lanczos steps").
-    public static func svg(_ spectra: [Spectrum], grid: DensitySettings, what: String, method: String) throws -> String {
+    public static func svg(_ spectra: [Spectrum], grid: DensitySettings, what: String, method: String) -> String {
         let isLog = grid.scale == .log
-        let (densities, sigma) = try densities(spectra, grid: grid)
+        let densities = densities(spectra, grid: grid)
         var ranked = [SeriesPlot.Curve](), smooth = [SeriesPlot.Curve]()
         for (s, d) in zip(spectra, densities) {
             var label = "step \(s.step): λ_max ≈ " + String(format: "%.4g", s.lambdaMax)
@@ -110,35 +135,40 @@ public enum TrainSpectraFigure {
             ranked.append(SeriesPlot.Curve(label: label, x: x, y: y, dots: false))
             smooth.append(SeriesPlot.Curve(label: label, x: d.grid, y: d.density, dots: false))
         }
-        let width = isLog ? String(format: "σ = %.2g decade", sigma) : String(format: "σ = %.2g λ_max", sigma)
+        let floor = isLog ? String(format: "≥ %.2g decade", grid.effectiveBroadening) : String(format: "≥ %.2g%% of span", 100 * grid.effectiveBroadening)
         return SeriesPlot.svg(title: "spectrum of \(what) through training: \(method) (Cowlagi & Chaudhari Fig. 2)", panels: [
             SeriesPlot.Panel(title: "(a) eigenvalues by rank: SLQ nodes and weights, unbroadened", curves: ranked, logY: isLog,
                              xLabel: "fraction of eigenvalues ≥ λ (rank i / P)", yLabel: "λ / λ_max"),
-            SeriesPlot.Panel(title: "(b) density, Gaussians of \(width) (½ node spacing)", curves: smooth, density: true, logX: isLog,
+            SeriesPlot.Panel(title: "(b) density: σ_j = distance to n_v-th nearest node, \(floor)", curves: smooth, density: true, logX: isLog,
                              xLabel: "λ / λ_max", yLabel: isLog ? "density per unit log₁₀ λ" : "density per unit λ / λ_max"),
         ], xLabel: "λ / λ_max", columns: 2)
     }
 
-    /// `spectra.csv`: the densities of panel (b), `step,lambda_over_lambda_max,density,sigma_…`
-    /// (σ in decades of λ on a log grid, in units of λ_max on a linear one).
-    public static func densityCSV(_ spectra: [Spectrum], grid: DensitySettings) throws -> String {
-        let (densities, sigma) = try densities(spectra, grid: grid)
-        var csv = "step,lambda_over_lambda_max,density," + (grid.scale == .log ? "sigma_log10_lambda" : "sigma_lambda_over_lambda_max") + "\n"
-        for (s, d) in zip(spectra, densities) {
-            for (x, y) in zip(d.grid, d.density) { csv += "\(s.step),\(x),\(y),\(sigma)\n" }
+    /// `spectra.csv`: the densities of panel (b), `step,lambda_over_lambda_max,density`.
+    public static func densityCSV(_ spectra: [Spectrum], grid: DensitySettings) -> String {
+        var csv = "step,lambda_over_lambda_max,density\n"
+        for (s, d) in zip(spectra, densities(spectra, grid: grid)) {
+            for (x, y) in zip(d.grid, d.density) { csv += "\(s.step),\(x),\(y)\n" }
         }
         return csv
     }
 
     /// `spectra-nodes.csv`: the measure behind both panels, one row per node that carries
-    /// weight, descending: `step,lambda,weight,lambda_over_lambda_max,fraction_at_or_above`.
-    public static func nodesCSV(_ spectra: [Spectrum]) -> String {
-        var csv = "step,lambda,weight,lambda_over_lambda_max,fraction_at_or_above\n"
+    /// weight, descending: `step,lambda,weight,lambda_over_lambda_max,fraction_at_or_above,sigma`
+    /// with σ_j of panel (b) in decades of λ (log grid) or units of λ_max (linear grid), empty
+    /// for a node not drawn there (zero, or negative on a log grid).
+    public static func nodesCSV(_ spectra: [Spectrum], grid: DensitySettings) -> String {
+        let isLog = grid.scale == .log
+        var csv = "step,lambda,weight,lambda_over_lambda_max,fraction_at_or_above," + (isLog ? "sigma_log10_lambda" : "sigma_lambda_over_lambda_max") + "\n"
         for s in spectra {
-            var mass = 0.0
+            let minimum = isLog ? grid.effectiveBroadening : grid.effectiveBroadening * linearSpan(s)
+            let kernels = kernels(s, scale: grid.scale, minimum: minimum)
+            var mass = 0.0, k = kernels.count - 1
             for (theta, w) in support(s).sorted(by: { $0.theta > $1.theta }) {
                 mass += w
-                csv += "\(s.step),\(theta),\(w),\(theta / s.lambdaMax),\(mass)\n"
+                var sigma = ""
+                if !isZero(theta, s) && (!isLog || theta > 0), k >= 0 { sigma = "\(kernels[k].sigma)"; k -= 1 }
+                csv += "\(s.step),\(theta),\(w),\(theta / s.lambdaMax),\(mass),\(sigma)\n"
             }
         }
         return csv
