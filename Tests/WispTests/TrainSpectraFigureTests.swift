@@ -49,7 +49,9 @@ final class TrainSpectraFigureTests: XCTestCase {
 
         let d = TrainSpectraFigure.densities([s], grid: grid)[0]
         XCTAssertLessThanOrEqual(Self.peaks(d.density), 2, "panel (b) is a comb: \(Self.peaks(d.density)) peaks")
-        // ∫ρ d log₁₀λ = 1 − zero mass: the kernels are normalized and the grid spans x ± 4σ (lost ≤ 6·10⁻⁵).
+        // Nothing drawn above λ_max, and ∫ρ d log₁₀λ = 1 − zero mass: the kernels are normalized,
+        // reflected at λ_max and cut at x − 4σ below (lost ≤ 4·10⁻⁵).
+        XCTAssertEqual(d.grid.last!, 1, accuracy: 1e-12)
         let x = d.grid.map { log10($0) }
         let integral = zip(zip(x, x.dropFirst()), zip(d.density, d.density.dropFirst())).reduce(0) { $0 + ($1.0.1 - $1.0.0) * ($1.1.0 + $1.1.1) / 2 }
         XCTAssertEqual(integral, 0.7, accuracy: 1e-3)

@@ -96,7 +96,10 @@ public enum TrainSpectraFigure {
     }
 
     /// The densities of panel (b), against λ/λ_max (per unit log₁₀ λ on a log grid, per unit
-    /// λ/λ_max on a linear one) on `grid.points` points over every kernel's x ± 4σ.
+    /// λ/λ_max on a linear one) on `grid.points` points from the lowest kernel's x − 4σ up to
+    /// λ_max. The largest node is the largest Ritz value, the first to converge (Kaniel–Paige)
+    /// and the axis' unit: the kernels are reflected there (Schuster 1985), so no mass is drawn
+    /// above λ_max and none is lost.
     public static func densities(_ spectra: [Spectrum], grid: DensitySettings) -> [SpectralDensity] {
         let isLog = grid.scale == .log
         return spectra.map { s in
@@ -105,15 +108,17 @@ public enum TrainSpectraFigure {
             let mass = support(s).reduce(0) { $0 + $1.w }
             let zero = support(s).filter { isZero($0.theta, s) }.reduce(0) { $0 + $1.w }
             let drawn = kernels.reduce(0) { $0 + $1.w }
-            guard let lo = kernels.map({ $0.x - 4 * $0.sigma }).min(), let hi = kernels.map({ $0.x + 4 * $0.sigma }).max() else {
+            // Reflected at the largest node x_max (1 on λ/λ_max), whose mass would otherwise spill past λ_max.
+            guard let lo = kernels.map({ $0.x - 4 * $0.sigma }).min(), let hi = kernels.map(\.x).max() else {
                 return SpectralDensity(scale: grid.scale, grid: [], density: [], broadening: minimum, zeroMass: zero, negativeMass: mass - zero - drawn)
             }
             let n = max(grid.points, 2)
             let xs = (0..<n).map { lo + (hi - lo) * Double($0) / Double(n - 1) }
             let rho = xs.map { x in
                 kernels.reduce(0.0) { acc, k in
-                    let z = (x - k.x) / k.sigma
-                    return z * z > 80 ? acc : acc + k.w * exp(-0.5 * z * z) / (k.sigma * (2 * Double.pi).squareRoot())
+                    let z = (x - k.x) / k.sigma, r = (2 * hi - x - k.x) / k.sigma
+                    let g = (z * z > 80 ? 0 : exp(-0.5 * z * z)) + (r * r > 80 ? 0 : exp(-0.5 * r * r))
+                    return acc + k.w * g / (k.sigma * (2 * Double.pi).squareRoot())
                 }
             }
             return SpectralDensity(scale: grid.scale, grid: isLog ? xs.map { pow(10, $0) } : xs, density: rho, broadening: minimum,
