@@ -12,8 +12,11 @@ import Foundation
 ///     eigenvalues ≥ λ, i.e. the quantile function of μ, u ↦ θ_(j) for Σ_(k<j) w_(k) < u ≤
 ///     Σ_(k≤j) w_(k) with the nodes sorted descending. A staircase straight from the nodes and
 ///     weights: no width, no choice, and it converges to the true curve as n_v and m grow (the
-///     Gauss rule matches 2m − 1 moments of each probe's measure). On a log axis it ends where the
-///     mass at λ ≤ 10⁻¹⁰ λ_max (the zero mass) and at λ < 0 begins.
+///     Gauss rule matches 2m − 1 moments of each probe's measure, and by the Chebyshev–Markov–
+///     Stieltjes inequalities that measure's distribution function F satisfies
+///     Σ_(k<j) w_k ≤ F(θ_j) ≤ Σ_(k≤j) w_k, nodes ascending: it crosses every step of that
+///     probe's staircase; Akhiezer, The Classical Moment Problem, 1965; Golub & Meurant 2010).
+///     On a log axis it ends where the mass at λ ≤ 10⁻¹⁰ λ_max (the zero mass) and at λ < 0 begins.
 /// (b) **Density**, each node θ_j a Gaussian in x (x = log₁₀ λ on a log grid, λ/λ_max on a
 ///     linear one) of its own width σ_j = max(σ_run, d_j), d_j the distance from x_j to its n_v-th
 ///     nearest other node (n_v probes). Each probe's rule spreads its m nodes over the whole
@@ -28,7 +31,8 @@ import Foundation
 ///     dense at the top and decades apart at the bottom. (The k-nearest-neighbour bandwidth of
 ///     Loftsgaarden & Quesenberry 1965 and Breiman, Meisel & Purcell 1977, with k = n_v.) The
 ///     widths are a plotting choice, not a measurement: the panel title states the rule and
-///     `spectra-nodes.csv` records every σ_j.
+///     `spectra-nodes.csv` records every σ_j. The kernels are reflected at λ_max (below), so no
+///     mass is drawn above the largest Ritz value.
 ///
 /// Nodes with weight ≤ n·ε·max w (rounding noise of the Gauss weights, as in ``SpectralDensity``)
 /// are left out of both panels. Cost O(c·(n log n + n·n_v + G·n)) for c curves of n nodes, G grid points.
