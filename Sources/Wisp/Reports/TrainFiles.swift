@@ -40,7 +40,9 @@ public enum TrainFiles {
         }
         if let s = r.spectrum {
             try write(DensityFiles.csv(s.density), "spectrum-\(tag).csv")
-            try write(DensityFiles.svg(s.density, title: "spectral density of \(s.densityOf) (\(s.matrix.rawValue)) at step \(r.step)"),
+            let width = s.density.scale == .log ? "\(s.density.broadening)-decade" : "\(s.density.broadening)-span"
+            try write(DensityFiles.svg(s.density, title: "spectral density of \(s.densityOf) (\(s.matrix.rawValue)) at step \(r.step): SLQ \(s.probes)×\(s.steps), \(width) Gaussians",
+                                       markers: [("largest SLQ node", s.largestNode)]),
                       "spectrum-\(tag).svg")
         }
         return written
