@@ -191,59 +191,31 @@ func wassersteinDistance(nodes: [Double], weights: [Double], _ e: ChebyshevDensi
     return total
 }
 
-/// Tick positions 1, 2 or 5 × 10ᵏ apart, about five over [lo, hi].
-func linearTicks(_ lo: Double, _ hi: Double) -> [Double] {
-    let raw = (hi - lo) / 5, e = pow(10, floor(log10(raw)))
-    let step = [1.0, 2, 5, 10].map { $0 * e }.first { $0 >= raw } ?? 10 * e
-    return stride(from: ceil(lo / step) * step, through: hi, by: step).map { $0 }
-}
-
-/// The overlay of `curves`; with `logY` the density axis is logarithmic over 8 decades below
-/// the peak (Hessian spectra: a spike at 0 and outliers of mass 1/P, 10⁶ times lower).
-func overlaySVG(title: String, curves: [(label: String, color: String, density: SpectralDensity)], zeroNote: String,
-                logY: Bool = false) -> String {
-    let (w, h) = (760.0, 440.0)
-    let (left, right, top, bottom) = (70.0, 20.0, 40.0, 50.0)
-    let log = curves.first?.density.scale != .linear
-    let xs = curves.flatMap { axis($0.density) }
-    let xMin = xs.min() ?? 0, xMax = max(xs.max() ?? 1, xMin + 1e-9)
-    let yMax = max(curves.flatMap(\.density.density).max() ?? 1, 1e-300)
-    let decades = 8.0
-    func px(_ x: Double) -> Double { left + (x - xMin) / (xMax - xMin) * (w - left - right) }
-    func py(_ y: Double) -> Double {
-        let fraction = logY ? max(log10(max(y, 1e-300) / yMax) + decades, 0) / decades : max(y, 0) / yMax
-        return h - bottom - fraction * (h - top - bottom)
+/// The overlay of one case at one budget with the CLI's plot (``DensityFiles/svg(curves:title:markers:note:logDensity:decades:)``:
+/// 1-2-5 or decade ticks, densities from 0, the legend in the emptiest corner): the exact density
+/// (grey, broadened like SLQ) when known, SLQ, KPM and deflated KPM; λ_max (the exact one, else
+/// the largest SLQ node, a lower bound) and each deflated eigenvalue marked as a labelled line.
+/// On a linear grid (the Hessian) the density axis is logarithmic over 8 decades, so that its
+/// isolated outliers of mass 1/P show beside the spike at 0.
+func comparisonSVG(_ c: BenchCase, budget: Int, probes: Int, exact: SpectralDensity?, runs: [(label: String, density: SpectralDensity)],
+                   largestNode: Double, deflated: [Double]) -> String {
+    let log = c.grid.scale == .log
+    let colors = ["#1f5fa8", "#c0392b", "#27ae60"]
+    func label(_ name: String, _ d: SpectralDensity) -> String { log && d.zeroMass >= 5e-4 ? name + ", zero mass " + String(format: "%.3f", d.zeroMass) : name }
+    var curves = exact.map { [DensityFiles.Curve(label: label(log ? "exact (0.05-decade Gaussians)" : "exact", $0), density: $0, color: "#888888")] } ?? []
+    curves += runs.enumerated().map { DensityFiles.Curve(label: label($1.label, $1.density), density: $1.density, color: colors[$0 % colors.count],
+                                                         dashed: $0 > 0) }
+    // λ_max and the deflated pairs; the first deflated eigenvalue is λ_max itself when it agrees to 10⁻⁶.
+    let top = c.exact?.max() ?? largestNode, name = c.exact != nil ? "λ_max" : "largest SLQ node"
+    var markers = deflated.enumerated().map { (label: "deflated \($0.offset + 1)", value: $0.element) }
+    if let i = markers.firstIndex(where: { abs($0.value - top) <= 1e-6 * abs(top) }) {
+        markers[i].label = name + ", " + markers[i].label
+    } else {
+        markers.insert((name, top), at: 0)
     }
-    var s = """
-    <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(w))" height="\(Int(h))" viewBox="0 0 \(Int(w)) \(Int(h))" font-family="sans-serif" font-size="12">
-    <rect width="100%" height="100%" fill="white"/>
-    <text x="\(w / 2)" y="22" text-anchor="middle" font-size="14">\(title)</text>
-    <line x1="\(left)" y1="\(h - bottom)" x2="\(w - right)" y2="\(h - bottom)" stroke="black"/>
-    <line x1="\(left)" y1="\(top)" x2="\(left)" y2="\(h - bottom)" stroke="black"/>
-
-    """
-    let ticks: [(Double, String)] = log
-        ? (Int(ceil(xMin))...max(Int(ceil(xMin)), Int(floor(xMax)))).map { (Double($0), "1e\($0)") }
-        : linearTicks(xMin, xMax).map { ($0, String(format: "%g", $0)) }
-    for (x, label) in ticks {
-        s += "<line x1=\"\(px(x))\" y1=\"\(h - bottom)\" x2=\"\(px(x))\" y2=\"\(h - bottom + 5)\" stroke=\"black\"/>"
-        s += "<text x=\"\(px(x))\" y=\"\(h - bottom + 18)\" text-anchor=\"middle\">\(label)</text>\n"
-    }
-    for i in 0...4 {
-        let v = logY ? yMax * pow(10, -decades * Double(4 - i) / 4) : yMax * Double(i) / 4
-        s += "<text x=\"\(left - 6)\" y=\"\(py(v) + 4)\" text-anchor=\"end\">\(String(format: logY ? "%.0e" : "%.3g", v))</text>\n"
-    }
-    s += "<text x=\"\(w / 2)\" y=\"\(h - 10)\" text-anchor=\"middle\">eigenvalue λ\(log ? " (log scale)" : "")</text>\n"
-    s += "<text transform=\"translate(16 \(h / 2)) rotate(-90)\" text-anchor=\"middle\">density per unit \(log ? "log10 λ" : "λ")\(logY ? " (log scale)" : "")</text>\n"
-    for (i, c) in curves.enumerated() {
-        let points = zip(axis(c.density), c.density.density).map { String(format: "%.2f,%.2f", px($0), py($1)) }.joined(separator: " ")
-        s += "<polyline fill=\"none\" stroke=\"\(c.color)\" stroke-width=\"1.5\" points=\"\(points)\"/>\n"
-        let y = top + 14 + 16 * Double(i)
-        s += "<line x1=\"\(w - right - 340)\" y1=\"\(y - 4)\" x2=\"\(w - right - 315)\" y2=\"\(y - 4)\" stroke=\"\(c.color)\" stroke-width=\"2\"/>"
-        s += "<text x=\"\(w - right - 310)\" y=\"\(y)\">\(c.label)\(log ? " (zero mass \(String(format: "%.3f", c.density.zeroMass)))" : "")</text>\n"
-    }
-    s += "<text x=\"\(left + 6)\" y=\"\(top - 4)\" font-size=\"11\">\(zeroNote)</text>\n</svg>\n"
-    return s
+    return DensityFiles.svg(curves: curves, title: "\(c.name): SLQ vs KPM at \(budget) operator applications (\(probes) probes)", markers: markers,
+                            note: log ? "zero mass: below KPM's resolution at λ = 0, not drawn" : "SLQ nodes broadened by 1% of their span; KPM (Jackson) at its own resolution",
+                            logDensity: !log)
 }
 
 /// SLQ, KPM and (if `c.deflate` > 0) deflated KPM on `c` at one budget, on the same probes;
@@ -291,6 +263,7 @@ func compare(_ c: BenchCase, budget: Int, probes: Int, output: String) throws ->
                                      boundSteps: boundSteps, positiveSemidefinite: c.semidefinite)
     record("KPM \(probes)x\(moments) jackson", "kpm", moments, 0, timedKPM.applications, now() - t,
            (1...4).map { kpm.powerMoment($0) }, try SpectralDensity(expansion: kpm.expansion, settings: grid), kpm.expansion.bounds)
+    var deflatedPairs = [Double]()
     if c.deflate > 0 {
         // KPM after deflating the top pairs; the deflation's cost comes out of the moments.
         // A first (untimed) Lanczos run counts the deflation's applications.
@@ -303,6 +276,7 @@ func compare(_ c: BenchCase, budget: Int, probes: Int, output: String) throws ->
         let deflated = try KPMMeasurement.run(timedDeflated, settings: KPMSettings(probes: probes, moments: dm, seed: 0), deflate: c.deflate,
                                               boundSteps: boundSteps, positiveSemidefinite: c.semidefinite)
         let deflatedSeconds = now() - t
+        deflatedPairs = deflated.deflated.map(\.eigenvalue)
         var dDensity = try SpectralDensity(expansion: deflated.expansion, settings: grid)
         if grid.scale == .log {
             // The deflated pairs are point masses 1/N each: drawn as SLQ draws nodes (0.05-decade Gaussians).
@@ -319,14 +293,8 @@ func compare(_ c: BenchCase, budget: Int, probes: Int, output: String) throws ->
                (1...4).map { deflated.powerMoment($0) }, dDensity, deflated.expansion.bounds)
     }
     let svgName = "\(c.name)-\(budget).svg"
-    let colors = ["#1f5fa8", "#c0392b", "#27ae60"]
-    var curves = exactDensity.map { [(label: grid.scale == .log ? "exact (0.05-decade Gaussians)" : "exact", color: "#999999", density: $0)] } ?? []
-    curves += runs.enumerated().map { (label: $1.label, color: colors[$0], density: densities[$1.label]!) }
-    let svg = overlaySVG(title: "\(c.name): SLQ vs KPM at \(budget) operator applications (\(probes) probes)", curves: curves,
-                         zeroNote: grid.scale == .log ? "zero mass = mass below KPM's resolution at λ = 0 (not drawn)"
-                             : "linear grid: SLQ nodes broadened by 1% of their span; KPM (Jackson) at its own resolution",
-                         logY: grid.scale == .linear)
-    try AtomicFile.write(Data(svg.utf8), to: output + "/" + svgName)
+    try AtomicFile.write(Data(comparisonSVG(c, budget: budget, probes: probes, exact: exactDensity, runs: runs.map { ($0.label, densities[$0.label]!) },
+                                            largestNode: nodes.max() ?? 0, deflated: deflatedPairs).utf8), to: output + "/" + svgName)
     let l1 = Dictionary(uniqueKeysWithValues: runs.dropFirst().map { ($0.label, l1Distance(densities[$0.label]!, slqDensity)) })
     for (k, v) in l1.sorted(by: { $0.key < $1.key }) { say("  L1(\(k), SLQ) = \(f(v, 3))") }
     var w1: Double? = nil

@@ -251,7 +251,7 @@ final class CLITests: XCTestCase {
                           "--measure", "moments,grid,density", "--top", "4", "--grid", "1,2", "--grid-points", "3",
                           "--probes", "3", "--slq-steps", "6", "--output-dir", dir])
         XCTAssertEqual(r.status, 0, r.stderr)
-        for file in ["train.json", "train.csv", "loss.csv", "loss.svg", "moments.svg", "spectra.svg",
+        for file in ["train.json", "train.csv", "loss.csv", "loss.svg", "moments.svg", "spectra.svg", "spectra.csv", "spectra-nodes.csv",
                      "grid-step-000000005.csv", "grid-step-000000005.svg", "rayleigh-step-000000010.csv",
                      "spectrum-step-000000000.svg", "models/step-000000010.safetensors"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/" + file), file)
@@ -268,6 +268,13 @@ final class CLITests: XCTestCase {
         let j = try json(dir + "/train.json")
         XCTAssertEqual(j["command"] as? String, "train")
         XCTAssertEqual((j["series"] as! [Any]).count, 3)
+        // Each checkpoint's spectrum keeps SLQ's measure (3 probes × 6 nodes, the null-space node), weights summing to 1.
+        for c in j["series"] as! [[String: Any]] {
+            let s = c["spectrum"] as! [String: Any], weights = s["weights"] as! [Double]
+            XCTAssertEqual((s["nodes"] as! [Double]).count, 3 * 6 + 1)
+            XCTAssertEqual(weights.count, 3 * 6 + 1)
+            XCTAssertEqual(weights.reduce(0, +), 1, accuracy: 64 * Double.ulpOfOne)
+        }
         XCTAssertEqual((j["loss_curve"] as! [Any]).count, 10)
         XCTAssertEqual((j["training"] as! [String: Any])["learning_rate"] as? Double, 0.05)
         let csvLines = try String(contentsOfFile: dir + "/train.csv", encoding: .utf8).split(separator: "\n")

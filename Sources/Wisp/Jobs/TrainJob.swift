@@ -73,9 +73,14 @@ public struct SpectrumSnapshot: Codable, Sendable {
     public var density: SpectralDensity
     public var largestNode: Double
     public var moments: [MomentRecord]
+    /// SLQ's measure of the density's matrix: every probe's Gauss nodes with weights τ_j / n_v
+    /// (scaled by TC/P in sample space, the null space 1 − TC/P as a node at 0). `spectra.svg`
+    /// draws its unbroadened distribution (``TrainSpectraFigure``); nil in records written before.
+    public var nodes: [Double]?
+    public var weights: [Double]?
 
     private enum CodingKeys: String, CodingKey {
-        case matrix, densityOf = "density_of", probes, steps, density, largestNode = "largest_node", moments
+        case matrix, densityOf = "density_of", probes, steps, density, largestNode = "largest_node", moments, nodes, weights
     }
 
     init(_ r: DensityResult) {
@@ -86,6 +91,8 @@ public struct SpectrumSnapshot: Codable, Sendable {
         density = r.density
         largestNode = r.largestNode
         moments = r.moments
+        nodes = r.estimateMeasure?.nodes
+        weights = r.estimateMeasure?.weights
     }
 }
 

@@ -20,22 +20,50 @@ public enum DensityFiles {
         return s
     }
 
+    /// One curve of a density plot.
+    public struct Curve: Sendable {
+        public var label: String
+        public var density: SpectralDensity
+        /// An SVG colour, e.g. "#1f5fa8".
+        public var color: String
+        public var dashed: Bool
+        public init(label: String, density: SpectralDensity, color: String, dashed: Bool = false) {
+            self.label = label
+            self.density = density
+            self.color = color
+            self.dashed = dashed
+        }
+    }
+
     /// A line plot of ρ against λ on a log (decades, minor ticks) or linear axis, ρ from 0, in
     /// plain SVG (axes from ``PlotAxis``). `markers` (λ_max, deflated outliers) are drawn as
     /// labelled dashed vertical lines, the x range widened to hold them; `overlay` draws a second
     /// density (e.g. an estimate beside the exact one) dashed, with a legend in the emptiest corner.
     public static func svg(_ d: SpectralDensity, title: String, markers: [(label: String, value: Double)] = [],
                            overlay: (label: String, main: String, density: SpectralDensity)? = nil) -> String {
+        var curves = [Curve(label: overlay?.main ?? "", density: d, color: "#1f5fa8")]
+        if let overlay { curves.append(Curve(label: overlay.label, density: overlay.density, color: "#e67e22", dashed: true)) }
+        return svg(curves: curves, title: title, markers: markers,
+                   note: "not shown: zero mass \(String(format: "%.6g", d.zeroMass))")
+    }
+
+    /// Several densities on one axis (the first one's grid scale), in the order given, with a
+    /// legend in the emptiest corner when there are two or more, `markers` as above and `note`
+    /// above the plot's top right corner. `logDensity`: ρ on decades, `decades` of them below the
+    /// largest value (a Hessian's spike at 0 beside outliers of mass 1/P), lower values at the floor.
+    public static func svg(curves: [Curve], title: String, markers: [(label: String, value: Double)] = [],
+                           note: String? = nil, logDensity: Bool = false, decades: Double = 8) -> String {
         let (w, h) = (720.0, 440.0)
         let (left, right, top, bottom) = (90.0, 32.0, 44.0, 56.0)
-        let isLog = d.scale == .log
+        let isLog = curves.first?.density.scale == .log
         let shown = markers.filter { $0.value.isFinite && (!isLog || $0.value > 0) }
-        let xData = (d.grid + shown.map(\.value)).filter { $0.isFinite && (!isLog || $0 > 0) }
+        let xData = (curves.flatMap(\.density.grid) + shown.map(\.value)).filter { $0.isFinite && (!isLog || $0 > 0) }
         let x = PlotAxis(scale: isLog ? .log : .linear, dataMin: xData.min() ?? 1, dataMax: xData.max() ?? 1, target: 7)
-        let yMax = max(d.density.filter(\.isFinite).max() ?? 0, overlay?.density.density.filter(\.isFinite).max() ?? 0)
-        let y = PlotAxis(scale: .density, dataMin: 0, dataMax: yMax)
+        let yMax = curves.flatMap { $0.density.density.filter(\.isFinite) }.max() ?? 0
+        let y = logDensity && yMax > 0 ? PlotAxis(scale: .log, dataMin: yMax * pow(10, -decades), dataMax: yMax)
+                                       : PlotAxis(scale: .density, dataMin: 0, dataMax: yMax)
         func px(_ v: Double) -> Double? { x.fraction(v).map { left + $0 * (w - left - right) } }
-        func py(_ v: Double) -> Double { h - bottom - (y.fraction(max(v, 0)) ?? 0) * (h - top - bottom) }
+        func py(_ v: Double) -> Double { h - bottom - min(max(y.fraction(max(v, 0)) ?? 0, 0), 1) * (h - top - bottom) }
         var s = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(w))" height="\(Int(h))" viewBox="0 0 \(Int(w)) \(Int(h))" font-family="sans-serif" font-size="12">
         <rect width="100%" height="100%" fill="white"/>
@@ -47,32 +75,30 @@ public enum DensityFiles {
                    title: "density per unit \(isLog ? "log₁₀ λ" : "λ")")
         s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(w - left - right)\" height=\"\(h - top - bottom)\" fill=\"none\" stroke=\"black\"/>\n"
         var drawn = [(Double, Double)]()
-        func polyline(_ density: SpectralDensity, _ style: String) -> String {
-            let points = zip(density.grid, density.density).compactMap { (l, r) -> (Double, Double)? in
+        for c in curves {
+            let points = zip(c.density.grid, c.density.density).compactMap { (l, r) -> (Double, Double)? in
                 guard let X = px(l), r.isFinite else { return nil }
                 return (X, py(r))
             }
             drawn += points
-            return "<polyline fill=\"none\" \(style) points=\"\(points.map { String(format: "%.2f,%.2f", $0.0, $0.1) }.joined(separator: " "))\"/>\n"
-        }
-        s += polyline(d, "stroke=\"#1f5fa8\" stroke-width=\"1.5\"")
-        if let overlay {
-            s += polyline(overlay.density, "stroke=\"#e67e22\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\"")
+            s += "<polyline fill=\"none\" stroke=\"\(c.color)\" stroke-width=\"1.5\"\(c.dashed ? " stroke-dasharray=\"5 3\"" : "") points=\"\(points.map { String(format: "%.2f,%.2f", $0.0, $0.1) }.joined(separator: " "))\"/>\n"
         }
         for (i, m) in shown.enumerated() {
             guard let X = px(m.value) else { continue }
-            let label = m.label + " = " + String(format: "%.4g", m.value)
-            let toLeft = X > left + 0.6 * (w - left - right), ly = top + 14 + 14 * Double(i % 6)
+            let label = m.label + " = " + PlotAxis.compact(m.value)
+            let width = 6.5 * Double(label.count)
+            let toLeft = X + 4 + width > w - right, ly = top + 14 + 14 * Double(i % max(1, Int((h - top - bottom - 20) / 14)))
             s += String(format: "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"#c0392b\" stroke-dasharray=\"4 3\"/>", X, top, X, h - bottom)
-            s += String(format: "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"%@\" fill=\"#c0392b\" font-size=\"11\">%@</text>\n",
+            s += String(format: "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"%@\" fill=\"#c0392b\" font-size=\"11\" stroke=\"white\" stroke-width=\"3\" paint-order=\"stroke\">%@</text>\n",
                         toLeft ? X - 4 : X + 4, ly, toLeft ? "end" : "start", escape(label))
-            drawn.append((toLeft ? X - 60 : X + 60, ly))
+            // The label's extent, so that the legend avoids it as it avoids the curves.
+            for dx in stride(from: 0.0, through: width, by: 4) { drawn.append((toLeft ? X - 4 - dx : X + 4 + dx, ly - 4)) }
         }
-        if let overlay {
-            s += PlotLegend.svg([.init(label: overlay.main, color: "#1f5fa8"), .init(label: overlay.label, color: "#e67e22", dashed: true)],
+        if curves.count >= 2 {
+            s += PlotLegend.svg(curves.map { .init(label: $0.label, color: $0.color, dashed: $0.dashed) },
                                 left: left, top: top, right: w - right, bottom: h - bottom, points: drawn)
         }
-        s += "<text x=\"\(w - right)\" y=\"\(top - 6)\" text-anchor=\"end\" font-size=\"11\">not shown: zero mass \(String(format: "%.6g", d.zeroMass))</text>\n"
+        if let note { s += "<text x=\"\(w - right)\" y=\"\(top - 6)\" text-anchor=\"end\" font-size=\"11\">\(escape(note))</text>\n" }
         s += "</svg>\n"
         return s
     }

@@ -113,6 +113,17 @@ public struct PlotAxis: Sendable, Equatable {
 
     static func minus(_ s: String) -> String { s.replacingOccurrences(of: "-", with: "−") }
 
+    /// v to four significant digits for a label in running text: 0.2814, 2.097, 5×10⁴, 1.5×10⁻⁶
+    /// (Unicode superscripts, "−" for minus), never "5e+04".
+    public static func compact(_ v: Double) -> String {
+        let s = String(format: "%.4g", v)
+        guard let e = s.firstIndex(where: { $0 == "e" }), let exponent = Int(s[s.index(after: e)...]) else { return minus(s) }
+        let mantissa = String(s[..<e])
+        let digits: [Character: Character] = ["0": "⁰", "1": "¹", "2": "²", "3": "³", "4": "⁴", "5": "⁵", "6": "⁶", "7": "⁷", "8": "⁸", "9": "⁹", "-": "⁻"]
+        let power = "10" + String(String(exponent).map { digits[$0] ?? $0 })
+        return mantissa == "1" ? power : mantissa == "-1" ? "−" + power : minus(mantissa) + "×" + power
+    }
+
     /// Where a data value falls, 0 at `lower` and 1 at `upper`; nil for a non-positive value on
     /// a log axis or a non-finite value.
     public func fraction(_ value: Double) -> Double? {

@@ -8,11 +8,15 @@ public enum SeriesPlot {
         public var x: [Double]
         public var y: [Double]
         public var error: [Double]?
-        public init(label: String, x: [Double], y: [Double], error: [Double]? = nil) {
+        /// Dots at the data points of a short curve (≤ 60 points); off for a staircase, whose
+        /// corners are not data.
+        public var dots: Bool
+        public init(label: String, x: [Double], y: [Double], error: [Double]? = nil, dots: Bool = true) {
             self.label = label
             self.x = x
             self.y = y
             self.error = error
+            self.dots = dots
         }
     }
 
@@ -26,12 +30,18 @@ public enum SeriesPlot {
         public var density: Bool
         /// log₁₀ x axis in decades (non-positive x are dropped).
         public var logX: Bool
-        public init(title: String, curves: [Curve], logY: Bool = false, density: Bool = false, logX: Bool = false) {
+        /// This panel's x axis title (default: the figure's shared one) and y axis title (default none).
+        public var xLabel: String?
+        public var yLabel: String?
+        public init(title: String, curves: [Curve], logY: Bool = false, density: Bool = false, logX: Bool = false,
+                    xLabel: String? = nil, yLabel: String? = nil) {
             self.title = title
             self.curves = curves
             self.logY = logY
             self.density = density
             self.logX = logX
+            self.xLabel = xLabel
+            self.yLabel = yLabel
         }
     }
 
@@ -80,8 +90,8 @@ public enum SeriesPlot {
             func px(_ x: Double) -> Double { x0 + (xAxis.fraction(x) ?? 0) * (x1 - x0) }
             func py(_ y: Double) -> Double? { yAxis.fraction(y).map { y0 - $0 * (y0 - y1) } }
             s += "<text x=\"\(ox + pw / 2)\" y=\"\(oy + 25)\" text-anchor=\"middle\" font-size=\"12\">\(escape(panel.title))</text>\n"
-            s += xAxis.svg(horizontal: true, at: y0, from: x0, to: x1, gridLength: y0 - y1, title: xLabel)
-            s += yAxis.svg(horizontal: false, at: x0, from: y0, to: y1, gridLength: x1 - x0, title: "")
+            s += xAxis.svg(horizontal: true, at: y0, from: x0, to: x1, gridLength: y0 - y1, title: panel.xLabel ?? xLabel)
+            s += yAxis.svg(horizontal: false, at: x0, from: y0, to: y1, gridLength: x1 - x0, title: panel.yLabel ?? "")
             s += "<rect x=\"\(x0)\" y=\"\(y1)\" width=\"\(x1 - x0)\" height=\"\(y0 - y1)\" fill=\"none\" stroke=\"black\"/>\n"
             if yAxis.scale == .linear, yAxis.lower < 0, yAxis.upper > 0, let zero = py(0) {
                 s += "<line x1=\"\(x0)\" y1=\"\(zero)\" x2=\"\(x1)\" y2=\"\(zero)\" stroke=\"#999\" stroke-dasharray=\"3 3\"/>\n"
@@ -97,7 +107,7 @@ public enum SeriesPlot {
                     if let e = c.error?[i], e > 0, let lo = py(y - e) ?? py(y), let hi = py(y + e) {
                         s += String(format: "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%@\"/>", px(x), lo, px(x), hi, color)
                     }
-                    if c.x.count <= 60 {
+                    if c.dots, c.x.count <= 60 {
                         s += String(format: "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"2.5\" fill=\"%@\"/>", px(x), Y, color)
                     }
                 }

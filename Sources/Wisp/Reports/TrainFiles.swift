@@ -40,7 +40,9 @@ public enum TrainFiles {
         }
         if let s = r.spectrum {
             try write(DensityFiles.csv(s.density), "spectrum-\(tag).csv")
-            try write(DensityFiles.svg(s.density, title: "spectral density of \(s.densityOf) (\(s.matrix.rawValue)) at step \(r.step)"),
+            let width = s.density.scale == .log ? "\(s.density.broadening)-decade" : "\(s.density.broadening)-span"
+            try write(DensityFiles.svg(s.density, title: "spectral density of \(s.densityOf) (\(s.matrix.rawValue)) at step \(r.step): SLQ \(s.probes)×\(s.steps), \(width) Gaussians",
+                                       markers: [("largest SLQ node", s.largestNode)]),
                       "spectrum-\(tag).svg")
         }
         return written
@@ -48,8 +50,9 @@ public enum TrainFiles {
 
     /// The time series: `train.csv` (one row per checkpoint), `loss.csv` (every step),
     /// `loss.svg`, `moments.svg` (Jacot et al. Fig. 1: tr(Aᵏ)/P of G, S, H against the step)
-    /// `spectra.svg` (the densities of all checkpoints against λ/λ_max, Cowlagi &
-    /// Chaudhari Fig. 2) and `alignment.csv`/`.svg` (A_l through training, Lou et al. Fig. 2).
+    /// `spectra.svg` with `spectra.csv` and `spectra-nodes.csv` (the first, middle and last
+    /// checkpoints' spectra against λ/λ_max, Cowlagi & Chaudhari Fig. 2: ``TrainSpectraFigure``)
+    /// and `alignment.csv`/`.svg` (A_l through training, Lou et al. Fig. 2).
     /// Returns the paths written.
     public static func writeSeries(_ result: TrainResult, directory: String) throws -> [String] {
         var written = [String]()
@@ -112,16 +115,26 @@ public enum TrainFiles {
         // The first, middle and last checkpoints, as in Cowlagi & Chaudhari's Fig. 2.
         let all = series.compactMap { r in r.spectrum.map { (r.step, $0) } }
         let spectra = all.count <= 3 ? all : [all[0], all[all.count / 2], all[all.count - 1]]
-        if !spectra.isEmpty {
-            let curves = spectra.map { (step, s) -> SeriesPlot.Curve in
-                let top = max(s.largestNode, 1e-300)
-                return SeriesPlot.Curve(label: "step \(step)", x: s.density.grid.map { $0 / top },
-                                        y: s.density.density)
+        if let first = spectra.first?.1 {
+            let grid = DensitySettings(scale: first.density.scale, broadening: first.density.broadening)
+            let measures = spectra.compactMap { (step, s) in
+                s.nodes.flatMap { n in s.weights.map { TrainSpectraFigure.Spectrum(step: step, nodes: n, weights: $0, probes: s.probes) } }
             }
-            let isLog = spectra[0].1.density.scale == .log
-            try write(SeriesPlot.svg(title: "spectral density of \(spectra[0].1.densityOf) through training", panels: [
-                SeriesPlot.Panel(title: "density (zero mass not shown)", curves: curves, density: true, logX: isLog),
-            ], xLabel: "λ / λ_max", columns: 1), "spectra.svg")
+            if measures.count == spectra.count {
+                try write(TrainSpectraFigure.svg(measures, grid: grid, what: first.densityOf,
+                                                 method: "SLQ, \(first.probes) probes × \(first.steps) Lanczos steps"), "spectra.svg")
+                try write(TrainSpectraFigure.densityCSV(measures, grid: grid), "spectra.csv")
+                try write(TrainSpectraFigure.nodesCSV(measures, grid: grid), "spectra-nodes.csv")
+            } else {
+                // Records from before the nodes were kept (a resumed older run): the densities as measured.
+                let curves = spectra.map { (step, s) -> SeriesPlot.Curve in
+                    let top = max(s.largestNode, 1e-300)
+                    return SeriesPlot.Curve(label: "step \(step)", x: s.density.grid.map { $0 / top }, y: s.density.density)
+                }
+                try write(SeriesPlot.svg(title: "spectral density of \(first.densityOf) through training (SLQ, Gaussians of \(first.density.broadening))", panels: [
+                    SeriesPlot.Panel(title: "density (zero mass not shown)", curves: curves, density: true, logX: first.density.scale == .log),
+                ], xLabel: "λ / λ_max", columns: 1), "spectra.svg")
+            }
         }
         return written
     }
