@@ -6,7 +6,7 @@ import Wisp
 // change the numbers of the saved state. The settings that only decide when to stop are left out
 // of the fingerprint, so a rerun may change them: `--tol`, `--max-applications`, `--probes`
 // (finished probes are reused), and KPM's `--kernel` (it acts on the reconstruction only).
-// The layout is `schema/wisp-record.schema.json`.
+// The layout is `python/wisp/record.schema.json`.
 
 /// `wisp top` (MLP and layer networks): the matrix, the method asked for and the Lanczos
 /// settings (k, which, tolerance, basis, budget, seed), flattened into one object.

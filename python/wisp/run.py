@@ -44,7 +44,7 @@ class Result(dict):
     residuals, grid, density, …); ``.record`` is the record exactly as parsed, ``.stderr`` the
     run's summary, and for an exact density ``result["all_eigenvalues"]`` holds every eigenvalue
     from the ``.eigenvalues.csv`` file beside the JSON. Every command's record has the same
-    layout (``schema/wisp-record.schema.json``): the result's fields at the top level, so
+    layout (``record.schema.json`` beside this module, ``record_schema()``): the result's fields at the top level, so
     ``r["eigenvalues"]`` reads the same for an MLP and a layer network."""
 
     def __init__(self, record, stderr=""):

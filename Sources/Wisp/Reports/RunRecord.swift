@@ -122,14 +122,14 @@ public struct MachineRecord: Codable, Sendable {
     private enum CodingKeys: String, CodingKey { case cpu, cores, blasThreads = "blas_threads", blasKernel = "blas_kernel", ranks, host }
 }
 
-/// The version of the JSON records' layout (``RunRecord``), checked by `schema/wisp-record.schema.json`.
+/// The version of the JSON records' layout (``RunRecord``), checked by `python/wisp/record.schema.json`.
 /// Raised whenever a field is renamed, removed or changes its type; a field added keeps it.
 public let wispSchemaVersion = 1
 
 /// One output file: what ran (version, commit, command, full configuration, typed settings,
 /// machine), how long it took and how much memory it used, then the command's own result fields
 /// at the top level. The layout of every command's record is the JSON Schema in
-/// `schema/wisp-record.schema.json` (its `schema_version` is ``wispSchemaVersion``).
+/// `python/wisp/record.schema.json` (its `schema_version` is ``wispSchemaVersion``).
 ///
 /// `Settings` is the command's typed settings (numbers as numbers): the same values its
 /// checkpoint fingerprint (``RunFingerprint``) is made from, with those that only decide when to
