@@ -462,10 +462,10 @@ public final class BatchedJacobian<S: BLASScalar> {
         }
         for l in wanted {
             let (fanIn, m) = (arch.widths[l - 1], arch.widths[l])
-            let dLocal = Self.float64(stacked[l])
+            let dLocal = S.float64(stacked[l])
             stacked[l] = []
             let dAll = gather(dLocal, C, m)
-            let hLocal = Self.float64(l == 1 ? inputs : hidden[l - 2])
+            let hLocal = S.float64(l == 1 ? inputs : hidden[l - 2])
             let hAll = gather(hLocal, 1, fanIn)
             let N = dAll.count / max(m, 1), totalT = hAll.count / max(fanIn, 1)
             var backward = [Double](repeating: 0, count: max(n * N, 1))
@@ -499,18 +499,6 @@ public final class BatchedJacobian<S: BLASScalar> {
                 (0..<sampleCount).map { t in Double(S.dot(n: width, x: h + t * width, y: h + t * width)) }
             }
         }
-    }
-
-    /// `x` in Float64: the array itself when S is Double (no copy), else widened.
-    private static func float64(_ x: [S]) -> [Double] {
-        if S.self == Double.self { return unsafeBitCast(x, to: [Double].self) }
-        return x.withUnsafeBufferPointer { float64($0.baseAddress, count: x.count) }
-    }
-
-    private static func float64(_ x: UnsafePointer<S>?, count: Int) -> [Double] {
-        var y = [Double](repeating: 0, count: count)
-        if let x, count > 0 { y.withUnsafeMutableBufferPointer { S.convert(x, to: $0.baseAddress!, count: count) } }
-        return y
     }
 
     private func withCotangent<R>(output k: Int, _ body: (UnsafePointer<S>) -> R) -> R {

@@ -186,7 +186,7 @@ public final class LayerTangentKernel<S: BLASScalar> {
         var rows = [Double](repeating: 0, count: n * C * N * C)
         let chosen = forms ?? cheaperForms(totalSamples: N)
         for (i, site) in sites.enumerated() {
-            let signals = Self.float64(stacked[i])
+            let signals = S.float64(stacked[i])
             stacked[i] = []
             let patches = self.patches(site: i)
             switch chosen[i] {
@@ -322,8 +322,8 @@ public final class LayerTangentKernel<S: BLASScalar> {
         }
         let node = find(nodes)!
         let count = sampleCount * sites[i].positions * sites[i].patchLength
-        if let conv = node.layer as? Conv2D<S> { return Self.float64(conv.cachedPatches, count: count) }
-        return node.input.withUnsafeBufferPointer { Self.float64($0.baseAddress, count: count) }
+        if let conv = node.layer as? Conv2D<S> { return S.float64(conv.cachedPatches, count: count) }
+        return node.input.withUnsafeBufferPointer { S.float64($0.baseAddress, count: count) }
     }
 
     /// Runs `nodes` forward from `x`, keeping each node's input; returns the output.
@@ -381,16 +381,5 @@ public final class LayerTangentKernel<S: BLASScalar> {
             }
         }
         return cotangent
-    }
-
-    private static func float64(_ x: [S]) -> [Double] {
-        if S.self == Double.self { return unsafeBitCast(x, to: [Double].self) }
-        return x.withUnsafeBufferPointer { float64($0.baseAddress, count: x.count) }
-    }
-
-    private static func float64(_ x: UnsafePointer<S>?, count: Int) -> [Double] {
-        var y = [Double](repeating: 0, count: count)
-        if let x, count > 0 { y.withUnsafeMutableBufferPointer { S.convert(x, to: $0.baseAddress!, count: count) } }
-        return y
     }
 }

@@ -243,3 +243,19 @@ extension Float: BLASScalar {
         if n > 0 { cblas_sscal(i32(n), alpha, x, 1) }
     }
 }
+
+extension BLASScalar {
+    /// `x` in Float64 for the Float64 Gram and eigen paths: the array itself when Self is Double
+    /// (no copy), else widened exactly (``convert(_:to:count:)``). Cost: one pass for Float.
+    static func float64(_ x: [Self]) -> [Double] {
+        if Self.self == Double.self { return unsafeBitCast(x, to: [Double].self) }
+        return x.withUnsafeBufferPointer { float64($0.baseAddress, count: x.count) }
+    }
+
+    /// `count` values from `x` (nil: none) widened to a new Float64 array.
+    static func float64(_ x: UnsafePointer<Self>?, count: Int) -> [Double] {
+        var y = [Double](repeating: 0, count: count)
+        if let x, count > 0 { y.withUnsafeMutableBufferPointer { convert(x, to: $0.baseAddress!, count: count) } }
+        return y
+    }
+}
