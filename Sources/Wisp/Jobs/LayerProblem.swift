@@ -129,11 +129,16 @@ public final class LayerProblem {
         }
         let P = try MemoryBudget.sum("the parameters", layers.map { $0.parameterCount })
         let cacheBytes = try MemoryBudget.bytes("the layer caches", block.count, try cacheScalarsPerSample(layers), MemoryLayout<S>.size)
+        // A teacher network (targets for a loss with none given) is held beside the network while
+        // it runs forward: its θ and caches again, at the peak.
+        let teacher = loss != nil && inputs.targets == nil
         try MemoryBudget.require(try MemoryBudget.bytes("the network", try MemoryBudget.sum("the network", [
             try MemoryBudget.count("the parameters", P, MemoryLayout<S>.size + 16),
             try MemoryBudget.count("the inputs", block.count, architecture.input.count, MemoryLayout<S>.size + 8),
-            try MemoryBudget.count("the layer caches", block.count, try cacheScalarsPerSample(layers), MemoryLayout<S>.size),
-        ])), for: "the layer network (θ, inputs and the forward cache of \(block.count) samples)")
+            cacheBytes,
+            teacher ? try MemoryBudget.count("the teacher network", P, MemoryLayout<S>.size) : 0,
+            teacher ? cacheBytes : 0,
+        ])), for: "the layer network (θ, inputs and the forward cache of \(block.count) samples\(teacher ? ", and the teacher network's" : ""))")
         let theta: [S]
         switch weights {
         case .initial:
