@@ -226,6 +226,35 @@ for d, res in definitions.items():
     else:
         print(f"  {d:8s} (too few points for a free fit)   peak/L: {fr}")
 summary["definitions"] = definitions
+
+# Earlier checkpoints (bench/lou-fig3.sh ALIGN_STEPS): the same fits on the alignments at step k,
+# over the (L, seed) runs that have both that checkpoint and a final alignment, next to the final
+# alignments of the same runs.
+early = {}
+for path in sorted(glob.glob(f"{out}/runs/align-step*-L*-s*.json")):
+    k, L, seed = map(int, re.search(r"align-step(\d+)-L(\d+)-s(\d+)\.json$", path).groups())
+    early.setdefault(k, {})[(L, seed)] = [l["alignment"] for l in json.load(open(path))["layers"]]
+final = {(r["L"], r["seed"]): r for r in runs}
+by_step = {}
+if early:
+    with open(f"{out}/peaks-by-step.csv", "w") as f:
+        f.write("step,L,seed,train_loss_at_step," + ",".join(DEFINITIONS) + "\n")
+        for k in sorted(early):
+            for (L, seed), A in sorted(early[k].items()):
+                t = json.load(open(f"{out}/runs/train-L{L}-s{seed}.json"))
+                loss = next((c["loss"] for c in t["series"] if c["step"] == k), float("nan"))
+                f.write(f"{k},{L},{seed},{loss}," + ",".join(f"{DEFINITIONS[d](A):.4f}" for d in DEFINITIONS) + "\n")
+    print("earlier checkpoints: slope a ± SE at step k, against the final alignments of the same runs")
+    for k in sorted(early):
+        keys = [key for key in sorted(early[k]) if key in final]
+        by_step[k] = {}
+        for d in ("argmax", "excess"):
+            at_k = loglog([(L, DEFINITIONS[d](early[k][(L, s_)])) for L, s_ in keys])
+            at_end = loglog([(L, DEFINITIONS[d](final[(L, s_)]["A"])) for L, s_ in keys])
+            by_step[k][d] = {"at_step": at_k, "final": at_end}
+            if "a" in at_k and "a" in at_end:
+                print(f"  step {k:5d}, {d:7s}: a = {at_k['a']:.3f} ± {at_k['a_standard_error']:.3f}   final: a = {at_end['a']:.3f} ± {at_end['a_standard_error']:.3f}   ({len(keys)} runs)")
+    summary["by_step"] = {str(k): v for k, v in by_step.items()}
 json.dump(summary, open(f"{out}/fit.json", "w"), indent=1)
 
 # profiles.svg: A_l / max_l A_l against l / L, the mean over seeds per depth, one line per depth:

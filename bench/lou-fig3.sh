@@ -17,15 +17,17 @@
 # of the test split are scored at every check (loss and accuracy, not used for stopping).
 # OPTIMIZER=momentum trains with SGD + momentum MOMENTUM (0.9) as the paper does, with
 # WEIGHT_DECAY (default 0; the paper's value is not stated). Defaults for DATA=fashion:
-# OPTIMIZER=momentum, WIDTH=100 (the paper's Table 2), BATCH=128, STEPS=1200, EVERY=100,
-# TARGET=0.2, SUBSET=400, out bench/results/lou-fig3-fashion.
+# OPTIMIZER=momentum, WIDTH=100 (the paper's Table 2), BATCH=128, STEPS=2000, EVERY=100,
+# TARGET=0.1 (the paper's stopping loss in Fig. 4), SUBSET=400, MOMENTUM_LR=0.0003 for every depth,
+# out bench/results/lou-fig3-fashion.
 #
 #   bench/lou-fig3.sh                                   (DEPTHS="10 20 30 40", SEEDS="1 2", WIDTH=128)
 #   DEPTHS="10 20 30 40 50" SEEDS="1 2 3" WISP=.build/release/wisp bench/lou-fig3.sh
 #   DATA=fashion DEPTHS="10 20 30 45 60" SEEDS="1 2" PARALLEL=1 ALIGN_INIT=0 bench/lou-fig3.sh
 #
 # Seeds run in parallel (one process per seed) unless PARALLEL=1 (one training at a time, depth
-# by depth). ALIGN_INIT=0 skips the alignments at initialization. LR sets one η for every depth.
+# by depth). ALIGN_INIT=0 skips the alignments at initialization; ALIGN_STEPS="500 1000" also
+# aligns those checkpoints (multiples of EVERY; runs/align-step500-L*-s*.json). LR sets one η for every depth.
 #
 # Writes $OUT/{runs/*.json,alignments.csv,peaks.csv,peak-definitions.csv,fit.json,fig3.svg} (the
 # per-run train/align records, also align-init-* at initialization; the models stay in $SCRATCH)
@@ -36,7 +38,7 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-digits}
 case "$DATA" in
   digits) defaults=(128 1000 50 0.05 128 sgd bench/results/lou-fig3) ;;
-  fashion) defaults=(100 1200 100 0.2 128 momentum bench/results/lou-fig3-fashion) ;;
+  fashion) defaults=(100 2000 100 0.1 128 momentum bench/results/lou-fig3-fashion) ;;
   *) echo "error: DATA must be digits or fashion (got $DATA)" >&2; exit 1 ;;
 esac
 DEPTHS=${DEPTHS:-"10 20 30 40"}
@@ -52,6 +54,7 @@ WEIGHT_DECAY=${WEIGHT_DECAY:-0}
 SUBSET=${SUBSET:-400}
 PARALLEL=${PARALLEL:-0}
 ALIGN_INIT=${ALIGN_INIT:-1}
+ALIGN_STEPS=${ALIGN_STEPS:-}
 out=${OUT:-${defaults[6]}}
 scratch=${SCRATCH:-$(mktemp -d)}
 wisp=${WISP:-.build/release/wisp}
@@ -86,7 +89,7 @@ esac
 # η/2, then η/4 (the η used is in train-*.json, training.learning_rate).
 lr_for() {
   if [ -n "${LR:-}" ]; then echo "$LR"
-  elif [ "$OPTIMIZER" = momentum ]; then echo "${MOMENTUM_LR:-0.003}"
+  elif [ "$OPTIMIZER" = momentum ]; then echo "${MOMENTUM_LR:-0.0003}"
   elif [ "$1" -le 20 ]; then echo 0.05; else echo 0.03; fi
 }
 # One BLAS thread per process (the GEMMs of width 100–256 at batch 128 are too small to gain
@@ -122,6 +125,14 @@ r["loss_curve_thinned"] = "every 10th step"; json.dump(r, open(p, "w"), indent=1
       "$wisp" align --quiet "${dataset[@]}" --activation relu --model "$scratch/$tag/models/step-000000000.safetensors" --samples "$SUBSET" \
         --seed "$seed" --output "$out/runs/align-init-$tag.json" >/dev/null
     fi
+    # The same at earlier checkpoints (ALIGN_STEPS, multiples of EVERY), to see the peak move in training.
+    for k in $ALIGN_STEPS; do
+      local early
+      early=$(printf "%s/%s/models/step-%09d.safetensors" "$scratch" "$tag" "$k")
+      [ -f "$early" ] && [ "$early" != "$model" ] || continue
+      "$wisp" align --quiet "${dataset[@]}" --activation relu --model "$early" --samples "$SUBSET" --seed "$seed" \
+        --output "$out/runs/align-step$k-$tag.json" >/dev/null
+    done
     rm -f "$out/runs/"align-*"$tag".{csv,svg}
     rm -rf "${scratch:?}/$tag"
     echo "$tag: train $((t1 - t0)) s, align $(( $(date +%s) - t1 )) s ($(( $(date +%s) - start )) s so far)" >&2
