@@ -121,7 +121,7 @@ def color(t):
     return "#%02x%02x%02x" % tuple(int(a + (b - a) * f) for a, b in zip(STOPS[i], STOPS[i + 1]))
 g = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="11">',
      '<rect width="100%" height="100%" fill="white"/>',
-     f'<text x="{W / 2}" y="20" text-anchor="middle" font-size="14">Lou et al. Fig. 3 on {dataset_label}: A_l / max_l A_l after training (ReLU, He init, no biases, width {runs[0]["width"]})</text>']
+     f'<text x="{W / 2}" y="20" text-anchor="middle" font-size="{14 if len(dataset_label) < 30 else 12}">Lou et al. Fig. 3 on {dataset_label}: A_l / max_l A_l after training (ReLU, He init, no biases, width {runs[0]["width"]})</text>']
 x0, y0, x1, y1 = pad, 40, pw - 20, H - pad
 slot = (x1 - x0) / len(depths)
 Y = lambda l: y1 - (l - 0.5) / Lmax * (y1 - y0)

@@ -18,7 +18,7 @@
 # OPTIMIZER=momentum trains with SGD + momentum MOMENTUM (0.9) as the paper does, with
 # WEIGHT_DECAY (default 0; the paper's value is not stated). Defaults for DATA=fashion:
 # OPTIMIZER=momentum, WIDTH=100 (the paper's Table 2), BATCH=128, STEPS=2000, EVERY=100,
-# TARGET=0.1 (the paper's stopping loss in Fig. 4), SUBSET=400, MOMENTUM_LR=0.0003 for every depth,
+# TARGET=0.1 (the paper's stopping loss in Fig. 4), SUBSET=400, η = LR_TIMES_L / L = 0.018 / L,
 # out bench/results/lou-fig3-fashion.
 #
 #   bench/lou-fig3.sh                                   (DEPTHS="10 20 30 40", SEEDS="1 2", WIDTH=128)
@@ -84,12 +84,14 @@ esac
 [ "$WEIGHT_DECAY" = 0 ] || update+=(--weight-decay "$WEIGHT_DECAY")
 # η per depth. Plain SGD (digits), smaller for deeper nets as in the paper's Fig. 8a: 0.05 for
 # L ≤ 20, 0.03 beyond (η = 0.1 overflows at L = 40 at once; 0.05 diverged at L = 30 after 650
-# steps). Momentum 0.9: MOMENTUM_LR (see the Fashion-MNIST section of bench/README.md for how
-# it was chosen). LR sets one η for every depth. A run that diverges anyway is repeated with
+# steps). Momentum 0.9: η = LR_TIMES_L / L (0.018 / L: 0.0003 at L = 60, the largest of 0.003,
+# 0.001, 0.0003 that trained L = 60; a constant 0.0003 left L = 10 near its initial alignments),
+# or MOMENTUM_LR at every depth (see the Fashion-MNIST section of bench/README.md). LR sets one η for every depth. A run that diverges anyway is repeated with
 # η/2, then η/4 (the η used is in train-*.json, training.learning_rate).
 lr_for() {
   if [ -n "${LR:-}" ]; then echo "$LR"
-  elif [ "$OPTIMIZER" = momentum ]; then echo "${MOMENTUM_LR:-0.0003}"
+  elif [ "$OPTIMIZER" = momentum ] && [ -n "${MOMENTUM_LR:-}" ]; then echo "$MOMENTUM_LR"
+  elif [ "$OPTIMIZER" = momentum ]; then python3 -c "print(${LR_TIMES_L:-0.018} / $1)"
   elif [ "$1" -le 20 ]; then echo 0.05; else echo 0.03; fi
 }
 # One BLAS thread per process (the GEMMs of width 100–256 at batch 128 are too small to gain
