@@ -263,7 +263,7 @@ PW, PH, m0 = 640, 400, 60
 px0, py0, px1, py1 = m0, 40, PW - 150, PH - 50
 p = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{PW}" height="{PH}" viewBox="0 0 {PW} {PH}" font-family="sans-serif" font-size="11">',
      '<rect width="100%" height="100%" fill="white"/>',
-     f'<text x="{PW / 2}" y="20" text-anchor="middle" font-size="13">{dataset_label}: A_l / max A_l against l / L (mean over seeds)</text>',
+     f'<text x="{PW / 2}" y="20" text-anchor="middle" font-size="{13 if len(dataset_label) < 30 else 11}">{dataset_label}: A_l / max A_l against l / L (mean over seeds)</text>',
      f'<line x1="{px0}" y1="{py1}" x2="{px1}" y2="{py1}" stroke="black"/>', f'<line x1="{px0}" y1="{py0}" x2="{px0}" y2="{py1}" stroke="black"/>']
 for i in range(6):
     v = i / 5
