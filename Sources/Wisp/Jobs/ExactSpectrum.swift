@@ -145,13 +145,23 @@ public enum ExactSpectrumJob {
             throw WispError.invalidConfiguration("--method exact: \(reason)")
         }
         try problem.communicator.agree { try ensureFits(problem, vectors: vectors, solver: solver) }
-        let n = problem.sampleSpaceDimension, C = problem.outputCount
-        let c = problem.communicator
+        let n = problem.sampleSpaceDimension
         reporter?.report("forming the \(n) × \(n) sample-space matrix", force: true)
         let formStart = DispatchTime.now().uptimeNanoseconds
         var formed = try problem.exactSampleSpaceRows(matrix)
         let formSeconds = Double(DispatchTime.now().uptimeNanoseconds - formStart) * 1e-9
         reporter?.report(String(format: "formed in %.2f s; eigensolve of size %d", formSeconds, n), force: true)
+        return try solve(&formed, of: problem, matrix: matrix, selection: selection, vectors: vectors, solver: solver, formSeconds: formSeconds)
+    }
+
+    /// The eigenpairs `selection` of a sample-space matrix already formed (``ExactSampleSpaceProblem/exactSampleSpaceRows(_:)``),
+    /// for callers that used its rows first (``MomentsJob`` takes tr and ‖·‖²_F from them); the
+    /// solver consumes `formed`'s rows. Collective. Cost: the dense solve only.
+    public static func solve(_ formed: inout SampleSpaceRows, of problem: some ExactSampleSpaceProblem, matrix: CurvatureMatrix,
+                             selection: EigenSelection, vectors: Bool, solver: any SymmetricEigensolver,
+                             formSeconds: Double) throws -> ExactSpectrum {
+        let n = problem.sampleSpaceDimension, C = problem.outputCount
+        let c = problem.communicator
         let local = c.block(of: problem.totalSamples)
         let localRows = (local.lowerBound * C)..<(local.upperBound * C)
         // tr of the solved matrix (semidefinite: it bounds its norm), before the solver consumes the rows.
