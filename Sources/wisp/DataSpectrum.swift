@@ -52,7 +52,8 @@ struct DataSpectrum: ParsableCommand {
         // Files first, then the summary (a summary that cannot be written never loses them).
         var written: [String] = []
         if let path = out.output {
-            try RunRecord(command: "data-spectrum", subject: RunSubject(configuration: c, totalSamples: T, communicator: communicator),
+            try RunRecord(command: "data-spectrum", subject: RunSubject(data: DataRunConfiguration(c, samples: T, dimension: result.dimension),
+                                                                                   communicator: communicator),
                           settings: settings, timings: timings, result: result).write(to: path)
             written.append(path)
             if !OutputPath.isStandardOutput(path) {

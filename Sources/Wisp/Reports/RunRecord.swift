@@ -72,16 +72,15 @@ public struct ParallelRecord: Codable, Sendable {
     /// Rank 0's collectives over the whole run.
     public var communicationCalls: Int
     public var communicationBytes: Int
-    /// GEMM flops of one operator application over all ranks (``Architecture/flopsPerProduct(samples:)``).
+    /// GEMM flops of one operator application over all ranks (``Architecture/flopsPerProduct(samples:)``;
+    /// 0 for a job on data alone).
     public var flopsPerProduct: Double
 
-    public init(problem: Problem) {
-        let c = problem.communicator
-        ranks = c.size
-        samplesPerRank = (0..<c.size).map { c.block(of: problem.totalSamples, rank: $0).count }
-        communicationCalls = c.statistics.calls
-        communicationBytes = c.statistics.bytes
-        flopsPerProduct = problem.flopsPerProduct
+    /// T samples over `communicator`'s ranks in contiguous blocks, its statistics so far, and the
+    /// flops of one operator application over all ranks.
+    public init(communicator c: any Communicator, totalSamples: Int, flopsPerProduct: Double) {
+        self.init(ranks: c.size, samplesPerRank: (0..<c.size).map { c.block(of: totalSamples, rank: $0).count },
+                  communicationCalls: c.statistics.calls, communicationBytes: c.statistics.bytes, flopsPerProduct: flopsPerProduct)
     }
 
     public init(ranks: Int, samplesPerRank: [Int], communicationCalls: Int, communicationBytes: Int, flopsPerProduct: Double) {

@@ -5,15 +5,18 @@
 public struct RunSubject: Sendable {
     /// The `configuration` block.
     public enum Configuration: Encodable, Sendable {
-        /// An MLP (or a data-only job's data settings).
+        /// An MLP.
         case network(ProblemConfiguration)
         /// A network given as layers.
         case layers(LayerRunConfiguration)
+        /// The data of a job without a network (`data-spectrum`).
+        case data(DataRunConfiguration)
 
         public func encode(to encoder: any Encoder) throws {
             switch self {
             case .network(let c): try c.encode(to: encoder)
             case .layers(let c): try c.encode(to: encoder)
+            case .data(let c): try c.encode(to: encoder)
             }
         }
     }
@@ -36,16 +39,16 @@ public struct RunSubject: Sendable {
     /// An MLP problem.
     public init(problem: Problem) {
         let held = problem.memoryFootprint
+        let parallel = ParallelRecord(communicator: problem.communicator, totalSamples: problem.totalSamples,
+                                      flopsPerProduct: problem.flopsPerProduct)
         self.init(configuration: .network(problem.configuration), architecture: nil, parameters: problem.parameterCount,
-                  samples: problem.totalSamples, parallel: ParallelRecord(problem: problem), setupSeconds: problem.setupSeconds,
+                  samples: problem.totalSamples, parallel: parallel, setupSeconds: problem.setupSeconds,
                   weightsBytes: held.weightsBytes, activationsBytes: held.activationsBytes)
     }
 
     /// A network given as layers.
     public init(problem: LayerProblem) {
-        let c = problem.communicator
-        let parallel = ParallelRecord(ranks: c.size, samplesPerRank: (0..<c.size).map { c.block(of: problem.totalSamples, rank: $0).count },
-                                      communicationCalls: c.statistics.calls, communicationBytes: c.statistics.bytes,
+        let parallel = ParallelRecord(communicator: problem.communicator, totalSamples: problem.totalSamples,
                                       flopsPerProduct: problem.flopsPerSample * Double(problem.totalSamples))
         let held = problem.memoryFootprint
         self.init(configuration: .layers(LayerRunConfiguration(problem: problem)), architecture: problem.architecture.jsonValue,
@@ -54,11 +57,10 @@ public struct RunSubject: Sendable {
     }
 
     /// A job on data alone (no network: `parameters` is 0, nothing held but the data).
-    public init(configuration: ProblemConfiguration, totalSamples: Int, communicator: any Communicator) {
-        let c = communicator
-        let parallel = ParallelRecord(ranks: c.size, samplesPerRank: (0..<c.size).map { c.block(of: totalSamples, rank: $0).count },
-                                      communicationCalls: c.statistics.calls, communicationBytes: c.statistics.bytes, flopsPerProduct: 0)
-        self.init(configuration: .network(configuration), architecture: nil, parameters: 0, samples: totalSamples, parallel: parallel,
+    public init(data configuration: DataRunConfiguration, communicator: any Communicator) {
+        let totalSamples = configuration.samples
+        self.init(configuration: .data(configuration), architecture: nil, parameters: 0, samples: totalSamples,
+                  parallel: ParallelRecord(communicator: communicator, totalSamples: totalSamples, flopsPerProduct: 0),
                   setupSeconds: nil, weightsBytes: 0, activationsBytes: 0)
     }
 
@@ -107,6 +109,42 @@ public struct LayerRunConfiguration: Encodable, Sendable {
 
     private enum CodingKeys: String, CodingKey {
         case inputShape = "input_shape", samples, data, seed, precision, parameters, outputs, parameterNames = "parameter_names", weights, loss, targets
+    }
+}
+
+/// The `configuration` block of a job on data alone: where the T samples came from and how they
+/// were preprocessed (the values the run used, not the MLP defaults a data job has no use for).
+public struct DataRunConfiguration: Encodable, Sendable {
+    /// T and d (after pooling and the removal of target columns).
+    public var samples: Int
+    public var inputDimension: Int
+    /// The inputs file; nil: Gaussian N(0, I) from `seed`.
+    public var inputs: String?
+    public var targetColumns: [String]?
+    public var pool: Int
+    public var scalePixels: Bool
+    public var standardize: Bool
+    public var scaleDivisor: Double?
+    public var seed: UInt64
+    public var precision: Precision
+
+    /// The data settings of `configuration` for T samples of dimension d as loaded.
+    public init(_ configuration: ProblemConfiguration, samples: Int, dimension: Int) {
+        self.samples = samples
+        inputDimension = dimension
+        inputs = configuration.inputsPath
+        targetColumns = configuration.targetColumns
+        pool = configuration.pool
+        scalePixels = configuration.scalePixels
+        standardize = configuration.standardize
+        scaleDivisor = configuration.scaleDivisor
+        seed = configuration.seed
+        precision = configuration.precision
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case samples, inputDimension = "input_dim", inputs, targetColumns = "target_columns", pool, scalePixels = "scale_pixels",
+             standardize, scaleDivisor = "scale_divisor", seed, precision
     }
 }
 
