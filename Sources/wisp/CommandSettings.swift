@@ -42,7 +42,8 @@ struct TopResumeSettings: Encodable {
 /// grid, and the settings of the estimator that ran (`slq` or `kpm`; neither for exact).
 struct DensityRunSettings: Encodable {
     var matrix: CurvatureMatrix
-    var method: String
+    /// The method asked for (`auto` stays `auto`: the record's `method_choice` says what ran).
+    var method: DensityMethod
     var grid: DensitySettings
     var slq: SLQSettings?
     var kpm: KPMRunSettings?

@@ -119,63 +119,51 @@ struct Density: ParsableCommand {
     @OptionGroup var checkpointing: CheckpointOptions
     @OptionGroup var out: OutputOptions
 
-    func run() throws {
-        if network.isLayerNetwork { return try runLayers() }
+    /// Flag combinations refused before anything is read or built.
+    func validate() throws {
         try kpm.validate(method: method, broadening: broadening)
         if compareExact && (method == .exact || method == .auto) {
             throw ValidationError("--compare-exact compares an estimate with the exact spectrum: give --method slq or --method kpm")
         }
+    }
+
+    func run() throws {
+        if network.isLayerNetwork { return try runLayers() }
         let path = out.output ?? "wisp-output/density.json"
         let problem = try network.makeProblem(outputs: [path], siblings: ["csv", "svg", "eigenvalues.csv"], directories: [checkpointing.checkpoint])
-        let solver = try eigen.solver(dimension: problem.sampleSpaceDimension)
-        let iterative = method == .kpm ? "kpm" : "slq"
-        let applications = method == .kpm ? probes * ((kpm.moments ?? 256) / 2) + (kpm.boundSteps ?? 30) : probes * steps
-        let choice = try MethodChoice.choose(problem, matrix: matrix, requested: method.rawValue, iterative: iterative,
-                                             iterativeApplications: applications, selection: .all, vectors: false, solver: solver)
-        let gridSettings = DensitySettings(scale: grid, points: gridPoints, broadening: broadening)
-        let reporter = Runtime.progress("density", quiet: out.quiet)
-        /// The exact spectrum for --compare-exact (collective).
-        func exactReference() throws -> (DensityResult, Double) {
-            _ = try MethodChoice.choose(problem, matrix: matrix, requested: "exact", iterative: iterative, iterativeApplications: applications,
-                                        selection: .all, vectors: false, solver: solver)
-            let (exact, t) = try DensityJob.runExact(problem, matrix: matrix, grid: gridSettings, solver: solver, reporter: reporter)
-            return (exact, t.totalSeconds)
+        let (estimate, timings, settings, choice) = try estimate(problem) {
+            try checkpointing.open("density", problem: problem, settings: $0, replicated: true)
         }
-        if method == .kpm { return try runKPM(problem, choice: choice, reference: compareExact ? exactReference : nil) }
-        var result: DensityResult, timings: Timings
-        var settings = DensityRunSettings(matrix: matrix, method: method.rawValue, grid: gridSettings, slq: nil, kpm: nil, compareExact: compareExact)
-        if choice.isExact {
-            (result, timings) = try DensityJob.runExact(problem, matrix: matrix, grid: gridSettings, solver: solver, reporter: reporter)
-        } else {
-            // Probe p depends on (seed, p, steps) only: a rerun with more --probes reuses the finished ones.
-            settings.slq = SLQSettings(probes: probes, steps: steps, seed: network.seed)
-            let checkpoint = try checkpointing.open("density", problem: problem, settings: settings.slqResumable!,
-                                                    replicated: true)
-            (result, timings) = try DensityJob.run(
-                problem, matrix: matrix, settings: settings.slq!,
-                grid: gridSettings, checkpoint: checkpoint, reporter: reporter)
-            if compareExact {
-                let (exact, seconds) = try exactReference()
-                result.comparison = DensityComparison.compare(estimate: result.estimateMeasure!, measure: "Gauss nodes of every probe",
-                                                              moments: result.moments, zeroMass: result.density.zeroMass, exact: exact,
-                                                              parameters: problem.parameterCount, exactSeconds: seconds)
-            }
+        let measured: (mean: Double, second: Double, largest: Double?)
+        switch estimate {
+        case let .quadrature(r): measured = (r.moments[0].exact ?? r.moments[0].estimate, r.moments[1].estimate, choice.isExact ? r.largestNode : nil)
+        case let .kpm(r): measured = (r.moments[0].exact ?? r.moments[0].estimate, r.moments[1].estimate, nil)
         }
-        result.methodChoice = choice
         let theory = TheoryBlock.make(for: problem, matrix: matrix).comparing([
-            "mean_eigenvalue": result.moments[0].exact ?? result.moments[0].estimate, "second_moment": result.moments[1].estimate,
-        ] .merging(choice.isExact ? ["lambda_max": result.largestNode] : [:]) { a, _ in a })
+            "mean_eigenvalue": measured.mean, "second_moment": measured.second,
+        ].merging(measured.largest.map { ["lambda_max": $0] } ?? [:]) { a, _ in a })
         guard Runtime.isLead else { return }
-        let written = try DensityOutput.write(result, timings: timings, problem: problem, jsonPath: path, command: "density",
-                                              settings: settings, theory: theory,
-                                              markers: theory.predictions["lambda_max"].map { [("λ_max theory", $0)] } ?? [])
+        let markers = theory.predictions["lambda_max"].map { [("λ_max theory", $0)] } ?? []
         say(Summary.header(problem))
-        say("  method     \(choice.method) (\(choice.requested == "auto" ? "auto: " : "")\(choice.reason))")
-        say(Summary.density(written))
-        if let c = written.comparison { say(Summary.comparison(c)) }
-        say(Summary.theory(theory))
-        say(Summary.timing(timings))
-        say("  output     \([path, written.csv, written.svg, written.eigenvaluesFile].compactMap { $0 }.joined(separator: ", "))")
+        switch estimate {
+        case let .quadrature(result):
+            let written = try DensityOutput.write(result, timings: timings, problem: problem, jsonPath: path, command: "density",
+                                                  settings: settings, theory: theory, markers: markers)
+            say("  method     \(choice.method) (\(choice.requested == "auto" ? "auto: " : "")\(choice.reason))")
+            say(Summary.density(written))
+            if let c = written.comparison { say(Summary.comparison(c)) }
+            say(Summary.theory(theory))
+            say(Summary.timing(timings))
+            say("  output     \([path, written.csv, written.svg, written.eigenvaluesFile].compactMap { $0 }.joined(separator: ", "))")
+        case let .kpm(result):
+            let written = try DensityOutput.write(result, timings: timings, problem: problem, jsonPath: path, command: "density",
+                                                  settings: settings, theory: theory, markers: markers)
+            say(Summary.kpm(written))
+            if let c = written.comparison { say(Summary.comparison(c)) }
+            say(Summary.theory(theory))
+            say(Summary.timing(timings))
+            say("  output     \([path, written.csv, written.svg].compactMap { $0 }.joined(separator: ", "))")
+        }
     }
 }
 
@@ -191,6 +179,11 @@ struct Moments: ParsableCommand {
     @Option(help: "Hutchinson probes when tr(F²) is estimated.")
     var probes: Int = 30
     @OptionGroup var out: OutputOptions
+
+    /// Hutchinson's error bar needs two probes: refused before anything is read or built.
+    func validate() throws {
+        guard probes >= 2 else { throw ValidationError("--probes must be at least 2 for an error bar (got \(probes))") }
+    }
 
     func run() throws {
         guard matrix != .ntk else { throw ValidationError("--matrix ntk has the moments of F scaled by P/TC; use --matrix fisher") }

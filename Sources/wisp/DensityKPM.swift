@@ -3,7 +3,7 @@ import Foundation
 import Wisp
 
 /// How `wisp density` measures.
-enum DensityMethod: String, ExpressibleByArgument, CaseIterable {
+enum DensityMethod: String, ExpressibleByArgument, CaseIterable, Encodable {
     case auto, exact, slq, kpm
 }
 
@@ -36,53 +36,6 @@ struct KPMOptions: ParsableArguments {
 
     var options: KPMJobOptions {
         KPMJobOptions(deflate: deflate ?? 0, boundSteps: boundSteps ?? 30, lowerBound: lowerBound, upperBound: upperBound)
-    }
-}
-
-extension Density {
-    /// The settings a KPM run records (and, through ``DensityRunSettings/kpmResumable``, fingerprints).
-    var kpmSettings: DensityRunSettings {
-        let expansion = KPMSettings(probes: probes, moments: kpm.moments ?? 256, kernel: kpm.kernel ?? .jackson, seed: network.seed)
-        return DensityRunSettings(matrix: matrix, method: method.rawValue, grid: DensitySettings(scale: grid, points: gridPoints), slq: nil,
-                                  kpm: KPMRunSettings(expansion: expansion, options: kpm.options), compareExact: compareExact)
-    }
-
-    /// KPM on `problem` (an MLP or a layer network) with `settings`, resuming from `checkpoint`,
-    /// and compared with the exact spectrum when `reference` gives it (collective).
-    func measureKPM(_ problem: some CurvatureProblem, settings: DensityRunSettings, checkpoint: CheckpointDirectory?,
-                    reference: (() throws -> (DensityResult, Double))?) throws -> (KPMDensityResult, Timings) {
-        let k = settings.kpm!
-        var (result, timings) = try KPMDensityJob.run(problem, matrix: matrix, settings: k.expansion, options: k.options, grid: settings.grid,
-                                                      checkpoint: checkpoint, reporter: Runtime.progress("density", quiet: out.quiet))
-        if let reference {
-            let (exact, seconds) = try reference()
-            result.comparison = DensityComparison.compare(estimate: result.estimateMeasure, measure: "damped density on the grid, deflated pairs",
-                                                          moments: result.moments, zeroMass: result.density.zeroMass, exact: exact,
-                                                          parameters: problem.parameterCount, exactSeconds: seconds)
-        }
-        return (result, timings)
-    }
-
-    func runKPM(_ problem: Problem, choice: MethodChoice, reference: (() throws -> (DensityResult, Double))?) throws {
-        let path = out.output ?? "wisp-output/density.json"
-        let recorded = kpmSettings
-        // The kernel only acts on the reconstruction: a rerun with another kernel reuses the moments.
-        let checkpoint = try checkpointing.open("density", problem: problem, settings: recorded.kpmResumable!, replicated: true)
-        let (result, timings) = try measureKPM(problem, settings: recorded, checkpoint: checkpoint, reference: reference)
-        let theory = TheoryBlock.make(for: problem, matrix: matrix).comparing([
-            "mean_eigenvalue": result.moments[0].exact ?? result.moments[0].estimate, "second_moment": result.moments[1].estimate,
-        ])
-        guard Runtime.isLead else { return }
-        let written = try DensityOutput.write(
-            result, timings: timings, problem: problem, jsonPath: path, command: "density",
-            settings: recorded,
-            theory: theory, markers: theory.predictions["lambda_max"].map { [("λ_max theory", $0)] } ?? [])
-        say(Summary.header(problem))
-        say(Summary.kpm(written))
-        if let c = written.comparison { say(Summary.comparison(c)) }
-        say(Summary.theory(theory))
-        say(Summary.timing(timings))
-        say("  output     \([path, written.csv, written.svg].compactMap { $0 }.joined(separator: ", "))")
     }
 }
 

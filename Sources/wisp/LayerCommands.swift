@@ -130,68 +130,35 @@ extension Density {
     /// `wisp density` on a layer network: exact, SLQ or KPM, with checkpoints and
     /// `--compare-exact`, as on an MLP (no theory block: the mean-field theory is the MLP's).
     func runLayers() throws {
-        try kpm.validate(method: method, broadening: broadening)
-        if compareExact && (method == .exact || method == .auto) {
-            throw ValidationError("--compare-exact compares an estimate with the exact spectrum: give --method slq or --method kpm")
-        }
         let file = network.layerFile
         let path = out.output ?? "wisp-output/density.json"
         let problem = try network.makeLayerProblem(outputs: [path], siblings: ["csv", "svg", "eigenvalues.csv"],
                                                    directories: [checkpointing.checkpoint], matrix: matrix)
-        let solver = try eigen.solver(dimension: problem.sampleSpaceDimension)
-        let iterative = method == .kpm ? "kpm" : "slq"
-        let applications = method == .kpm ? probes * ((kpm.moments ?? 256) / 2) + (kpm.boundSteps ?? 30) : probes * steps
-        let choice = try MethodChoice.choose(problem, matrix: matrix, requested: method.rawValue, iterative: iterative,
-                                             iterativeApplications: applications, selection: .all, vectors: false, solver: solver)
-        let grid = DensitySettings(scale: self.grid, points: gridPoints, broadening: broadening)
-        let reporter = Runtime.progress("density", quiet: out.quiet)
-        func exactReference() throws -> (DensityResult, Double) {
-            let (exact, t) = try DensityJob.runExact(problem, matrix: matrix, grid: grid, solver: solver, reporter: reporter)
-            return (exact, t.totalSeconds)
+        let (estimate, timings, settings, choice) = try estimate(problem) {
+            try checkpointing.open("density", problem: problem, settings: $0, replicated: true)
         }
+        guard Runtime.isLead else { return }
         let title = { (caption: String, of: String) in
             "spectral density of \(of) (\(matrix.rawValue)): layers from \((file as NSString).lastPathComponent), P=\(problem.parameterCount), T=\(problem.totalSamples), \(caption)"
         }
-        if method == .kpm {
-            let settings = kpmSettings
-            let checkpoint = try checkpointing.open("density", problem: problem, settings: settings.kpmResumable!, replicated: true)
-            var (result, timings) = try measureKPM(problem, settings: settings, checkpoint: checkpoint, reference: compareExact ? exactReference : nil)
-            guard Runtime.isLead else { return }
+        say(LayerSummary.header(problem, file: file))
+        switch estimate {
+        case var .quadrature(result):
             result = try DensityOutput.writeFiles(result, jsonPath: path, title: title(result.methodCaption, result.densityOf))
             try RunRecord(command: "density", problem: problem, settings: settings, timings: timings, result: result).write(to: path)
-            say(LayerSummary.header(problem, file: file))
+            say("  method     \(choice.method) (\(choice.requested == "auto" ? "auto: " : "")\(choice.reason))")
+            say(Summary.density(result))
+            if let c = result.comparison { say(Summary.comparison(c)) }
+            say(Summary.timing(timings))
+            say("  output     \([path, result.csv, result.svg, result.eigenvaluesFile].compactMap { $0 }.joined(separator: ", "))")
+        case var .kpm(result):
+            result = try DensityOutput.writeFiles(result, jsonPath: path, title: title(result.methodCaption, result.densityOf))
+            try RunRecord(command: "density", problem: problem, settings: settings, timings: timings, result: result).write(to: path)
             say(Summary.kpm(result))
             if let c = result.comparison { say(Summary.comparison(c)) }
             say(Summary.timing(timings))
             say("  output     \([path, result.csv, result.svg].compactMap { $0 }.joined(separator: ", "))")
-            return
         }
-        var settings = DensityRunSettings(matrix: matrix, method: method.rawValue, grid: grid, slq: nil, kpm: nil, compareExact: compareExact)
-        var result: DensityResult, timings: Timings
-        if choice.isExact {
-            (result, timings) = try DensityJob.runExact(problem, matrix: matrix, grid: grid, solver: solver, reporter: reporter)
-        } else {
-            // Probe p depends on (seed, p, steps) only: a rerun with more --probes reuses the finished ones.
-            settings.slq = SLQSettings(probes: probes, steps: steps, seed: network.seed)
-            let checkpoint = try checkpointing.open("density", problem: problem, settings: settings.slqResumable!, replicated: true)
-            (result, timings) = try DensityJob.run(problem, matrix: matrix, settings: settings.slq!, grid: grid, checkpoint: checkpoint, reporter: reporter)
-            if compareExact {
-                let (exact, seconds) = try exactReference()
-                result.comparison = DensityComparison.compare(estimate: result.estimateMeasure!, measure: "Gauss nodes of every probe",
-                                                              moments: result.moments, zeroMass: result.density.zeroMass, exact: exact,
-                                                              parameters: problem.parameterCount, exactSeconds: seconds)
-            }
-        }
-        result.methodChoice = choice
-        guard Runtime.isLead else { return }
-        result = try DensityOutput.writeFiles(result, jsonPath: path, title: title(result.methodCaption, result.densityOf))
-        try RunRecord(command: "density", problem: problem, settings: settings, timings: timings, result: result).write(to: path)
-        say(LayerSummary.header(problem, file: file))
-        say("  method     \(choice.method) (\(choice.requested == "auto" ? "auto: " : "")\(choice.reason))")
-        say(Summary.density(result))
-        if let c = result.comparison { say(Summary.comparison(c)) }
-        say(Summary.timing(timings))
-        say("  output     \([path, result.csv, result.svg, result.eigenvaluesFile].compactMap { $0 }.joined(separator: ", "))")
     }
 }
 

@@ -67,13 +67,12 @@ struct Run: ParsableCommand {
         var timings = momentTimings + topTimings + slqTimings
         var densityFile = slqPath
         if let (exactDensity, exactTimings) = exact {
-            estimate.comparison = DensityComparison.compare(estimate: slq.estimateMeasure!, measure: "Gauss nodes of every probe", moments: slq.moments,
-                                                            zeroMass: slq.density.zeroMass, exact: exactDensity, parameters: problem.parameterCount,
+            estimate.comparison = DensityComparison.compare(slq, exact: exactDensity, parameters: problem.parameterCount,
                                                             exactSeconds: exactTimings.totalSeconds)
             var d = exactDensity
             d.methodChoice = densityChoice
             let written = try DensityOutput.write(d, timings: exactTimings, problem: problem, jsonPath: densityPath, command: "run",
-                                                  settings: DensityRunSettings(matrix: .ntk, method: "exact", grid: grid, slq: nil, kpm: nil,
+                                                  settings: DensityRunSettings(matrix: .ntk, method: .exact, grid: grid, slq: nil, kpm: nil,
                                                                                                 compareExact: false),
                                                   theory: theory,
                                                   markers: [("λ_max", top.eigenvalues[0])],
@@ -85,7 +84,7 @@ struct Run: ParsableCommand {
             say("  density    no exact spectrum: \(densityChoice.reason)")
         }
         let writtenSLQ = try DensityOutput.write(estimate, timings: slqTimings, problem: problem, jsonPath: slqPath, command: "run",
-                                                 settings: DensityRunSettings(matrix: .ntk, method: "slq", grid: grid, slq: slqSettings, kpm: nil,
+                                                 settings: DensityRunSettings(matrix: .ntk, method: .slq, grid: grid, slq: slqSettings, kpm: nil,
                                                                                compareExact: exact != nil),
                                                  theory: theory, markers: [("λ_max", top.eigenvalues[0])])
         say(Summary.density(writtenSLQ))

@@ -63,3 +63,20 @@ public struct DensityComparison: Codable, Sendable {
                                  moments: errors, exactSeconds: exactSeconds, exactMethod: exact.method)
     }
 }
+
+extension DensityComparison {
+    /// An SLQ estimate (the Gauss nodes of every probe, ``DensityResult/estimateMeasure``)
+    /// against the exact spectrum of the same matrix, which took `exactSeconds`.
+    public static func compare(_ slq: DensityResult, exact: DensityResult, parameters: Int, exactSeconds: Double) -> DensityComparison {
+        precondition(slq.estimateMeasure != nil, "an SLQ result carries its measure; an exact one does not")
+        return compare(estimate: slq.estimateMeasure!, measure: "Gauss nodes of every probe", moments: slq.moments,
+                       zeroMass: slq.density.zeroMass, exact: exact, parameters: parameters, exactSeconds: exactSeconds)
+    }
+
+    /// A KPM estimate (its damped density on the grid with the deflated pairs,
+    /// ``KPMDensityResult/estimateMeasure``) against the exact spectrum.
+    public static func compare(_ kpm: KPMDensityResult, exact: DensityResult, parameters: Int, exactSeconds: Double) -> DensityComparison {
+        compare(estimate: kpm.estimateMeasure, measure: "damped density on the grid, deflated pairs", moments: kpm.moments,
+                zeroMass: kpm.density.zeroMass, exact: exact, parameters: parameters, exactSeconds: exactSeconds)
+    }
+}
