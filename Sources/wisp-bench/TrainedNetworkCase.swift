@@ -105,7 +105,7 @@ func trainedCases(_ s: TrainedNetworkSettings, hessian: Bool) throws -> (cases: 
     let ntk = try problem.makeOperator(.ntk)
     let n = ntk.dimension
     let exact = try LAPACK.symmetricEigen(problem.gramRows(), n: n).values
-    let network = "L=\(a.depth), ReLU, σ_w²=2, M=\(c.width), C=\(a.outputs), P=\(problem.parameterCount), trained \(summary.steps) GD steps on \(c.loss.rawValue)"
+    let network = "L=\(a.depth), ReLU, σ_w²=2, M=\(summary.width), C=\(a.outputs), P=\(problem.parameterCount), trained \(summary.steps) GD steps on \(c.loss.rawValue)"
     var cases = [BenchCase(name: "\(s.name)-trained",
                            description: "K = (1/T) J Jᵀ of a network trained on the \(s.name) data (\(network)), T = \(problem.totalSamples), N = TC = \(n)",
                            op: ntk, exact: exact, semidefinite: true, deflate: s.deflate, grid: DensitySettings())]
