@@ -107,6 +107,15 @@ final class HostileTests: XCTestCase {
         try refuse(["theory"] + small + ["--save-model", String(repeating: "m", count: 300) + ".safetensors"], mentioning: ["NAME_MAX"])
     }
 
+    /// Flags that contradict each other are refused before the network is built: a width whose
+    /// θ cannot fit would otherwise give a memory error (or an allocation) instead.
+    func testContradictoryFlagsAreRefusedBeforeTheNetwork() throws {
+        let huge = ["--width", "1000000", "--depth", "8", "--samples", "4"]
+        try refuse(["moments", "--probes", "1"] + huge, mentioning: ["--probes", "at least 2"])
+        try refuse(["density", "--compare-exact"] + huge, mentioning: ["--compare-exact", "--method slq"])
+        try refuse(["density", "--method", "slq", "--moments", "64"] + huge, mentioning: ["--moments", "--method kpm"])
+    }
+
     func testFIFOAsOutputIsRefused() throws {
         XCTAssertEqual(mkfifo(path("pipe"), 0o600), 0)
         try refuse(["theory"] + small + ["--output", "pipe"], mentioning: ["FIFO", "not a regular file"])
