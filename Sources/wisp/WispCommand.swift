@@ -30,6 +30,7 @@ struct WispCommand: ParsableCommand {
     /// (when stderr still works). With several processes, all first agree that they parsed
     /// the same command line (paths aside: `RankAgreement`), before any other collective.
     static func main() {
+        SettingFlags.install()
         BLASKernel.relaunchIfGeneric(arguments: CommandLine.arguments)
         StandardStream.ignoreBrokenPipes()
         if let shortfall = ResourceUsage.addressSpaceShortfall() {

@@ -186,7 +186,7 @@ final class DataTests: XCTestCase {
         XCTAssertEqual(again.targets?.values, targets.values)
         // Without --target-column the CSV cannot be both.
         c.targetColumns = nil
-        assertError(["diabetes.csv", "--target-column"]) { try DataLoader.load(c, gaussianDimension: 1, communicator: SerialCommunicator()) }
+        assertError(["diabetes.csv", "\(Setting.targetColumns)"]) { try DataLoader.load(c, gaussianDimension: 1, communicator: SerialCommunicator()) }
     }
 
     // MARK: - Labels and targets
@@ -212,7 +212,7 @@ final class DataTests: XCTestCase {
         XCTAssertEqual(two.columns, 7)
         XCTAssertEqual(two.values, [0, 0, 1, 0, 0, 0, 0,  1, 0, 0, 0, 0, 0, 0])
         c.classes = 4
-        assertError(["labels.idx", "label 4 of sample 4", "--classes 4"]) { try DataLoader.readLocal(c, gaussianDimension: 1, communicator: SerialCommunicator()) }
+        assertError(["labels.idx", "label 4 of sample 4", "\(Setting.classes) 4"]) { try DataLoader.readLocal(c, gaussianDimension: 1, communicator: SerialCommunicator()) }
         c.classes = nil
         for (bad, word) in [(-1.0, "-1.0"), (1.5, "1.5")] {
             let file = path("bad\(word).npy")
@@ -228,7 +228,7 @@ final class DataTests: XCTestCase {
         assertError(["short.npy has 3 rows", "x.npy have 5"]) { try DataLoader.readLocal(c, gaussianDimension: 1, communicator: SerialCommunicator()) }
         c.labelsPath = labels
         c.targetsPath = inputs
-        assertError(["--targets and --labels"]) { try DataLoader.readLocal(c, gaussianDimension: 1, communicator: SerialCommunicator()) }
+        assertError(["\(Setting.targets) and \(Setting.labels)"]) { try DataLoader.readLocal(c, gaussianDimension: 1, communicator: SerialCommunicator()) }
     }
 
     /// A Problem with digit labels: C defaults to the 10 classes, file targets replace the
@@ -247,7 +247,7 @@ final class DataTests: XCTestCase {
         XCTAssertEqual(targets.classes, 10)
         XCTAssertEqual(Array(targets.values[10..<20]), [0, 1, 0, 0, 0, 0, 0, 0, 0, 0])  // sample 1 is a "1"
         c.outputs = 3
-        assertError(["--outputs 3", "10 columns"]) { try Problem(c) }
+        assertError(["\(Setting.outputs) 3", "10 columns"]) { try Problem(c) }
         c.labelsPath = nil
         c.outputs = 2
         XCTAssertTrue(try Problem(c).targets().source.hasPrefix("teacher network"))
@@ -294,7 +294,7 @@ final class DataTests: XCTestCase {
         // Windows {0,1,4,5}, {2,3,6,7}, {8,9,12,13}, {10,11,14,15}.
         XCTAssertEqual(pooled, [2.5, 4.5, 10.5, 12.5, 5, 9, 21, 25])
         XCTAssertEqual(try Preprocessing.averagePool(image, rows: 2, height: 4, width: 4, factor: 4), [7.5, 15])
-        assertError(["--pool 3", "4 × 4"]) { try Preprocessing.averagePool(image, rows: 2, height: 4, width: 4, factor: 3) }
+        assertError(["\(Setting.pool) 3", "4 × 4"]) { try Preprocessing.averagePool(image, rows: 2, height: 4, width: 4, factor: 3) }
     }
 
     /// --scale-pixels divides by the global maximum; --standardize gives zero mean and unit
@@ -320,7 +320,7 @@ final class DataTests: XCTestCase {
         // 1e-15: a few roundings of numbers of order 1.
         for (a, b) in zip(y, expected) { XCTAssertEqual(a, b, accuracy: 1e-15) }
         var negative: [Double] = [1, -2]
-        assertError(["--scale-pixels", "non-negative", "-2"]) {
+        assertError(["\(Setting.scalePixels)", "non-negative", "-2"]) {
             try Preprocessing(scalePixels: true).applyCollective(&negative, rows: 2, columns: 1, totalSamples: 2, communicator: SerialCommunicator())
         }
     }

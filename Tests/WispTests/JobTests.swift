@@ -55,12 +55,12 @@ final class JobTests: XCTestCase {
     func testConfigurationErrors() throws {
         var c = ProblemConfiguration()
         c.width = 0
-        XCTAssertThrowsError(try Problem(c)) { XCTAssertTrue("\($0)".contains("--width")) }
+        XCTAssertThrowsError(try Problem(c)) { XCTAssertTrue("\($0)".contains("\(Setting.width)")) }
         c = ProblemConfiguration()
         c.samples = nil
-        XCTAssertThrowsError(try Problem(c)) { XCTAssertTrue("\($0)".contains("--samples")) }
+        XCTAssertThrowsError(try Problem(c)) { XCTAssertTrue("\($0)".contains("\(Setting.samples)")) }
         c = ProblemConfiguration()
         c.sigmaW2 = -1
-        XCTAssertThrowsError(try Problem(c)) { XCTAssertTrue("\($0)".contains("--sigma-w2")) }
+        XCTAssertThrowsError(try Problem(c)) { XCTAssertTrue("\($0)".contains("\(Setting.sigmaW2)")) }
     }
 }

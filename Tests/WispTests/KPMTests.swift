@@ -97,7 +97,7 @@ final class KPMTests: XCTestCase {
         let values = (0..<200).map { Double($0) / 199 } + [2.0]
         let op = MatrixOperator(diagonal: values)
         XCTAssertThrowsError(try SpectralBounds.estimate(op, seed: 1, positiveSemidefinite: true, given: (0, 1.5))) { e in
-            XCTAssertTrue("\(e)".contains("--upper-bound 1.5 is too tight"), "\(e)")
+            XCTAssertTrue("\(e)".contains("\(Setting.kpmUpperBound) 1.5 is too tight"), "\(e)")
         }
         XCTAssertThrowsError(try SpectralBounds.estimate(op, seed: 1, positiveSemidefinite: true, given: (3, 1))) { e in
             XCTAssertTrue("\(e)".contains("must be below"), "\(e)")
@@ -108,7 +108,7 @@ final class KPMTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("outside [−1, 1]"), "\(e)")
         }
         XCTAssertThrowsError(try KernelPolynomialMethod.run(op, bounds: SpectralBounds(lower: 0, upper: 3), settings: KPMSettings(probes: 1, moments: 7))) { e in
-            XCTAssertTrue("\(e)".contains("--moments must be at least 8"), "\(e)")
+            XCTAssertTrue("\(e)".contains("\(Setting.kpmMoments) must be at least 8"), "\(e)")
         }
         XCTAssertThrowsError(try KernelPolynomialMethod.run(op, bounds: SpectralBounds(lower: 0, upper: 3), settings: KPMSettings(probes: 0, moments: 16)))
     }

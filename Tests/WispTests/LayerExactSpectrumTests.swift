@@ -138,7 +138,7 @@ final class LayerExactSpectrumTests: XCTestCase {
         XCTAssertNil(problem.exactUnsupportedReason(.fisher))
         XCTAssertThrowsError(try ExactSpectrumJob.run(problem, matrix: .ggn, selection: .all, vectors: false,
                                                       solver: ReplicatedLAPACKEigensolver())) { error in
-            XCTAssertTrue("\(error)".contains("forms K for fisher and ntk only; --matrix ggn runs matrix-free"), "\(error)")
+            XCTAssertTrue("\(error)".contains("forms K for fisher and ntk only; \(Setting.matrix) ggn runs matrix-free"), "\(error)")
         }
     }
 

@@ -132,7 +132,7 @@ final class NormalizationTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("σ = 0"), "\(error)")
         }
         XCTAssertThrowsError(try Architecture(widths: [3, 5, 1], normalization: .layerNorm)) { error in
-            XCTAssertTrue("\(error)".contains("--outputs"), "\(error)")
+            XCTAssertTrue("\(error)".contains("\(Setting.outputs)"), "\(error)")
         }
     }
 }

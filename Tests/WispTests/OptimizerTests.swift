@@ -120,15 +120,15 @@ final class OptimizerTests: XCTestCase {
         }
     }
 
-    func testBadSettingsNameTheFlag() throws {
+    func testBadSettingsNameTheSetting() throws {
         let p = try problem()
-        for (settings, flag) in [(OptimizerSettings(method: .momentum, momentum: 1), "--momentum"),
-                                 (OptimizerSettings(method: .adam, beta1: -0.1), "--beta1"),
-                                 (OptimizerSettings(method: .adam, beta2: 1), "--beta2"),
-                                 (OptimizerSettings(method: .adam, epsilon: 0), "--adam-eps"),
-                                 (OptimizerSettings(weightDecay: .nan), "--weight-decay")] {
+        for (settings, setting) in [(OptimizerSettings(method: .momentum, momentum: 1), Setting.momentum),
+                                    (OptimizerSettings(method: .adam, beta1: -0.1), .adamBeta1),
+                                    (OptimizerSettings(method: .adam, beta2: 1), .adamBeta2),
+                                    (OptimizerSettings(method: .adam, epsilon: 0), .adamEpsilon),
+                                    (OptimizerSettings(weightDecay: .nan), .weightDecay)] {
             XCTAssertThrowsError(try TrainJob.run(p, training: TrainingSettings(steps: 1, optimizer: settings), measurements: quiet())) {
-                XCTAssertTrue("\($0)".contains(flag), "\($0)")
+                XCTAssertTrue("\($0)".hasPrefix("\(setting) "), "\($0)")
             }
         }
     }

@@ -48,7 +48,7 @@ final class TrainAlignmentTests: XCTestCase {
         var bad = MeasurementSettings()
         bad.align = AlignSettings(probes: 1)
         XCTAssertThrowsError(try TrainJob.run(try problem(), training: TrainingSettings(steps: 1), measurements: bad)) {
-            XCTAssertTrue("\($0)".contains("--align-probes"), "\($0)")
+            XCTAssertTrue("\($0)".contains("\(Setting.measureAlignProbes)"), "\($0)")
         }
     }
 

@@ -158,7 +158,7 @@ final class TrainTests: XCTestCase {
         m.top = 2
         m.grid = .init(x: 1, y: 4, radius: 1, points: 5)
         XCTAssertThrowsError(try TrainJob.run(p, training: TrainingSettings(steps: 1), measurements: m)) {
-            XCTAssertTrue("\($0)".contains("--top"), "\($0)")
+            XCTAssertTrue("\($0)".contains("\(Setting.measureTop)"), "\($0)")
         }
         // A learning rate far above 2/λ_max diverges: reported, not silently NaN.
         XCTAssertThrowsError(try TrainJob.run(try problem(), training: TrainingSettings(steps: 200, learningRate: 1e4, every: 100),

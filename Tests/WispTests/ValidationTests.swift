@@ -140,15 +140,15 @@ final class ValidationTests: XCTestCase {
                 for w in words { XCTAssertTrue("\(error)".contains(w), "'\(w)' not in \(error)", line: line) }
             }
         }
-        refused(ValidationSettings(inputsPath: images), c, ["--validation-targets", "--validation-labels"])
-        refused(ValidationSettings(inputsPath: images, targetsPath: labels), c, ["--validation-labels"])
+        refused(ValidationSettings(inputsPath: images), c, ["\(Setting.validationTargets)", "\(Setting.validationLabels)"])
+        refused(ValidationSettings(inputsPath: images, targetsPath: labels), c, ["\(Setting.validationLabels)"])
         var standardized = c
         standardized.standardize = true
-        refused(ValidationSettings(inputsPath: images, labelsPath: labels), standardized, ["--standardize"])
-        refused(ValidationSettings(inputsPath: images, labelsPath: labels, samples: 0), c, ["--validation-samples"])
+        refused(ValidationSettings(inputsPath: images, labelsPath: labels), standardized, ["\(Setting.standardize)"])
+        refused(ValidationSettings(inputsPath: images, labelsPath: labels, samples: 0), c, ["\(Setting.validationSamples)"])
         var gaussian = ProblemConfiguration()
         gaussian.width = 8; gaussian.samples = 5
-        refused(ValidationSettings(inputsPath: images, labelsPath: labels), gaussian, ["--inputs"])
+        refused(ValidationSettings(inputsPath: images, labelsPath: labels), gaussian, ["\(Setting.inputs)"])
 
         // The CLI: one error line, and the summary and CSV carry the validation numbers.
         for (arguments, word) in [(["--validation-labels", labels], "--validation-inputs"),

@@ -33,7 +33,7 @@ public final class HessianVectorProduct<S: BLASScalar> {
     public init(jacobian: BatchedJacobian<S>) throws {
         let arch = jacobian.architecture
         guard arch.normalization == .none else {
-            throw WispError.invalidConfiguration("Hessian-vector products are implemented without normalization layers (got --normalization \(arch.normalization.rawValue))")
+            throw WispError.invalidConfiguration("Hessian-vector products are implemented without normalization layers (got \(Setting.normalization) \(arch.normalization.rawValue))")
         }
         self.jacobian = jacobian
         let T = jacobian.sampleCount, L = arch.depth

@@ -56,7 +56,7 @@ public struct ArrayFile: Sendable {
         self.path = path
         format = try Self.format(of: path)
         if format != .csv, selection != .all {
-            throw WispError.invalidConfiguration("--target-column chooses columns of a CSV file, but \(printable(path)) is a \(format == .npy ? ".npy" : "IDX") file")
+            throw WispError.invalidConfiguration("\(Setting.targetColumns) chooses columns of a CSV file, but \(printable(path)) is a \(format == .npy ? ".npy" : "IDX") file")
         }
         switch format {
         case .npy:

@@ -90,10 +90,10 @@ public enum LayerModelFile {
             recorded = try LayerArchitecture.parse(Data(text.utf8), name: "\(name) (metadata \(architectureKey))")
         }
         guard let architecture = given ?? recorded else {
-            throw WispError.invalidConfiguration("\(name) records no architecture (no '\(architectureKey)' metadata): give the layers with --architecture FILE.json")
+            throw WispError.invalidConfiguration("\(name) records no architecture (no '\(architectureKey)' metadata): give the layers with \(Setting.architecture) FILE.json")
         }
         if let given, let recorded, given != recorded {
-            throw WispError.invalidConfiguration("\(name) records an architecture that differs from \(architectureFile.map(printable) ?? "the one given") (\(firstDifference(recorded, given))): give --model alone to use the file's, or a file saved for this architecture")
+            throw WispError.invalidConfiguration("\(name) records an architecture that differs from \(architectureFile.map(printable) ?? "the one given") (\(firstDifference(recorded, given))): give \(Setting.model) alone to use the file's, or a file saved for this architecture")
         }
         let slots = try Self.slots(architecture)
         var tensors = file.tensors

@@ -40,7 +40,7 @@ extension Network where S == Double {
         for name in names {
             let w = weights[name]!
             guard w.shape.count == 2, w.shape[0] >= 1, w.shape[1] >= 1 else {
-                throw WispError.badInput("\(path): '\(name).weight' must be 2-D [out, in] with nonzero sizes, found \(w.shape)\(w.shape.count == 4 ? " (a convolution: give the layers with --architecture FILE.json)" : "")")
+                throw WispError.badInput("\(path): '\(name).weight' must be 2-D [out, in] with nonzero sizes, found \(w.shape)\(w.shape.count == 4 ? " (a convolution: give the layers with \(Setting.architecture) FILE.json)" : "")")
             }
             if widths.isEmpty { widths.append(w.shape[1]) }
             guard w.shape[1] == widths.last! else {

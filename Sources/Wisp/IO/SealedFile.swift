@@ -115,7 +115,7 @@ public enum SealedFile {
     private static func check(_ stored: String, against fingerprint: RunFingerprint, name: String) throws {
         if let difference = fingerprint.difference(from: stored) {
             throw WispError.invalidConfiguration(
-                "checkpoint file \(printable(name)) belongs to a different run: \(difference) (use another --checkpoint directory)")
+                "checkpoint file \(printable(name)) belongs to a different run: \(difference) (use another \(Setting.checkpoint) directory)")
         }
     }
 

@@ -108,8 +108,8 @@ public enum AlignJob {
         let communicator = problem.communicator
         let arch = problem.architecture
         let L = arch.depth, C = arch.outputs, N = problem.sampleSpaceDimension, T = problem.totalSamples
-        guard settings.probes >= 2 else { throw WispError.invalidConfiguration("--probes must be at least 2 for an error bar (got \(settings.probes))") }
-        guard settings.exactLimit >= 0 else { throw WispError.invalidConfiguration("--exact-limit must be non-negative (got \(settings.exactLimit))") }
+        guard settings.probes >= 2 else { throw WispError.invalidConfiguration("\(Setting.alignProbes) must be at least 2 for an error bar (got \(settings.probes))") }
+        guard settings.exactLimit >= 0 else { throw WispError.invalidConfiguration("\(Setting.alignExactLimit) must be non-negative (got \(settings.exactLimit))") }
         let targets = try problem.targets()
         guard targets.columns == C else {
             throw WispError.badInput("\(targets.source): the targets have \(targets.columns) columns but the network has \(C) outputs")
@@ -137,7 +137,7 @@ public enum AlignJob {
                     try MemoryBudget.count("K_l rows", 2, local * C, N), try MemoryBudget.count("forward kernel", local, T),
                     try MemoryBudget.count("backward signals", L, local * C, maxWidth), N])
                 try MemoryBudget.require(try MemoryBudget.bytes("the exact layer kernels", doubles, 8),
-                                         for: "the exact layer kernels (TC = \(N) ≤ --exact-limit \(settings.exactLimit); a lower limit uses the matrix-free path)")
+                                         for: "the exact layer kernels (TC = \(N) ≤ \(Setting.alignExactLimit) \(settings.exactLimit); a lower limit uses the matrix-free path)")
             }
             let rowCounts = (0..<communicator.size).map { communicator.block(of: T, rank: $0).count * C }
             let allLabels = communicator.allgather(labels, counts: rowCounts)
@@ -215,9 +215,9 @@ public enum AlignJob {
         var result = AlignResult(
             method: exact ? "exact" : "hutchinson",
             methodDetail: exact
-                ? "exact: K_l formed densely from the forward and backward kernels of Lou et al. eq. 9 (TC = \(N) ≤ --exact-limit \(settings.exactLimit))"
+                ? "exact: K_l formed densely from the forward and backward kernels of Lou et al. eq. 9 (TC = \(N) ≤ \(Setting.alignExactLimit) \(settings.exactLimit))"
                 : "Ỹᵀ K_l Ỹ exact (one product K_l Ỹ); ‖C K_l C‖²_F = E‖C K_l C r‖² over \(settings.probes) Rademacher probes (the same probes for every layer), standard errors propagated to A_l by the delta method (first order: se(A) = A·se(D)/(2D))"
-                    + (coupled ? "; batch statistics couple the samples, so K_l is only available matrix-free" : " (TC = \(N) > --exact-limit \(settings.exactLimit))"),
+                    + (coupled ? "; batch statistics couple the samples, so K_l is only available matrix-free" : " (TC = \(N) > \(Setting.alignExactLimit) \(settings.exactLimit))"),
             targets: targets.source, classes: targets.classes, probes: exact ? nil : settings.probes, layers: layers,
             peakLayer: peak?.layer ?? 0, peakAlignment: peak?.alignment ?? .nan, labelNormSquared: labelNorm2,
             lanczosTolerance: settings.tolerance)

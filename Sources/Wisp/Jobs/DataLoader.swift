@@ -51,18 +51,18 @@ public enum DataLoader {
     /// Phase 1 (local). `gaussianDimension` is d for Gaussian inputs (no `inputsPath`).
     public static func readLocal(_ c: ProblemConfiguration, gaussianDimension: Int, communicator: any Communicator) throws -> LocalData {
         if c.targetsPath != nil, c.labelsPath != nil {
-            throw WispError.invalidConfiguration("--targets and --labels cannot both be given: choose real-valued targets or class labels")
+            throw WispError.invalidConfiguration("\(Setting.targets) and \(Setting.labels) cannot both be given: choose real-valued targets or class labels")
         }
         if let columns = c.targetColumns, columns.isEmpty {
-            throw WispError.invalidConfiguration("--target-column needs a column name or number")
+            throw WispError.invalidConfiguration("\(Setting.targetColumns) needs a column name or number")
         }
-        if let k = c.classes, k < 1 { throw WispError.invalidConfiguration("--classes must be at least 1 (got \(k))") }
-        if c.classes != nil, c.labelsPath == nil { throw WispError.invalidConfiguration("--classes applies to --labels only") }
-        guard c.pool >= 1 else { throw WispError.invalidConfiguration("--pool must be at least 1 (got \(c.pool))") }
+        if let k = c.classes, k < 1 { throw WispError.invalidConfiguration("\(Setting.classes) must be at least 1 (got \(k))") }
+        if c.classes != nil, c.labelsPath == nil { throw WispError.invalidConfiguration("\(Setting.classes) applies to \(Setting.labels) only") }
+        guard c.pool >= 1 else { throw WispError.invalidConfiguration("\(Setting.pool) must be at least 1 (got \(c.pool))") }
 
         let targetPath = c.labelsPath ?? c.targetsPath ?? (c.targetColumns != nil ? c.inputsPath : nil)
         if c.targetColumns != nil, targetPath == nil {
-            throw WispError.invalidConfiguration("--target-column chooses CSV columns of --targets, --labels or --inputs, but none is given")
+            throw WispError.invalidConfiguration("\(Setting.targetColumns) chooses CSV columns of \(Setting.targets), \(Setting.labels) or \(Setting.inputs), but none is given")
         }
         let sharesInputs = targetPath != nil && targetPath == c.inputsPath
 
@@ -70,7 +70,7 @@ public enum DataLoader {
         var inputs: ArrayFile? = nil
         if let path = c.inputsPath {
             if sharesInputs, c.targetColumns == nil {
-                throw WispError.invalidConfiguration("\(printable(path)) cannot be both the inputs and the targets: name the target columns of a CSV with --target-column")
+                throw WispError.invalidConfiguration("\(printable(path)) cannot be both the inputs and the targets: name the target columns of a CSV with \(Setting.targetColumns)")
             }
             let file = try ArrayFile(path: path, columns: sharesInputs ? .excluding(c.targetColumns ?? []) : .all)
             guard file.shape.count >= 2, file.rowLength >= 1 else {
@@ -83,7 +83,7 @@ public enum DataLoader {
             let file = try ArrayFile(path: path, columns: c.targetColumns.map { .only($0) } ?? .all)
             guard file.rowLength >= 1 else { throw WispError.badInput("\(printable(path)): targets of shape \(file.shape) have no columns") }
             if c.labelsPath != nil, file.rowLength != 1 {
-                throw WispError.badInput("\(printable(path)): labels must be one integer per sample (shape T or T × 1), found shape \(file.shape)\(file.format == .csv ? "; choose the column with --target-column" : "")")
+                throw WispError.badInput("\(printable(path)): labels must be one integer per sample (shape T or T × 1), found shape \(file.shape)\(file.format == .csv ? "; choose the column with \(Setting.targetColumns)" : "")")
             }
             if let inputs, file.rows != inputs.rows {
                 throw WispError.badInput("\(printable(path)) has \(file.rows) rows but the inputs \(printable(inputs.path)) have \(inputs.rows): they must describe the same samples")
@@ -93,11 +93,11 @@ public enum DataLoader {
 
         let available = inputs?.rows ?? targetFile?.rows
         guard let T = c.samples ?? available else {
-            throw WispError.invalidConfiguration("--samples is required with Gaussian inputs")
+            throw WispError.invalidConfiguration("\(Setting.samples) is required with Gaussian inputs")
         }
-        guard T >= 1 else { throw WispError.invalidConfiguration("--samples must be at least 1 (got \(T))") }
+        guard T >= 1 else { throw WispError.invalidConfiguration("\(Setting.samples) must be at least 1 (got \(T))") }
         if let available, T > available {
-            throw WispError.invalidConfiguration("--samples \(T) exceeds the \(available) rows of \(printable(inputs?.path ?? targetFile!.path))")
+            throw WispError.invalidConfiguration("\(Setting.samples) \(T) exceeds the \(available) rows of \(printable(inputs?.path ?? targetFile!.path))")
         }
         let block = communicator.block(of: T)
         let inputWidth = inputs?.rowLength ?? gaussianDimension
@@ -113,7 +113,7 @@ public enum DataLoader {
             if inputs.shape.count == 3 { imageShape = Array(inputs.shape[1...]) }
             if c.pool > 1 {
                 guard let image = imageShape else {
-                    throw WispError.invalidConfiguration("--pool needs images (inputs of shape T × h × w, from IDX or a 3-D .npy), but \(printable(inputs.path)) has shape \(inputs.shape)")
+                    throw WispError.invalidConfiguration("\(Setting.pool) needs images (inputs of shape T × h × w, from IDX or a 3-D .npy), but \(printable(inputs.path)) has shape \(inputs.shape)")
                 }
                 values = try Preprocessing.averagePool(values, rows: block.count, height: image[0], width: image[1], factor: c.pool)
                 imageShape = [image[0] / c.pool, image[1] / c.pool]
@@ -121,7 +121,7 @@ public enum DataLoader {
             }
             dataset = try Dataset(dimension: d, totalSamples: T, samples: block, values: values)
         } else {
-            if c.pool > 1 { throw WispError.invalidConfiguration("--pool needs image inputs (--inputs of shape T × h × w)") }
+            if c.pool > 1 { throw WispError.invalidConfiguration("\(Setting.pool) needs image inputs (\(Setting.inputs) of shape T × h × w)") }
             dataset = try Dataset.gaussian(totalSamples: T, dimension: gaussianDimension, seed: c.seed, samples: block)
         }
 
@@ -181,7 +181,7 @@ public enum DataLoader {
         let k = classes ?? largest + 1
         if largest >= k {
             let row = all.firstIndex { Int($0) >= k }!
-            throw WispError.badInput("\(printable(file.path)): label \(Int(all[row])) of sample \(row) is not below --classes \(k)")
+            throw WispError.badInput("\(printable(file.path)): label \(Int(all[row])) of sample \(row) is not below \(Setting.classes) \(k)")
         }
         try MemoryBudget.allocation("the one-hot targets (\(block.count) samples × \(k) classes\(classes == nil ? ", from the largest label" : ""))",
                                     count: try MemoryBudget.count("the one-hot targets", block.count, k))

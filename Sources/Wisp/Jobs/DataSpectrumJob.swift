@@ -85,7 +85,7 @@ public enum DataSpectrumJob {
         let before = communicator.statistics
         let x = data.dataset
         let d = x.dimension, rows = x.samples.count, T = Double(x.totalSamples)
-        guard settings.denseLimit >= 0 else { throw WispError.invalidConfiguration("--dense-limit must be non-negative") }
+        guard settings.denseLimit >= 0 else { throw WispError.invalidConfiguration("\(Setting.dataSpectrumDenseLimit) must be non-negative") }
         let dense: Bool
         switch settings.method {
         case .auto: dense = d <= settings.denseLimit
@@ -94,14 +94,14 @@ public enum DataSpectrumJob {
         }
         if !dense {
             guard settings.count >= 1, settings.count <= d else {
-                throw WispError.invalidConfiguration("--k must be between 1 and d = \(d) (got \(settings.count))")
+                throw WispError.invalidConfiguration("\(Setting.dataSpectrumCount) must be between 1 and d = \(d) (got \(settings.count))")
             }
         }
         // The dense path holds X_bᵀX_b and dsyevd's copy and workspace (≈ 3 d² doubles); agreed,
         // since the memory available differs between nodes.
         try communicator.agree {
             if dense {
-                try MemoryBudget.allocation("the dense \(d) × \(d) correlation matrix (d ≤ --dense-limit \(settings.denseLimit))",
+                try MemoryBudget.allocation("the dense \(d) × \(d) correlation matrix (d ≤ \(Setting.dataSpectrumDenseLimit) \(settings.denseLimit))",
                                             count: try MemoryBudget.count("the dense correlation matrix", 3, d, d))
             } else {
                 try RunMemory.checkBasis(vectors: min(d, max(2 * settings.count + 20, 40)) + 1 + settings.count, length: d,

@@ -44,7 +44,7 @@ public enum EigenvectorExport {
     /// k ≤ TC): the parameter-space basis would hold ≥ 2k + 21 ≥ 85 vectors of length P, the
     /// sample-space one the same number of length TC ≤ P/2, and every eigenvector of F with
     /// λ > 0 lies in range(Jᵀ), so nothing is lost.
-    public static let rule = "sample space if --matrix ntk, or if k >= 32 and TC <= P/2 (and k <= TC); else parameter space"
+    public static let rule = "sample space if \(Setting.matrix) ntk, or if k >= 32 and TC <= P/2 (and k <= TC); else parameter space"
 
     public static func usesSampleSpace(matrix: CurvatureMatrix, k: Int, problem: Problem) -> Bool {
         if matrix == .ntk { return true }
@@ -59,7 +59,7 @@ public enum EigenvectorExport {
         let bytes = (Double(k) * Double(problem.parameterCount) + Double(k) * Double(k)) * 8
         if let available = ResourceUsage.availableBytes(), bytes > 0.8 * Double(available) {
             throw WispError.invalidConfiguration(String(
-                format: "--save-eigenvectors: %d eigenvectors of length P = %d need %.1f GB but only %.1f GB are available; ask for fewer (--k)",
+                format: "\(Setting.saveEigenvectors): %d eigenvectors of length P = %d need %.1f GB but only %.1f GB are available; ask for fewer (\(Setting.lanczosCount))",
                 k, problem.parameterCount, bytes / 1e9, Double(available) / 1e9))
         }
     }

@@ -132,7 +132,7 @@ public enum ExactSpectrumJob {
         if let available = ResourceUsage.availableBytes(), bytes > 0.8 * Double(available) {
             let n = problem.sampleSpaceDimension
             throw WispError.invalidConfiguration(String(
-                format: "--method exact: the %d × %d sample-space matrix needs %.2f GB per process but only %.2f GB are available; use more processes, or --method lanczos (top) / slq (density)",
+                format: "\(Setting.method) exact: the %d × %d sample-space matrix needs %.2f GB per process but only %.2f GB are available; use more processes, or \(Setting.method) lanczos (top) / slq (density)",
                 n, n, bytes / 1e9, Double(available) / 1e9))
         }
     }
@@ -142,7 +142,7 @@ public enum ExactSpectrumJob {
     public static func run(_ problem: some ExactSampleSpaceProblem, matrix: CurvatureMatrix, selection: EigenSelection, vectors: Bool,
                            solver: any SymmetricEigensolver, reporter: ProgressReporter? = nil) throws -> ExactSpectrum {
         if let reason = unsupportedReason(matrix) ?? problem.exactUnsupportedReason(matrix) {
-            throw WispError.invalidConfiguration("--method exact: \(reason)")
+            throw WispError.invalidConfiguration("\(Setting.method) exact: \(reason)")
         }
         try problem.communicator.agree { try ensureFits(problem, vectors: vectors, solver: solver) }
         let n = problem.sampleSpaceDimension

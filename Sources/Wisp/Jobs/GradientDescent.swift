@@ -37,20 +37,20 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     }
 
     public func validate(samples T: Int) throws {
-        guard steps >= 0 else { throw WispError.invalidConfiguration("--steps must be non-negative (got \(steps))") }
+        guard steps >= 0 else { throw WispError.invalidConfiguration("\(Setting.trainingSteps) must be non-negative (got \(steps))") }
         guard learningRate > 0, learningRate.isFinite else {
-            throw WispError.invalidConfiguration("--lr must be a positive number (got \(learningRate))")
+            throw WispError.invalidConfiguration("\(Setting.learningRate) must be a positive number (got \(learningRate))")
         }
         if let b = batchSize, !(1...T).contains(b) {
-            throw WispError.invalidConfiguration("--batch-size must be between 1 and the \(T) samples (got \(b))")
+            throw WispError.invalidConfiguration("\(Setting.batchSize) must be between 1 and the \(T) samples (got \(b))")
         }
         if let t = targetLoss, !(t.isFinite && t >= 0) {
-            throw WispError.invalidConfiguration("--target-loss must be a non-negative number (got \(t))")
+            throw WispError.invalidConfiguration("\(Setting.targetLoss) must be a non-negative number (got \(t))")
         }
         try optimizer.validate()
-        guard every >= 1 else { throw WispError.invalidConfiguration("--every must be at least 1 (got \(every))") }
+        guard every >= 1 else { throw WispError.invalidConfiguration("\(Setting.checkpointEvery) must be at least 1 (got \(every))") }
         if let bad = checkpointSteps.first(where: { $0 < 0 || $0 > steps }) {
-            throw WispError.invalidConfiguration("--at-steps: step \(bad) is outside 0…\(steps)")
+            throw WispError.invalidConfiguration("\(Setting.checkpointSteps): step \(bad) is outside 0…\(steps)")
         }
     }
 

@@ -128,13 +128,13 @@ public enum KPMDensityJob {
             let k = options.deflate
             // Before the sizes below can overflow (the measurement repeats the --deflate check).
             guard k >= 0, k < op.dimension else {
-                throw WispError.invalidConfiguration("--deflate must be in 0 ..< \(op.dimension) (the matrix dimension) (got \(k))")
+                throw WispError.invalidConfiguration("\(Setting.kpmDeflate) must be in 0 ..< \(op.dimension) (the matrix dimension) (got \(k))")
             }
             let deflation = k > 0 ? min(op.dimension, max(2 * k + 20, 40)) + 1 + k : 0
-            guard options.boundSteps >= 0 else { throw WispError.invalidConfiguration("--bound-steps must be non-negative (got \(options.boundSteps))") }
+            guard options.boundSteps >= 0 else { throw WispError.invalidConfiguration("\(Setting.kpmBoundSteps) must be non-negative (got \(options.boundSteps))") }
             try TopJob.ensureBasisFits(problem: problem, op: op, vectors: max(min(options.boundSteps, op.dimension) + 1 + k, deflation, 4 + k))
             try RunMemory.checkDensity(probes: settings.probes, nodesPerProbe: settings.moments,
-                                       gridPoints: max(grid.points, try MemoryBudget.count("--moments", 4, settings.moments), 4096))
+                                       gridPoints: max(grid.points, try MemoryBudget.count("\(Setting.kpmMoments)", 4, settings.moments), 4096))
         }
         let restored = try checkpoint?.finishedKPM()
         var finished = restored?.probes ?? [:]

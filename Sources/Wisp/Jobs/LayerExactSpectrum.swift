@@ -47,7 +47,7 @@ extension LayerProblem: ExactSampleSpaceProblem {
     public func exactUnsupportedReason(_ matrix: CurvatureMatrix) -> String? {
         switch matrix {
         case .fisher, .ntk: return exactKernel.reason
-        case .ggn, .hessian, .residual: return "the exact path on layer networks forms K for fisher and ntk only; --matrix \(matrix.rawValue) runs matrix-free (--method lanczos or slq)"
+        case .ggn, .hessian, .residual: return "the exact path on layer networks forms K for fisher and ntk only; \(Setting.matrix) \(matrix.rawValue) runs matrix-free (\(Setting.method) lanczos or slq)"
         }
     }
 
@@ -85,7 +85,7 @@ extension LayerProblem: ExactSampleSpaceProblem {
     }
 
     public func exactSampleSpaceRows(_ matrix: CurvatureMatrix) throws -> SampleSpaceRows {
-        if let reason = exactUnsupportedReason(matrix) { throw WispError.invalidConfiguration("--method exact: \(reason)") }
+        if let reason = exactUnsupportedReason(matrix) { throw WispError.invalidConfiguration("\(Setting.method) exact: \(reason)") }
         var rows = exactKernel.rows()
         let scale = 1 / Double(totalSamples)
         for i in rows.indices { rows[i] *= scale }

@@ -86,7 +86,7 @@ extension LayerProblem {
                     fits = true
                 }
                 guard fits else {
-                    throw WispError.badInput("\(printable(path)): the inputs have shape \(perSample) per sample (\(local.dimension) values\(c.pool > 1 ? " after --pool \(c.pool)" : "")) but the architecture's input is \(input.dimensions) (\(input.count) values)")
+                    throw WispError.badInput("\(printable(path)): the inputs have shape \(perSample) per sample (\(local.dimension) values\(c.pool > 1 ? " after \(Setting.pool) \(c.pool)" : "")) but the architecture's input is \(input.dimensions) (\(input.count) values)")
                 }
             }
             return local

@@ -66,7 +66,7 @@ public final class LayerProblem {
     /// Gaussian inputs and Gaussian initial weights, both from `seed`.
     public convenience init(architecture: LayerArchitecture, totalSamples: Int, seed: UInt64, precision: Precision = .float64,
                             communicator: any Communicator = SerialCommunicator()) throws {
-        guard totalSamples >= 1 else { throw WispError.invalidConfiguration("--samples must be at least 1 (got \(totalSamples))") }
+        guard totalSamples >= 1 else { throw WispError.invalidConfiguration("\(Setting.samples) must be at least 1 (got \(totalSamples))") }
         let block = communicator.block(of: totalSamples)
         let inputs = LayerInputs(dataset: try Dataset.gaussian(totalSamples: totalSamples, dimension: architecture.input.count, seed: seed, samples: block),
                                  source: .gaussian)

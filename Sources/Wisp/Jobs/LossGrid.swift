@@ -23,8 +23,8 @@ public struct LossGrid: Codable, Sendable {
 
     public static func measure(_ problem: Problem, u: [Double], v: [Double], indices: (Int, Int), eigenvalues: (Double, Double),
                                radius: Double, points n: Int) throws -> LossGrid {
-        guard n >= 2 else { throw WispError.invalidConfiguration("--grid-points must be at least 2 (got \(n))") }
-        guard radius > 0, radius.isFinite else { throw WispError.invalidConfiguration("--grid-radius must be positive (got \(radius))") }
+        guard n >= 2 else { throw WispError.invalidConfiguration("\(Setting.measureGridPoints) must be at least 2 (got \(n))") }
+        guard radius > 0, radius.isFinite else { throw WispError.invalidConfiguration("\(Setting.measureGridRadius) must be positive (got \(radius))") }
         let theta = problem.parameters
         let axis = (0..<n).map { -radius + 2 * radius * Double($0) / Double(n - 1) }
         var loss = [Double](), point = theta

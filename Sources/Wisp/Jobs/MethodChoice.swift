@@ -49,9 +49,9 @@ public struct MethodChoice: Codable, Sendable {
     /// eigenvalues lie in its null space when P > TC (not in K's spectrum), and K has only TC.
     public static func topRestriction(matrix: CurvatureMatrix, which: SpectrumEnd, count k: Int, parameters P: Int, dimension n: Int) -> String? {
         if which == .smallest && matrix != .ntk && P > n {
-            return "the smallest eigenvalues of \(matrix.rawValue) lie in its null space (P = \(P) > TC = \(n)); use --matrix ntk for K's smallest"
+            return "the smallest eigenvalues of \(matrix.rawValue) lie in its null space (P = \(P) > TC = \(n)); use \(Setting.matrix) ntk for K's smallest"
         }
-        return k > n ? "--k \(k) exceeds TC = \(n), the number of nonzero eigenvalues the sample space holds" : nil
+        return k > n ? "\(Setting.lanczosCount) \(k) exceeds TC = \(n), the number of nonzero eigenvalues the sample space holds" : nil
     }
 
     /// Decides between the exact path and `iterative` (its name and estimated operator
@@ -67,7 +67,7 @@ public struct MethodChoice: Codable, Sendable {
             return choice
         }
         if let why = ExactSpectrumJob.unsupportedReason(matrix) ?? problem.exactUnsupportedReason(matrix) ?? exactRestriction {
-            if requested == "exact" { throw WispError.invalidConfiguration("--method exact: \(why)") }
+            if requested == "exact" { throw WispError.invalidConfiguration("\(Setting.method) exact: \(why)") }
             choice.reason = "no exact sample-space form: \(why)"
             return choice
         }

@@ -10,12 +10,12 @@ public enum KeepCount: Codable, Sendable, Equatable, CustomStringConvertible {
         let s = text.trimmingCharacters(in: .whitespaces)
         if s.hasSuffix("%") {
             guard let p = Double(s.dropLast()), p.isFinite, p >= 0, p <= 100 else {
-                throw WispError.invalidConfiguration("--keep/--sweep '\(text)': a percentage must be a number in 0…100 followed by %")
+                throw WispError.invalidConfiguration("\(Setting.keepCount) '\(text)': a percentage must be a number in 0…100 followed by %")
             }
             self = .percent(p)
         } else {
             guard let k = Int(s), k >= 0 else {
-                throw WispError.invalidConfiguration("--keep/--sweep '\(text)': expected a count k ≥ 0 or a percentage like 5%")
+                throw WispError.invalidConfiguration("\(Setting.keepCount) '\(text)': expected a count k ≥ 0 or a percentage like 5%")
             }
             self = .count(k)
         }
@@ -25,7 +25,7 @@ public enum KeepCount: Codable, Sendable, Equatable, CustomStringConvertible {
     public func resolve(parameters P: Int) throws -> Int {
         switch self {
         case .count(let k):
-            guard k <= P else { throw WispError.invalidConfiguration("--keep/--sweep \(k) exceeds the P = \(P) parameters (eigenvectors) of the model") }
+            guard k <= P else { throw WispError.invalidConfiguration("\(Setting.keepCount) \(k) exceeds the P = \(P) parameters (eigenvectors) of the model") }
             return k
         case .percent(let p): return min(P, Int((p * Double(P) / 100).rounded()))
         }
@@ -194,7 +194,7 @@ public enum ModelReduction {
             // A (P²), dsyevd's eigenvectors in place and its workspace (≈ 2P² with vectors).
             try problem.communicator.agree {
                 try MemoryBudget.require(try MemoryBudget.bytes("the dense \(matrix.rawValue)", 3, P, P, 8),
-                                         for: "the dense \(matrix.rawValue) (P = \(P) ≤ --dense-limit \(denseLimit); a lower limit uses Lanczos)")
+                                         for: "the dense \(matrix.rawValue) (P = \(P) ≤ \(Setting.reductionDenseLimit) \(denseLimit); a lower limit uses Lanczos)")
             }
             let op = TimedOperator(try problem.makeOperator(matrix))
             var a = [Double](repeating: 0, count: P * P)
@@ -216,7 +216,7 @@ public enum ModelReduction {
             let values = Array(ascending.reversed())
             let worst = worstResidual(matrix: full, vectors: vt, values: values, P: P)
             return FisherEigenbasis(values: values, vectors: vt, matrix: matrix,
-                                    method: "dense: \(matrix.rawValue) formed column by column (P = \(P) operator products, P ≤ --dense-limit \(denseLimit)), all eigenpairs by LAPACK dsyevd",
+                                    method: "dense: \(matrix.rawValue) formed column by column (P = \(P) operator products, P ≤ \(Setting.reductionDenseLimit) \(denseLimit)), all eigenpairs by LAPACK dsyevd",
                                     worstResidual: worst, operatorApplications: P, operatorSeconds: op.seconds)
         }
         guard count >= 1 else {
@@ -227,7 +227,7 @@ public enum ModelReduction {
         let settings = LanczosSettings(count: count, which: .largest, tolerance: tolerance, seed: seed)
         let (top, timings) = try TopJob.run(problem, matrix: sample ? .ntk : matrix, settings: settings, reporter: reporter)
         if !top.converged.allSatisfy({ $0 }) {
-            throw WispError.numerical("\(top.converged.filter { !$0 }.count) of \(count) eigenpairs of \(matrix.rawValue) did not reach --tol \(tolerance) after \(top.operatorApplications) operator applications; lower k or raise --dense-limit above P = \(P)")
+            throw WispError.numerical("\(top.converged.filter { !$0 }.count) of \(count) eigenpairs of \(matrix.rawValue) did not reach \(Setting.reductionTolerance) \(tolerance) after \(top.operatorApplications) operator applications; lower k or raise \(Setting.reductionDenseLimit) above P = \(P)")
         }
         let (flat, written, _, _) = EigenvectorExport.parameterVectors(problem, top: top)
         let values = written.map { top.eigenvalues[$0] }
@@ -286,7 +286,7 @@ public enum ModelReduction {
         let basis = try eigenbasis(problem, matrix: matrix, count: kMax, denseLimit: settings.denseLimit, tolerance: settings.tolerance,
                                    seed: settings.seed, reporter: reporter)
         if basis.count < kMax {
-            throw WispError.numerical("only \(basis.count) eigenvectors with nonzero eigenvalue could be mapped from sample space, fewer than k = \(kMax); raise --dense-limit above P = \(P)")
+            throw WispError.numerical("only \(basis.count) eigenvectors with nonzero eigenvalue could be mapped from sample space, fewer than k = \(kMax); raise \(Setting.reductionDenseLimit) above P = \(P)")
         }
         let wNorm = max(Double.dot(n: P, x: w, y: w).squareRoot(), .leastNormalMagnitude)
         var variants: [(String, [Double]?)] = [("weights", nil)]
@@ -353,7 +353,7 @@ public enum ModelReduction {
                                            sigmaW2: a.sigmaW2, sigmaB2: a.sigmaB2, normalization: a.normalization)
         let b = net.architecture
         guard b.widths == a.widths, b.layerBias == a.layerBias else {
-            throw WispError.badInput("--init \(path): layer widths \(b.widths) with layer biases \(b.layerBias) differ from the model's \(a.widths) with \(a.layerBias)")
+            throw WispError.badInput("\(Setting.reductionInitial) \(path): layer widths \(b.widths) with layer biases \(b.layerBias) differ from the model's \(a.widths) with \(a.layerBias)")
         }
         return net.parameters
     }

@@ -171,7 +171,7 @@ public enum MomentsJob {
                                         reporter: ProgressReporter?, into result: inout MomentsResult) throws {
         let (form, solve) = ExactSpectrumJob.flops(problem, selection: .all, vectors: false)
         guard 3 * solve <= form else {
-            result.powerMomentsMethod = String(format: "omitted: the dense eigensolve (%.3g flops) would cost more than forming K (%.3g flops); use wisp density --method exact", 3 * solve, form)
+            result.powerMomentsMethod = String(format: "omitted: the dense eigensolve (%.3g flops) would cost more than forming K (%.3g flops); use wisp density \(Setting.method) exact", 3 * solve, form)
             return
         }
         var rows: SampleSpaceRows

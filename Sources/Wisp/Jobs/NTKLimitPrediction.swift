@@ -27,7 +27,7 @@ public struct NTKLimitPrediction: Codable, Sendable {
         let counts = (0..<c.size).map { c.block(of: T, rank: $0).count * a.inputDimension }
         let x = c.allgather(problem.dataset.values, counts: counts)
         guard a.parametrization == .ntk else {
-            return NTKLimitPrediction(covered: false, reason: "the NTK limit needs --parametrization ntk (or --beta)")
+            return NTKLimitPrediction(covered: false, reason: "the NTK limit needs \(Setting.parametrization) ntk (or \(Setting.beta))")
         }
         guard a.normalization == .none else {
             return NTKLimitPrediction(covered: false, reason: "the limiting NTK is implemented without normalization layers")

@@ -90,20 +90,20 @@ public struct OptimizerSettings: Codable, Sendable, Equatable {
     /// Errors name the setting by its `wisp train` flag, as ``TrainingSettings/validate(samples:)`` does.
     public func validate() throws {
         guard weightDecay.isFinite, weightDecay >= 0 else {
-            throw WispError.invalidConfiguration("--weight-decay must be a non-negative number (got \(weightDecay))")
+            throw WispError.invalidConfiguration("\(Setting.weightDecay) must be a non-negative number (got \(weightDecay))")
         }
         switch method {
         case .sgd: break
         case .momentum:
             guard momentum.isFinite, momentum >= 0, momentum < 1 else {
-                throw WispError.invalidConfiguration("--momentum μ must be in [0, 1) (got \(momentum))")
+                throw WispError.invalidConfiguration("\(Setting.momentum) μ must be in [0, 1) (got \(momentum))")
             }
         case .adam:
-            for (name, value) in [("beta1", beta1), ("beta2", beta2)] where !(value.isFinite && value >= 0 && value < 1) {
-                throw WispError.invalidConfiguration("--\(name) must be in [0, 1) (got \(value))")
+            for (setting, value) in [(Setting.adamBeta1, beta1), (.adamBeta2, beta2)] where !(value.isFinite && value >= 0 && value < 1) {
+                throw WispError.invalidConfiguration("\(setting) must be in [0, 1) (got \(value))")
             }
             guard epsilon.isFinite, epsilon > 0 else {
-                throw WispError.invalidConfiguration("--adam-eps must be a positive number (got \(epsilon))")
+                throw WispError.invalidConfiguration("\(Setting.adamEpsilon) must be a positive number (got \(epsilon))")
             }
         }
     }

@@ -45,7 +45,7 @@ public final class Problem {
                                                                     sigmaW2: c.sigmaW2, sigmaB2: c.sigmaB2, normalization: c.normalization))
                 model = try Network<Double>.load(safetensors: path, given: given)
             } else {
-                guard let width = c.width, width >= 1 else { throw WispError.invalidConfiguration("--width must be at least 1 (got \(c.width.map(String.init) ?? "none"))") }
+                guard let width = c.width, width >= 1 else { throw WispError.invalidConfiguration("\(Setting.width) must be at least 1 (got \(c.width.map(String.init) ?? "none"))") }
             }
             let gaussianDimension = model?.architecture.inputDimension ?? c.inputDimension ?? c.width ?? 1
             return (model, try DataLoader.readLocal(c, gaussianDimension: gaussianDimension, communicator: communicator))
@@ -78,7 +78,7 @@ public final class Problem {
                                            localSamples: data.dataset.samples.count, precision: c.precision)
             }
             if let t = data.targets, t.columns != outputs {
-                throw WispError.invalidConfiguration("--outputs \(outputs) disagrees with the \(t.columns) columns of the targets \(t.source)")
+                throw WispError.invalidConfiguration("\(Setting.outputs) \(outputs) disagrees with the \(t.columns) columns of the targets \(t.source)")
             }
             let arch = try Architecture(depth: c.depth, width: width, inputDimension: d, outputs: outputs,
                                         activation: c.activation, hasBias: c.bias, parametrization: c.parametrization,
@@ -88,7 +88,7 @@ public final class Problem {
         architecture = built
         let d = architecture.inputDimension
         if let given = c.inputDimension, given != d {
-            throw WispError.invalidConfiguration("--input-dim \(given) disagrees with the \(model != nil ? "model's" : "inputs'") input dimension \(d)")
+            throw WispError.invalidConfiguration("\(Setting.inputDimension) \(given) disagrees with the \(model != nil ? "model's" : "inputs'") input dimension \(d)")
         }
         if let fileD, fileD != d {
             throw WispError.badInput("\(c.inputsPath!): inputs have \(fileD) features but the network's first layer takes \(d)")

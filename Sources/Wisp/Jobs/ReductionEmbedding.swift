@@ -137,7 +137,7 @@ public struct ReductionEmbedding: Encodable, Sendable {
         try problem.communicator.agree {
             let n = try MemoryBudget.count("the InPCA points", N, S)
             try MemoryBudget.require(try IntensivePCA.bytes(points: n),
-                                     for: "the InPCA embedding of \(N) models × \(S) samples (--inpca-samples embeds fewer)")
+                                     for: "the InPCA embedding of \(N) models × \(S) samples (\(Setting.inpcaSamples) embeds fewer)")
         }
     }
 

@@ -40,19 +40,19 @@ public enum RunMemory {
                                     precision: Precision) throws {
         guard depth >= 1, width >= 1, inputDimension >= 1, outputs >= 1 else { return }   // the architecture's own errors
         let hidden = depth - 1
-        try MemoryBudget.allocation("the layer list of --depth \(depth)", count: depth + 1)
+        try MemoryBudget.allocation("the layer list of \(Setting.depth) \(depth)", count: depth + 1)
         // Σ_l M_l (M_(l−1) + 1) with the hidden layers all M wide, without building the list.
         let first = try MemoryBudget.count("P", hidden > 0 ? width : outputs, inputDimension + 1)
         let middle = hidden > 1 ? try MemoryBudget.count("P", hidden - 1, width, width + 1) : 0
         let last = hidden > 0 ? try MemoryBudget.count("P", outputs, width + 1) : 0
-        let P = try MemoryBudget.sum("the network's parameter count P (--depth \(depth), --width \(width))", [first, middle, last])
+        let P = try MemoryBudget.sum("the network's parameter count P (\(Setting.depth) \(depth), \(Setting.width) \(width))", [first, middle, last])
         let units = try MemoryBudget.sum("the network's widths", [try MemoryBudget.count("widths", hidden, width), outputs])
         let element = precision == .float32 ? 4 : 8
         // Drawn directly in the pass precision (no Float64 copy of θ, ``Problem``).
         let weights = try MemoryBudget.bytes("the network's parameters", P, element)
         let activations = try MemoryBudget.bytes("the network's activations", 4, localSamples, units, element)
         try MemoryBudget.require(try MemoryBudget.sum("the network", [weights, activations]),
-                                 for: "the network (--depth \(depth), --width \(width): P = \(P) parameters, \(localSamples) samples on this process: weights and activations)")
+                                 for: "the network (\(Setting.depth) \(depth), \(Setting.width) \(width): P = \(P) parameters, \(localSamples) samples on this process: weights and activations)")
     }
 
     /// A Krylov basis of `vectors` vectors of `length` doubles.
@@ -65,8 +65,8 @@ public enum RunMemory {
     /// `nodesPerProbe` each, and a grid of `gridPoints` (values, density, broadening work).
     public static func checkDensity(probes: Int, nodesPerProbe: Int, gridPoints: Int) throws {
         guard probes >= 1, gridPoints >= 1 else { return }   // the solvers' own errors
-        let rules = try MemoryBudget.bytes("the probes' results (--probes \(probes))", probes, max(nodesPerProbe, 1), 2, 8)
-        let grid = try MemoryBudget.bytes("the density grid (--grid-points \(gridPoints))", gridPoints, 4, 8)
+        let rules = try MemoryBudget.bytes("the probes' results (\(Setting.slqProbes) \(probes))", probes, max(nodesPerProbe, 1), 2, 8)
+        let grid = try MemoryBudget.bytes("the density grid (\(Setting.densityPoints) \(gridPoints))", gridPoints, 4, 8)
         try MemoryBudget.require(try MemoryBudget.sum("the density", [rules, grid]),
                                  for: "the density (\(probes) probes × \(nodesPerProbe) nodes or moments, a grid of \(gridPoints) points)")
     }

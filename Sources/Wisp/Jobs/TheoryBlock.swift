@@ -28,7 +28,7 @@ public struct TheoryBlock: Encodable, Sendable {
         let outputs = problem.rawOutputs()
         let c = problem.configuration
         if !matrix.sharesSpectrumWithFisher(loss: c.loss) {
-            return TheoryBlock(covered: false, reason: "the mean-field theory (Karakida et al.) describes the Fisher matrix F = (1/T) JᵀJ, not --matrix \(matrix.rawValue) with --loss \(c.loss.rawValue)")
+            return TheoryBlock(covered: false, reason: "the mean-field theory (Karakida et al.) describes the Fisher matrix F = (1/T) JᵀJ, not \(Setting.matrix) \(matrix.rawValue) with \(Setting.loss) \(c.loss.rawValue)")
         }
         if c.inputsPath != nil {
             return TheoryBlock(covered: false, reason: "the inputs come from a file; the theory assumes Gaussian inputs (eq. 3)")

@@ -47,9 +47,9 @@ public enum TopJob {
         let communicationBefore = problem.communicator.statistics
         let op = TimedOperator(try problem.makeOperator(matrix))
         // Before 2k + 20 below can overflow (the solver repeats these checks).
-        guard settings.count >= 1 else { throw WispError.invalidConfiguration("--k must be at least 1 (got \(settings.count))") }
+        guard settings.count >= 1 else { throw WispError.invalidConfiguration("\(Setting.lanczosCount) must be at least 1 (got \(settings.count))") }
         guard settings.count <= op.dimension else {
-            throw WispError.invalidConfiguration("--k \(settings.count) exceeds the matrix dimension \(op.dimension)")
+            throw WispError.invalidConfiguration("\(Setting.lanczosCount) \(settings.count) exceeds the matrix dimension \(op.dimension)")
         }
         let vectors = min(op.dimension, settings.basisSize ?? max(2 * settings.count + 20, 40)) + 1 + settings.count
         try problem.communicator.agree { try ensureBasisFits(problem: problem, op: op, vectors: vectors) }
@@ -91,7 +91,7 @@ public enum TopJob {
         let communicationBefore = problem.communicator.statistics
         let n = problem.sampleSpaceDimension
         guard k >= 1, k <= n else {
-            throw WispError.invalidConfiguration("--k must be between 1 and TC = \(n) for --method exact (got \(k))")
+            throw WispError.invalidConfiguration("\(Setting.lanczosCount) must be between 1 and TC = \(n) for \(Setting.method) exact (got \(k))")
         }
         // Semidefinite: the largest magnitudes are the largest.
         let selection: EigenSelection = which == .smallest ? .indices(0..<k) : .indices((n - k)..<n)
@@ -123,7 +123,7 @@ public enum TopJob {
         try RunMemory.checkBasis(vectors: vectors, length: op.space.localDimension, what: "the Lanczos basis")
         if let available = ResourceUsage.availableBytes(), bytes > 0.8 * Double(available) {
             throw WispError.invalidConfiguration(String(
-                format: "a Lanczos basis of %d vectors of length %d needs %.1f GB but only %.1f GB are available; use --matrix ntk (vectors of length TC = %d) or fewer steps",
+                format: "a Lanczos basis of %d vectors of length %d needs %.1f GB but only %.1f GB are available; use \(Setting.matrix) ntk (vectors of length TC = %d) or fewer steps",
                 vectors, op.space.localDimension, bytes / 1e9, Double(available) / 1e9, problem.sampleSpaceDimension))
         }
     }

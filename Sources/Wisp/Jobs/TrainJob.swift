@@ -42,24 +42,24 @@ public struct MeasurementSettings: Codable, Sendable, Equatable {
     }
 
     public func validate() throws {
-        guard top >= 0 else { throw WispError.invalidConfiguration("--top must be non-negative (got \(top))") }
+        guard top >= 0 else { throw WispError.invalidConfiguration("\(Setting.measureTop) must be non-negative (got \(top))") }
         if moments || density != nil {
-            guard slq.probes >= 1 else { throw WispError.invalidConfiguration("--probes must be at least 1 (got \(slq.probes))") }
-            guard slq.steps >= 3 else { throw WispError.invalidConfiguration("--slq-steps must be at least 3 for four exact moments (got \(slq.steps))") }
+            guard slq.probes >= 1 else { throw WispError.invalidConfiguration("\(Setting.measureProbes) must be at least 1 (got \(slq.probes))") }
+            guard slq.steps >= 3 else { throw WispError.invalidConfiguration("\(Setting.measureSteps) must be at least 3 for four exact moments (got \(slq.steps))") }
         }
         if let g = grid {
             guard g.x >= 1, g.y >= 1, g.x != g.y else {
-                throw WispError.invalidConfiguration("--grid needs two different eigenvector indices ≥ 1 (got \(g.x),\(g.y))")
+                throw WispError.invalidConfiguration("\(Setting.measureGrid) needs two different eigenvector indices ≥ 1 (got \(g.x),\(g.y))")
             }
             guard max(g.x, g.y) <= top else {
-                throw WispError.invalidConfiguration("--grid \(g.x),\(g.y) needs --top at least \(max(g.x, g.y))")
+                throw WispError.invalidConfiguration("\(Setting.measureGrid) \(g.x),\(g.y) needs \(Setting.measureTop) at least \(max(g.x, g.y))")
             }
-            guard g.points >= 2, g.points <= 201 else { throw WispError.invalidConfiguration("--grid-points must be in 2…201 (got \(g.points))") }
-            guard g.radius > 0, g.radius.isFinite else { throw WispError.invalidConfiguration("--grid-radius must be positive (got \(g.radius))") }
+            guard g.points >= 2, g.points <= 201 else { throw WispError.invalidConfiguration("\(Setting.measureGridPoints) must be in 2…201 (got \(g.points))") }
+            guard g.radius > 0, g.radius.isFinite else { throw WispError.invalidConfiguration("\(Setting.measureGridRadius) must be positive (got \(g.radius))") }
         }
         if let a = align {
-            guard a.probes >= 2 else { throw WispError.invalidConfiguration("--align-probes must be at least 2 for an error bar (got \(a.probes))") }
-            guard a.exactLimit >= 0 else { throw WispError.invalidConfiguration("--align-exact-limit must be non-negative (got \(a.exactLimit))") }
+            guard a.probes >= 2 else { throw WispError.invalidConfiguration("\(Setting.measureAlignProbes) must be at least 2 for an error bar (got \(a.probes))") }
+            guard a.exactLimit >= 0 else { throw WispError.invalidConfiguration("\(Setting.measureAlignExactLimit) must be non-negative (got \(a.exactLimit))") }
         }
     }
 }
@@ -188,7 +188,7 @@ public enum TrainJob {
         try problem.configuration.loss.validate(targets: try problem.targets(), outputs: problem.architecture.outputs)
         if measurements.moments || measurements.top > 0 || measurements.density?.needsLoss == true,
            problem.architecture.normalization != .none {
-            throw WispError.invalidConfiguration("the Hessian measurements of wisp train need --normalization none (use --measure none or loss-only runs with normalization)")
+            throw WispError.invalidConfiguration("the Hessian measurements of wisp train need \(Setting.normalization) none (use \(Setting.measure) none or loss-only runs with normalization)")
         }
 
         let ntkLimit = measurements.ntkLimit ? try NTKLimitPrediction.make(for: problem) : nil
@@ -256,7 +256,7 @@ public enum TrainJob {
             }
             // A finite loss can still overflow in the backward pass: report it as divergence.
             guard Double.dot(n: gradient.count, x: gradient, y: gradient).isFinite else {
-                throw WispError.numerical("training diverged at step \(step): the gradient is not finite (lower --lr)")
+                throw WispError.numerical("training diverged at step \(step): the gradient is not finite (lower \(Setting.learningRate))")
             }
             Optimizer.step(training.optimizer, state: &optimizer, parameters: &theta, gradient: gradient, learningRate: training.learningRate)
             step += 1
@@ -287,11 +287,11 @@ public enum TrainJob {
     /// caught within a few steps, long before it overflows (`--lr 1e10` took it to 1e139).
     static func checkDivergence(_ loss: Double, of what: String, step: Int, initial: Double) throws {
         guard loss.isFinite else {
-            throw WispError.numerical("training diverged at step \(step): the \(what) is \(loss) (lower --lr)")
+            throw WispError.numerical("training diverged at step \(step): the \(what) is \(loss) (lower \(Setting.learningRate))")
         }
         if initial > 0, initial.isFinite, loss > divergenceFactor * initial {
             throw WispError.numerical(
-                "training diverged at step \(step): the \(what) \(loss) is more than 1e6 times the initial loss \(initial) (lower --lr)")
+                "training diverged at step \(step): the \(what) \(loss) is more than 1e6 times the initial loss \(initial) (lower \(Setting.learningRate))")
         }
     }
 

@@ -38,20 +38,20 @@ public struct ValidationSettings: Codable, Sendable, Equatable {
     public func makeProblem(training: Problem, base: ProblemConfiguration) throws -> Problem {
         let trainingUsesLabels = base.labelsPath != nil
         guard (targetsPath != nil) != (labelsPath != nil) else {
-            throw WispError.invalidConfiguration("--validation-inputs needs exactly one of --validation-targets and --validation-labels")
+            throw WispError.invalidConfiguration("\(Setting.validationInputs) needs exactly one of \(Setting.validationTargets) and \(Setting.validationLabels)")
         }
         guard base.inputsPath != nil, base.targetsPath != nil || base.labelsPath != nil, base.targetColumns == nil else {
-            throw WispError.invalidConfiguration("--validation-inputs needs training inputs and targets from files (--inputs with --targets or --labels)")
+            throw WispError.invalidConfiguration("\(Setting.validationInputs) needs training inputs and targets from files (\(Setting.inputs) with \(Setting.targets) or \(Setting.labels))")
         }
         guard trainingUsesLabels == (labelsPath != nil) else {
             throw WispError.invalidConfiguration(trainingUsesLabels
-                ? "the training targets are class labels (--labels): give the validation targets as --validation-labels"
-                : "the training targets are real values (--targets): give the validation targets as --validation-targets")
+                ? "the training targets are class labels (\(Setting.labels)): give the validation targets as \(Setting.validationLabels)"
+                : "the training targets are real values (\(Setting.targets)): give the validation targets as \(Setting.validationTargets)")
         }
         if base.standardize {
-            throw WispError.invalidConfiguration("--standardize with a validation set would standardize it by its own statistics: preprocess both sets beforehand, or use --scale-pixels")
+            throw WispError.invalidConfiguration("\(Setting.standardize) with a validation set would standardize it by its own statistics: preprocess both sets beforehand, or use \(Setting.scalePixels)")
         }
-        if let v = samples, v < 1 { throw WispError.invalidConfiguration("--validation-samples must be at least 1 (got \(v))") }
+        if let v = samples, v < 1 { throw WispError.invalidConfiguration("\(Setting.validationSamples) must be at least 1 (got \(v))") }
         var c = base
         c.inputsPath = inputsPath
         c.targetsPath = targetsPath

@@ -36,7 +36,7 @@ public struct Architecture: Codable, Equatable, Sendable {
     public init(depth: Int, width: Int, inputDimension: Int, outputs: Int, activation: Activation = .relu,
                 hasBias: Bool = true, parametrization: Parametrization = .standard,
                 sigmaW2: Double = 2, sigmaB2: Double = 0, normalization: Normalization = .none) throws {
-        guard depth >= 1 else { throw WispError.invalidConfiguration("--depth must be at least 1 (got \(depth))") }
+        guard depth >= 1 else { throw WispError.invalidConfiguration("\(Setting.depth) must be at least 1 (got \(depth))") }
         try self.init(widths: [inputDimension] + Array(repeating: width, count: depth - 1) + [outputs],
                       activation: activation, hasBias: hasBias, parametrization: parametrization,
                       sigmaW2: sigmaW2, sigmaB2: sigmaB2, normalization: normalization)
@@ -47,18 +47,18 @@ public struct Architecture: Codable, Equatable, Sendable {
         guard layerBias.count == widths.count - 1 else {
             throw WispError.invalidConfiguration("the network has \(widths.count - 1) weight layers but \(layerBias.count) bias flags")
         }
-        if widths[0] < 1 { throw WispError.invalidConfiguration("--input-dim must be at least 1 (got \(widths[0]))") }
-        if widths.last! < 1 { throw WispError.invalidConfiguration("--outputs must be at least 1 (got \(widths.last!))") }
+        if widths[0] < 1 { throw WispError.invalidConfiguration("\(Setting.inputDimension) must be at least 1 (got \(widths[0]))") }
+        if widths.last! < 1 { throw WispError.invalidConfiguration("\(Setting.outputs) must be at least 1 (got \(widths.last!))") }
         for m in widths.dropFirst().dropLast() where m < 1 {
-            throw WispError.invalidConfiguration("--width must be at least 1 (got \(m))")
+            throw WispError.invalidConfiguration("\(Setting.width) must be at least 1 (got \(m))")
         }
-        guard sigmaW2.isFinite, sigmaW2 >= 0 else { throw WispError.invalidConfiguration("--sigma-w2 must be finite and non-negative (got \(sigmaW2))") }
-        guard sigmaB2.isFinite, sigmaB2 >= 0 else { throw WispError.invalidConfiguration("--sigma-b2 must be finite and non-negative (got \(sigmaB2))") }
+        guard sigmaW2.isFinite, sigmaW2 >= 0 else { throw WispError.invalidConfiguration("\(Setting.sigmaW2) must be finite and non-negative (got \(sigmaW2))") }
+        guard sigmaB2.isFinite, sigmaB2 >= 0 else { throw WispError.invalidConfiguration("\(Setting.sigmaB2) must be finite and non-negative (got \(sigmaB2))") }
         if normalization == .layerNorm, let narrow = widths.dropFirst().min(), narrow < 2 {
-            throw WispError.invalidConfiguration("--normalization layernorm standardizes over the units of every layer, the outputs included: every width and --outputs must be at least 2 (got \(narrow))")
+            throw WispError.invalidConfiguration("\(Setting.normalization) layernorm standardizes over the units of every layer, the outputs included: every width and \(Setting.outputs) must be at least 2 (got \(narrow))")
         }
         if normalization == .middleBatchNorm && depth < 2 {
-            throw WispError.invalidConfiguration("--normalization middle-batchnorm needs a hidden layer (--depth ≥ 2)")
+            throw WispError.invalidConfiguration("\(Setting.normalization) middle-batchnorm needs a hidden layer (\(Setting.depth) ≥ 2)")
         }
         let p = widths.indices.dropFirst().reduce(0.0) { $0 + Double(widths[$1]) * Double(widths[$1 - 1] + (layerBias[$1 - 1] ? 1 : 0)) }
         guard p < 1e15 else { throw WispError.invalidConfiguration("the network has too many parameters (\(p))") }

@@ -12,7 +12,7 @@ public struct Dataset: Sendable {
 
     public init(dimension: Int, totalSamples: Int, samples: Range<Int>, values: [Double]) throws {
         guard dimension >= 1 else { throw WispError.invalidConfiguration("input dimension must be at least 1") }
-        guard totalSamples >= 1 else { throw WispError.invalidConfiguration("--samples must be at least 1 (got \(totalSamples))") }
+        guard totalSamples >= 1 else { throw WispError.invalidConfiguration("\(Setting.samples) must be at least 1 (got \(totalSamples))") }
         guard samples.lowerBound >= 0, samples.upperBound <= totalSamples, values.count == samples.count * dimension else {
             throw WispError.badInput("inputs hold \(values.count) values, expected \(samples.count) samples × \(dimension)")
         }
@@ -28,8 +28,8 @@ public struct Dataset: Sendable {
     /// Gaussian inputs x_t ~ N(0, I_d) (Karakida et al. eq. 3). Entry (t, j) is the normal at
     /// index t·d + j of stream (seed, inputs): the same for any block of samples.
     public static func gaussian(totalSamples: Int, dimension: Int, seed: UInt64, samples: Range<Int>? = nil) throws -> Dataset {
-        guard totalSamples >= 1 else { throw WispError.invalidConfiguration("--samples must be at least 1 (got \(totalSamples))") }
-        guard dimension >= 1 else { throw WispError.invalidConfiguration("--input-dim must be at least 1 (got \(dimension))") }
+        guard totalSamples >= 1 else { throw WispError.invalidConfiguration("\(Setting.samples) must be at least 1 (got \(totalSamples))") }
+        guard dimension >= 1 else { throw WispError.invalidConfiguration("\(Setting.inputDimension) must be at least 1 (got \(dimension))") }
         let block = samples ?? 0..<totalSamples
         var x = [Double](repeating: 0, count: block.count * dimension)
         x.withUnsafeMutableBufferPointer {

@@ -28,7 +28,7 @@ public enum Loss: String, Codable, Sendable, CaseIterable {
         case .mse: break
         case .crossEntropy:
             guard outputs >= 2 else {
-                throw WispError.invalidConfiguration("--loss cross-entropy needs at least 2 outputs (a softmax of one output is constant); use --loss bce for one")
+                throw WispError.invalidConfiguration("\(Setting.loss) cross-entropy needs at least 2 outputs (a softmax of one output is constant); use \(Setting.loss) bce for one")
             }
             if let bad = targets.values.firstIndex(where: { $0 < 0 }) {
                 throw WispError.badInput("\(targets.source): cross-entropy targets must be non-negative (class probabilities); sample \(targets.samples.lowerBound + bad / outputs) has \(targets.values[bad])")

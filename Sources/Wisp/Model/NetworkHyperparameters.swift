@@ -95,16 +95,16 @@ public struct NetworkHyperparameters: Sendable, Equatable {
         let fileW2 = try recorded("sigma_w2", finiteNonNegative), fileB2 = try recorded("sigma_b2", finiteNonNegative)
         let fileNormalization = try recorded("normalization", Normalization.init(rawValue:))
 
-        guard let phi = try pick("--activation", "activation", given: activation, recorded: fileActivation, show: \.rawValue) else {
-            throw WispError.invalidConfiguration("the model file \(name) does not record its activation (it is not a file Wisp wrote): give --activation (\(Activation.allCases.map(\.rawValue).joined(separator: ", ")))")
+        guard let phi = try pick("\(Setting.activation)", "activation", given: activation, recorded: fileActivation, show: \.rawValue) else {
+            throw WispError.invalidConfiguration("the model file \(name) does not record its activation (it is not a file Wisp wrote): give \(Setting.activation) (\(Activation.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        let p = try pick("--parametrization", "parametrization", given: parametrization, recorded: fileParametrization, show: \.rawValue)
+        let p = try pick("\(Setting.parametrization)", "parametrization", given: parametrization, recorded: fileParametrization, show: \.rawValue)
         if fileParametrization == nil, p == .ntk {
-            throw WispError.invalidConfiguration("--parametrization ntk (or --beta) cannot be applied to the model file \(name): it records no parametrization, so its tensors are PyTorch Linear weights (u = W h + b), and the NTK form would multiply every W by σ_w/√fan_in and every b by σ_b; use --parametrization standard")
+            throw WispError.invalidConfiguration("\(Setting.parametrization) ntk (or \(Setting.beta)) cannot be applied to the model file \(name): it records no parametrization, so its tensors are PyTorch Linear weights (u = W h + b), and the NTK form would multiply every W by σ_w/√fan_in and every b by σ_b; use \(Setting.parametrization) standard")
         }
-        let w2 = try pick("--sigma-w2", "sigma_w2", given: sigmaW2, recorded: fileW2) { "\($0)" }
-        let b2 = try pick("--sigma-b2", "sigma_b2", given: sigmaB2, recorded: fileB2) { "\($0)" }
-        let n = try pick("--normalization", "normalization", given: normalization, recorded: fileNormalization, show: \.rawValue)
+        let w2 = try pick("\(Setting.sigmaW2)", "sigma_w2", given: sigmaW2, recorded: fileW2) { "\($0)" }
+        let b2 = try pick("\(Setting.sigmaB2)", "sigma_b2", given: sigmaB2, recorded: fileB2) { "\($0)" }
+        let n = try pick("\(Setting.normalization)", "normalization", given: normalization, recorded: fileNormalization, show: \.rawValue)
         let d = Self.defaults
         return Resolved(activation: phi, parametrization: p ?? d.parametrization, sigmaW2: w2 ?? d.sigmaW2,
                         sigmaB2: b2 ?? d.sigmaB2, normalization: n ?? d.normalization)

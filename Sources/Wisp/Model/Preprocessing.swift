@@ -47,9 +47,9 @@ public struct Preprocessing: Codable, Sendable, Equatable {
     /// Average-pools `rows` images of height × width (row-major, one image per row of `x`) by
     /// `factor`. Cost O(rows × height × width).
     public static func averagePool(_ x: [Double], rows: Int, height: Int, width: Int, factor k: Int) throws -> [Double] {
-        guard k >= 1 else { throw WispError.invalidConfiguration("--pool must be at least 1 (got \(k))") }
+        guard k >= 1 else { throw WispError.invalidConfiguration("\(Setting.pool) must be at least 1 (got \(k))") }
         guard height % k == 0, width % k == 0 else {
-            throw WispError.invalidConfiguration("--pool \(k) does not divide the \(height) × \(width) images")
+            throw WispError.invalidConfiguration("\(Setting.pool) \(k) does not divide the \(height) × \(width) images")
         }
         precondition(x.count == rows * height * width)
         if k == 1 { return x }
@@ -82,10 +82,10 @@ public struct Preprocessing: Codable, Sendable, Equatable {
             let globalLow = stride(from: 0, to: all.count, by: 2).map { all[$0] }.min() ?? 0
             let globalHigh = stride(from: 1, to: all.count, by: 2).map { all[$0] }.max() ?? 0
             guard globalLow >= 0 else {
-                throw WispError.badInput("--scale-pixels needs non-negative pixel values, but the inputs reach \(globalLow)")
+                throw WispError.badInput("\(Setting.scalePixels) needs non-negative pixel values, but the inputs reach \(globalLow)")
             }
             let m = scaleDivisor ?? globalHigh
-            guard m > 0, m.isFinite else { throw WispError.badInput("--scale-pixels: every input value is 0") }
+            guard m > 0, m.isFinite else { throw WispError.badInput("\(Setting.scalePixels): every input value is 0") }
             for i in x.indices { x[i] /= m }   // correctly rounded quotients (exact for m = 2ᵏ)
             summary.scaleDivisor = m
         }

@@ -43,7 +43,7 @@ public enum OutputPath {
     public static func check(_ path: String, standardOutput: Bool = false, inputs: [String] = []) throws {
         if isStandardOutput(path) {
             guard standardOutput else {
-                throw WispError.output("cannot write -: standard output takes only a command's JSON record (--output -); give a file name")
+                throw WispError.output("cannot write -: standard output takes only a command's JSON record (\(Setting.output) -); give a file name")
             }
             return
         }
@@ -98,7 +98,7 @@ public enum OutputPath {
     public static func checkDirectory(_ path: String) throws {
         let trimmed = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
         guard !trimmed.isEmpty else { throw WispError.output("the output directory path is empty") }
-        guard !isStandardOutput(trimmed) else { throw WispError.output("cannot use - as a directory: standard output takes only --output's JSON") }
+        guard !isStandardOutput(trimmed) else { throw WispError.output("cannot use - as a directory: standard output takes only \(Setting.output)'s JSON") }
         // Files inside it have names of at most ~40 bytes (models/step-N.safetensors, a temporary name).
         try checkName(trimmed + "/" + String(repeating: "x", count: 64))
         var info = stat()

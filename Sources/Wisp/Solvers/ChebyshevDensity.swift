@@ -87,7 +87,7 @@ extension SpectralDensity {
     /// ρ between Chebyshev points is linearly interpolated from a DCT on K = max(4M, 4096)
     /// points; ``broadening`` records w (log) or the resolution at the centre (linear), in λ.
     public init(expansion e: ChebyshevDensity, scale s: Double = 1, extraZeroMass: Double = 0, settings: DensitySettings) throws {
-        guard settings.points >= 2 else { throw WispError.invalidConfiguration("--grid-points must be at least 2 (got \(settings.points))") }
+        guard settings.points >= 2 else { throw WispError.invalidConfiguration("\(Setting.densityPoints) must be at least 2 (got \(settings.points))") }
         let K = max(4 * e.moments.count, 4096)
         let (lambda, rho) = e.onChebyshevGrid(points: K)
         let a = e.bounds.lower, b = e.bounds.upper

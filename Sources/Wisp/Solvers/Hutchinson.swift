@@ -5,7 +5,7 @@
 public enum Hutchinson {
     public static func firstTwoMoments(_ op: any LinearOperator, probes: Int, seed: UInt64,
                                        progress: ((Int) -> Void)? = nil) throws -> (first: Estimate, second: Estimate) {
-        guard probes >= 2 else { throw WispError.invalidConfiguration("--probes must be at least 2 for an error bar (got \(probes))") }
+        guard probes >= 2 else { throw WispError.invalidConfiguration("\(Setting.hutchinsonProbes) must be at least 2 for an error bar (got \(probes))") }
         let space = op.space
         let n = space.localDimension, N = Double(space.dimension)
         var r = [Double](repeating: 0, count: max(n, 1))

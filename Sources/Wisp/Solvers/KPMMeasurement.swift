@@ -46,7 +46,7 @@ public struct KPMMeasurement: Sendable {
     ) throws -> KPMMeasurement {
         try settings.validate()
         guard deflate >= 0, deflate < op.dimension else {
-            throw WispError.invalidConfiguration("--deflate must be in 0 ..< \(op.dimension) (the matrix dimension) (got \(deflate))")
+            throw WispError.invalidConfiguration("\(Setting.kpmDeflate) must be in 0 ..< \(op.dimension) (the matrix dimension) (got \(deflate))")
         }
         var target: any LinearOperator = op
         var pairs = [DeflatedPair]()
@@ -62,7 +62,7 @@ public struct KPMMeasurement: Sendable {
         let bounds = try saved ?? SpectralBounds.estimate(target, steps: boundSteps, seed: settings.seed,
                                                            positiveSemidefinite: positiveSemidefinite, given: given)
         if deflate > 0, !(bounds.lower <= 0 && bounds.upper >= 0) {
-            throw WispError.invalidConfiguration("with --deflate the spectral bounds must contain 0 (the deflated directions), got [\(bounds.lower), \(bounds.upper)]")
+            throw WispError.invalidConfiguration("with \(Setting.kpmDeflate) the spectral bounds must contain 0 (the deflated directions), got [\(bounds.lower), \(bounds.upper)]")
         }
         try boundsReady?(bounds)
         let kpm = try KernelPolynomialMethod.run(target, bounds: bounds, settings: settings, completed: completed, finished: finished)

@@ -72,7 +72,7 @@ public enum KernelAlignment {
     /// every rank count. One application of K per probe.
     public static func centeredFrobeniusSquared(_ op: any LinearOperator, probes: Int, seed: UInt64,
                                                 progress: ((Int) -> Void)? = nil) throws -> Estimate {
-        guard probes >= 2 else { throw WispError.invalidConfiguration("--probes must be at least 2 for an error bar (got \(probes))") }
+        guard probes >= 2 else { throw WispError.invalidConfiguration("\(Setting.alignProbes) must be at least 2 for an error bar (got \(probes))") }
         let centered = CenteredOperator(op)
         let space = op.space, n = space.localDimension
         var r = [Double](repeating: 0, count: max(n, 1)), ar = r

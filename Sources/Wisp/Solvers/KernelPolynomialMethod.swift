@@ -20,11 +20,11 @@ public struct KPMSettings: Codable, Sendable, Equatable {
     public var applicationsPerProbe: Int { moments / 2 }
 
     func validate() throws {
-        guard probes >= 1 else { throw WispError.invalidConfiguration("--probes must be at least 1 (got \(probes))") }
+        guard probes >= 1 else { throw WispError.invalidConfiguration("\(Setting.kpmProbes) must be at least 1 (got \(probes))") }
         guard moments >= 8 else {
-            throw WispError.invalidConfiguration("--moments must be at least 8 (got \(moments)): the first four power moments need μ_0 … μ_4 and the density needs more")
+            throw WispError.invalidConfiguration("\(Setting.kpmMoments) must be at least 8 (got \(moments)): the first four power moments need μ_0 … μ_4 and the density needs more")
         }
-        guard moments <= 1 << 20 else { throw WispError.invalidConfiguration("--moments must be at most 1048576 (got \(moments))") }
+        guard moments <= 1 << 20 else { throw WispError.invalidConfiguration("\(Setting.kpmMoments) must be at most 1048576 (got \(moments))") }
     }
 }
 
@@ -150,7 +150,7 @@ public enum KernelPolynomialMethod {
             }
             if let bad = mu.indices.first(where: { !(abs(mu[$0]) <= 1 + tolerance) }) {
                 throw WispError.numerical(String(
-                    format: "Chebyshev moment μ_%d = %.6g of probe %d is outside [−1, 1]: the spectral bounds [%.6g, %.6g] do not contain the whole spectrum (widen --upper-bound/--lower-bound, or omit them to estimate the bounds)",
+                    format: "Chebyshev moment μ_%d = %.6g of probe %d is outside [−1, 1]: the spectral bounds [%.6g, %.6g] do not contain the whole spectrum (widen \(Setting.kpmUpperBound)/\(Setting.kpmLowerBound), or omit them to estimate the bounds)",
                     bad, mu[bad], p, bounds.lower, bounds.upper))
             }
             result.append(mu)

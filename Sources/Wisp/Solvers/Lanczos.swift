@@ -109,12 +109,12 @@ public enum Lanczos {
         progress: ((SolverProgress) -> Void)? = nil
     ) throws -> Eigenpairs {
         let N = op.dimension
-        guard settings.count >= 1 else { throw WispError.invalidConfiguration("--k must be at least 1 (got \(settings.count))") }
+        guard settings.count >= 1 else { throw WispError.invalidConfiguration("\(Setting.lanczosCount) must be at least 1 (got \(settings.count))") }
         guard settings.count <= N else {
-            throw WispError.invalidConfiguration("--k \(settings.count) exceeds the matrix dimension \(N)")
+            throw WispError.invalidConfiguration("\(Setting.lanczosCount) \(settings.count) exceeds the matrix dimension \(N)")
         }
         guard settings.tolerance > 0, settings.tolerance.isFinite else {
-            throw WispError.invalidConfiguration("--tol must be positive (got \(settings.tolerance))")
+            throw WispError.invalidConfiguration("\(Setting.lanczosTolerance) must be positive (got \(settings.tolerance))")
         }
         let k = settings.count
         let m = min(N, max(settings.basisSize ?? max(2 * k + 20, 40), k + 1))

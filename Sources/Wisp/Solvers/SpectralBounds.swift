@@ -50,12 +50,12 @@ public struct SpectralBounds: Codable, Sendable, Equatable {
     /// part of the spectrum.
     public static func estimate(_ op: any LinearOperator, steps: Int = 30, seed: UInt64, positiveSemidefinite: Bool,
                                 given: (lower: Double?, upper: Double?) = (nil, nil)) throws -> SpectralBounds {
-        guard steps >= 2 else { throw WispError.invalidConfiguration("--bound-steps must be at least 2 (got \(steps))") }
-        for (name, v) in [("--lower-bound", given.lower), ("--upper-bound", given.upper)] {
+        guard steps >= 2 else { throw WispError.invalidConfiguration("\(Setting.kpmBoundSteps) must be at least 2 (got \(steps))") }
+        for (name, v) in [("\(Setting.kpmLowerBound)", given.lower), ("\(Setting.kpmUpperBound)", given.upper)] {
             if let v, !v.isFinite { throw WispError.invalidConfiguration("\(name) must be finite (got \(v))") }
         }
         if let l = given.lower, let u = given.upper, !(l < u) {
-            throw WispError.invalidConfiguration("--lower-bound \(l) must be below --upper-bound \(u)")
+            throw WispError.invalidConfiguration("\(Setting.kpmLowerBound) \(l) must be below \(Setting.kpmUpperBound) \(u)")
         }
         let m = min(steps, op.dimension)
         let f = LanczosFactorization(operator: op, capacity: m, seed: seed)
@@ -75,15 +75,15 @@ public struct SpectralBounds: Codable, Sendable, Equatable {
             lower = given.lower ?? lower
             upper = given.upper ?? upper
             guard lower < upper else {
-                throw WispError.invalidConfiguration("the spectral bounds [\(lower), \(upper)] are empty (set both --lower-bound and --upper-bound, lower below upper)")
+                throw WispError.invalidConfiguration("the spectral bounds [\(lower), \(upper)] are empty (set both \(Setting.kpmLowerBound) and \(Setting.kpmUpperBound), lower below upper)")
             }
             // Ritz values are Rayleigh quotients: they lie inside [λ_min, λ_max].
             let slack = 1e-12 * max(abs(tMin), abs(tMax))
             if tMax > upper + slack {
-                throw WispError.invalidConfiguration(String(format: "--upper-bound %.6g is too tight: the operator has an eigenvalue ≥ %.6g (a Ritz value); KPM needs bounds that contain the whole spectrum (omit the flag to estimate them)", upper, tMax))
+                throw WispError.invalidConfiguration(String(format: "\(Setting.kpmUpperBound) %.6g is too tight: the operator has an eigenvalue ≥ %.6g (a Ritz value); KPM needs bounds that contain the whole spectrum (omit the flag to estimate them)", upper, tMax))
             }
             if tMin < lower - slack {
-                throw WispError.invalidConfiguration(String(format: "--lower-bound %.6g is too tight: the operator has an eigenvalue ≤ %.6g (a Ritz value); KPM needs bounds that contain the whole spectrum (omit the flag to estimate them)", lower, tMin))
+                throw WispError.invalidConfiguration(String(format: "\(Setting.kpmLowerBound) %.6g is too tight: the operator has an eigenvalue ≤ %.6g (a Ritz value); KPM needs bounds that contain the whole spectrum (omit the flag to estimate them)", lower, tMin))
             }
         }
         return SpectralBounds(lower: lower, upper: upper, source: source, lanczosSteps: f.count, ritzMin: tMin, ritzMax: tMax,

@@ -61,11 +61,11 @@ public struct SpectralDensity: Codable, Sendable {
     /// The density of a measure Σ weights·δ(nodes) (weights summing to 1 − `extraZeroMass`),
     /// plus `extraZeroMass` at λ = 0 known analytically (e.g. the null space 1 − TC/P of F).
     public init(nodes: [Double], weights: [Double], extraZeroMass: Double = 0, settings: DensitySettings) throws {
-        guard settings.points >= 2 else { throw WispError.invalidConfiguration("--grid-points must be at least 2 (got \(settings.points))") }
+        guard settings.points >= 2 else { throw WispError.invalidConfiguration("\(Setting.densityPoints) must be at least 2 (got \(settings.points))") }
         let sigma = settings.effectiveBroadening
-        guard sigma > 0, sigma.isFinite else { throw WispError.invalidConfiguration("--broadening must be positive (got \(sigma))") }
+        guard sigma > 0, sigma.isFinite else { throw WispError.invalidConfiguration("\(Setting.densityBroadening) must be positive (got \(sigma))") }
         guard settings.zeroCutoff >= 0, settings.zeroCutoff < 1 else {
-            throw WispError.invalidConfiguration("--zero-cutoff must be in [0, 1) (got \(settings.zeroCutoff))")
+            throw WispError.invalidConfiguration("\(Setting.densityZeroCutoff) must be in [0, 1) (got \(settings.zeroCutoff))")
         }
         scale = settings.scale
         broadening = sigma

@@ -58,8 +58,8 @@ public enum StochasticLanczosQuadrature {
         finished: ((Int, QuadratureRule) throws -> Void)? = nil
     ) throws -> SLQResult {
         let N = op.dimension
-        guard settings.probes >= 1 else { throw WispError.invalidConfiguration("--probes must be at least 1 (got \(settings.probes))") }
-        guard settings.steps >= 1 else { throw WispError.invalidConfiguration("--steps must be at least 1 (got \(settings.steps))") }
+        guard settings.probes >= 1 else { throw WispError.invalidConfiguration("\(Setting.slqProbes) must be at least 1 (got \(settings.probes))") }
+        guard settings.steps >= 1 else { throw WispError.invalidConfiguration("\(Setting.slqSteps) must be at least 1 (got \(settings.steps))") }
         let m = min(settings.steps, N)
         let f = LanczosFactorization(operator: op, capacity: m, seed: settings.seed)
         var rules = [QuadratureRule]()

@@ -19,7 +19,7 @@ public enum LimitingNTK {
     /// Θᴸ on the T inputs `x` (T × d, row-major), T × T row-major.
     public static func gram(architecture a: Architecture, inputs x: [Double], samples T: Int, order: Int = 48) throws -> [Double] {
         guard a.parametrization == .ntk else {
-            throw WispError.invalidConfiguration("the limiting NTK needs --parametrization ntk (the standard parametrization's kernel grows with the width)")
+            throw WispError.invalidConfiguration("the limiting NTK needs \(Setting.parametrization) ntk (the standard parametrization's kernel grows with the width)")
         }
         guard a.normalization == .none else {
             throw WispError.invalidConfiguration("the limiting NTK is implemented without normalization layers")
