@@ -1,0 +1,118 @@
+import Foundation
+import XCTest
+@testable import Wisp
+import WispTestSupport
+
+/// `align` on networks given as layers: the per-layer kernels K_l of ``LayerTangentKernel``
+/// against the explicit Jacobian restricted to each layer's columns and summing to K; the
+/// matrix-free ``ParameterBlockGramOperator`` against the exact K_l; exact against Hutchinson
+/// alignments; the command line.
+final class LayerAlignmentTests: XCTestCase {
+    /// conv → tanh → residual(conv, tanh, conv | conv projection) → flatten →
+    /// residual(dense, tanh | bias-free dense projection) → residual(dense, softplus) → dense.
+    static var residualCase: LayerExactSpectrumTests.Case {
+        LayerExactSpectrumTests.catalogue.first { $0.name == "residual with projections" }!
+    }
+
+    /// The blocks named by state-dict prefix, in θ's order, are the kernel's sites; each site's
+    /// K_l (forced into each form and the chosen one) against J_l J_lᵀ of the explicit Jacobian's
+    /// columns in the block, and Σ_l K_l against the whole K. Sums of a few hundred products in
+    /// other orders: ~1e-14 relative to the largest entry; 1e-12 (K_l) and 1e-13 (Σ_l K_l) allow
+    /// for that and fail at any missing or misplaced term.
+    func testLayerKernelsAgainstRestrictedJacobianAndSumToK() throws {
+        for c in [Self.residualCase] + LayerExactSpectrumTests.catalogue.filter({ $0.name == "dense" || $0.name == "pooling" }) {
+            let (seq, _) = try LayerExactSpectrumTests.network(c)
+            let J = LayerOperatorTests.explicitJacobian(seq)
+            let n = LayerExactSpectrumTests.samples * seq.outputCount, P = seq.parameterCount
+            let kernel = try LayerTangentKernel(network: seq)
+            let blocks = LayerProblem.blocks(names: seq.parameterNames, counts: seq.parameterTensors.map(\.count))
+            XCTAssertEqual(blocks.map(\.name), kernel.sites.map(\.name), c.name)
+            XCTAssertEqual(blocks.map(\.range.count), kernel.sites.map(\.parameterCount), c.name)
+            XCTAssertEqual(blocks.last?.range.upperBound, P, c.name)
+            if c.name == Self.residualCase.name {
+                XCTAssertEqual(blocks.map(\.name), ["0", "2.body.0", "2.body.2", "2.projection", "4.body.0", "4.projection", "5.body.0", "6"])
+            }
+            let whole = kernel.rows { local, _, _ in local }
+            for forms in [nil] + LayerKernelForm.allCases.map({ [LayerKernelForm](repeating: $0, count: kernel.sites.count) }) {
+                var sum = [Double](repeating: 0, count: n * n)
+                var visited: [Int] = []
+                kernel.layerRows(forms: forms, gather: { local, _, _ in local }) { i, rows in
+                    visited.append(i)
+                    let Jl = AlignmentTests.columns(J, rows: n, P: P, blocks[i].range)
+                    let reference = DenseReference.gram(jacobian: Jl, rows: n, parameters: blocks[i].range.count, totalSamples: 1)
+                    XCTAssertLessThan(DenseReference.relativeError(rows, reference), 1e-12, "\(c.name) \(blocks[i].name)")
+                    for j in sum.indices { sum[j] += rows[j] }
+                }
+                XCTAssertEqual(visited, Array(blocks.indices), c.name)
+                XCTAssertLessThan(DenseReference.relativeError(sum, whole), 1e-13, "\(c.name) Σ_l K_l")
+            }
+        }
+    }
+
+    /// The matrix-free K_l = (1/T) J_l J_lᵀ applied to a few vectors against the exact rows: the
+    /// same sums in another order (one VJP, one JVP), 1e-12 relative.
+    func testBlockOperatorAgainstExactLayerKernel() throws {
+        let c = Self.residualCase
+        let (seq, _) = try LayerExactSpectrumTests.network(c)
+        let T = LayerExactSpectrumTests.samples, n = T * seq.outputCount
+        let kernel = try LayerTangentKernel(network: seq)
+        let blocks = LayerProblem.blocks(names: seq.parameterNames, counts: seq.parameterTensors.map(\.count))
+        var exact: [[Double]] = []
+        kernel.layerRows(gather: { local, _, _ in local }) { _, rows in exact.append(rows.map { $0 / Double(T) }) }
+        for (i, block) in blocks.enumerated() {
+            let op = ParameterBlockGramOperator(network: seq, block: block.range, samples: 0..<T, totalSamples: T)
+            for v in 0..<3 {
+                let x = (0..<n).map { CounterRandom(seed: 7, stream: .probe(v)).normal($0) }
+                var y = [Double](repeating: 0, count: n)
+                op.apply(x, into: &y)
+                let reference = DenseReference.multiply(exact[i], x, rows: n, inner: n, cols: 1)
+                XCTAssertLessThan(DenseReference.relativeError(y, reference), 1e-12, "\(block.name) vector \(v)")
+            }
+        }
+    }
+
+    static func problem(_ c: LayerExactSpectrumTests.Case, samples T: Int, classes: Int) throws -> LayerProblem {
+        let architecture = LayerArchitecture(input: c.input, layers: c.specs)
+        let data = try Dataset.gaussian(totalSamples: T, dimension: c.input.count, seed: 5, samples: 0..<T)
+        var values = [Double](repeating: 0, count: T * classes)
+        for t in 0..<T { values[t * classes + (t * 7 + 3) % classes] = 1 }
+        let targets = try Targets(columns: classes, samples: 0..<T, values: values, classes: classes, source: "test labels")
+        return try LayerProblem(architecture: architecture, inputs: LayerInputs(dataset: data, source: .gaussian, targets: targets),
+                                weights: .initial, seed: 5)
+    }
+
+    /// Exact A_l against eq. 6 formed densely from the explicit J_l, and the Hutchinson
+    /// estimates (400 probes) within 4 of their standard errors of the exact values; the layer
+    /// names in the result.
+    func testExactAndHutchinsonAlignmentsAgree() throws {
+        let c = Self.residualCase
+        let T = 8
+        let problem = try Self.problem(c, samples: T, classes: 2)
+        let exact = try AlignJob.run(problem, settings: AlignSettings(exactLimit: 4096, probes: 2, seed: 1))
+        XCTAssertEqual(exact.method, "exact")
+        XCTAssertEqual(exact.layers.map(\.name), problem.parameterBlocks.map(\.name))
+        XCTAssertEqual(exact.layers.map(\.parameters), problem.parameterBlocks.map(\.range.count))
+        XCTAssertTrue(exact.layers.allSatisfy { $0.forwardAlignment == nil && $0.backwardAlignment == nil })
+        // Eq. 6 densely from J_l.
+        let layers = try LayerSpec.makeChain(c.specs, input: c.input, as: Double.self)
+        let network = try LayerSequence(layers: layers, parameters: problem.parameters())
+        try network.forward(try Dataset.gaussian(totalSamples: T, dimension: c.input.count, seed: 5, samples: 0..<T))
+        let J = LayerOperatorTests.explicitJacobian(network)
+        let n = T * 2, P = problem.parameterCount
+        let y = try problem.alignmentTargets().values
+        for (i, block) in problem.parameterBlocks.enumerated() {
+            let K = DenseReference.gram(jacobian: AlignmentTests.columns(J, rows: n, P: P, block.range), rows: n, parameters: block.range.count,
+                                        totalSamples: T)
+            XCTAssertEqual(exact.layers[i].alignment, AlignmentTests.denseCKA(K, y), accuracy: 1e-12, block.name)
+        }
+        let estimate = try AlignJob.run(problem, settings: AlignSettings(exactLimit: 0, probes: 400, seed: 1))
+        XCTAssertEqual(estimate.method, "hutchinson")
+        XCTAssertEqual(estimate.layers.map(\.name), problem.parameterBlocks.map(\.name))
+        for (e, h) in zip(exact.layers, estimate.layers) {
+            XCTAssertGreaterThan(h.alignmentStandardError, 0, e.name ?? "")
+            XCTAssertEqual(h.alignment, e.alignment, accuracy: 4 * h.alignmentStandardError, e.name ?? "")
+            XCTAssertEqual(h.labelProjection, e.labelProjection, accuracy: 1e-12 * abs(e.labelProjection), e.name ?? "")
+            XCTAssertEqual(h.lambdaMax, e.lambdaMax, accuracy: 1e-6 * e.lambdaMax, e.name ?? "")
+        }
+    }
+}
