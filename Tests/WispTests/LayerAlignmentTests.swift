@@ -20,7 +20,7 @@ final class LayerAlignmentTests: XCTestCase {
     /// other orders: ~1e-14 relative to the largest entry; 1e-12 (K_l) and 1e-13 (Σ_l K_l) allow
     /// for that and fail at any missing or misplaced term.
     func testLayerKernelsAgainstRestrictedJacobianAndSumToK() throws {
-        for c in [Self.residualCase] + LayerExactSpectrumTests.catalogue.filter({ $0.name == "dense" || $0.name == "pooling" }) {
+        for c in LayerExactSpectrumTests.catalogue {
             let (seq, _) = try LayerExactSpectrumTests.network(c)
             let J = LayerOperatorTests.explicitJacobian(seq)
             let n = LayerExactSpectrumTests.samples * seq.outputCount, P = seq.parameterCount
@@ -52,7 +52,7 @@ final class LayerAlignmentTests: XCTestCase {
     /// The matrix-free K_l = (1/T) J_l J_lᵀ applied to a few vectors against the exact rows: the
     /// same sums in another order (one VJP, one JVP), 1e-12 relative.
     func testBlockOperatorAgainstExactLayerKernel() throws {
-        let c = Self.residualCase
+        for c in LayerExactSpectrumTests.catalogue {
         let (seq, _) = try LayerExactSpectrumTests.network(c)
         let T = LayerExactSpectrumTests.samples, n = T * seq.outputCount
         let kernel = try LayerTangentKernel(network: seq)
@@ -66,8 +66,9 @@ final class LayerAlignmentTests: XCTestCase {
                 var y = [Double](repeating: 0, count: n)
                 op.apply(x, into: &y)
                 let reference = DenseReference.multiply(exact[i], x, rows: n, inner: n, cols: 1)
-                XCTAssertLessThan(DenseReference.relativeError(y, reference), 1e-12, "\(block.name) vector \(v)")
+                XCTAssertLessThan(DenseReference.relativeError(y, reference), 1e-12, "\(c.name) \(block.name) vector \(v)")
             }
+        }
         }
     }
 
