@@ -116,4 +116,89 @@ final class LayerAlignmentTests: XCTestCase {
             XCTAssertEqual(h.lambdaMax, e.lambdaMax, accuracy: 1e-6 * e.lambdaMax, e.name ?? "")
         }
     }
+
+    static func temporaryDirectory() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wisp-layer-align-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    static func record(_ dir: URL, _ file: String) throws -> [String: Any] {
+        try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent(file))) as? [String: Any])
+    }
+
+    /// An MLP and the same network given as layers (dense → tanh → dense → tanh → dense, θ from
+    /// the MLP's --save-model, the same digits and labels): A_l, ‖C K_l C‖_F and the stable ranks
+    /// agree to 1e-12 relative on both paths (exact: the eq. 9 factors against per-layer factors,
+    /// the same sums in other orders, a few ε; Hutchinson: the same probes, the same products).
+    func testDenseLayerNetworkMatchesTheMLP() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let digits = DataTests.dataDirectory + "/digits"
+        let data = ["--inputs", digits + "/digits-images.idx3-ubyte", "--labels", digits + "/digits-labels.idx1-ubyte", "--scale-pixels",
+                    "--samples", "20", "--quiet"]
+        try Data(#"""
+        {"input": [64], "layers": [{"kind": "Linear", "in_features": 64, "out_features": 8}, {"kind": "Tanh"},
+         {"kind": "Linear", "in_features": 8, "out_features": 8}, {"kind": "Tanh"}, {"kind": "Linear", "in_features": 8, "out_features": 10}]}
+        """#.utf8).write(to: dir.appendingPathComponent("mlp.json"))
+        for (name, method) in [("exact", [String]()), ("hutchinson", ["--exact-limit", "0", "--probes", "4"])] {
+            let mlp = try WispExecutable.run(["align", "--depth", "3", "--width", "8", "--activation", "tanh", "--save-model", "m.safetensors",
+                                              "--output", "mlp-\(name).json"] + data + method, in: dir)
+            XCTAssertEqual(mlp.status, 0, mlp.stderr)
+            let layers = try WispExecutable.run(["align", "--architecture", "mlp.json", "--model", "m.safetensors", "--output", "layers-\(name).json"]
+                                                + data + method, in: dir)
+            XCTAssertEqual(layers.status, 0, layers.stderr)
+            let a = try XCTUnwrap(try Self.record(dir, "mlp-\(name).json")["layers"] as? [[String: Any]])
+            let b = try XCTUnwrap(try Self.record(dir, "layers-\(name).json")["layers"] as? [[String: Any]])
+            XCTAssertEqual(a.count, 3)
+            XCTAssertEqual(b.compactMap { $0["name"] as? String }, ["0", "2", "4"])
+            XCTAssertTrue(a.allSatisfy { $0["name"] == nil })
+            for (x, y) in zip(a, b) {
+                for key in ["alignment", "centered_frobenius_norm", "label_projection", "stable_rank"] {
+                    let (u, v) = (try XCTUnwrap(x[key] as? Double), try XCTUnwrap(y[key] as? Double))
+                    XCTAssertEqual(u, v, accuracy: 1e-12 * abs(u), "\(name) layer \(x["layer"] ?? "?") \(key)")
+                }
+                XCTAssertEqual(x["parameters"] as? Int, y["parameters"] as? Int)
+            }
+        }
+    }
+
+    /// `align --architecture` and `--model` from the command line: JSON, CSV (with a name column)
+    /// and SVG, the record's layer names; the saved model gives the same record; labels whose
+    /// class count is not the network's outputs are one error line and no output.
+    func testCommandLine() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data(LayerArchitectureTests.cnn.utf8).write(to: dir.appendingPathComponent("cnn.json"))
+        let common = ["--samples", "7", "--seed", "2", "--quiet"]
+        let run = try WispExecutable.run(["align", "--architecture", "cnn.json", "--output", "a.json", "--save-model", "m.safetensors"] + common, in: dir)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        for file in ["a.json", "a.csv", "a.svg"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent(file).path), file)
+        }
+        let record = try Self.record(dir, "a.json")
+        XCTAssertEqual(record["command"] as? String, "align")
+        XCTAssertNotNil(record["architecture"])
+        XCTAssertEqual(record["method"] as? String, "exact")
+        let layers = try XCTUnwrap(record["layers"] as? [[String: Any]])
+        XCTAssertEqual(layers.compactMap { $0["name"] as? String }, ["0", "3.body.0", "3.projection", "6"])
+        XCTAssertEqual(layers.compactMap { $0["layer"] as? Int }, [1, 2, 3, 4])
+        let csv = try String(contentsOf: dir.appendingPathComponent("a.csv"), encoding: .utf8).split(separator: "\n")
+        XCTAssertTrue(csv[0].hasSuffix(",name"), String(csv[0]))
+        XCTAssertTrue(csv[2].hasSuffix(",3.body.0"), String(csv[2]))
+
+        let loaded = try WispExecutable.run(["align", "--model", "m.safetensors", "--output", "b.json"] + common, in: dir)
+        XCTAssertEqual(loaded.status, 0, loaded.stderr)
+        let again = try XCTUnwrap(try Self.record(dir, "b.json")["layers"] as? [[String: Any]])
+        XCTAssertEqual(again.compactMap { $0["alignment"] as? Double }, layers.compactMap { $0["alignment"] as? Double })
+
+        let digits = DataTests.dataDirectory + "/digits"
+        let bad = try WispExecutable.run(["align", "--architecture", "cnn.json", "--inputs", digits + "/digits-images.idx3-ubyte",
+                                          "--labels", digits + "/digits-labels.idx1-ubyte", "--samples", "7", "--output", "c.json"], in: dir)
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.hasPrefix("wisp: error: "), bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("10 columns but the network has 2 outputs"), bad.stderr)
+        XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("c.json").path))
+    }
 }
