@@ -5,7 +5,7 @@ import Wisp
 struct Align: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Layerwise centered kernel alignment A_l of the tangent kernels K_l with the targets, their stable ranks and the peak layer (Lou et al. eq. 6–7).",
-        discussion: "Exact when TC ≤ --exact-limit (K_l formed from its forward and backward kernels, eq. 9); otherwise Hutchinson estimates of ‖C K_l C‖_F with error bars. Writes JSON, CSV and an SVG chart.")
+        discussion: "With the MLP flags or --architecture/--model (a network given as layers: its layers are the modules with parameters, named by state-dict prefix). Exact when TC ≤ --exact-limit (K_l formed from its forward and backward kernels, eq. 9; on layers from per-layer factors); otherwise Hutchinson estimates of ‖C K_l C‖_F with error bars. Writes JSON, CSV and an SVG chart.")
 
     @OptionGroup var network: NetworkOptions
     @Option(name: .customLong("exact-limit"), help: "Form every K_l densely when TC is at most this; else estimate ‖C K_l C‖_F by Hutchinson.")

@@ -93,17 +93,22 @@ public struct AlignResult: Encodable, Sendable {
 }
 
 /// Layerwise tangent-kernel alignment (Lou et al. 2022, §2; Baratin et al. 2021): for every layer l,
-/// A_l from ``KernelAlignment``, λ_max and the stable rank of C K_l C, and the peak layer.
-/// Reusable at training checkpoints: it reads only the problem's current network and
-/// ``Problem/targets()``.
+/// A_l from ``KernelAlignment``, λ_max and the stable rank of C K_l C, and the peak layer, on any
+/// ``AlignmentProblem``: an MLP (``Problem``) or a network given as layers (``LayerProblem``,
+/// whose layers are its modules that own parameters, named by state-dict prefix). Reusable at
+/// training checkpoints: it reads only the problem's current network and its targets.
 ///
-/// Exact path (TC ≤ ``AlignSettings/exactLimit``, no batch statistics): each K_l is formed from
-/// its forward and backward kernels (eq. 9, ``Problem/layerKernelFactors(layers:visit:)``; C backward
-/// passes, then 2 (TC)² M_l + 2 T² M_(l−1) flops per layer). Otherwise matrix-free with
-/// ``LayerKernelOperator``: Ỹᵀ K_l Ỹ from one product (exact), ‖C K_l C‖²_F by Hutchinson (one
-/// product per probe). Both paths: λ_max(C K_l C) by Lanczos (k = 1): on the dense rows of
-/// C K_l C in the exact path (``DenseRowsOperator``, 2·TC² flops per product), else on the
-/// matrix-free operator, typically 30–50 products per layer.
+/// Exact path (TC ≤ ``AlignSettings/exactLimit`` and ``AlignmentProblem/exactLayerKernelsUnavailable``
+/// nil: no batch statistics, every parameterized layer with a factor): each K_l is formed by
+/// ``AlignmentProblem/exactLayerKernels(_:)`` — on an MLP from its forward and backward kernels
+/// (eq. 9, ``Problem/layerKernelFactors(layers:visit:)``; C backward passes, then
+/// 2 (TC)² M_l + 2 T² M_(l−1) flops per layer), whose own alignments are reported too; on layers
+/// site by site (``LayerTangentKernel/layerRows(forms:gather:visit:)``; the eq. 9 alignments are
+/// then nil). Otherwise matrix-free (``LayerKernelOperator``, ``ParameterBlockGramOperator``):
+/// Ỹᵀ K_l Ỹ from one product (exact), ‖C K_l C‖²_F by Hutchinson (one product per probe). Both
+/// paths: λ_max(C K_l C) by Lanczos (k = 1): on the dense rows of C K_l C in the exact path
+/// (``DenseRowsOperator``, 2·TC² flops per product), else on the matrix-free operator, typically
+/// 30–50 products per layer.
 public enum AlignJob {
     public static func run<Problem: AlignmentProblem>(_ problem: Problem, settings: AlignSettings,
                                                       reporter: ProgressReporter? = nil) throws -> AlignResult {
