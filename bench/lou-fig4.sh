@@ -2,7 +2,7 @@
 # Lou, Mingard, Nam & Hayou, Fig. 4 (the layerwise alignment hierarchy on an FFNN, a ResNet and a
 # VGG-style CNN), at initialization only for now: A_l = Ỹᵀ K_l Ỹ / (‖C K_l C‖_F ‖Ỹ‖²) (their
 # eq. 6–7) of every layer with parameters, by `wisp align --architecture`, on the first SUBSET
-# (200) images of Fashion-MNIST's training split (dataset-fashion-mnist, or $FASHION_MNIST),
+# (400) images of Fashion-MNIST's training split (dataset-fashion-mnist, or $FASHION_MNIST),
 # average-pooled 2×2 to 14×14 and scaled to [0, 1], with their one-hot labels (C = 10). Training
 # comes once `wisp train --architecture` exists (another branch); then the same alignments after
 # training (stopping at train loss 0.1, as the paper) are what Fig. 4 shows.
@@ -19,7 +19,7 @@
 # Each layer's K_l is formed exactly (TC = 10·SUBSET ≤ 4096). SEEDS (1 2 3) are independent
 # initializations.
 #
-#   bench/lou-fig4.sh                       (SUBSET=200 SEEDS="1 2 3", out bench/results/lou-fig4)
+#   bench/lou-fig4.sh                       (SUBSET=400 SEEDS="1 2 3", out bench/results/lou-fig4)
 #   python3 bench/lou-fig4-report.py bench/results/lou-fig4
 #
 # Writes $OUT/runs/<arch>-s<seed>.json (+ .csv, .svg) and, through the report,
@@ -27,7 +27,7 @@
 # Runs already present are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SUBSET=${SUBSET:-200}
+SUBSET=${SUBSET:-400}
 SEEDS=${SEEDS:-"1 2 3"}
 WIDTH=${WIDTH:-100}
 out=${OUT:-bench/results/lou-fig4}

@@ -68,7 +68,7 @@ public final class LayerProblem {
     /// The modules that own parameters, in θ's order: each one's state-dict prefix ("0",
     /// "3.body.0", "3.projection") and its range of θ (its weight and bias together).
     public let parameterBlocks: [(name: String, range: Range<Int>)]
-    private let makeBlockOperator: (Range<Int>) -> any LinearOperator
+    private let blockOperator: (Range<Int>) -> any LinearOperator
 
     /// Gaussian inputs and Gaussian initial weights, both from `seed`.
     public convenience init(architecture: LayerArchitecture, totalSamples: Int, seed: UInt64, precision: Precision = .float64,
@@ -106,7 +106,7 @@ public final class LayerProblem {
         (parameterCount, outputCount, parameterNames, flopsPerSample, readParameters, makeOperator, exactKernel) = built.0
         targetSource = built.1
         memoryFootprint = built.2
-        (targets, parameterBlocks, makeBlockOperator) = built.3
+        (targets, parameterBlocks, blockOperator) = built.3
     }
 
     /// Consecutive tensors with the same prefix (the name before its last ".") form one block.
@@ -127,7 +127,7 @@ public final class LayerProblem {
 
     /// The matrix-free K_B = (1/T) J_B J_Bᵀ of parameter block `b` (0-based in ``parameterBlocks``;
     /// ``ParameterBlockGramOperator``).
-    public func makeBlockOperator(_ b: Int) -> any LinearOperator { makeBlockOperator(parameterBlocks[b].range) }
+    public func makeBlockOperator(_ b: Int) -> any LinearOperator { blockOperator(parameterBlocks[b].range) }
 
     /// TC, the dimension of K.
     public var sampleSpaceDimension: Int { totalSamples * outputCount }
