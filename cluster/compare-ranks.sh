@@ -9,7 +9,8 @@
 # K·u with forward-Gram layers, gathered signals, and gradient-block layers, allreduced, in both precisions),
 # the SLQ and KPM densities, exact and Hutchinson moments, inputs read per rank from a .npy file, a model
 # from a .safetensors file (also one whose layers differ in having a bias), ranks with zero samples (T < ranks) and uneven blocks, and the
-# layer networks from an --architecture description (top in both spaces, SLQ, KPM, moments, float32; G, H and S of a loss with
+# layer networks from an --architecture description (top in both spaces, SLQ, KPM, moments, float32, the layerwise alignment exact and
+# Hutchinson (with BatchNorm); G, H and S of a loss with
 # labels or teacher targets, with BatchNorm too; on the .npy inputs reshaped
 # to images with weights from a --save-model file loaded by --model alone; on the digits; and the exact
 # sample-space path: K's rows formed per rank from the layer factors, top and the full spectrum), the
@@ -192,6 +193,8 @@ jobs=(
   "layers-files|1e-12|top --quiet --model $work/layers.safetensors --inputs $work/inputs.npy --standardize --k 3 --method lanczos"
   "layers-top-exact|1e-12|top --quiet --architecture $work/cnn.json --samples 13 --k 4 --method exact --seed 5"
   "layers-density-exact|1e-12|density --quiet --architecture $work/cnn.json --samples 13 --method exact"
+  "layers-align|1e-12|align --quiet --architecture $work/cnn.json --samples 13 --labels $work/cnn-labels.csv"
+  "layers-align-hutchinson|1e-12|align --quiet --architecture $work/cnn-bn.json --samples 13 --exact-limit 0 --probes 5 --seed 4"
 )
 data=${WISP_DATA:-Tests/Data}
 if [ -d "$data/digits" ] && [ -d "$data/diabetes" ]; then

@@ -57,6 +57,8 @@ def records(wisp_binary, tmp_path_factory):
         "layers-density-kpm": ["density", *cnn, "--method", "kpm", "--probes", "2", "--moments", "16", "--compare-exact"],
         "layers-density-exact": ["density", *cnn, "--method", "exact"],
         "layers-moments": ["moments", *cnn],
+        "layers-align": ["align", *cnn],
+        "layers-align-hutchinson": ["align", *cnn, "--exact-limit", "0", "--probes", "2"],
         "layers-moments-hessian": ["moments", *cnn, "--matrix", "hessian", "--loss", "cross-entropy", "--probes", "4"],
     }
     out = {}
@@ -129,3 +131,16 @@ def test_the_schema_rejects(records, validator, mutate, where):
     assert validator.is_valid(record)
     mutate(record)
     assert not validator.is_valid(record), where
+
+
+def test_align_layers_are_named_on_layer_networks(records, validator):
+    _, mlp = records["align"]
+    _, layers = records["layers-align"]
+    assert all("name" not in l for l in mlp["layers"]) and all("forward_alignment" in l for l in mlp["layers"])
+    assert [l["name"] for l in layers["layers"]] == ["0", "3"]
+    assert [l["layer"] for l in layers["layers"]] == [1, 2] and layers["method"] == "exact"
+    assert all("forward_alignment" not in l for l in layers["layers"])
+    assert records["layers-align-hutchinson"][1]["method"] == "hutchinson"
+    record = copy.deepcopy(layers)
+    record["layers"][0]["name"] = 0
+    assert not validator.is_valid(record), "a numeric layer name"

@@ -159,6 +159,26 @@ public final class LayerTangentKernel<S: BLASScalar> {
     @_specialize(where S == Double)
     @_specialize(where S == Float)
     public func rows(forms: [LayerKernelForm]? = nil, gather: ([Double], Int, Int) -> [Double]) -> [Double] {
+        form(forms: forms, gather: gather, perSite: false) { _, _ in }
+    }
+
+    /// This process's rows of each site's block K_l = J_l J_lᵀ (no 1/T), (n·C) × (N·C) row-major,
+    /// passed to `visit(site index, rows)` in θ's order, one site at a time (Σ_l K_l = ``rows(forms:gather:)``).
+    /// The same passes and forms as the whole K: one forward pass, C backward passes, each site's
+    /// form once; memory one more n·C·N·C block than the whole K only while `visit` holds it.
+    @_specialize(where S == Double)
+    @_specialize(where S == Float)
+    public func layerRows(forms: [LayerKernelForm]? = nil, gather: ([Double], Int, Int) -> [Double],
+                          visit: (Int, [Double]) -> Void) {
+        _ = form(forms: forms, gather: gather, perSite: true, visit: visit)
+    }
+
+    /// The whole K's rows, or (`perSite`) each site's rows handed to `visit` and the buffer
+    /// cleared after each (then the returned rows are zero).
+    @_specialize(where S == Double)
+    @_specialize(where S == Float)
+    private func form(forms: [LayerKernelForm]?, gather: ([Double], Int, Int) -> [Double], perSite: Bool,
+                      visit: (Int, [Double]) -> Void) -> [Double] {
         let n = sampleCount, C = outputCount
         precondition(network.sampleCount == n, "the network ran forward on another batch since the kernel was made")
         let parameters = network.parameters
@@ -194,6 +214,10 @@ public final class LayerTangentKernel<S: BLASScalar> {
                 addPerSampleGradientKernel(site, signals: signals, patches: patches, totalSamples: N, gather: gather, into: &rows)
             case .positionPairs:
                 addPositionPairKernel(site, signals: signals, patches: patches, totalSamples: N, gather: gather, into: &rows)
+            }
+            if perSite {
+                visit(i, rows)
+                rows.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
             }
         }
         for node in allNodes(nodes) { node.input = [] }

@@ -25,8 +25,10 @@ public struct AlignSettings: Codable, Sendable, Equatable {
 
 /// One layer's alignment with the labels and the shape of its kernel's spectrum.
 public struct LayerAlignment: Codable, Sendable {
-    /// l, 1…L (PyTorch tensor `<2(l−1)>.weight`).
+    /// l, 1…L, the l-th module that owns parameters, in θ's order (an MLP's PyTorch tensor `<2(l−1)>.weight`).
     public var layer: Int
+    /// The module's state-dict prefix on a network given as layers ("0", "3.body.0", "3.projection"); absent for an MLP.
+    public var name: String?
     /// P_l.
     public var parameters: Int
     /// A_l = Ỹᵀ K_l Ỹ / (‖C K_l C‖_F ‖Ỹ‖²) (Lou et al. eq. 7).
@@ -45,12 +47,13 @@ public struct LayerAlignment: Codable, Sendable {
     /// R_l = ‖C K_l C‖²_F / λ_max(C K_l C)² (Lou et al. App. G.1) and its standard error.
     public var stableRank: Double
     public var stableRankStandardError: Double
-    /// A(forward ⊗ 1 1ᵀ, Y Yᵀ) and A(backward, Y Yᵀ) of the eq. 9 factors (exact path only).
+    /// A(forward ⊗ 1 1ᵀ, Y Yᵀ) and A(backward, Y Yᵀ) of the eq. 9 factors (exact path on an MLP
+    /// only; nil on networks given as layers, whose K_l is not one Hadamard product of two kernels).
     public var forwardAlignment: Double?
     public var backwardAlignment: Double?
 
     private enum CodingKeys: String, CodingKey {
-        case layer, parameters, alignment, alignmentStandardError = "alignment_standard_error",
+        case layer, name, parameters, alignment, alignmentStandardError = "alignment_standard_error",
              labelProjection = "label_projection", centeredFrobeniusNorm = "centered_frobenius_norm",
              centeredFrobeniusNormStandardError = "centered_frobenius_norm_standard_error", lambdaMax = "lambda_max",
              lambdaMaxResidual = "lambda_max_residual", lambdaMaxConverged = "lambda_max_converged", stableRank = "stable_rank",
@@ -90,27 +93,34 @@ public struct AlignResult: Encodable, Sendable {
 }
 
 /// Layerwise tangent-kernel alignment (Lou et al. 2022, §2; Baratin et al. 2021): for every layer l,
-/// A_l from ``KernelAlignment``, λ_max and the stable rank of C K_l C, and the peak layer.
-/// Reusable at training checkpoints: it reads only the problem's current network and
-/// ``Problem/targets()``.
+/// A_l from ``KernelAlignment``, λ_max and the stable rank of C K_l C, and the peak layer, on any
+/// ``AlignmentProblem``: an MLP (``Problem``) or a network given as layers (``LayerProblem``,
+/// whose layers are its modules that own parameters, named by state-dict prefix). Reusable at
+/// training checkpoints: it reads only the problem's current network and its targets.
 ///
-/// Exact path (TC ≤ ``AlignSettings/exactLimit``, no batch statistics): each K_l is formed from
-/// its forward and backward kernels (eq. 9, ``Problem/layerKernelFactors(layers:visit:)``; C backward
-/// passes, then 2 (TC)² M_l + 2 T² M_(l−1) flops per layer). Otherwise matrix-free with
-/// ``LayerKernelOperator``: Ỹᵀ K_l Ỹ from one product (exact), ‖C K_l C‖²_F by Hutchinson (one
-/// product per probe). Both paths: λ_max(C K_l C) by Lanczos (k = 1): on the dense rows of
-/// C K_l C in the exact path (``DenseRowsOperator``, 2·TC² flops per product), else on the
-/// matrix-free operator, typically 30–50 products per layer.
+/// Exact path (TC ≤ ``AlignSettings/exactLimit`` and ``AlignmentProblem/exactLayerKernelsUnavailable``
+/// nil: no batch statistics, every parameterized layer with a factor): each K_l is formed by
+/// ``AlignmentProblem/exactLayerKernels(_:)`` — on an MLP from its forward and backward kernels
+/// (eq. 9, ``Problem/layerKernelFactors(layers:visit:)``; C backward passes, then
+/// 2 (TC)² M_l + 2 T² M_(l−1) flops per layer), whose own alignments are reported too; on layers
+/// site by site (``LayerTangentKernel/layerRows(forms:gather:visit:)``; the eq. 9 alignments are
+/// then nil). Otherwise matrix-free (``LayerKernelOperator``, ``ParameterBlockGramOperator``):
+/// Ỹᵀ K_l Ỹ from one product (exact), ‖C K_l C‖²_F by Hutchinson (one product per probe). Both
+/// paths: λ_max(C K_l C) by Lanczos (k = 1): on the dense rows of C K_l C in the exact path
+/// (``DenseRowsOperator``, 2·TC² flops per product), else on the matrix-free operator, typically
+/// 30–50 products per layer.
 public enum AlignJob {
-    public static func run(_ problem: Problem, settings: AlignSettings, reporter: ProgressReporter? = nil) throws -> AlignResult {
+    public static func run<Problem: AlignmentProblem>(_ problem: Problem, settings: AlignSettings,
+                                                      reporter: ProgressReporter? = nil) throws -> AlignResult {
         let start = DispatchTime.now().uptimeNanoseconds
         let communicationBefore = problem.communicator.statistics
         let communicator = problem.communicator
-        let arch = problem.architecture
-        let L = arch.depth, C = arch.outputs, N = problem.sampleSpaceDimension, T = problem.totalSamples
+        let layerList = problem.alignmentLayers
+        let L = layerList.count, C = problem.alignmentOutputs, N = problem.sampleSpaceDimension, T = problem.totalSamples
         guard settings.probes >= 2 else { throw WispError.invalidConfiguration("\(Setting.alignProbes) must be at least 2 for an error bar (got \(settings.probes))") }
         guard settings.exactLimit >= 0 else { throw WispError.invalidConfiguration("\(Setting.alignExactLimit) must be non-negative (got \(settings.exactLimit))") }
-        let targets = try problem.targets()
+        guard L >= 1 else { throw WispError.invalidConfiguration("the network has no layer with parameters, so there is no layerwise alignment") }
+        let targets = try problem.alignmentTargets()
         guard targets.columns == C else {
             throw WispError.badInput("\(targets.source): the targets have \(targets.columns) columns but the network has \(C) outputs")
         }
@@ -118,8 +128,8 @@ public enum AlignJob {
         guard labelNorm2 > 0 else {
             throw WispError.invalidConfiguration("\(targets.source): the targets are the same for every sample and output, so the centered labels C Y vanish and the alignment is undefined")
         }
-        let coupled = arch.normalization.couplesSamples
-        let exact = N <= settings.exactLimit && !coupled
+        let unavailable = problem.exactLayerKernelsUnavailable
+        let exact = N <= settings.exactLimit && unavailable == nil
         var layers = [LayerAlignment]()
         /// ‖C K_l C‖²_F per layer (standard error 0 when exact).
         var frobeniusSquared = [Estimate]()
@@ -128,14 +138,9 @@ public enum AlignJob {
         var opSeconds = 0.0, applications = 0
 
         if exact {
-            // One layer at a time: its rows of K_l and its factors (backward rows × TC, forward
-            // rows × T), the stacked signals of every layer, and the gathered labels.
+            // One layer at a time: its rows of K_l (and an MLP's factors), and the gathered labels.
             try communicator.agree {
-                let local = communicator.block(of: T, rank: communicator.rank).count
-                let maxWidth = arch.widths.max() ?? 1
-                let doubles = try MemoryBudget.sum("the exact layer kernels (TC = \(N))", [
-                    try MemoryBudget.count("K_l rows", 2, local * C, N), try MemoryBudget.count("forward kernel", local, T),
-                    try MemoryBudget.count("backward signals", L, local * C, maxWidth), N])
+                let doubles = try problem.exactLayerKernelDoubles()
                 try MemoryBudget.require(try MemoryBudget.bytes("the exact layer kernels", doubles, 8),
                                          for: "the exact layer kernels (TC = \(N) ≤ \(Setting.alignExactLimit) \(settings.exactLimit); a lower limit uses the matrix-free path)")
             }
@@ -146,10 +151,9 @@ public enum AlignJob {
             let space = VectorSpace(dimension: N, local: first..<(first + rowCounts[communicator.rank]),
                                     communicator: communicator.size > 1 ? communicator : nil)
             var failure: (any Error)? = nil
-            problem.layerKernelFactors { f in
+            try problem.exactLayerKernels { f in
                 guard failure == nil else { return }
-                var rows = [Double](repeating: 0, count: f.rowCount * f.columnCount)
-                f.addKernel(into: &rows, scale: 1 / Double(T))
+                let rows = f.rows
                 do {
                     let op = TimedOperator(CenteredOperator(DenseRowsOperator(rows: rows, space: space, counts: rowCounts,
                                                                               communicator: communicator)))
@@ -160,31 +164,32 @@ public enum AlignJob {
                     failure = error
                 }
                 let k = KernelAlignment.dense(rows: rows, columns: N, rowCounts: rowCounts, labels: allLabels, communicator: communicator)
-                let fw = KernelAlignment.dense(rows: f.expandedForward(), columns: N, rowCounts: rowCounts, labels: allLabels, communicator: communicator)
-                let bw = KernelAlignment.dense(rows: f.backward, columns: N, rowCounts: rowCounts, labels: allLabels, communicator: communicator)
+                let fw = f.forward.map { KernelAlignment.dense(rows: $0(), columns: N, rowCounts: rowCounts, labels: allLabels, communicator: communicator) }
+                let bw = f.backward.map { KernelAlignment.dense(rows: $0, columns: N, rowCounts: rowCounts, labels: allLabels, communicator: communicator) }
                 func a(_ x: (numerator: Double, centeredFrobeniusSquared: Double)) -> Double {
                     KernelAlignment.alignment(numerator: x.numerator, centeredFrobeniusSquared: Estimate(mean: x.centeredFrobeniusSquared, standardError: 0, samples: 1),
                                               labelNormSquared: labelNorm2).mean
                 }
-                layers.append(LayerAlignment(layer: f.layer, parameters: arch.layerParameterCount(f.layer), alignment: a(k),
+                let layer = layerList[f.layer - 1]
+                layers.append(LayerAlignment(layer: f.layer, name: layer.name, parameters: layer.parameters, alignment: a(k),
                                              alignmentStandardError: 0, labelProjection: k.numerator,
                                              centeredFrobeniusNorm: k.centeredFrobeniusSquared.squareRoot(),
                                              centeredFrobeniusNormStandardError: 0, lambdaMax: 0, lambdaMaxResidual: 0,
                                              lambdaMaxConverged: false, stableRank: 0, stableRankStandardError: 0,
-                                             forwardAlignment: a(fw), backwardAlignment: a(bw)))
+                                             forwardAlignment: fw.map(a), backwardAlignment: bw.map(a)))
                 frobeniusSquared.append(Estimate(mean: k.centeredFrobeniusSquared, standardError: 0, samples: 1))
             }
             if let failure { throw failure }
         } else {
             for l in 1...L {
-                let op = TimedOperator(problem.makeLayerOperator(l))
+                let op = TimedOperator(problem.makeAlignmentOperator(layer: l))
                 let numerator = KernelAlignment.labelProjection(op, labels: labels)
                 let d = try KernelAlignment.centeredFrobeniusSquared(op, probes: settings.probes, seed: settings.seed) { done in
                     reporter?.report("layer \(l)/\(L): probe \(done)/\(settings.probes)")
                 }
                 let a = KernelAlignment.alignment(numerator: numerator, centeredFrobeniusSquared: d, labelNormSquared: labelNorm2)
                 let norm = d.mean.squareRoot()
-                layers.append(LayerAlignment(layer: l, parameters: arch.layerParameterCount(l), alignment: a.mean,
+                layers.append(LayerAlignment(layer: l, name: layerList[l - 1].name, parameters: layerList[l - 1].parameters, alignment: a.mean,
                                              alignmentStandardError: a.standardError, labelProjection: numerator,
                                              centeredFrobeniusNorm: norm,
                                              centeredFrobeniusNormStandardError: norm > 0 ? d.standardError / (2 * norm) : 0,
@@ -215,9 +220,9 @@ public enum AlignJob {
         var result = AlignResult(
             method: exact ? "exact" : "hutchinson",
             methodDetail: exact
-                ? "exact: K_l formed densely from the forward and backward kernels of Lou et al. eq. 9 (TC = \(N) ≤ \(Setting.alignExactLimit) \(settings.exactLimit))"
+                ? "exact: K_l formed densely \(layerList.first?.name == nil ? "from the forward and backward kernels of Lou et al. eq. 9" : "from per-layer factors (per-sample gradients or position-pair Grams)") (TC = \(N) ≤ \(Setting.alignExactLimit) \(settings.exactLimit))"
                 : "Ỹᵀ K_l Ỹ exact (one product K_l Ỹ); ‖C K_l C‖²_F = E‖C K_l C r‖² over \(settings.probes) Rademacher probes (the same probes for every layer), standard errors propagated to A_l by the delta method (first order: se(A) = A·se(D)/(2D))"
-                    + (coupled ? "; batch statistics couple the samples, so K_l is only available matrix-free" : " (TC = \(N) > \(Setting.alignExactLimit) \(settings.exactLimit))"),
+                    + (N > settings.exactLimit ? " (TC = \(N) > \(Setting.alignExactLimit) \(settings.exactLimit))" : "; \(unavailable ?? "")"),
             targets: targets.source, classes: targets.classes, probes: exact ? nil : settings.probes, layers: layers,
             peakLayer: peak?.layer ?? 0, peakAlignment: peak?.alignment ?? .nan, labelNormSquared: labelNorm2,
             lanczosTolerance: settings.tolerance)

@@ -11,6 +11,7 @@ struct LayerExactKernel {
     /// Every layer's input per sample, kept by the walk while forming.
     let inputScalarsPerSample: Int
     private let formRows: (_ forms: [LayerKernelForm]?) -> [Double]
+    private let formLayerRows: (_ forms: [LayerKernelForm]?, _ visit: (Int, [Double]) -> Void) -> Void
 
     init<S: BLASScalar>(network: LayerSequence<S>, totalSamples total: Int, communicator: any Communicator) {
         scalarBytes = MemoryLayout<S>.size
@@ -19,22 +20,26 @@ struct LayerExactKernel {
             sites = kernel.sites
             inputScalarsPerSample = kernel.inputScalarsPerSample
             reason = nil
-            formRows = { forms in
-                kernel.rows(forms: forms) { local, rowsPerSample, columns in
-                    let counts = (0..<communicator.size).map { communicator.block(of: total, rank: $0).count * rowsPerSample * columns }
-                    return communicator.allgather(local, counts: counts)
-                }
+            let gather = { (local: [Double], rowsPerSample: Int, columns: Int) -> [Double] in
+                let counts = (0..<communicator.size).map { communicator.block(of: total, rank: $0).count * rowsPerSample * columns }
+                return communicator.allgather(local, counts: counts)
             }
+            formRows = { forms in kernel.rows(forms: forms, gather: gather) }
+            formLayerRows = { forms, visit in kernel.layerRows(forms: forms, gather: gather, visit: visit) }
         } catch {
             sites = nil
             inputScalarsPerSample = 0
             reason = (error as? WispError).map { "\($0)" } ?? "\(error)"
             formRows = { _ in [] }
+            formLayerRows = { _, _ in }
         }
     }
 
     /// This process's rows of J Jᵀ (each layer in its cheaper form unless `forms` is given).
     func rows(forms: [LayerKernelForm]? = nil) -> [Double] { formRows(forms) }
+
+    /// This process's rows of each site's J_l J_lᵀ, site by site (``LayerTangentKernel/layerRows(forms:gather:visit:)``).
+    func layerRows(forms: [LayerKernelForm]? = nil, visit: (Int, [Double]) -> Void) { formLayerRows(forms, visit) }
 }
 
 /// `--method exact` on a network given as layers: K = (1/T) J Jᵀ formed from the per-layer

@@ -62,6 +62,13 @@ public final class LayerProblem {
     private let makeOperator: (CurvatureMatrix) throws -> any LinearOperator
     /// The exact sample-space path's kernel of J Jᵀ (``LayerTangentKernel``), or why there is none.
     let exactKernel: LayerExactKernel
+    /// The targets of the loss matrices and of the alignment (the file's, else the teacher's);
+    /// nil when there is neither a file's nor a loss.
+    public let targets: Targets?
+    /// The modules that own parameters, in θ's order: each one's state-dict prefix ("0",
+    /// "3.body.0", "3.projection") and its range of θ (its weight and bias together).
+    public let parameterBlocks: [(name: String, range: Range<Int>)]
+    private let blockOperator: (Range<Int>) -> any LinearOperator
 
     /// Gaussian inputs and Gaussian initial weights, both from `seed`.
     public convenience init(architecture: LayerArchitecture, totalSamples: Int, seed: UInt64, precision: Precision = .float64,
@@ -99,7 +106,28 @@ public final class LayerProblem {
         (parameterCount, outputCount, parameterNames, flopsPerSample, readParameters, makeOperator, exactKernel) = built.0
         targetSource = built.1
         memoryFootprint = built.2
+        (targets, parameterBlocks, blockOperator) = built.3
     }
+
+    /// Consecutive tensors with the same prefix (the name before its last ".") form one block.
+    static func blocks(names: [String], counts: [Int]) -> [(name: String, range: Range<Int>)] {
+        var blocks: [(name: String, range: Range<Int>)] = []
+        var offset = 0
+        for (name, count) in zip(names, counts) {
+            let prefix = name.lastIndex(of: ".").map { String(name[..<$0]) } ?? name
+            if let last = blocks.last, last.name == prefix, last.range.upperBound == offset {
+                blocks[blocks.count - 1].range = last.range.lowerBound..<(offset + count)
+            } else {
+                blocks.append((prefix, offset..<(offset + count)))
+            }
+            offset += count
+        }
+        return blocks
+    }
+
+    /// The matrix-free K_B = (1/T) J_B J_Bᵀ of parameter block `b` (0-based in ``parameterBlocks``;
+    /// ``ParameterBlockGramOperator``).
+    public func makeBlockOperator(_ b: Int) -> any LinearOperator { blockOperator(parameterBlocks[b].range) }
 
     /// TC, the dimension of K.
     public var sampleSpaceDimension: Int { totalSamples * outputCount }
@@ -116,7 +144,8 @@ public final class LayerProblem {
     private static func build<S: BLASScalar>(_ architecture: LayerArchitecture, _: S.Type, _ inputs: LayerInputs, _ weights: LayerWeightSource,
                                               _ seed: UInt64, _ communicator: any Communicator, _ loss: Loss?)
         throws -> ((Int, Int, [String], Double, () -> [Double], (CurvatureMatrix) throws -> any LinearOperator, LayerExactKernel), LayerTargetSource?,
-                   (weightsBytes: Int, activationsBytes: Int)) {
+                   (weightsBytes: Int, activationsBytes: Int),
+                   (Targets?, [(name: String, range: Range<Int>)], (Range<Int>) -> any LinearOperator)) {
         let data = inputs.dataset
         let (totalSamples, block) = (data.totalSamples, data.samples)
         let layers = try architecture.makeLayers(as: S.self)
@@ -181,7 +210,9 @@ public final class LayerProblem {
         }
         return ((P, network.outputCount, network.parameterNames, perSample.jvp + perSample.vjp, read, make,
                  LayerExactKernel(network: network, totalSamples: totalSamples, communicator: communicator)), source,
-                (weightsBytes: P * MemoryLayout<S>.size, activationsBytes: cacheBytes))
+                (weightsBytes: P * MemoryLayout<S>.size, activationsBytes: cacheBytes),
+                (targets, blocks(names: network.parameterNames, counts: network.parameterTensors.map { $0.count }),
+                 { ParameterBlockGramOperator(network: network, block: $0, samples: block, totalSamples: totalSamples, communicator: communicator) }))
     }
 
     /// Scalars per sample of the layers' caches and scratch (an upper estimate): each output,

@@ -4,12 +4,14 @@ import Foundation
 /// peak layer highlighted, the stable rank as a line on its own axis), in the style of
 /// ``DensityFiles``.
 public enum AlignmentFiles {
-    /// One row per layer.
+    /// One row per layer; a last column `name` (the state-dict prefix) on networks given as layers.
     public static func csv(_ r: AlignResult) -> String {
-        var s = "layer,parameters,alignment,alignment_standard_error,stable_rank,stable_rank_standard_error,lambda_max,lambda_max_residual,forward_alignment,backward_alignment\n"
+        let named = r.layers.contains { $0.name != nil }
+        var s = "layer,parameters,alignment,alignment_standard_error,stable_rank,stable_rank_standard_error,lambda_max,lambda_max_residual,forward_alignment,backward_alignment\(named ? ",name" : "")\n"
         for l in r.layers {
             s += "\(l.layer),\(l.parameters),\(l.alignment),\(l.alignmentStandardError),\(l.stableRank),\(l.stableRankStandardError),"
-            s += "\(l.lambdaMax),\(l.lambdaMaxResidual),\(l.forwardAlignment.map { "\($0)" } ?? ""),\(l.backwardAlignment.map { "\($0)" } ?? "")\n"
+            s += "\(l.lambdaMax),\(l.lambdaMaxResidual),\(l.forwardAlignment.map { "\($0)" } ?? ""),\(l.backwardAlignment.map { "\($0)" } ?? "")"
+            s += named ? ",\(l.name ?? "")\n" : "\n"
         }
         return s
     }
