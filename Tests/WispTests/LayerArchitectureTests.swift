@@ -172,6 +172,6 @@ final class LayerArchitectureTests: XCTestCase {
         XCTAssertTrue(conflict.stderr.contains("--width cannot be combined with --architecture"), conflict.stderr)
         let align = try WispExecutable.run(["align", "--architecture", "cnn.json"], in: dir)
         XCTAssertNotEqual(align.status, 0)
-        XCTAssertTrue(align.stderr.contains("--architecture is supported by `wisp top`, `wisp density` and `wisp moments` only"), align.stderr)
+        XCTAssertTrue(align.stderr.contains("--architecture is supported by `wisp top`, `wisp density`, `wisp moments` and `wisp train` only"), align.stderr)
     }
 }
