@@ -41,7 +41,7 @@ public struct ValidationSettings: Codable, Sendable, Equatable {
         // The classes are the training's (the network's outputs), whatever labels the set holds.
         if labelsPath != nil { c.classes = training.architecture.outputs }
         c.outputs = training.architecture.outputs
-        let problem = try Problem(c, communicator: training.communicator)
+        let problem = try Self.namingTheFlag { try Problem(c, communicator: training.communicator) }
         guard problem.architecture.widths == training.architecture.widths else {
             throw WispError.badInput("the validation set \(printable(inputsPath)) gives a network of widths \(problem.architecture.widths), the training set \(training.architecture.widths)")
         }
@@ -57,11 +57,19 @@ public struct ValidationSettings: Codable, Sendable, Equatable {
         var c = try configuration(base: base)
         c.scaleDivisor = training.inputSource.preprocessing.scaleDivisor
         if labelsPath != nil { c.classes = training.outputCount }
-        let inputs = try LayerProblem.loadInputs(c, architecture: training.architecture, communicator: training.communicator)
+        let inputs = try Self.namingTheFlag { try LayerProblem.loadInputs(c, architecture: training.architecture, communicator: training.communicator) }
         return try LayerProblem(architecture: training.architecture, inputs: inputs,
                                 weights: .loaded(path: "the training network", dtype: training.precision.rawValue, parameters: training.parameters()),
                                 seed: training.seed, precision: training.precision, communicator: training.communicator,
                                 loss: training.loss ?? .mse)
+    }
+
+    /// Runs `load`, naming `--validation-samples` where the loader's error names `--samples`
+    /// (the validation set's V is the loader's T).
+    private static func namingTheFlag<R>(_ load: () throws -> R) throws -> R {
+        do { return try load() } catch let WispError.invalidConfiguration(message) where message.hasPrefix("--samples ") {
+            throw WispError.invalidConfiguration("--validation-samples" + message.dropFirst("--samples".count))
+        }
     }
 
     /// `base` (the training's input configuration) with these files instead of the training
