@@ -218,4 +218,67 @@ final class LayerTrainTests: XCTestCase {
         XCTAssertLessThan(DenseReference.relativeError(b.lossCurve.map(\.loss), a.lossCurve.map(\.loss)), 1e-12)
         XCTAssertLessThan(DenseReference.relativeError(layered.parameterValues, mlp.parameterValues), 1e-12)
     }
+
+    /// `wisp train --architecture` with labels, a held-out set and a checkpoint directory: the
+    /// loss falls, the record is the layer network's (its architecture, typed settings, the
+    /// validation loss), θ saved at the last checkpoint reads back with `--model` to the same loss,
+    /// and a rerun on the directory resumes at the last step with the same series. Refused in one
+    /// line before any work: measurements the layer path lacks, and a validation set larger than
+    /// its files.
+    func testCommandLine() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wisp-layer-train-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data(LayerArchitectureTests.cnn.utf8).write(to: dir.appendingPathComponent("cnn.json"))
+        let T = 14, V = 5
+        try NPY.write(values: L.normals(T * 64, seed: 41, stream: 0), shape: [T, 64], dtype: .float64, to: dir.appendingPathComponent("x.npy").path)
+        try NPY.write(values: (0..<T).map { Double($0 % 2) }, shape: [T], dtype: .float64, to: dir.appendingPathComponent("y.npy").path)
+        try NPY.write(values: L.normals(V * 64, seed: 42, stream: 0), shape: [V, 64], dtype: .float64, to: dir.appendingPathComponent("vx.npy").path)
+        try NPY.write(values: (0..<V).map { Double($0 % 2) }, shape: [V], dtype: .float64, to: dir.appendingPathComponent("vy.npy").path)
+        let common = ["train", "--architecture", "cnn.json", "--inputs", "x.npy", "--labels", "y.npy", "--loss", "cross-entropy",
+                      "--steps", "10", "--every", "5", "--lr", "0.1", "--quiet"]
+        let held = ["--validation-inputs", "vx.npy", "--validation-labels", "vy.npy"]
+        let run = try WispExecutable.run(common + held + ["--measure", "moments", "--probes", "2", "--slq-steps", "4", "--checkpoint", "ck",
+                                                          "--output-dir", "out"], in: dir)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let record = try ExactJSON.object(file: dir.appendingPathComponent("out/train.json").path)
+        let series = try XCTUnwrap(record["series"] as? [[String: Any]])
+        let losses = series.map { $0["loss"] as! Double }
+        XCTAssertEqual(series.count, 3)
+        XCTAssertLessThan(losses.last!, losses.first!)
+        XCTAssertNotNil(series.last!["validation_loss"] as? Double)
+        XCTAssertNotNil(series.last!["moments"])
+        XCTAssertEqual(record["validation_samples"] as? Int, V)
+        XCTAssertNotNil((record["architecture"] as? [String: Any])?["layers"])
+        XCTAssertEqual(((record["settings"] as? [String: Any])?["training"] as? [String: Any])?["steps"] as? Int, 10)
+
+        // θ at step 10 as a layer model file: its loss over the same data is the record's.
+        let model = try XCTUnwrap(series.last!["model"] as? String)
+        let again = try WispExecutable.run(["train", "--model", model, "--inputs", "x.npy", "--labels", "y.npy", "--loss", "cross-entropy",
+                                            "--steps", "0", "--measure", "none", "--output-dir", "again", "--quiet"], in: dir)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        let reread = try ExactJSON.object(file: dir.appendingPathComponent("again/train.json").path)
+        XCTAssertEqual((reread["series"] as! [[String: Any]])[0]["loss"] as? Double, losses.last!)
+
+        // The rerun finds step 10 saved: nothing left to train, the same series.
+        let rerun = try WispExecutable.run(common + held + ["--measure", "moments", "--probes", "2", "--slq-steps", "4", "--checkpoint", "ck",
+                                                            "--output-dir", "out2"], in: dir)
+        XCTAssertEqual(rerun.status, 0, rerun.stderr)
+        let resumed = try ExactJSON.object(file: dir.appendingPathComponent("out2/train.json").path)
+        XCTAssertEqual(resumed["resumed_from"] as? Int, 10)
+        XCTAssertEqual((resumed["series"] as! [[String: Any]]).map { $0["loss"] as! Double }, losses)
+
+        for (extra, message) in [
+            (["--measure", "align"], "wisp: error: --measure align is not available for --architecture networks yet"),
+            (["--measure", "moments,ntk-limit"], "wisp: error: --measure ntk-limit is not available for --architecture networks yet"),
+            (held + ["--validation-samples", "\(V + 1)"], "wisp: error: --validation-samples \(V + 1) exceeds the \(V) rows of vx.npy"),
+            (["--batch-size", "\(T + 1)"], "wisp: error: --batch-size must be between 1 and the \(T) samples (got \(T + 1))"),
+        ] {
+            let bad = try WispExecutable.run(common + extra + ["--output-dir", "bad"], in: dir)
+            XCTAssertNotEqual(bad.status, 0)
+            XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, bad.stderr)
+            XCTAssertTrue(bad.stderr.hasPrefix(message), bad.stderr)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("bad/train.json").path))
+    }
 }
