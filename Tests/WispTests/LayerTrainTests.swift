@@ -13,7 +13,7 @@ final class LayerTrainTests: XCTestCase {
     typealias L = LayerTests
 
     /// The small CNN of ``LayerHessianTests/specs`` (conv, tanh, max pool, layer norm, a residual
-    /// block of convs, average pool, flatten, dense; P = 93) or `specs`, on T Gaussian inputs
+    /// block of convs, average pool, flatten, dense; P = 185) or `specs`, on T Gaussian inputs
     /// (seed 31, as ``LayerHessianTests/network(_:input:parameters:block:reduction:)``) with the
     /// file targets ``LayerHessianTests/targets(_:rows:)`` of `loss`.
     static func problem(_ loss: Loss, specs: [LayerSpec] = H.specs, T: Int = H.samples, rows: [Int]? = nil,
@@ -79,7 +79,8 @@ final class LayerTrainTests: XCTestCase {
 
     /// A minibatch of every sample gives the full loss and gradient: the same forward and backward
     /// passes on the same rows in the same order (the inputs copied into the batch buffer), so
-    /// they agree to rounding (1e-13: only BLAS's blocking may differ with the buffers' alignment).
+    /// they agree to rounding — bit for bit here; 1e-13 allows BLAS kernels that block by the
+    /// buffers' alignment.
     /// A batch B of some samples equals the full gradient of a problem on B alone — with batch
     /// normalization too, whose statistics are then B's.
     func testMinibatchGradientEqualsTheFullGradientOfItsSamples() throws {
