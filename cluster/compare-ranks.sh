@@ -20,7 +20,8 @@
 # data-spectrum (dense: allreduce of XᵀX; Lanczos: the distributed operator), the layerwise
 # alignment (exact and Hutchinson), eigenvectors mapped from sample space, model reduction (and the InPCA of its predictions,
 # gathered from the ranks' samples), the loss Hessian
-# and its residual part, KPM, and training (GD and SGD, momentum, Adam with a validation set, and SGD with the layerwise alignments at checkpoints).
+# and its residual part, KPM, and training (GD and SGD, momentum, Adam with a validation set, and SGD with the layerwise alignments at checkpoints;
+# on layer networks: SGD with BatchNorm, whose minibatch statistics are summed over the ranks, and Adam with a validation set).
 # The mean-subtraction density is compared on a linear grid: mean subtraction gives K an exact
 # null vector, whose Gauss node after a few steps is a small positive number known only to
 # absolute accuracy ε‖K‖; a log axis turns that into ~1e-8 relative changes of the density
@@ -79,6 +80,8 @@ JSON
 # Labels of the CNN's 2 classes for its loss matrices, and a CNN with BatchNorm (batch statistics
 # summed over ranks) for them with teacher targets.
 printf '%s\n' 0 1 1 0 1 0 0 1 1 1 0 0 1 > "$work/cnn-labels.csv"
+# Labels of the 29 .npy rows for training cnn12.json (layers-train-validation).
+for i in $(seq 0 28); do echo $(( (i * 7 + 3) % 5 % 2 )); done > "$work/npy-labels.csv"
 cat > "$work/cnn-bn.json" <<'JSON'
 {"input": [2, 8, 8],
  "layers": [{"kind": "Conv2d", "in_channels": 2, "out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1}, {"kind": "BatchNorm2d", "num_features": 3},
@@ -195,6 +198,8 @@ jobs=(
   "layers-density-exact|1e-12|density --quiet --architecture $work/cnn.json --samples 13 --method exact"
   "layers-align|1e-12|align --quiet --architecture $work/cnn.json --samples 13 --labels $work/cnn-labels.csv"
   "layers-align-hutchinson|1e-12|align --quiet --architecture $work/cnn-bn.json --samples 13 --exact-limit 0 --probes 5 --seed 4"
+  "layers-train|1e-12|train --quiet --architecture $work/cnn-bn.json --samples 13 --loss cross-entropy --steps 12 --every 6 --lr 0.1 --batch-size 5 --optimizer momentum --measure moments,top --top 2 --probes 3 --slq-steps 8 --output-dir $work/train-files --no-save-models"
+  "layers-train-validation|1e-12|train --quiet --architecture $work/cnn12.json --inputs $work/inputs.npy --labels $work/npy-labels.csv --samples 13 --loss cross-entropy --steps 12 --every 6 --lr 0.05 --batch-size 4 --optimizer adam --validation-inputs $work/inputs.npy --validation-labels $work/npy-labels.csv --validation-samples 11 --measure density --density-grid linear --probes 3 --slq-steps 8 --output-dir $work/train-files --no-save-models"
 )
 data=${WISP_DATA:-Tests/Data}
 if [ -d "$data/digits" ] && [ -d "$data/diabetes" ]; then

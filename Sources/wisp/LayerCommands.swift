@@ -9,15 +9,17 @@ extension NetworkOptions {
     /// the model's θ, after checking every output path (rank 0), then the inputs (collective:
     /// each process its rows), and builds this process's part of the problem; all processes
     /// agree on success at each step. Saves the network if asked (rank 0). `matrix`'s loss
-    /// matrices get `--loss` and the targets (the file's, else a teacher network's).
-    func makeLayerProblem(outputs: [String?], siblings: [String] = [], directories: [String?] = [], matrix: CurvatureMatrix = .fisher) throws -> LayerProblem {
+    /// matrices, and training (`withLoss`), get `--loss` and the targets (the file's, else a
+    /// teacher network's). `inputs`: further files the run reads (none may be an output).
+    func makeLayerProblem(outputs: [String?], siblings: [String] = [], directories: [String?] = [], inputs extraInputs: [String?] = [],
+                          matrix: CurvatureMatrix = .fisher, withLoss: Bool = false) throws -> LayerProblem {
         let communicator = Runtime.communicator
         if outputs.contains(where: { $0.map(OutputPath.isStandardOutput) ?? false }) { Runtime.summaryToStandardError = true }
         let c = dataConfiguration
         let (description, weights) = try communicator.agree { () throws -> (LayerArchitecture, LayerWeightSource) in
             if Runtime.isLead {
                 try OutputOptions.check(outputs: outputs, siblings: siblings, files: [saveModel], directories: directories,
-                                        inputs: [architecture, model, c.inputsPath, c.targetsPath, c.labelsPath])
+                                        inputs: [architecture, model, c.inputsPath, c.targetsPath, c.labelsPath] + extraInputs)
             }
             let given = try architecture.map { try LayerArchitecture.read(path: $0) }
             guard let model else { return (given!, .initial) }
@@ -28,7 +30,7 @@ extension NetworkOptions {
         let inputs = try LayerProblem.loadInputs(c, architecture: description, communicator: communicator)
         let problem = try communicator.agree {
             try LayerProblem(architecture: description, inputs: inputs, weights: weights, seed: seed, precision: precision, communicator: communicator,
-                             loss: matrix.needsLoss ? loss : nil)
+                             loss: matrix.needsLoss || withLoss ? loss : nil)
         }
         problem.setupSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         if Runtime.isLead, let path = saveModel {
@@ -180,5 +182,46 @@ extension Moments {
         say(Summary.moments(result, probes: probes))
         say(Summary.timing(timings))
         if let path = out.output { say("  output     \(path)") }
+    }
+}
+
+extension Train {
+    /// `wisp train` on a layer network (``TrainJob`` on a ``LayerProblem``): the same optimizers,
+    /// minibatches, held-out set, checkpoints and files as on an MLP; θ saved at checkpoints
+    /// with ``LayerModelFile`` (so `--model` reads it back). The loss is `--loss` (mse by default)
+    /// with the file's targets, else a teacher network's. Refused before any work: measurements
+    /// the layer path lacks (``LayerProblem/checkTraining(_:)``).
+    func runLayers(training: TrainingSettings, measurements: MeasurementSettings, validation: ValidationSettings?, jsonPath: String) throws {
+        if measurements.ntkLimit { throw ValidationError("--measure ntk-limit is not available for --architecture networks yet") }
+        let file = network.layerFile
+        let problem = try network.makeLayerProblem(outputs: [jsonPath], directories: [outputDir, checkpointing.checkpoint],
+                                                   inputs: [validationInputs, validationTargets, validationLabels], withLoss: true)
+        try training.validate(samples: problem.totalSamples)
+        try measurements.validate()
+        try problem.checkTraining(measurements)
+        let base = network.dataConfiguration
+        let held = try validation.map { v in (v, try Runtime.communicator.agree { try v.makeProblem(training: problem, base: base) }) }
+        let settings = TrainRunSettings(training: training, measurements: measurements, validation: validation)
+        let checkpoint = try checkpointing.open("train", problem: problem, settings: settings, replicated: true)
+            .map { TrainingCheckpoint(directory: $0) }
+        let saveModels = !noSaveModels
+        let directory = outputDir
+        let architecture = problem.architecture
+        let (result, timings) = try TrainJob.run(
+            problem, training: training, measurements: measurements, validation: held, checkpoint: checkpoint,
+            reporter: Runtime.progress("train", quiet: quiet)
+        ) { record, theta in
+            guard Runtime.isLead else { return nil }
+            try TrainFiles.writeCheckpoint(record, directory: directory)
+            guard saveModels else { return nil }
+            let path = directory + String(format: "/models/step-%09d.safetensors", record.step)
+            try LayerModelFile.save(theta, architecture: architecture, to: path)
+            return path
+        }
+        guard Runtime.isLead else { return }
+        try RunRecord(command: "train", problem: problem, settings: settings, timings: timings, result: result).write(to: jsonPath)
+        let written = try TrainFiles.writeSeries(result, directory: directory)
+        say(LayerSummary.header(problem, file: file))
+        summarize(result, timings: timings, jsonPath: jsonPath, written: written)
     }
 }

@@ -128,6 +128,9 @@ struct Train: ParsableCommand {
         let validation = validationInputs.map {
             ValidationSettings(inputsPath: $0, targetsPath: validationTargets, labelsPath: validationLabels, samples: validationSamples)
         }
+        if network.isLayerNetwork {
+            return try runLayers(training: training, measurements: measurements, validation: validation, jsonPath: jsonPath)
+        }
         let problem = try network.makeProblem(outputs: [jsonPath], directories: [outputDir, checkpointing.checkpoint],
                                               inputs: [validationInputs, validationTargets, validationLabels])
         try training.validate(samples: problem.totalSamples)
@@ -155,6 +158,11 @@ struct Train: ParsableCommand {
         try RunRecord(command: "train", problem: problem, settings: settings, timings: timings, result: result).write(to: jsonPath)
         let written = try TrainFiles.writeSeries(result, directory: directory)
         say(Summary.header(problem))
+        summarize(result, timings: timings, jsonPath: jsonPath, written: written)
+    }
+
+    /// The summary's lines after the header: training, loss, validation, moments, alignment, timing, files.
+    func summarize(_ result: TrainResult, timings: Timings, jsonPath: String, written: [String]) {
         say("  training   \(result.method), η = \(lr), \(result.stepsTaken) steps (\(result.stoppedBecause))"
             + (result.resumedFrom.map { ", resumed from step \($0)" } ?? ""))
         if let first = result.series.first, let last = result.series.last {

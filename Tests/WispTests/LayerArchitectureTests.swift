@@ -172,6 +172,6 @@ final class LayerArchitectureTests: XCTestCase {
         XCTAssertTrue(conflict.stderr.contains("--width cannot be combined with --architecture"), conflict.stderr)
         let reduce = try WispExecutable.run(["reduce", "--architecture", "cnn.json", "--model", "absent.safetensors", "--keep", "2"], in: dir)
         XCTAssertNotEqual(reduce.status, 0)
-        XCTAssertTrue(reduce.stderr.contains("--architecture is supported by `wisp top`, `wisp density`, `wisp moments` and `wisp align` only"), reduce.stderr)
+        XCTAssertTrue(reduce.stderr.contains("--architecture is supported by `wisp top`, `wisp density`, `wisp moments`, `wisp train` and `wisp align` only"), reduce.stderr)
     }
 }

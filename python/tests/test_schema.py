@@ -60,6 +60,9 @@ def records(wisp_binary, tmp_path_factory):
         "layers-align": ["align", *cnn],
         "layers-align-hutchinson": ["align", *cnn, "--exact-limit", "0", "--probes", "2"],
         "layers-moments-hessian": ["moments", *cnn, "--matrix", "hessian", "--loss", "cross-entropy", "--probes", "4"],
+        "layers-train": ["train", *cnn, "--loss", "cross-entropy", "--steps", "4", "--every", "2", "--batch-size", "3",
+                         "--optimizer", "adam", "--lr", "0.01", "--measure", "moments,top,density", "--top", "2", "--probes", "2",
+                         "--slq-steps", "4", "--output-dir", "layers-trained"],
     }
     out = {}
 
@@ -97,6 +100,7 @@ def test_settings_are_typed(records):
     assert s["k"] == 2 and s["basis"] == 8 and s["max_applications"] == 400 and isinstance(s["tolerance"], float)
     assert records["density-kpm"][1]["settings"]["kpm"]["moments"] == 32
     assert records["train"][1]["settings"]["training"]["batch_size"] == 8
+    assert records["layers-train"][1]["settings"]["training"]["batch_size"] == 3
     assert records["reduce"][1]["settings"]["sweep"] == [1, {"percent": 5.0}]
 
 

@@ -18,7 +18,7 @@ extension Network where S == Double {
     public static func load(safetensors path: String, given: NetworkHyperparameters) throws -> Network<Double> {
         var file = try SafeTensorsFile.read(path: path)
         if file.metadata[LayerModelFile.architectureKey] != nil {
-            throw WispError.badInput("\(path) holds a network given as layers (metadata \(LayerModelFile.architectureKey)), not an MLP: `wisp top`, `wisp density`, `wisp moments` and `wisp align` read it")
+            throw WispError.badInput("\(path) holds a network given as layers (metadata \(LayerModelFile.architectureKey)), not an MLP: `wisp top`, `wisp density`, `wisp moments`, `wisp train` and `wisp align` read it")
         }
         // The tensors move out of the file: each is released once copied into θ (peak 2× the
         // weights, not 3×).

@@ -182,7 +182,7 @@ public enum AlignJob {
             if let failure { throw failure }
         } else {
             for l in 1...L {
-                let op = TimedOperator(problem.makeAlignmentOperator(layer: l))
+                let op = TimedOperator(try problem.makeAlignmentOperator(layer: l))
                 let numerator = KernelAlignment.labelProjection(op, labels: labels)
                 let d = try KernelAlignment.centeredFrobeniusSquared(op, probes: settings.probes, seed: settings.seed) { done in
                     reporter?.report("layer \(l)/\(L): probe \(done)/\(settings.probes)")

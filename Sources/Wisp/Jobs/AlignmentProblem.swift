@@ -55,7 +55,7 @@ public protocol AlignmentProblem: AnyObject {
     /// Forms every layer's K_l in turn, calling `visit` with each (collective).
     func exactLayerKernels(_ visit: (ExactLayerKernel) -> Void) throws
     /// The matrix-free K_l, l in 1…L.
-    func makeAlignmentOperator(layer l: Int) -> any LinearOperator
+    func makeAlignmentOperator(layer l: Int) throws -> any LinearOperator
 }
 
 extension Problem: AlignmentProblem {
@@ -138,5 +138,5 @@ extension LayerProblem: AlignmentProblem {
         }
     }
 
-    public func makeAlignmentOperator(layer l: Int) -> any LinearOperator { makeBlockOperator(l - 1) }
+    public func makeAlignmentOperator(layer l: Int) throws -> any LinearOperator { try makeBlockOperator(l - 1) }
 }

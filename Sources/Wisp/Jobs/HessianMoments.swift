@@ -32,7 +32,7 @@ public struct HessianMoments: Codable, Sendable {
     }
 
     /// Measures G, S and H of `problem` at its current parameters (collective).
-    public static func measure(_ problem: Problem, settings: SLQSettings) throws -> HessianMoments {
+    public static func measure(_ problem: some CurvatureProblem, settings: SLQSettings) throws -> HessianMoments {
         let P = Double(problem.parameterCount)
         var results = [CurvatureMatrix: SLQResult]()
         var applications = 0
@@ -44,7 +44,8 @@ public struct HessianMoments: Codable, Sendable {
         func perProbe(_ m: CurvatureMatrix, _ k: Int) -> [Double] {
             results[m]!.rules.map { rule in rule.integrate { Foundation.pow($0, Double(k)) } * Double(results[m]!.dimension) / P }
         }
-        let exactG = try exactGaussNewtonMoments(problem)
+        // Exact moments of G where the MLP gives them cheaply; a layer network's stand alone.
+        let exactG = try (problem as? Problem).flatMap { try exactGaussNewtonMoments($0) }
         let matrices = [CurvatureMatrix.ggn, .residual, .hessian].map { m in
             Moments(matrix: m, moments: (1...4).map { k in
                 let e = Estimate(perProbe(m, k))

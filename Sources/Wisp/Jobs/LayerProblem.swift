@@ -38,8 +38,9 @@ public final class LayerProblem {
     /// θ as the network holds it, widened to Double (exactly, for float32), in θ's order: what
     /// `--save-model` writes. Read from the network on each call (a P-sized array), so the problem
     /// itself holds θ once, in the precision of the passes.
-    public func parameters() -> [Double] { readParameters() }
-    private let readParameters: () -> [Double]
+    public func parameters() -> [Double] { box.parameters() }
+    /// The precision-specific half: the network, this process's inputs and targets.
+    private let box: any LayerNetworkBox
     /// Where the inputs came from.
     public let inputSource: LayerInputSource
     /// Where θ came from (a loaded file's path and dtype; its values are not kept).
@@ -59,16 +60,11 @@ public final class LayerProblem {
     /// Seconds spent reading the model and data and running the first forward pass, before a
     /// job's clock starts (set by whoever builds the problem; run records report it).
     public var setupSeconds: Double = 0
-    private let makeOperator: (CurvatureMatrix) throws -> any LinearOperator
     /// The exact sample-space path's kernel of J Jᵀ (``LayerTangentKernel``), or why there is none.
     let exactKernel: LayerExactKernel
-    /// The targets of the loss matrices and of the alignment (the file's, else the teacher's);
-    /// nil when there is neither a file's nor a loss.
-    public let targets: Targets?
     /// The modules that own parameters, in θ's order: each one's state-dict prefix ("0",
     /// "3.body.0", "3.projection") and its range of θ (its weight and bias together).
     public let parameterBlocks: [(name: String, range: Range<Int>)]
-    private let blockOperator: (Range<Int>) -> any LinearOperator
 
     /// Gaussian inputs and Gaussian initial weights, both from `seed`.
     public convenience init(architecture: LayerArchitecture, totalSamples: Int, seed: UInt64, precision: Precision = .float64,
@@ -103,10 +99,12 @@ public final class LayerProblem {
         case .float64: try Self.build(architecture, Double.self, inputs, weights, seed, communicator, loss)
         case .float32: try Self.build(architecture, Float.self, inputs, weights, seed, communicator, loss)
         }
-        (parameterCount, outputCount, parameterNames, flopsPerSample, readParameters, makeOperator, exactKernel) = built.0
-        targetSource = built.1
-        memoryFootprint = built.2
-        (targets, parameterBlocks, blockOperator) = built.3
+        box = built.box
+        (parameterCount, outputCount, parameterNames, flopsPerSample) = (box.parameterCount, box.outputCount, box.parameterNames, box.flopsPerSample)
+        exactKernel = box.exactKernel
+        targetSource = built.source
+        memoryFootprint = built.footprint
+        parameterBlocks = Self.blocks(names: box.parameterNames, counts: box.parameterTensorCounts)
     }
 
     /// Consecutive tensors with the same prefix (the name before its last ".") form one block.
@@ -127,7 +125,7 @@ public final class LayerProblem {
 
     /// The matrix-free K_B = (1/T) J_B J_Bᵀ of parameter block `b` (0-based in ``parameterBlocks``;
     /// ``ParameterBlockGramOperator``).
-    public func makeBlockOperator(_ b: Int) -> any LinearOperator { blockOperator(parameterBlocks[b].range) }
+    public func makeBlockOperator(_ b: Int) throws -> any LinearOperator { try box.makeBlockOperator(parameterBlocks[b].range) }
 
     /// TC, the dimension of K.
     public var sampleSpaceDimension: Int { totalSamples * outputCount }
@@ -138,16 +136,71 @@ public final class LayerProblem {
         if matrix.needsLoss, loss == nil {
             throw WispError.invalidConfiguration("matrix \(matrix.rawValue) needs a loss: make the layer problem with one")
         }
-        return try makeOperator(matrix)
+        return try box.makeOperator(matrix)
+    }
+
+    /// The targets of the loss matrices and of the alignment on this process's samples (the file's
+    /// or the teacher's; rows of
+    /// ``samples``), kept from the build; nil without a loss.
+    public var targets: Targets? { box.targets }
+
+    // MARK: Training
+
+    /// L(θ) = (1/T) Σ_t ℓ(f(x_t), y_t) over all samples, and the fraction classified correctly
+    /// where the targets are classes (collective: one allreduce of 2 numbers).
+    public func evaluateLoss() throws -> (value: Double, accuracy: Double?) {
+        let (local, classes) = try box.localLossAndGradient(gradient: false)
+        var sums = Array(local.suffix(2))
+        sums.withUnsafeMutableBufferPointer { communicator.allreduceSum($0) }
+        let T = Double(totalSamples)
+        return (sums[0] / T, classes ? sums[1] / T : nil)
+    }
+
+    /// L(θ), the accuracy where the targets are classes, and ∇L(θ) = (1/T) Jᵀ r over all samples
+    /// (P, on every process). Collective: one allreduce of P + 2 doubles. Cost: one backward pass
+    /// (the forward pass is the cached one).
+    public func lossAndGradient() throws -> (loss: Double, accuracy: Double?, gradient: [Double]) {
+        var (g, classes) = try box.localLossAndGradient(gradient: true)
+        g.withUnsafeMutableBufferPointer { communicator.allreduceSum($0) }
+        let P = parameterCount, T = Double(totalSamples)
+        let (loss, accuracy) = (g[P] / T, classes ? g[P + 1] / T : nil)
+        g.removeLast(2)
+        return (loss, accuracy, g)
+    }
+
+    /// The minibatch loss (1/B) Σ_(t ∈ B) ℓ_t and gradient (1/B) Σ_(t ∈ B) J_tᵀ r_t at θ, where
+    /// `local` are the global indices of this process's samples in B (ascending) and `batchSize`
+    /// is |B| over all processes; batch statistics of BatchNorm layers are those of B, summed
+    /// over the processes. Collective: one allreduce of P + 1 doubles. Cost: a forward and a
+    /// backward pass over the local part of B. θ replaces the network's in place (no copy of the
+    /// network); the caches then hold the batch, and the next full-sample use (operators, loss)
+    /// reruns the forward pass: call ``setParameters(_:)`` before it to choose its θ.
+    public func batchLossAndGradient(parameters theta: [Double], local: [Int], batchSize: Int) throws -> (loss: Double, gradient: [Double]) {
+        var g = try box.localBatchGradient(parameters: theta, local: local, batchSize: batchSize)
+        g.withUnsafeMutableBufferPointer { communicator.allreduceSum($0) }
+        let loss = g.removeLast() / Double(batchSize)
+        return (loss, g)
+    }
+
+    /// Replaces θ (P values, converted to the precision of the passes in place) and reruns the
+    /// forward pass (collective with batch statistics). The targets are kept; the loss's
+    /// evaluation is dropped, and operators made before must not be used after (G's H_ℓ was
+    /// the old θ's).
+    public func setParameters(_ theta: [Double]) throws { try box.setParameters(theta) }
+
+    /// L(θ') over all samples at other parameters θ' (collective). Leaves the problem at θ'
+    /// (it keeps no copy of θ): the caller restores θ with ``setParameters(_:)``. Cost: one
+    /// forward pass.
+    public func evaluateLoss(at theta: [Double]) throws -> Double {
+        try setParameters(theta)
+        return try evaluateLoss().value
     }
 
     private static func build<S: BLASScalar>(_ architecture: LayerArchitecture, _: S.Type, _ inputs: LayerInputs, _ weights: LayerWeightSource,
                                               _ seed: UInt64, _ communicator: any Communicator, _ loss: Loss?)
-        throws -> ((Int, Int, [String], Double, () -> [Double], (CurvatureMatrix) throws -> any LinearOperator, LayerExactKernel), LayerTargetSource?,
-                   (weightsBytes: Int, activationsBytes: Int),
-                   (Targets?, [(name: String, range: Range<Int>)], (Range<Int>) -> any LinearOperator)) {
+        throws -> (box: any LayerNetworkBox, source: LayerTargetSource?, footprint: (weightsBytes: Int, activationsBytes: Int)) {
         let data = inputs.dataset
-        let (totalSamples, block) = (data.totalSamples, data.samples)
+        let block = data.samples
         let layers = try architecture.makeLayers(as: S.self)
         let C = layers.last?.outputShape.count ?? architecture.input.count
         if let t = inputs.targets {
@@ -193,26 +246,8 @@ public final class LayerProblem {
         let network = try LayerSequence(layers: layers, parameters: theta)
         if network.couplesSamples { network.setSampleReduction(communicator) }
         try network.forward(data)
-        let outputHessian = loss.map { $0.evaluate(outputs: network.outputs.map { Double($0) }, targets: targets!.values, columns: C).outputHessian }
-        let make: (CurvatureMatrix) throws -> any LinearOperator = { matrix in
-            switch matrix {
-            case .ntk: return LayerGramOperator(network: network, samples: block, totalSamples: totalSamples, communicator: communicator)
-            case .fisher: return LayerFisherOperator(network: network, totalSamples: totalSamples, communicator: communicator)
-            case .ggn: return LayerFisherOperator(network: network, totalSamples: totalSamples, communicator: communicator, outputHessian: outputHessian!)
-            case .hessian, .residual:
-                return try LayerHessianOperator(network: network, targets: targets!.values, loss: loss!, part: matrix == .hessian ? .full : .residual,
-                                                totalSamples: totalSamples, communicator: communicator)
-            }
-        }
-        let perSample = network.flops(batch: 1)
-        let read: () -> [Double] = {
-            S.self == Double.self ? unsafeBitCast(network.parameters, to: [Double].self) : network.parameters.map { Double($0) }
-        }
-        return ((P, network.outputCount, network.parameterNames, perSample.jvp + perSample.vjp, read, make,
-                 LayerExactKernel(network: network, totalSamples: totalSamples, communicator: communicator)), source,
-                (weightsBytes: P * MemoryLayout<S>.size, activationsBytes: cacheBytes),
-                (targets, blocks(names: network.parameterNames, counts: network.parameterTensors.map { $0.count }),
-                 { ParameterBlockGramOperator(network: network, block: $0, samples: block, totalSamples: totalSamples, communicator: communicator) }))
+        let box = LayerNetworkState(network: network, data: data, communicator: communicator, loss: loss, targets: targets)
+        return (box, source, (weightsBytes: P * MemoryLayout<S>.size, activationsBytes: cacheBytes))
     }
 
     /// Scalars per sample of the layers' caches and scratch (an upper estimate): each output,

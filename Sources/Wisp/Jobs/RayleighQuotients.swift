@@ -33,7 +33,7 @@ public struct RayleighQuotients: Codable, Sendable {
 
     /// Measures the quotients for the top `k` eigenvectors of G and S (collective). Also
     /// returns G's unit eigenvectors (for the loss grid).
-    public static func measure(_ problem: Problem, k: Int, tolerance: Double, seed: UInt64) throws -> (RayleighQuotients, gVectors: [[Double]]) {
+    public static func measure(_ problem: some CurvatureProblem, k: Int, tolerance: Double, seed: UInt64) throws -> (RayleighQuotients, gVectors: [[Double]]) {
         let g = try problem.makeOperator(.ggn), s = try problem.makeOperator(.residual)
         let gPairs = try Lanczos.solve(g, settings: LanczosSettings(count: k, which: .largest, tolerance: tolerance, seed: seed))
         let sPairs = try Lanczos.solve(s, settings: LanczosSettings(count: k, which: .largestMagnitude, tolerance: tolerance, seed: seed))

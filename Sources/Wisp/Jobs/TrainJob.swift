@@ -176,8 +176,8 @@ public enum TrainJob {
 
     /// `validation`: a held-out set (``ValidationSettings/makeProblem(training:base:)``) whose
     /// loss and accuracy every checkpoint records (at that checkpoint's θ; collective).
-    public static func run(_ problem: Problem, training: TrainingSettings, measurements: MeasurementSettings,
-                           validation: (settings: ValidationSettings, problem: Problem)? = nil,
+    public static func run<P: TrainableProblem>(_ problem: P, training: TrainingSettings, measurements: MeasurementSettings,
+                           validation: (settings: ValidationSettings, problem: P)? = nil,
                            checkpoint: TrainingCheckpoint? = nil, reporter: ProgressReporter? = nil,
                            onCheckpoint: CheckpointHandler? = nil) throws -> (TrainResult, Timings) {
         let start = DispatchTime.now().uptimeNanoseconds
@@ -185,21 +185,17 @@ public enum TrainJob {
         let T = problem.totalSamples
         try training.validate(samples: T)
         try measurements.validate()
-        try problem.configuration.loss.validate(targets: try problem.targets(), outputs: problem.architecture.outputs)
-        if measurements.moments || measurements.top > 0 || measurements.density?.needsLoss == true,
-           problem.architecture.normalization != .none {
-            throw WispError.invalidConfiguration("the Hessian measurements of wisp train need \(Setting.normalization) none (use \(Setting.measure) none or loss-only runs with normalization)")
-        }
+        try problem.checkTraining(measurements)
 
-        let ntkLimit = measurements.ntkLimit ? try NTKLimitPrediction.make(for: problem) : nil
+        let ntkLimit = try (measurements.ntkLimit ? problem as? Problem : nil).map { try NTKLimitPrediction.make(for: $0) }
         var series = [CheckpointRecord](), lossCurve = [StepLoss](), step = 0, resumedFrom: Int? = nil
         var optimizer = OptimizerState.initial(training.optimizer.method, parameters: problem.parameterCount)
-        if let saved = try checkpoint?.restore(problem: problem, optimizer: training.optimizer.method) {
+        if let saved = try checkpoint?.restore(parameterCount: problem.parameterCount, optimizer: training.optimizer.method) {
             try problem.setParameters(saved.parameters)
             (series, lossCurve, step, resumedFrom) = (saved.series, saved.lossCurve, saved.step, saved.step)
             optimizer = saved.optimizer
         }
-        var theta = problem.parameters
+        var theta = problem.parameterValues
         var schedule = training.batchSize.map { BatchSchedule(samples: T, batchSize: $0, seed: training.seed) }
         let local = problem.communicator.block(of: T)
         let method = (training.batchSize.map { "minibatch SGD (batch \($0), without replacement, order from counter-based stream (seed, epoch))" }
@@ -223,7 +219,7 @@ public enum TrainJob {
                                               seconds: 0)
                 if let held = validation?.problem {
                     try held.setParameters(theta)
-                    (record.validationLoss, record.validationAccuracy) = try held.loss()
+                    (record.validationLoss, record.validationAccuracy) = try held.evaluateLoss()
                 }
                 operatorApplications += try measure(problem, measurements, into: &record)
                 record.seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
@@ -297,7 +293,7 @@ public enum TrainJob {
 
     /// The requested measurements at the problem's current parameters; returns the operator
     /// applications they took.
-    static func measure(_ problem: Problem, _ m: MeasurementSettings, into record: inout CheckpointRecord) throws -> Int {
+    static func measure(_ problem: some TrainableProblem, _ m: MeasurementSettings, into record: inout CheckpointRecord) throws -> Int {
         var applications = 0
         if m.moments {
             let moments = try HessianMoments.measure(problem, settings: m.slq)

@@ -13,7 +13,8 @@ import Foundation
 /// directory must be shared); rank 0 writes them.
 public final class TrainingCheckpoint {
     public let directory: CheckpointDirectory
-    public let architecture: Architecture
+    /// The MLP's architecture, if any (the fingerprint of the directory identifies the network).
+    public let architecture: Architecture?
 
     /// The state of a run at a checkpoint.
     public struct Saved: Codable, Sendable {
@@ -29,7 +30,7 @@ public final class TrainingCheckpoint {
         private enum CodingKeys: String, CodingKey { case step, model, series, lossCurve = "loss_curve" }
     }
 
-    public init(directory: CheckpointDirectory, architecture: Architecture) {
+    public init(directory: CheckpointDirectory, architecture: Architecture? = nil) {
         self.directory = directory
         self.architecture = architecture
     }
@@ -37,7 +38,7 @@ public final class TrainingCheckpoint {
     private var stateFile: String { directory.path + "/train-state.json" }
 
     /// The saved state, or nil when the directory holds none (collective, agreed).
-    func restore(problem: Problem, optimizer method: OptimizerSettings.Method) throws -> Saved? {
+    func restore(parameterCount: Int, optimizer method: OptimizerSettings.Method) throws -> Saved? {
         try directory.communicator.agree { () throws -> Saved? in
             guard FileManager.default.fileExists(atPath: stateFile) else { return nil }
             var saved = try SealedFile.readJSON(Saved.self, from: stateFile, fingerprint: directory.fingerprint)
@@ -53,9 +54,9 @@ public final class TrainingCheckpoint {
             }
             let name = directory.path + "/" + saved.model
             let file = try SealedFile.readSafeTensors(from: name, fingerprint: directory.fingerprint)
-            guard let theta = file.tensors["parameters"], theta.values.count == problem.parameterCount,
+            guard let theta = file.tensors["parameters"], theta.values.count == parameterCount,
                   file.metadata["step"] == "\(saved.step)" else {
-                throw WispError.badInput("checkpoint file \(name) is corrupt: it does not hold the \(problem.parameterCount) parameters of step \(saved.step); it was not used (delete the checkpoint directory to start over)")
+                throw WispError.badInput("checkpoint file \(name) is corrupt: it does not hold the \(parameterCount) parameters of step \(saved.step); it was not used (delete the checkpoint directory to start over)")
             }
             guard theta.values.allSatisfy(\.isFinite) else {
                 throw WispError.badInput("checkpoint file \(name) holds non-finite parameters; it was not used (delete the checkpoint directory to start over)")
@@ -70,8 +71,8 @@ public final class TrainingCheckpoint {
             var state = OptimizerState(steps: saved.step)
             for n in names {
                 let v = file.tensors[n]!.values
-                guard v.count == problem.parameterCount, v.allSatisfy(\.isFinite) else {
-                    throw WispError.badInput("checkpoint file \(name) is corrupt: the optimizer's '\(n)' is not \(problem.parameterCount) finite numbers; it was not used (delete the checkpoint directory to start over)")
+                guard v.count == parameterCount, v.allSatisfy(\.isFinite) else {
+                    throw WispError.badInput("checkpoint file \(name) is corrupt: the optimizer's '\(n)' is not \(parameterCount) finite numbers; it was not used (delete the checkpoint directory to start over)")
                 }
                 state.vectors[n] = v
             }

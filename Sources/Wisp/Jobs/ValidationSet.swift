@@ -36,6 +36,45 @@ public struct ValidationSettings: Codable, Sendable, Equatable {
     /// The validation problem for `training`, whose input configuration (before resolution:
     /// the same network flags or model file) is `base` (collective).
     public func makeProblem(training: Problem, base: ProblemConfiguration) throws -> Problem {
+        var c = try configuration(base: base)
+        c.scaleDivisor = training.preprocessingSummary.scaleDivisor
+        // The classes are the training's (the network's outputs), whatever labels the set holds.
+        if labelsPath != nil { c.classes = training.architecture.outputs }
+        c.outputs = training.architecture.outputs
+        let problem = try Self.namingTheFlag { try Problem(c, communicator: training.communicator) }
+        guard problem.architecture.widths == training.architecture.widths else {
+            throw WispError.badInput("the validation set \(printable(inputsPath)) gives a network of widths \(problem.architecture.widths), the training set \(training.architecture.widths)")
+        }
+        try problem.setParameters(training.parameters)
+        return problem
+    }
+
+    /// The validation problem of a network given as layers: the same architecture, loss and θ as
+    /// `training`, on these files read like the training inputs (`base`: the data flags),
+    /// reshaped to the architecture's input shape (collective). The validation network holds
+    /// its own copy of θ (P scalars) and the caches of its V samples.
+    public func makeProblem(training: LayerProblem, base: ProblemConfiguration) throws -> LayerProblem {
+        var c = try configuration(base: base)
+        c.scaleDivisor = training.inputSource.preprocessing.scaleDivisor
+        if labelsPath != nil { c.classes = training.outputCount }
+        let inputs = try Self.namingTheFlag { try LayerProblem.loadInputs(c, architecture: training.architecture, communicator: training.communicator) }
+        return try LayerProblem(architecture: training.architecture, inputs: inputs,
+                                weights: .loaded(path: "the training network", dtype: training.precision.rawValue, parameters: training.parameters()),
+                                seed: training.seed, precision: training.precision, communicator: training.communicator,
+                                loss: training.loss ?? .mse)
+    }
+
+    /// Runs `load`, naming `--validation-samples` where the loader's error names `--samples`
+    /// (the validation set's V is the loader's T).
+    private static func namingTheFlag<R>(_ load: () throws -> R) throws -> R {
+        do { return try load() } catch let WispError.invalidConfiguration(message) where message.hasPrefix("\(Setting.samples) ") {
+            throw WispError.invalidConfiguration("\(Setting.validationSamples)" + message.dropFirst("\(Setting.samples)".count))
+        }
+    }
+
+    /// `base` (the training's input configuration) with these files instead of the training
+    /// data, after the checks both paths share.
+    private func configuration(base: ProblemConfiguration) throws -> ProblemConfiguration {
         let trainingUsesLabels = base.labelsPath != nil
         guard (targetsPath != nil) != (labelsPath != nil) else {
             throw WispError.invalidConfiguration("\(Setting.validationInputs) needs exactly one of \(Setting.validationTargets) and \(Setting.validationLabels)")
@@ -57,15 +96,6 @@ public struct ValidationSettings: Codable, Sendable, Equatable {
         c.targetsPath = targetsPath
         c.labelsPath = labelsPath
         c.samples = samples
-        c.scaleDivisor = training.preprocessingSummary.scaleDivisor
-        // The classes are the training's (the network's outputs), whatever labels the set holds.
-        if labelsPath != nil { c.classes = training.architecture.outputs }
-        c.outputs = training.architecture.outputs
-        let problem = try Problem(c, communicator: training.communicator)
-        guard problem.architecture.widths == training.architecture.widths else {
-            throw WispError.badInput("the validation set \(printable(inputsPath)) gives a network of widths \(problem.architecture.widths), the training set \(training.architecture.widths)")
-        }
-        try problem.setParameters(training.parameters)
-        return problem
+        return c
     }
 }

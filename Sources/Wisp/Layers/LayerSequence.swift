@@ -32,8 +32,8 @@ public final class LayerSequence<S: BLASScalar> {
     public var parameterCount: Int { chain.parameterCount }
     /// C, outputs per sample.
     public var outputCount: Int { chain.outputShape.count }
-    /// θ.
-    public let parameters: [S]
+    /// θ (replaced in place by ``setParameters(_:)``).
+    public private(set) var parameters: [S]
     /// Samples of the last forward pass.
     public private(set) var sampleCount = 0
     /// T over all processes, from the last ``forward(_:)`` over a ``Dataset``.
@@ -54,6 +54,23 @@ public final class LayerSequence<S: BLASScalar> {
             throw WispError.nonFinite("parameter \(bad) (\(Self.names(chain.layers)[Self.tensorIndex(of: bad, chain.layers)])) is \(parameters[bad])")
         }
         self.parameters = parameters
+    }
+
+    /// Replaces θ in place (P values, converted to S; no reallocation) without rerunning the
+    /// forward pass: the caches hold the previous θ's batch until the next ``forward(_:)``.
+    /// Throws, leaving θ unchanged, if `theta` has not P finite entries.
+    public func setParameters(_ theta: [Double]) throws {
+        guard theta.count == parameters.count else {
+            throw WispError.badInput("the layers have \(parameters.count) parameters, got \(theta.count)")
+        }
+        if let bad = theta.firstIndex(where: { !$0.isFinite }) {
+            throw WispError.nonFinite("parameter \(bad) (\(Self.names(chain.layers)[Self.tensorIndex(of: bad, chain.layers)])) is \(theta[bad])")
+        }
+        let count = theta.count
+        guard count > 0 else { return }
+        theta.withUnsafeBufferPointer { src in
+            parameters.withUnsafeMutableBufferPointer { S.convert(src.baseAddress!, to: $0.baseAddress!, count: count) }
+        }
     }
 
     /// Builds the layers of `specs` for inputs of shape `input` (``LayerSpec/makeChain(_:input:as:context:)``).
