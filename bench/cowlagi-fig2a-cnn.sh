@@ -35,6 +35,22 @@ start=$(date +%s)
   --measure density --density-matrix ggn --density-grid log --probes 4 --slq-steps 30 \
   --output-dir "$work" --quiet >/dev/null
 echo "data spectrum and training: $(( $(date +%s) - start )) s" >&2
+# Cross-check with an exact spectrum: G has no exact path on layers yet, but F = (1/T) JᵀJ (all C
+# logits, no softmax) does: all TC = 5120 eigenvalues of K = (1/T) J Jᵀ (= F's nonzero ones; F has
+# P − TC more zeros) at the same three checkpoints, LAPACK dsyevd.
+for model in "$work"/models/step-*.safetensors; do
+  step=$(basename "$model" .safetensors); step=$((10#${step#step-}))
+  "$wisp" density --architecture "$out/cnn9.json" --model "$model" "${data[@]}" --matrix ntk --method exact \
+    --output "$work/exact-ntk-$step.json" --quiet >/dev/null
+  python3 - "$work/exact-ntk-$step.json" "$out/exact-fisher-$step.json" "$step" <<'PY'
+import csv, json, sys
+r = json.load(open(sys.argv[1]))
+ev = [float(row["eigenvalue"]) for row in csv.DictReader(open(r["eigenvalues_file"]))]
+json.dump({"step": int(sys.argv[3]), "matrix": "F = (1/T) JᵀJ via K = (1/T) J Jᵀ", "method": r["method"], "parameters": r["parameters"],
+           "samples": r["samples"], "eigenvalues": [float(f"{v:.6e}") for v in ev], "timings": r["timings"]}, open(sys.argv[2], "w"))
+PY
+done
+echo "with the exact spectra: $(( $(date +%s) - start )) s" >&2
 cp "$work/train.csv" "$out/train.csv"
 cp "$work/spectra-nodes.csv" "$out/fim-nodes.csv"
 python3 - "$work/train.json" "$out/train.json" <<'PY'
