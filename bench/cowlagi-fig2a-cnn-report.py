@@ -72,8 +72,24 @@ for i, c in enumerate(train["series"]):
     ranked = sorted(pairs, reverse=True)   # counting function: fraction of P at or above each Ritz value
     acc, pts = 0.0, []
     for r, w in ranked:
-        pts += [(acc, r), (acc + w, r)]; acc += w
+        pts += [(min(acc, 1.0), r), (min(acc + w, 1.0), r)]; acc += w   # rounding: Σ w may exceed 1 by ulps
     sorted_curves.append((f"FIM step {c['step']} (SLQ nodes)", COLORS[i % 3], False, pts, False))
+exact_curves = []
+for i, c in enumerate(train["series"]):
+    e = json.load(open(f"{out}/exact-fisher-{c['step']}.json"))
+    ev = sorted((max(v, 0.0) for v in e["eigenvalues"]), reverse=True) + [0.0] * max(0, P - len(e["eigenvalues"]))
+    top = ev[0]
+    nz = [v for v in ev if v > 1e-13 * top]
+    st = sum(1 for v in ev if v > STIFF * top)
+    summary.append(f"exact F step {c['step']:4d}: λ_max = {top:.4g}, tr F = {sum(ev):.4g}, nonzero (> 1e-13 λ_max) {len(nz)} of P = {P} "
+                   f"spanning {math.log10(top / nz[-1]):.1f} decades, median nonzero λ/λ_max {nz[len(nz) // 2] / top:.2g}; "
+                   f"stiff {st} = {100 * st / P:.2f} % of P ({100 * st / len(nz):.2f} % of the nonzero)")
+    h, low = histogram([(v / top, 1.0) for v in ev])
+    for j, v in enumerate(h):
+        rows.append(f"exact-fisher,{c['step']},{LO + j * BIN},{LO + (j + 1) * BIN},{v}")
+    rows.append(f"exact-fisher,{c['step']},below,{LO},{low}")
+    exact_curves.append((f"exact F step {c['step']} (stiff {100 * st / P:.1f} %)", COLORS[i % 3], False,
+                         [((j + 0.5) / P, max(v, 1e-300) / top) for j, v in enumerate(ev)], False))
 for j, v in enumerate(d_hist):
     rows.append(f"data,,{LO + j * BIN},{LO + (j + 1) * BIN},{v}")
 rows.append(f"data,,below,{LO},{d_low}")
@@ -88,4 +104,7 @@ body = panel(0, 30, PW, PH, f"density: 9-layer CNN (P = {P}), Fashion-MNIST T = 
              "log10 λ/λ_max", "fraction of eigenvalues per decade", logy=True, xr=(LO, 0), yr=(-4.5, 1))
 body += panel(PW, 30, PW, PH, "sorted eigenvalues (SLQ counting function)", sorted_curves,
               "fraction i/N at or above", "λ / λ_max", logy=True, xr=(0, 1), yr=(LO, 0.2))
-open(f"{out}/fig2a.svg", "w").write(svg(2 * PW, PH + 40, "Cowlagi & Chaudhari Fig. 2a with a CNN: FIM at start (red), middle (green), end (blue); data XXᵀ black dashed", body))
+exact_curves.append(sorted_curves[-1])
+body += panel(2 * PW, 30, PW, PH, "exact F = (1/T) JᵀJ (all P eigenvalues)", exact_curves,
+              "fraction i/N at or above", "λ / λ_max", logy=True, xr=(0, 1), yr=(-16, 0.2))
+open(f"{out}/fig2a.svg", "w").write(svg(3 * PW, PH + 40, "Cowlagi & Chaudhari Fig. 2a with a CNN: FIM at start (red), middle (green), end (blue); data XXᵀ black dashed", body))
