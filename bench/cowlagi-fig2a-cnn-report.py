@@ -88,7 +88,7 @@ for i, c in enumerate(train["series"]):
     for j, v in enumerate(h):
         rows.append(f"exact-fisher,{c['step']},{LO + j * BIN},{LO + (j + 1) * BIN},{v}")
     rows.append(f"exact-fisher,{c['step']},below,{LO},{low}")
-    exact_curves.append((f"exact F step {c['step']} (stiff {100 * st / P:.1f} %)", COLORS[i % 3], False,
+    exact_curves.append((f"F step {c['step']}: {100 * st / P:.1f} % stiff", COLORS[i % 3], False,
                          [((j + 0.5) / P, max(v, 1e-300) / top) for j, v in enumerate(ev)], False))
 for j, v in enumerate(d_hist):
     rows.append(f"data,,{LO + j * BIN},{LO + (j + 1) * BIN},{v}")
