@@ -74,6 +74,16 @@ for i, c in enumerate(train["series"]):
     for r, w in ranked:
         pts += [(min(acc, 1.0), r), (min(acc + w, 1.0), r)]; acc += w   # rounding: Σ w may exceed 1 by ulps
     sorted_curves.append((f"FIM step {c['step']} (SLQ nodes)", COLORS[i % 3], False, pts, False))
+def slq_stiff(nodes, weights, k):
+    """Stiff fraction (weight of the Ritz nodes above STIFF × the largest) and its standard error over the k probes."""
+    top, n = max(nodes), len(nodes) // k
+    per = [k * sum(w for x, w in zip(nodes[p * n:(p + 1) * n], weights[p * n:(p + 1) * n]) if x > STIFF * top) for p in range(k)]
+    mean = sum(per) / k
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in per) / (k - 1) / k)
+fisher_slq = {}
+if os.path.exists(f"{out}/train-fisher-slq.json"):
+    for c in json.load(open(f"{out}/train-fisher-slq.json"))["series"]:
+        fisher_slq[c["step"]] = (c["loss"],) + slq_stiff(c["nodes"], c["weights"], c["probes"])
 exact_curves = []
 for i, c in enumerate(train["series"]):
     e = json.load(open(f"{out}/exact-fisher-{c['step']}.json"))
@@ -83,7 +93,9 @@ for i, c in enumerate(train["series"]):
     st = sum(1 for v in ev if v > STIFF * top)
     summary.append(f"exact F step {c['step']:4d}: λ_max = {top:.4g}, tr F = {sum(ev):.4g}, nonzero (> 1e-13 λ_max) {len(nz)} of P = {P} "
                    f"spanning {math.log10(top / nz[-1]):.1f} decades, median nonzero λ/λ_max {nz[len(nz) // 2] / top:.2g}; "
-                   f"stiff {st} = {100 * st / P:.2f} % of P ({100 * st / len(nz):.2f} % of the nonzero)")
+                   f"stiff {st} = {100 * st / P:.2f} % of P ({100 * st / len(nz):.2f} % of the nonzero)"
+                   + ("" if c["step"] not in fisher_slq else
+                      f"; SLQ of F on the same weights (loss {fisher_slq[c['step']][0]:.4f}): stiff {100 * fisher_slq[c['step']][1]:.2f} % ± {100 * fisher_slq[c['step']][2]:.2f} %"))
     h, low = histogram([(v / top, 1.0) for v in ev])
     for j, v in enumerate(h):
         rows.append(f"exact-fisher,{c['step']},{LO + j * BIN},{LO + (j + 1) * BIN},{v}")

@@ -35,6 +35,20 @@ start=$(date +%s)
   --measure density --density-matrix ggn --density-grid log --probes 4 --slq-steps 30 \
   --output-dir "$work" --quiet >/dev/null
 echo "data spectrum and training: $(( $(date +%s) - start )) s" >&2
+# The same run (same seed, so the same weights at every step) measuring the SLQ density of F
+# instead of G: the SLQ stiff fraction of F against F's exact one below checks the estimator.
+"$wisp" train --architecture "$out/cnn9.json" "${data[@]}" --labels $F/train-labels-idx1-ubyte.gz \
+  --loss cross-entropy --seed 1 --optimizer momentum --momentum 0.9 --lr 0.05 --batch-size 64 \
+  --steps "$STEPS" --every $(( STEPS / 2 )) --no-save-models \
+  --measure density --density-matrix fisher --density-grid log --probes 4 --slq-steps 30 \
+  --output-dir "$work/fisher-slq" --quiet >/dev/null
+python3 - "$work/fisher-slq/train.json" "$out/train-fisher-slq.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+json.dump({"series": [{"step": c["step"], "loss": c["loss"], "nodes": c["spectrum"]["nodes"], "weights": c["spectrum"]["weights"],
+                       "probes": c["spectrum"]["probes"], "matrix": c["spectrum"]["matrix"]} for c in r["series"]]}, open(sys.argv[2], "w"))
+PY
+echo "with the SLQ density of F: $(( $(date +%s) - start )) s" >&2
 # Cross-check with an exact spectrum: G has no exact path on layers yet, but F = (1/T) JᵀJ (all C
 # logits, no softmax) does: all TC = 5120 eigenvalues of K = (1/T) J Jᵀ (= F's nonzero ones; F has
 # P − TC more zeros) at the same three checkpoints, LAPACK dsyevd.
