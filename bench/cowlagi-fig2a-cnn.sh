@@ -11,10 +11,11 @@
 #     t10k images for validation. Batch 64, η = 0.05, μ = 0.9, 400 steps (50 epochs); checkpoints
 #     at 0, 200, 400. SLQ: 4 probes × 30 Lanczos steps per checkpoint.
 #
-#   bench/cowlagi-fig2a-cnn.sh      (a few minutes on 2 shared cores after the release build)
+#   bench/cowlagi-fig2a-cnn.sh      (≈ 2.5 minutes on 2 shared cores after the release build)
 #
 # Writes bench/results/cowlagi-fig2a-cnn/{train.json,train.csv,data-spectrum.json,fim-nodes.csv,
-# spectra.csv,summary.txt,fig2a.svg}; the run's full outputs (models, figures) go to WORK.
+# train-fisher-slq.json,exact-fisher-*.json,spectra.csv,summary.txt,fig2a.svg}; the run's full
+# outputs (models, figures) go to WORK.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-bench/results/cowlagi-fig2a-cnn}
