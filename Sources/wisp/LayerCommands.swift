@@ -204,23 +204,13 @@ extension Train {
         let settings = TrainRunSettings(training: training, measurements: measurements, validation: validation)
         let checkpoint = try checkpointing.open("train", problem: problem, settings: settings, replicated: true)
             .map { TrainingCheckpoint(directory: $0) }
-        let saveModels = !noSaveModels
-        let directory = outputDir
         let architecture = problem.architecture
-        let (result, timings) = try TrainJob.run(
-            problem, training: training, measurements: measurements, validation: held, checkpoint: checkpoint,
-            reporter: Runtime.progress("train", quiet: quiet)
-        ) { record, theta in
-            guard Runtime.isLead else { return nil }
-            try TrainFiles.writeCheckpoint(record, directory: directory)
-            guard saveModels else { return nil }
-            let path = directory + String(format: "/models/step-%09d.safetensors", record.step)
-            try LayerModelFile.save(theta, architecture: architecture, to: path)
-            return path
+        let (result, timings) = try train(problem, training: training, measurements: measurements, validation: held, checkpoint: checkpoint) {
+            try LayerModelFile.save($0, architecture: architecture, to: $1)
         }
         guard Runtime.isLead else { return }
         try RunRecord(command: "train", problem: problem, settings: settings, timings: timings, result: result).write(to: jsonPath)
-        let written = try TrainFiles.writeSeries(result, directory: directory)
+        let written = try TrainFiles.writeSeries(result, directory: outputDir)
         say(LayerSummary.header(problem, file: file))
         summarize(result, timings: timings, jsonPath: jsonPath, written: written)
     }

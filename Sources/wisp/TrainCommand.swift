@@ -141,24 +141,34 @@ struct Train: ParsableCommand {
         let checkpoint = try checkpointing.open("train", problem: problem, settings: settings,
                                                 replicated: true)
             .map { TrainingCheckpoint(directory: $0, architecture: problem.architecture) }
+        let architecture = problem.architecture
+        let (result, timings) = try train(problem, training: training, measurements: measurements, validation: held, checkpoint: checkpoint) {
+            try Network<Double>(architecture: architecture, parameters: $0).save(safetensors: $1)
+        }
+        guard Runtime.isLead else { return }
+        try RunRecord(command: "train", problem: problem, settings: settings, timings: timings, result: result).write(to: jsonPath)
+        let written = try TrainFiles.writeSeries(result, directory: outputDir)
+        say(Summary.header(problem))
+        summarize(result, timings: timings, jsonPath: jsonPath, written: written)
+    }
+
+    /// ``TrainJob`` on `problem` (an MLP or a layer network) with the held-out set and the
+    /// checkpoints; rank 0 writes each checkpoint's files and, unless `--no-save-models`, θ to
+    /// `models/step-N.safetensors` through `save(θ, path)`. Collective.
+    func train<P: TrainableProblem>(_ problem: P, training: TrainingSettings, measurements: MeasurementSettings,
+                                    validation: (settings: ValidationSettings, problem: P)?, checkpoint: TrainingCheckpoint?,
+                                    save: @escaping ([Double], String) throws -> Void) throws -> (TrainResult, Timings) {
         let saveModels = !noSaveModels
         let directory = outputDir
-        let (result, timings) = try TrainJob.run(
-            problem, training: training, measurements: measurements, validation: held, checkpoint: checkpoint,
-            reporter: Runtime.progress("train", quiet: quiet)
-        ) { record, theta in
+        return try TrainJob.run(problem, training: training, measurements: measurements, validation: validation, checkpoint: checkpoint,
+                                reporter: Runtime.progress("train", quiet: quiet)) { record, theta in
             guard Runtime.isLead else { return nil }
             try TrainFiles.writeCheckpoint(record, directory: directory)
             guard saveModels else { return nil }
             let path = directory + String(format: "/models/step-%09d.safetensors", record.step)
-            try Network<Double>(architecture: problem.architecture, parameters: theta).save(safetensors: path)
+            try save(theta, path)
             return path
         }
-        guard Runtime.isLead else { return }
-        try RunRecord(command: "train", problem: problem, settings: settings, timings: timings, result: result).write(to: jsonPath)
-        let written = try TrainFiles.writeSeries(result, directory: directory)
-        say(Summary.header(problem))
-        summarize(result, timings: timings, jsonPath: jsonPath, written: written)
     }
 
     /// The summary's lines after the header: training, loss, validation, moments, alignment, timing, files.
