@@ -28,7 +28,6 @@ public enum Setting: String, CaseIterable, Sendable, CustomStringConvertible {
     case pool = "ProblemConfiguration.pool"
     case scalePixels = "ProblemConfiguration.scalePixels"
     case standardize = "ProblemConfiguration.standardize"
-    case precision = "ProblemConfiguration.precision"
     case model = "ProblemConfiguration.modelPath"
     /// A network given as layers (``LayerArchitecture``).
     case architecture = "LayerArchitecture"
@@ -54,7 +53,6 @@ public enum Setting: String, CaseIterable, Sendable, CustomStringConvertible {
     case densityBroadening = "DensitySettings.broadening"
     case densityZeroCutoff = "DensitySettings.zeroCutoff"
     case hutchinsonProbes = "Hutchinson.probes"
-    case momentsExactLimit = "MomentsJob.exactLimit"
     case alignProbes = "AlignSettings.probes"
     case alignExactLimit = "AlignSettings.exactLimit"
     case dataSpectrumCount = "DataSpectrumSettings.count"
@@ -85,13 +83,11 @@ public enum Setting: String, CaseIterable, Sendable, CustomStringConvertible {
     case validationLabels = "ValidationSettings.labelsPath"
     case validationSamples = "ValidationSettings.samples"
     // Model reduction (``ReductionSettings``, ``InPCASettings``).
-    case keep = "ReductionSettings.keep"
     /// A count or percentage of ``ReductionSettings/keep`` or ``ReductionSettings/sweep`` (``KeepCount``).
     case keepCount = "KeepCount"
     case reductionDenseLimit = "ReductionSettings.denseLimit"
     case reductionTolerance = "ReductionSettings.tolerance"
     case reductionInitial = "ModelReduction.initial"
-    case inpca = "ReductionSettings.inpca"
     case inpcaSamples = "InPCASettings.samples"
 
     /// The setting as messages spell it now (``useSpelling(_:)``; by default its typed name).

@@ -17,54 +17,40 @@ struct Align: ParsableCommand {
     @OptionGroup var out: OutputOptions
 
     func run() throws {
-        if network.isLayerNetwork { return try runLayers() }
         let path = out.output ?? "wisp-output/align.json"
-        let problem = try network.makeProblem(outputs: [path], siblings: ["csv", "svg"])
-        let tol = solverTolerance(self.tol, fallback: 1e-6, precision: problem.configuration.precision)
-        let settings = AlignSettings(exactLimit: exactLimit, probes: probes, seed: network.seed, tolerance: tol)
-        let result = try AlignJob.run(problem, settings: settings, reporter: Runtime.progress("align", quiet: out.quiet))
-        guard Runtime.isLead else { return }
-        try RunRecord(command: "align", problem: problem, settings: settings, timings: result.timings, result: result).write(to: path)
-        let files = try AlignmentFiles.write(result, jsonPath: path,
-                                             title: "Layerwise alignment A_l (\(result.method)), L = \(problem.architecture.depth), T = \(problem.totalSamples)")
-        say(Summary.header(problem))
-        say("  targets    \(result.targets)")
-        for l in result.layers {
-            let error = result.method == "exact" ? "" : String(format: " ± %.2e", l.alignmentStandardError)
-            say(String(format: "  layer %-3d A = %.6f%@   stable rank %.4g   λ_max %.6e (residual %.1e%@)%@", l.layer, l.alignment, error,
-                       l.stableRank, l.lambdaMax, l.lambdaMaxResidual, l.lambdaMaxConverged ? "" : ", not converged",
-                       l.layer == result.peakLayer ? "   ← peak" : ""))
+        if network.isLayerNetwork {
+            let file = network.layerFile
+            let problem = try network.makeLayerProblem(outputs: [path], siblings: ["csv", "svg"], matrix: .ggn)
+            try align(problem, precision: problem.precision, path: path, subject: { RunSubject(problem: problem) },
+                      header: { LayerSummary.header(problem, file: file) }, networkName: (file as NSString).lastPathComponent + ", ")
+        } else {
+            let problem = try network.makeProblem(outputs: [path], siblings: ["csv", "svg"])
+            try align(problem, precision: problem.configuration.precision, path: path, subject: { RunSubject(problem: problem) },
+                      header: { Summary.header(problem) }, networkName: "")
         }
-        say("  method     \(result.methodDetail)")
-        say(Summary.timing(result.timings))
-        say("  output     \([path, files.csv, files.svg].filter { !$0.isEmpty }.joined(separator: ", "))")
     }
-}
 
-extension Align {
-    /// `wisp align` on a network given as layers: the layers are the modules that own
-    /// parameters (named by their state-dict prefix), K_l formed exactly site by site
-    /// (``LayerTangentKernel``) when TC ≤ --exact-limit, else matrix-free
-    /// (``ParameterBlockGramOperator``). The targets: the labels or targets file, else the
-    /// teacher network's outputs for --loss (as `top --matrix ggn`).
-    func runLayers() throws {
-        let file = network.layerFile
-        let path = out.output ?? "wisp-output/align.json"
-        let problem = try network.makeLayerProblem(outputs: [path], siblings: ["csv", "svg"], matrix: .ggn)
-        let tol = solverTolerance(self.tol, fallback: 1e-6, precision: problem.precision)
+    /// ``AlignJob`` on `problem` (an MLP, or a network given as layers: its layers are the modules
+    /// that own parameters, named by their state-dict prefix; K_l formed exactly when TC ≤
+    /// --exact-limit, else matrix-free), then rank 0 writes the record, CSV and chart and prints
+    /// the summary. The targets: the labels or targets file, else the teacher network's outputs
+    /// for --loss (as `top --matrix ggn`). Collective.
+    func align<P: AlignmentProblem>(_ problem: P, precision: Precision, path: String, subject: () -> RunSubject,
+                                    header: () -> String, networkName name: String) throws {
+        let tol = solverTolerance(self.tol, fallback: 1e-6, precision: precision)
         let settings = AlignSettings(exactLimit: exactLimit, probes: probes, seed: network.seed, tolerance: tol)
         let result = try AlignJob.run(problem, settings: settings, reporter: Runtime.progress("align", quiet: out.quiet))
         guard Runtime.isLead else { return }
-        try RunRecord(command: "align", problem: problem, settings: settings, timings: result.timings, result: result).write(to: path)
+        try RunRecord(command: "align", subject: subject(), settings: settings, timings: result.timings, result: result).write(to: path)
         let files = try AlignmentFiles.write(result, jsonPath: path,
-                                             title: "Layerwise alignment A_l (\(result.method)), \((file as NSString).lastPathComponent), L = \(result.layers.count), T = \(problem.totalSamples)")
-        say(LayerSummary.header(problem, file: file))
+                                             title: "Layerwise alignment A_l (\(result.method)), \(name)L = \(result.layers.count), T = \(problem.totalSamples)")
+        say(header())
         say("  targets    \(result.targets)")
         let nameWidth = result.layers.map { ($0.name ?? "").count }.max() ?? 0
         for l in result.layers {
             let error = result.method == "exact" ? "" : String(format: " ± %.2e", l.alignmentStandardError)
-            let name = (l.name ?? "").padding(toLength: nameWidth, withPad: " ", startingAt: 0)
-            say(String(format: "  layer %-3d %@  A = %.6f%@   stable rank %.4g   λ_max %.6e (residual %.1e%@)%@", l.layer, name, l.alignment, error,
+            let name = nameWidth == 0 ? "" : (l.name ?? "").padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  "
+            say(String(format: "  layer %-3d %@A = %.6f%@   stable rank %.4g   λ_max %.6e (residual %.1e%@)%@", l.layer, name, l.alignment, error,
                        l.stableRank, l.lambdaMax, l.lambdaMaxResidual, l.lambdaMaxConverged ? "" : ", not converged",
                        l.layer == result.peakLayer ? "   ← peak" : ""))
         }

@@ -27,7 +27,6 @@ enum SettingFlags {
         case .pool: "--pool"
         case .scalePixels: "--scale-pixels"
         case .standardize: "--standardize"
-        case .precision: "--precision"
         case .model: "--model"
         case .architecture: "--architecture"
         case .matrix: "--matrix"
@@ -49,7 +48,6 @@ enum SettingFlags {
         case .densityBroadening: "--broadening"
         case .densityZeroCutoff: "--zero-cutoff"
         case .hutchinsonProbes: "--probes"
-        case .momentsExactLimit: "--exact-limit"
         case .alignProbes: "--probes"
         case .alignExactLimit: "--exact-limit"
         case .dataSpectrumCount: "--k"
@@ -78,12 +76,10 @@ enum SettingFlags {
         case .validationTargets: "--validation-targets"
         case .validationLabels: "--validation-labels"
         case .validationSamples: "--validation-samples"
-        case .keep: "--keep"
         case .keepCount: "--keep/--sweep"
         case .reductionDenseLimit: "--dense-limit"
         case .reductionTolerance: "--tol"
         case .reductionInitial: "--init"
-        case .inpca: "--inpca"
         case .inpcaSamples: "--inpca-samples"
         }
     }

@@ -223,6 +223,23 @@ final class AlignmentTests: XCTestCase {
         XCTAssertEqual(coupled.method, "hutchinson")
     }
 
+    /// One output (C = 1, `wisp align`'s default): the top layer's backward kernel is δ_kk' = 1 for
+    /// every pair of samples, so centering removes it and its alignment is 0/0. The job reports
+    /// it as absent (it used to be NaN, which the record refuses, so `wisp align` with no flags
+    /// failed); every other alignment stays finite.
+    func testSingleOutputTopLayerBackwardAlignmentIsAbsent() throws {
+        let result = try AlignJob.run(try Self.problem { $0.outputs = 1 }, settings: AlignSettings(seed: 1))
+        XCTAssertEqual(result.method, "exact")
+        let top = try XCTUnwrap(result.layers.last)
+        XCTAssertNil(top.backwardAlignment)
+        XCTAssertNotNil(top.forwardAlignment)
+        for l in result.layers {
+            XCTAssertTrue(l.alignment.isFinite, "layer \(l.layer)")
+            if l.layer < result.layers.count { XCTAssertTrue(l.backwardAlignment?.isFinite == true, "layer \(l.layer)") }
+        }
+        XCTAssertNoThrow(try CanonicalJSON.encode(result))
+    }
+
     /// Float32 passes: the kernels carry relative errors of a few ε₃₂·(depth) ≈ 1e-6, so A_l
     /// and λ_max agree with Float64 to 1e-5 relative.
     func testAlignJobFloat32() throws {

@@ -5,7 +5,7 @@ import WispTestSupport
 
 /// `align` on networks given as layers: the per-layer kernels K_l of ``LayerTangentKernel``
 /// against the explicit Jacobian restricted to each layer's columns and summing to K; the
-/// matrix-free ``ParameterBlockGramOperator`` against the exact K_l; exact against Hutchinson
+/// matrix-free ``LayerGramOperator`` restricted to the layer's block against the exact K_l; exact against Hutchinson
 /// alignments; the command line.
 final class LayerAlignmentTests: XCTestCase {
     /// conv → tanh → residual(conv, tanh, conv | conv projection) → flatten →
@@ -60,7 +60,7 @@ final class LayerAlignmentTests: XCTestCase {
         var exact: [[Double]] = []
         kernel.layerRows(gather: { local, _, _ in local }) { _, rows in exact.append(rows.map { $0 / Double(T) }) }
         for (i, block) in blocks.enumerated() {
-            let op = ParameterBlockGramOperator(network: seq, block: block.range, samples: 0..<T, totalSamples: T)
+            let op = LayerGramOperator(network: seq, block: block.range, samples: 0..<T, totalSamples: T)
             for v in 0..<3 {
                 let x = (0..<n).map { CounterRandom(seed: 7, stream: .probe(v)).normal($0) }
                 var y = [Double](repeating: 0, count: n)

@@ -48,7 +48,9 @@ public struct LayerAlignment: Codable, Sendable {
     public var stableRank: Double
     public var stableRankStandardError: Double
     /// A(forward ⊗ 1 1ᵀ, Y Yᵀ) and A(backward, Y Yᵀ) of the eq. 9 factors (exact path on an MLP
-    /// only; nil on networks given as layers, whose K_l is not one Hadamard product of two kernels).
+    /// only; nil on networks given as layers, whose K_l is not one Hadamard product of two kernels,
+    /// and nil for a factor that is the same for every sample, where A is 0/0: the top layer's
+    /// backward kernel when C = 1).
     public var forwardAlignment: Double?
     public var backwardAlignment: Double?
 
@@ -104,7 +106,7 @@ public struct AlignResult: Encodable, Sendable {
 /// (eq. 9, ``Problem/layerKernelFactors(layers:visit:)``; C backward passes, then
 /// 2 (TC)² M_l + 2 T² M_(l−1) flops per layer), whose own alignments are reported too; on layers
 /// site by site (``LayerTangentKernel/layerRows(forms:gather:visit:)``; the eq. 9 alignments are
-/// then nil). Otherwise matrix-free (``LayerKernelOperator``, ``ParameterBlockGramOperator``):
+/// then nil). Otherwise matrix-free (``LayerKernelOperator``, ``LayerGramOperator`` restricted to the layer's block):
 /// Ỹᵀ K_l Ỹ from one product (exact), ‖C K_l C‖²_F by Hutchinson (one product per probe). Both
 /// paths: λ_max(C K_l C) by Lanczos (k = 1): on the dense rows of C K_l C in the exact path
 /// (``DenseRowsOperator``, 2·TC² flops per product), else on the matrix-free operator, typically
@@ -170,13 +172,19 @@ public enum AlignJob {
                     KernelAlignment.alignment(numerator: x.numerator, centeredFrobeniusSquared: Estimate(mean: x.centeredFrobeniusSquared, standardError: 0, samples: 1),
                                               labelNormSquared: labelNorm2).mean
                 }
+                /// A factor's alignment, nil where the factor is the same for every sample
+                /// (‖C B C‖_F = 0: the top layer's backward kernel δ_kk' when C = 1), which
+                /// centering removes entirely, so that A is 0/0.
+                func factor(_ x: (numerator: Double, centeredFrobeniusSquared: Double)?) -> Double? {
+                    x.flatMap { $0.centeredFrobeniusSquared > 0 ? a($0) : nil }
+                }
                 let layer = layerList[f.layer - 1]
                 layers.append(LayerAlignment(layer: f.layer, name: layer.name, parameters: layer.parameters, alignment: a(k),
                                              alignmentStandardError: 0, labelProjection: k.numerator,
                                              centeredFrobeniusNorm: k.centeredFrobeniusSquared.squareRoot(),
                                              centeredFrobeniusNormStandardError: 0, lambdaMax: 0, lambdaMaxResidual: 0,
                                              lambdaMaxConverged: false, stableRank: 0, stableRankStandardError: 0,
-                                             forwardAlignment: fw.map(a), backwardAlignment: bw.map(a)))
+                                             forwardAlignment: factor(fw), backwardAlignment: factor(bw)))
                 frobeniusSquared.append(Estimate(mean: k.centeredFrobeniusSquared, standardError: 0, samples: 1))
             }
             if let failure { throw failure }

@@ -34,7 +34,7 @@ public struct ExactLayerKernel {
 /// What ``AlignJob`` needs of a problem: the layers, the targets, the communicator, each layer's
 /// K_l formed exactly (rows on this process) where that is possible, and each layer's matrix-free
 /// operator. ``Problem`` (MLPs: eq. 9 factors, ``LayerKernelOperator``) and ``LayerProblem``
-/// (networks given as layers: ``LayerTangentKernel`` site by site, ``ParameterBlockGramOperator``)
+/// (networks given as layers: ``LayerTangentKernel`` site by site, ``LayerGramOperator`` restricted to the layer's block)
 /// conform.
 public protocol AlignmentProblem: AnyObject {
     var communicator: any Communicator { get }

@@ -12,7 +12,7 @@ protocol LayerNetworkBox: AnyObject {
     var targets: Targets? { get }
     func parameters() -> [Double]
     func makeOperator(_ matrix: CurvatureMatrix) throws -> any LinearOperator
-    /// K_B = (1/T) J_B J_Bᵀ of the slice `block` of θ (``ParameterBlockGramOperator``).
+    /// K_B = (1/T) J_B J_Bᵀ of the slice `block` of θ (``LayerGramOperator`` restricted to the layer's block).
     func makeBlockOperator(_ block: Range<Int>) throws -> any LinearOperator
     func setParameters(_ theta: [Double]) throws
     func localLossAndGradient(gradient: Bool) throws -> (sums: [Double], classes: Bool)
@@ -108,8 +108,8 @@ final class LayerNetworkState<S: BLASScalar>: LayerNetworkBox {
 
     func makeBlockOperator(_ block: Range<Int>) throws -> any LinearOperator {
         try restoreSamples()
-        return ParameterBlockGramOperator(network: network, block: block, samples: data.samples, totalSamples: data.totalSamples,
-                                          communicator: communicator)
+        return LayerGramOperator(network: network, block: block, samples: data.samples, totalSamples: data.totalSamples,
+                                 communicator: communicator)
     }
 
     /// θ replaced (P values) and the forward pass rerun over this process's samples

@@ -124,7 +124,7 @@ public final class LayerProblem {
     }
 
     /// The matrix-free K_B = (1/T) J_B J_Bᵀ of parameter block `b` (0-based in ``parameterBlocks``;
-    /// ``ParameterBlockGramOperator``).
+    /// ``LayerGramOperator`` restricted to the layer's block).
     public func makeBlockOperator(_ b: Int) throws -> any LinearOperator { try box.makeBlockOperator(parameterBlocks[b].range) }
 
     /// TC, the dimension of K.
