@@ -95,6 +95,18 @@ final class CLITests: XCTestCase {
         XCTAssertEqual((j["density"] as! [Double]).count, 400)
         XCTAssertEqual((j["moments"] as! [[String: Any]]).count, 4)
         XCTAssertEqual(j["probes"] as? Int, 4)
+        // SLQ's measure is in the record: 4 probes × 10 Gauss nodes and the null-space node at 0,
+        // weights summing to 1, and its moments are the record's moments (the same sums, so to a
+        // few ε relative; 1e-12 leaves room for the summation order).
+        let nodes = try XCTUnwrap(j["nodes"] as? [Double]), weights = try XCTUnwrap(j["weights"] as? [Double])
+        XCTAssertEqual(nodes.count, 4 * 10 + 1)
+        XCTAssertEqual(weights.count, nodes.count)
+        XCTAssertEqual(weights.reduce(0, +), 1, accuracy: 1e-12)
+        for m in j["moments"] as! [[String: Any]] {
+            let p = m["order"] as! Int, estimate = m["estimate"] as! Double
+            let fromMeasure = zip(nodes, weights).reduce(0) { $0 + $1.1 * pow($1.0, Double(p)) }
+            XCTAssertEqual(fromMeasure, estimate, accuracy: 1e-12 * abs(estimate), "tr(F^\(p))/P")
+        }
         XCTAssertTrue(try String(contentsOfFile: path("d.csv"), encoding: .utf8).contains("lambda,density"))
         XCTAssertTrue(try String(contentsOfFile: path("d.svg"), encoding: .utf8).hasPrefix("<svg"))
     }

@@ -42,7 +42,10 @@ public struct DensityResult: Encodable, Sendable {
     public var methodChoice: MethodChoice?
     /// The estimate against the exact spectrum (`--compare-exact`).
     public var comparison: DensityComparison?
-    /// SLQ's measure of F (pooled Gauss nodes and weights, the null space at 0 included); not written.
+    /// SLQ's measure of the density's matrix: every probe's Gauss nodes with weights τ_j / n_v
+    /// (scaled by TC/P in sample space, the null space 1 − TC/P as a node at 0), written as
+    /// `nodes` and `weights` so that any other broadening or statistic can be computed from the
+    /// record (as `train` records it at each checkpoint); nil for the exact path and KPM.
     public var estimateMeasure: (nodes: [Double], weights: [Double])?
 
     private enum CodingKeys: String, CodingKey {
@@ -50,7 +53,7 @@ public struct DensityResult: Encodable, Sendable {
              moments, largestNode = "largest_node", operatorApplications = "operator_applications", resumedProbes = "resumed_probes", csv, svg
         case grid, gridScale = "grid_scale", densityValues = "density", broadening, zeroMass = "zero_mass", negativeMass = "negative_mass"
         case eigenvaluesFile = "eigenvalues_file", eigenvalueCount = "eigenvalue_count", methodChoice = "method_choice",
-             comparison = "exact_comparison"
+             comparison = "exact_comparison", nodes, weights
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -81,6 +84,8 @@ public struct DensityResult: Encodable, Sendable {
         try c.encodeIfPresent(exactEigenvalues?.count, forKey: .eigenvalueCount)
         try c.encodeIfPresent(methodChoice, forKey: .methodChoice)
         try c.encodeIfPresent(comparison, forKey: .comparison)
+        try c.encodeIfPresent(estimateMeasure?.nodes, forKey: .nodes)
+        try c.encodeIfPresent(estimateMeasure?.weights, forKey: .weights)
     }
 }
 
