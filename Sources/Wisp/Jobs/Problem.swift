@@ -1,10 +1,14 @@
 import Foundation
 
-/// A configured problem: the network, this process's samples, and the operators on them.
+/// A configured MLP problem: the network, this process's samples, and the operators on them.
 ///
-/// Assembly only: it resolves a ``ProblemConfiguration`` (flags, files, defaults) into a
-/// ``Network`` and a ``Dataset`` in the requested precision, checks that they fit together,
-/// and hands out operators. The math lives in the types it builds.
+/// Assembly only, of three parts: ``ProblemResolver`` turns a ``ProblemConfiguration`` (flags,
+/// files, defaults) into the architecture, θ, data and file targets, checked to fit together;
+/// ``MLPNetworkState`` holds the passes in the requested precision (the only place that
+/// chooses it); the operators are made from a ``CurvatureMatrix`` and that state. What the
+/// jobs see of it are protocols (``CurvatureProblem``, ``TrainableProblem``,
+/// ``AlignmentProblem``), which ``LayerProblem`` also conforms to. The math lives in the
+/// types it builds.
 public final class Problem {
     /// The configuration resolved: the network fields describe the network that runs (a
     /// loaded model's widths, biases and recorded hyperparameters), whatever the input said.
@@ -17,7 +21,7 @@ public final class Problem {
     private let fileTargets: Targets?
     /// Where the targets come from when a file gives them (nil: the teacher network).
     public var targetsSource: String? { fileTargets?.source }
-    private var box: any JacobianBox
+    private var box: any MLPNetworkBox
     /// Seconds this problem took to assemble: reading the model and data files, drawing the
     /// network, and the forward pass (rank 0's clock).
     public private(set) var setupSeconds: Double = 0
@@ -34,114 +38,15 @@ public final class Problem {
     public init(_ configuration: ProblemConfiguration, communicator: any Communicator = SerialCommunicator()) throws {
         let start = DispatchTime.now().uptimeNanoseconds
         self.communicator = communicator
-        let c = configuration
-
-        // Local phase, agreed across processes before any collective: the model file, and the
-        // data files (each process reads its own rows; see ``DataLoader``).
-        let (model, local) = try communicator.agree { () throws -> (Network<Double>?, LocalData) in
-            var model: Network<Double>? = nil
-            if let path = c.modelPath {
-                let given = c.given ?? NetworkHyperparameters(.init(activation: c.activation, parametrization: c.parametrization,
-                                                                    sigmaW2: c.sigmaW2, sigmaB2: c.sigmaB2, normalization: c.normalization))
-                model = try Network<Double>.load(safetensors: path, given: given)
-            } else {
-                guard let width = c.width, width >= 1 else { throw WispError.invalidConfiguration("\(Setting.width) must be at least 1 (got \(c.width.map(String.init) ?? "none"))") }
-            }
-            let gaussianDimension = model?.architecture.inputDimension ?? c.inputDimension ?? c.width ?? 1
-            return (model, try DataLoader.readLocal(c, gaussianDimension: gaussianDimension, communicator: communicator))
-        }
-        // Collective phase: the same calls on every process, on data of the same shapes.
-        try DataLoader.agreeOnShapes(local, extra: [("model layer widths", model.map { "\($0.architecture.widths)" } ?? "none")],
-                                     communicator: communicator)
-        let data = try DataLoader.finish(consume local, configuration: c, communicator: communicator)
-        let fileD = c.inputsPath != nil ? data.dataset.dimension : nil
-
-        // The network: from a file (shapes fixed by it) or from flags. Its outputs C are
-        // --outputs, or the targets' columns.
-        let built: Architecture
-        if let model {
-            _ = try communicator.agree {
-                try RunMemory.checkNetwork(widths: model.architecture.widths, localSamples: data.dataset.samples.count,
-                                           precision: c.precision)
-            }
-            built = model.architecture
-            if let t = data.targets, t.columns != model.architecture.outputs {
-                throw WispError.badInput("\(c.modelPath!): the model has \(model.architecture.outputs) outputs but the targets \(t.source) have \(t.columns) columns")
-            }
-        } else {
-            let width = c.width ?? 0
-            let d = c.inputDimension ?? fileD ?? width
-            let outputs = c.outputs ?? data.targets?.columns ?? 1
-            // Agreed: the memory available differs between nodes, and a failure on one must stop all.
-            try communicator.agree {
-                try RunMemory.checkNetwork(depth: c.depth, width: width, inputDimension: d, outputs: outputs,
-                                           localSamples: data.dataset.samples.count, precision: c.precision)
-            }
-            if let t = data.targets, t.columns != outputs {
-                throw WispError.invalidConfiguration("\(Setting.outputs) \(outputs) disagrees with the \(t.columns) columns of the targets \(t.source)")
-            }
-            let arch = try Architecture(depth: c.depth, width: width, inputDimension: d, outputs: outputs,
-                                        activation: c.activation, hasBias: c.bias, parametrization: c.parametrization,
-                                        sigmaW2: c.sigmaW2, sigmaB2: c.sigmaB2, normalization: c.normalization)
-            built = arch
-        }
-        architecture = built
-        let d = architecture.inputDimension
-        if let given = c.inputDimension, given != d {
-            throw WispError.invalidConfiguration("\(Setting.inputDimension) \(given) disagrees with the \(model != nil ? "model's" : "inputs'") input dimension \(d)")
-        }
-        if let fileD, fileD != d {
-            throw WispError.badInput("\(c.inputsPath!): inputs have \(fileD) features but the network's first layer takes \(d)")
-        }
-        self.configuration = Self.resolved(c, architecture: architecture)
-        dataset = data.dataset
-        fileTargets = data.targets
-        preprocessingSummary = data.preprocessing
-
-        // Without a model file the weights are drawn directly in the precision of the passes:
-        // the Float32 draw rounds the same Float64 values the Float64 draw stores (bit-identical
-        // to converting it, tested), without a Float64 copy of θ (8P bytes: 17 GB at width 32768).
-        switch c.precision {
-        case .float64:
-            box = try PrecisionBox(network: model ?? Network<Double>(architecture: architecture, seed: c.seed),
-                                   dataset: dataset, communicator: communicator)
-        case .float32:
-            box = try PrecisionBox(network: try model?.converted(to: Float.self) ?? Network<Float>(architecture: architecture, seed: c.seed),
-                                   dataset: dataset, communicator: communicator)
-        }
+        let r = try ProblemResolver.resolve(configuration, communicator: communicator)
+        self.configuration = r.configuration
+        architecture = r.architecture
+        dataset = r.dataset
+        fileTargets = r.fileTargets
+        preprocessingSummary = r.preprocessing
+        box = try makeMLPNetworkState(architecture: architecture, model: r.model, seed: configuration.seed, precision: configuration.precision,
+                                      dataset: dataset, communicator: communicator)
         setupSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-    }
-
-    /// `c` with its network fields set to `a`'s: what the record shows is the network that ran.
-    static func resolved(_ c: ProblemConfiguration, architecture a: Architecture) -> ProblemConfiguration {
-        var r = c
-        r.depth = a.depth
-        let hidden = Set(a.widths.dropFirst().dropLast())
-        r.width = hidden.count == 1 ? hidden.first : nil
-        r.widths = a.widths
-        r.inputDimension = a.inputDimension
-        r.outputs = a.outputs
-        r.activation = a.activation
-        r.parametrization = a.parametrization
-        r.sigmaW2 = a.sigmaW2
-        r.sigmaB2 = a.sigmaB2
-        r.normalization = a.normalization
-        r.bias = a.everyLayerHasBias
-        r.layerBias = a.layerBias
-        return r
-    }
-
-    /// The Jacobian of the network with parameters θ on `dataset` in `precision` (runs the forward pass).
-    private static func makeBox(architecture: Architecture, parameters theta: [Double], precision: Precision, dataset: Dataset,
-                                communicator: any Communicator) throws -> any JacobianBox {
-        switch precision {
-        case .float64:
-            return try PrecisionBox(network: try Network<Double>(architecture: architecture, parameters: theta), dataset: dataset,
-                                    communicator: communicator)
-        case .float32:
-            return try PrecisionBox(network: try Network<Double>(architecture: architecture, parameters: theta).converted(to: Float.self),
-                                    dataset: dataset, communicator: communicator)
-        }
     }
 
     /// What must be held in memory for this problem: θ in the precision of the passes, and the
@@ -241,8 +146,8 @@ public final class Problem {
     /// Replaces θ and reruns the forward pass (collective with batch statistics). Cached
     /// traces, Gram rows and loss values are dropped; the targets are kept.
     public func setParameters(_ theta: [Double]) throws {
-        box = try Self.makeBox(architecture: architecture, parameters: theta, precision: configuration.precision,
-                               dataset: dataset, communicator: communicator)
+        box = try makeMLPNetworkState(architecture: architecture, model: try Network<Double>(architecture: architecture, parameters: theta),
+                                      seed: configuration.seed, precision: configuration.precision, dataset: dataset, communicator: communicator)
         cachedTrace = nil
         cachedGram = nil
         cachedLoss = nil
@@ -350,135 +255,9 @@ public final class Problem {
     public func targets() throws -> Targets {
         if let fileTargets { return fileTargets }
         if let cachedTargets { return cachedTargets }
-        let t: Targets
-        switch configuration.precision {
-        case .float64: t = try Targets.teacher(architecture: architecture, studentSeed: configuration.seed, inputs: dataset,
-                                               loss: configuration.loss, precision: Double.self, reduction: communicator)
-        case .float32: t = try Targets.teacher(architecture: architecture, studentSeed: configuration.seed, inputs: dataset,
-                                               loss: configuration.loss, precision: Float.self, reduction: communicator)
-        }
+        let t = try box.teacherTargets(studentSeed: configuration.seed, loss: configuration.loss)
         cachedTargets = t
         return t
     }
     private var cachedTargets: Targets?
-}
-
-/// The precision-specific half of ``Problem``: one BatchedJacobian<S>, so the passes are
-/// specialized for S while callers see Float64.
-private protocol JacobianBox {
-    func makeOperator(_ matrix: CurvatureMatrix, loss: LossEvaluation?) throws -> any LinearOperator
-    func outputs() -> [Double]
-    func vjp(_ u: [Double], scale: Double, extra: Int) -> [Double]
-    func batchGradient(parameters: [Double], inputs: Dataset, targets: [Double], loss: Loss) throws -> [Double]
-    func lossSum(parameters: [Double], targets: [Double], loss: Loss) throws -> Double
-    func exactTrace() -> Double
-    func gramRows() -> [Double]
-    func rawOutputs() -> [Double]
-    func network64() -> Network<Double>
-    func makeLayerOperator(_ layer: Int) -> any LinearOperator
-    func layerKernelFactors(layers: Set<Int>?, visit: (LayerKernelFactors) -> Void)
-    var memoryFootprint: (weightsBytes: Int, activationsBytes: Int) { get }
-}
-
-private final class PrecisionBox<S: BLASScalar>: JacobianBox {
-    let jacobian: BatchedJacobian<S>
-    let dataset: Dataset
-    let communicator: any Communicator
-
-    init(network: Network<S>, dataset: Dataset, communicator: any Communicator) throws {
-        jacobian = try BatchedJacobian(network: network, inputs: dataset, reduction: communicator)
-        self.dataset = dataset
-        self.communicator = communicator
-    }
-
-    func makeOperator(_ matrix: CurvatureMatrix, loss: LossEvaluation?) throws -> any LinearOperator {
-        let T = dataset.totalSamples
-        switch matrix {
-        case .fisher: return FisherOperator(jacobian: jacobian, totalSamples: T, communicator: communicator)
-        case .ntk: return NTKGramOperator(jacobian: jacobian, samples: dataset.samples, totalSamples: T, communicator: communicator)
-        case .ggn: return FisherOperator(jacobian: jacobian, totalSamples: T, communicator: communicator,
-                                         outputHessian: loss!.outputHessian)
-        case .hessian: return try HessianOperator(jacobian: jacobian, loss: loss!, part: .full, totalSamples: T, communicator: communicator)
-        case .residual: return try HessianOperator(jacobian: jacobian, loss: loss!, part: .residual, totalSamples: T, communicator: communicator)
-        }
-    }
-
-    func outputs() -> [Double] { jacobian.outputs.map { Double($0) } }
-
-    var memoryFootprint: (weightsBytes: Int, activationsBytes: Int) {
-        (jacobian.parameterCount * MemoryLayout<S>.stride, jacobian.forwardCacheBytes)
-    }
-
-    /// The Jacobian of the same architecture at other parameters θ on `inputs` (one forward pass).
-    private func jacobian(at parameters: [Double], inputs: Dataset) throws -> BatchedJacobian<S> {
-        let theta = S.self == Double.self ? parameters as! [S] : parameters.map { S($0) }
-        return try BatchedJacobian(network: try Network<S>(architecture: jacobian.architecture, parameters: theta), inputs: inputs,
-                                   reduction: communicator)
-    }
-
-    /// Σ ℓ_t over this process's samples at θ (one forward pass).
-    func lossSum(parameters: [Double], targets: [Double], loss: Loss) throws -> Double {
-        let j = try jacobian(at: parameters, inputs: dataset)
-        return loss.evaluate(outputs: j.outputs.map { Double($0) }, targets: targets, columns: jacobian.outputCount).sum
-    }
-
-    /// (1/B) Σ J_tᵀ r_t over `inputs` at θ, followed by Σ ℓ_t (P + 1 values, unreduced).
-    func batchGradient(parameters: [Double], inputs: Dataset, targets: [Double], loss: Loss) throws -> [Double] {
-        let j = try jacobian(at: parameters, inputs: inputs)
-        let e = loss.evaluate(outputs: j.outputs.map { Double($0) }, targets: targets, columns: jacobian.outputCount)
-        var g = Self.transposeProduct(j, e.gradient, scale: 1 / Double(inputs.totalSamples), extra: 1)
-        g[jacobian.parameterCount] = e.sum
-        return g
-    }
-
-    func vjp(_ u: [Double], scale: Double, extra: Int) -> [Double] {
-        Self.transposeProduct(jacobian, u, scale: scale, extra: extra)
-    }
-
-    /// α Jᵀ u in Float64 (P entries), followed by `extra` zeros for the caller's sums, so that one
-    /// allreduce can carry them without reallocating the P-vector.
-    private static func transposeProduct(_ j: BatchedJacobian<S>, _ u: [Double], scale: Double, extra: Int) -> [Double] {
-        let P = j.parameterCount
-        let uS = (S.self == Double.self ? u as! [S] : u.map { S($0) }) + (u.isEmpty ? [0] : [])
-        if S.self == Double.self {
-            var g = [Double](repeating: 0, count: P + extra)
-            uS.withUnsafeBufferPointer { up in
-                g.withUnsafeMutableBufferPointer { j.vjp(up.baseAddress!, alpha: S(scale), into: UnsafeMutableRawPointer($0.baseAddress!).assumingMemoryBound(to: S.self)) }
-            }
-            return g
-        }
-        var gS = [S](repeating: 0, count: P)
-        uS.withUnsafeBufferPointer { up in gS.withUnsafeMutableBufferPointer { j.vjp(up.baseAddress!, alpha: S(scale), into: $0.baseAddress!) } }
-        var g = [Double](repeating: 0, count: P + extra)
-        g.withUnsafeMutableBufferPointer { gp in gS.withUnsafeBufferPointer { S.convert($0.baseAddress!, to: gp.baseAddress!, count: P) } }
-        return g
-    }
-
-    func exactTrace() -> Double {
-        FisherMoments.trace(jacobian, totalSamples: dataset.totalSamples, communicator: communicator)
-    }
-
-    func gramRows() -> [Double] {
-        FisherMoments.gramRows(jacobian, totalSamples: dataset.totalSamples, communicator: communicator)
-    }
-
-    func rawOutputs() -> [Double] { jacobian.rawOutputs.map { Double($0) } }
-
-    func network64() -> Network<Double> {
-        if S.self == Double.self { return jacobian.network as! Network<Double> }
-        return try! Network<Double>(architecture: jacobian.network.architecture, parameters: jacobian.network.parameters.map { Double($0) })
-    }
-
-    func makeLayerOperator(_ layer: Int) -> any LinearOperator {
-        LayerKernelOperator(jacobian: jacobian, layer: layer, samples: dataset.samples, totalSamples: dataset.totalSamples,
-                            communicator: communicator)
-    }
-
-    func layerKernelFactors(layers: Set<Int>?, visit: (LayerKernelFactors) -> Void) {
-        let communicator = self.communicator, total = dataset.totalSamples
-        jacobian.layerKernelFactors(layers: layers, gather: { local, rowsPerSample, columns in
-            let counts = (0..<communicator.size).map { communicator.block(of: total, rank: $0).count * rowsPerSample * columns }
-            return communicator.allgather(local, counts: counts)
-        }, visit: visit)
-    }
 }
