@@ -128,39 +128,49 @@ struct Density: ParsableCommand {
     }
 
     func run() throws {
-        if network.isLayerNetwork { return try runLayers() }
         let path = out.output ?? "wisp-output/density.json"
-        let problem = try network.makeProblem(outputs: [path], siblings: ["csv", "svg", "eigenvalues.csv"], directories: [checkpointing.checkpoint])
-        let (estimate, timings, settings, choice) = try estimate(problem) {
-            try checkpointing.open("density", problem: problem, settings: $0, replicated: true)
+        let siblings = ["csv", "svg", "eigenvalues.csv"]
+        if network.isLayerNetwork {
+            let problem = try network.makeLayerProblem(outputs: [path], siblings: siblings, directories: [checkpointing.checkpoint], matrix: matrix)
+            try report(problem, NetworkContext(problem, file: network.layerFile, checkpointing: checkpointing), path: path)
+        } else {
+            let problem = try network.makeProblem(outputs: [path], siblings: siblings, directories: [checkpointing.checkpoint])
+            try report(problem, NetworkContext(problem, checkpointing: checkpointing), path: path)
         }
+    }
+
+    /// The estimate (``estimate(_:open:)``) on `problem`, an MLP or a layer network, with the
+    /// theory block where the theory covers the network; rank 0 writes the record, CSV and SVG
+    /// and prints the summary. Collective.
+    func report(_ problem: some CurvatureProblem, _ context: NetworkContext, path: String) throws {
+        let (estimate, timings, settings, choice) = try estimate(problem) { try context.open("density", $0, true) }
         let measured: (mean: Double, second: Double, largest: Double?)
         switch estimate {
         case let .quadrature(r): measured = (r.moments[0].exact ?? r.moments[0].estimate, r.moments[1].estimate, choice.isExact ? r.largestNode : nil)
         case let .kpm(r): measured = (r.moments[0].exact ?? r.moments[0].estimate, r.moments[1].estimate, nil)
         }
-        let theory = TheoryBlock.make(for: problem, matrix: matrix).comparing([
+        let theory = context.theory?(matrix).comparing([
             "mean_eigenvalue": measured.mean, "second_moment": measured.second,
         ].merging(measured.largest.map { ["lambda_max": $0] } ?? [:]) { a, _ in a })
         guard Runtime.isLead else { return }
-        let markers = theory.predictions["lambda_max"].map { [("λ_max theory", $0)] } ?? []
-        say(Summary.header(problem))
+        let markers = theory?.predictions["lambda_max"].map { [("λ_max theory", $0)] } ?? []
+        say(context.header)
         switch estimate {
         case let .quadrature(result):
-            let written = try DensityOutput.write(result, timings: timings, problem: problem, jsonPath: path, command: "density",
-                                                  settings: settings, theory: theory, markers: markers)
+            let written = try DensityOutput.write(result, timings: timings, subject: context.subject, network: context.caption, jsonPath: path,
+                                                  command: "density", settings: settings, theory: theory, markers: markers)
             say("  method     \(choice.method) (\(choice.requested == "auto" ? "auto: " : "")\(choice.reason))")
             say(Summary.density(written))
             if let c = written.comparison { say(Summary.comparison(c)) }
-            say(Summary.theory(theory))
+            if let theory { say(Summary.theory(theory)) }
             say(Summary.timing(timings))
             say("  output     \([path, written.csv, written.svg, written.eigenvaluesFile].compactMap { $0 }.joined(separator: ", "))")
         case let .kpm(result):
-            let written = try DensityOutput.write(result, timings: timings, problem: problem, jsonPath: path, command: "density",
-                                                  settings: settings, theory: theory, markers: markers)
+            let written = try DensityOutput.write(result, timings: timings, subject: context.subject, network: context.caption, jsonPath: path,
+                                                  command: "density", settings: settings, theory: theory, markers: markers)
             say(Summary.kpm(written))
             if let c = written.comparison { say(Summary.comparison(c)) }
-            say(Summary.theory(theory))
+            if let theory { say(Summary.theory(theory)) }
             say(Summary.timing(timings))
             say("  output     \([path, written.csv, written.svg].compactMap { $0 }.joined(separator: ", "))")
         }

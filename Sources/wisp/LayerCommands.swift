@@ -2,8 +2,9 @@ import ArgumentParser
 import Foundation
 import Wisp
 
-/// `wisp top`, `density` and `moments` with `--architecture FILE`: the same jobs as on an MLP
-/// (``TopJob``, ``DensityJob``, ``KPMDensityJob``, ``MomentsJob``) on a network given as layers (``LayerProblem``).
+/// `wisp top`, `moments` and `train` with `--architecture FILE`: the same jobs as on an MLP
+/// (``TopJob``, ``MomentsJob``, ``TrainJob``) on a network given as layers (``LayerProblem``);
+/// `density`, `align` and `run` have one body for both kinds (``NetworkContext``).
 extension NetworkOptions {
     /// Reads and checks the description (`--architecture`, or the one `--model` records) and
     /// the model's θ, after checking every output path (rank 0), then the inputs (collective:
@@ -124,42 +125,6 @@ extension Top {
         if !choice.isExact && !result.converged.allSatisfy({ $0 }) {
             let missing = result.converged.filter { !$0 }.count
             throw WispError.numerical("\(missing) of \(k) eigenpairs did not reach --tol \(tol) after \(result.operatorApplications) operator applications; they are reported with their residuals (raise --max-applications or --basis, or --tol)")
-        }
-    }
-}
-
-extension Density {
-    /// `wisp density` on a layer network: exact, SLQ or KPM, with checkpoints and
-    /// `--compare-exact`, as on an MLP (no theory block: the mean-field theory is the MLP's).
-    func runLayers() throws {
-        let file = network.layerFile
-        let path = out.output ?? "wisp-output/density.json"
-        let problem = try network.makeLayerProblem(outputs: [path], siblings: ["csv", "svg", "eigenvalues.csv"],
-                                                   directories: [checkpointing.checkpoint], matrix: matrix)
-        let (estimate, timings, settings, choice) = try estimate(problem) {
-            try checkpointing.open("density", problem: problem, settings: $0, replicated: true)
-        }
-        guard Runtime.isLead else { return }
-        let title = { (caption: String, of: String) in
-            "spectral density of \(of) (\(matrix.rawValue)): layers from \((file as NSString).lastPathComponent), P=\(problem.parameterCount), T=\(problem.totalSamples), \(caption)"
-        }
-        say(LayerSummary.header(problem, file: file))
-        switch estimate {
-        case var .quadrature(result):
-            result = try DensityOutput.writeFiles(result, jsonPath: path, title: title(result.methodCaption, result.densityOf))
-            try RunRecord(command: "density", problem: problem, settings: settings, timings: timings, result: result).write(to: path)
-            say("  method     \(choice.method) (\(choice.requested == "auto" ? "auto: " : "")\(choice.reason))")
-            say(Summary.density(result))
-            if let c = result.comparison { say(Summary.comparison(c)) }
-            say(Summary.timing(timings))
-            say("  output     \([path, result.csv, result.svg, result.eigenvaluesFile].compactMap { $0 }.joined(separator: ", "))")
-        case var .kpm(result):
-            result = try DensityOutput.writeFiles(result, jsonPath: path, title: title(result.methodCaption, result.densityOf))
-            try RunRecord(command: "density", problem: problem, settings: settings, timings: timings, result: result).write(to: path)
-            say(Summary.kpm(result))
-            if let c = result.comparison { say(Summary.comparison(c)) }
-            say(Summary.timing(timings))
-            say("  output     \([path, result.csv, result.svg].compactMap { $0 }.joined(separator: ", "))")
         }
     }
 }

@@ -6,7 +6,8 @@ import Wisp
 /// cores. Every flag of the network can still be overridden.
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The default job: λ_max, the exact moments and spectrum of F, and the SLQ estimate beside it (the default subcommand).")
+        abstract: "The default job: λ_max, the exact moments and spectrum of F, and the SLQ estimate beside it (the default subcommand).",
+        discussion: "On an MLP (the flags, or --model) or a network given as layers (--architecture FILE or a layer --model).")
 
     @OptionGroup var network: NetworkOptions
     @Option(name: .customLong("output-dir"), help: "Directory for run.json, density.json/.csv/.svg/.eigenvalues.csv and density-slq.json/.csv/.svg.")
@@ -21,14 +22,35 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let runPath = outputDir + "/run.json", densityPath = outputDir + "/density.json", slqPath = outputDir + "/density-slq.json"
-        let problem = try network.makeProblem(outputs: [runPath, densityPath, slqPath], siblings: ["csv", "svg", "eigenvalues.csv"], directories: [outputDir])
+        let outputs = [runPath, densityPath, slqPath], siblings = ["csv", "svg", "eigenvalues.csv"]
+        let exactLimit = 8192, momentProbes = 30, seed = network.seed, quiet = quiet
+        let reporter = Runtime.progress("moments", quiet: quiet)
+        if network.isLayerNetwork {
+            let problem = try network.makeLayerProblem(outputs: outputs, siblings: siblings, directories: [outputDir])
+            try defaultJob(problem, NetworkContext(problem, file: network.layerFile, checkpointing: nil)) {
+                try MomentsJob.run(sampleSpaceOf: problem, exactLimit: exactLimit, probes: momentProbes, seed: seed, reporter: reporter)
+            }
+        } else {
+            let problem = try network.makeProblem(outputs: outputs, siblings: siblings, directories: [outputDir])
+            try defaultJob(problem, NetworkContext(problem, checkpointing: nil)) {
+                try MomentsJob.run(problem, exactLimit: exactLimit, probes: momentProbes, seed: seed, reporter: reporter)
+            }
+        }
+    }
+
+    /// The default job on `problem` (an MLP or a layer network): the moments of F (`moments`:
+    /// exact from the formed K when it fits, else Hutchinson), λ_max (exact or Lanczos, by cost),
+    /// the exact density when K fits with the SLQ estimate beside it and compared, and the
+    /// mean-field theory where it covers the network. Collective; rank 0 writes and prints.
+    func defaultJob(_ problem: some CurvatureProblem, _ context: NetworkContext,
+                    moments measure: () throws -> (MomentsResult, Timings)) throws {
+        let runPath = outputDir + "/run.json", densityPath = outputDir + "/density.json", slqPath = outputDir + "/density-slq.json"
         let lead = Runtime.isLead
-        if lead { say(Summary.header(problem)) }
+        if lead { say(context.header) }
         let n = problem.sampleSpaceDimension
         let solver = try eigen.solver(dimension: n)
 
-        let (moments, momentTimings) = try MomentsJob.run(problem, exactLimit: 8192, probes: 30, seed: network.seed,
-                                                          reporter: Runtime.progress("moments", quiet: quiet))
+        let (moments, momentTimings) = try measure()
         // λ_max: exact when K fits and is cheaper (auto), else Lanczos in sample space.
         let topChoice = try MethodChoice.choose(problem, matrix: .ntk, requested: "auto", iterative: "lanczos", iterativeApplications: 80,
                                                 selection: .indices((n - 1)..<n), vectors: true, solver: solver)
@@ -57,13 +79,13 @@ struct Run: ParsableCommand {
         if densityChoice.isExact {
             exact = try DensityJob.runExact(problem, matrix: .ntk, grid: grid, solver: solver, reporter: Runtime.progress("density", quiet: quiet))
         }
-        let theory = TheoryBlock.make(for: problem).comparing([
+        let theory = context.theory?(.fisher).comparing([
             "lambda_max": top.eigenvalues[0], "mean_eigenvalue": moments.meanEigenvalue, "second_moment": moments.secondMoment,
         ])
         guard lead else { return }
         var estimate = slq
         estimate.methodChoice = MethodChoice(requested: "slq", method: "slq", reason: "the estimate shown beside the exact spectrum",
-                                             iterativeFlops: Double(probes * steps) * problem.flopsPerProduct)
+                                             iterativeFlops: Double(probes * steps) * problem.productFlops)
         var timings = momentTimings + topTimings + slqTimings
         var densityFile = slqPath
         if let (exactDensity, exactTimings) = exact {
@@ -71,11 +93,11 @@ struct Run: ParsableCommand {
                                                             exactSeconds: exactTimings.totalSeconds)
             var d = exactDensity
             d.methodChoice = densityChoice
-            let written = try DensityOutput.write(d, timings: exactTimings, problem: problem, jsonPath: densityPath, command: "run",
+            let written = try DensityOutput.write(d, timings: exactTimings, subject: context.subject, network: context.caption,
+                                                  jsonPath: densityPath, command: "run",
                                                   settings: DensityRunSettings(matrix: .ntk, method: .exact, grid: grid, slq: nil, kpm: nil,
-                                                                                                compareExact: false),
-                                                  theory: theory,
-                                                  markers: [("λ_max", top.eigenvalues[0])],
+                                                                               compareExact: false),
+                                                  theory: theory, markers: [("λ_max", top.eigenvalues[0])],
                                                   overlay: ("SLQ \(probes)×\(steps)", "exact", slq.density))
             say(Summary.density(written))
             timings = timings + exactTimings
@@ -83,15 +105,16 @@ struct Run: ParsableCommand {
         } else {
             say("  density    no exact spectrum: \(densityChoice.reason)")
         }
-        let writtenSLQ = try DensityOutput.write(estimate, timings: slqTimings, problem: problem, jsonPath: slqPath, command: "run",
+        let writtenSLQ = try DensityOutput.write(estimate, timings: slqTimings, subject: context.subject, network: context.caption,
+                                                 jsonPath: slqPath, command: "run",
                                                  settings: DensityRunSettings(matrix: .ntk, method: .slq, grid: grid, slq: slqSettings, kpm: nil,
-                                                                               compareExact: exact != nil),
+                                                                              compareExact: exact != nil),
                                                  theory: theory, markers: [("λ_max", top.eigenvalues[0])])
         say(Summary.density(writtenSLQ))
         if let c = writtenSLQ.comparison { say(Summary.comparison(c)) }
-        say(Summary.theory(theory))
+        say(theory.map { Summary.theory($0) } ?? "  theory     none: Karakida et al.'s mean-field theory describes MLPs at initialization, not networks given as layers")
 
-        try RunRecord(command: "run", problem: problem, settings: DefaultRunSettings(slq: slqSettings), timings: timings,
+        try RunRecord(command: "run", subject: context.subject, settings: DefaultRunSettings(slq: slqSettings), timings: timings,
                       theory: theory, result: DefaultJobResult(top: top, moments: moments, densityFile: densityFile, estimateFile: slqPath))
             .write(to: runPath)
         say(Summary.timing(timings))

@@ -153,6 +153,27 @@ final class LayerArchitectureTests: XCTestCase {
         let exact = try LAPACK.symmetricEigen(F, n: problem.parameterCount).values.sorted(by: >)
         for i in 0..<3 { XCTAssertEqual(values[i], exact[i], accuracy: 1e-9 * exact[0], "λ_\(i + 1)") }
 
+        // The default job on the same network: λ_max, the exact moments and density against the
+        // dense F (tr F/P and tr(F²)/P to 1e-10 relative: sums of P terms formed two ways), SLQ
+        // beside it, and no theory block (the mean-field theory is the MLP's).
+        let job = try WispExecutable.run(["run", "--architecture", "cnn.json", "--samples", "\(T)", "--seed", "3", "--probes", "3",
+                                          "--steps", "10", "--output-dir", "job", "--quiet"], in: dir)
+        XCTAssertEqual(job.status, 0, job.stderr)
+        XCTAssertTrue(job.stdout.contains("theory     none"), job.stdout)
+        let runRecord = try ExactJSON.object(file: dir.appendingPathComponent("job/run.json").path)
+        XCTAssertNil(runRecord["theory"])
+        let top = try XCTUnwrap(runRecord["top"] as? [String: Any]), moments = try XCTUnwrap(runRecord["moments"] as? [String: Any])
+        XCTAssertEqual((top["eigenvalues"] as? [Double])?.first ?? 0, exact[0], accuracy: 1e-9 * exact[0])
+        let P = problem.parameterCount
+        let trace = (0..<P).reduce(0.0) { $0 + F[$1 * P + $1] }, squares = F.reduce(0.0) { $0 + $1 * $1 }
+        XCTAssertEqual(moments["mean_eigenvalue"] as? Double ?? 0, trace / Double(P), accuracy: 1e-10 * trace / Double(P))
+        XCTAssertEqual(moments["second_moment"] as? Double ?? 0, squares / Double(P), accuracy: 1e-10 * squares / Double(P))
+        for file in ["run.json", "density.json", "density.svg", "density.eigenvalues.csv", "density-slq.json", "density-slq.svg"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("job/" + file).path), file)
+        }
+        let exactDensity = try ExactJSON.object(file: dir.appendingPathComponent("job/density.json").path)
+        XCTAssertEqual(exactDensity["eigenvalue_count"] as? Int, T * problem.outputCount)
+
         let density = try WispExecutable.run(["density", "--architecture", "cnn.json", "--samples", "\(T)", "--probes", "3", "--steps", "10",
                                               "--output", "d.json", "--quiet"], in: dir)
         XCTAssertEqual(density.status, 0, density.stderr)
@@ -172,6 +193,6 @@ final class LayerArchitectureTests: XCTestCase {
         XCTAssertTrue(conflict.stderr.contains("--width cannot be combined with --architecture"), conflict.stderr)
         let reduce = try WispExecutable.run(["reduce", "--architecture", "cnn.json", "--model", "absent.safetensors", "--keep", "2"], in: dir)
         XCTAssertNotEqual(reduce.status, 0)
-        XCTAssertTrue(reduce.stderr.contains("--architecture is supported by `wisp top`, `wisp density`, `wisp moments`, `wisp train` and `wisp align` only"), reduce.stderr)
+        XCTAssertTrue(reduce.stderr.contains("--architecture is supported by `wisp run`, `wisp top`, `wisp density`, `wisp moments`, `wisp train` and `wisp align` only"), reduce.stderr)
     }
 }

@@ -30,15 +30,16 @@ extension KPMDensityResult: DensityRecord {
 
 /// Writes a density result: the curve as CSV and SVG beside the JSON record, all atomically.
 public enum DensityOutput {
+    /// The files (``writeFiles(_:jsonPath:title:markers:overlay:)``), titled "spectral density
+    /// of F (matrix): `network`, method", then the record of `command` on `subject`.
     @discardableResult
-    public static func write<R: DensityRecord, Settings: Encodable>(_ result: R, timings: Timings, problem: Problem, jsonPath: String,
-                                                                    command: String, settings: Settings, theory: TheoryBlock? = nil, title: String? = nil,
-                                               markers: [(label: String, value: Double)] = [],
-                                               overlay: (label: String, main: String, density: SpectralDensity)? = nil) throws -> R {
-        let a = problem.architecture
-        let caption = title ?? "spectral density of \(result.densityOf) (\(result.matrix.rawValue)): L=\(a.depth), widths \(a.widths.dropFirst().dropLast().first.map(String.init) ?? "-"), \(a.activation.rawValue), T=\(problem.totalSamples), \(result.methodCaption)"
+    public static func write<R: DensityRecord, Settings: Encodable>(_ result: R, timings: Timings, subject: RunSubject, network: String,
+                                                                    jsonPath: String, command: String, settings: Settings, theory: TheoryBlock? = nil,
+                                                                    markers: [(label: String, value: Double)] = [],
+                                                                    overlay: (label: String, main: String, density: SpectralDensity)? = nil) throws -> R {
+        let caption = "spectral density of \(result.densityOf) (\(result.matrix.rawValue)): \(network), \(result.methodCaption)"
         let r = try writeFiles(result, jsonPath: jsonPath, title: caption, markers: markers, overlay: overlay)
-        try RunRecord(command: command, problem: problem, settings: settings, timings: timings, theory: theory, result: r)
+        try RunRecord(command: command, subject: subject, settings: settings, timings: timings, theory: theory, result: r)
             .write(to: jsonPath)
         return r
     }
