@@ -197,21 +197,36 @@ struct Moments: ParsableCommand {
 
     func run() throws {
         guard matrix != .ntk else { throw ValidationError("--matrix ntk has the moments of F scaled by P/TC; use --matrix fisher") }
-        if network.isLayerNetwork { return try runLayers() }
-        let problem = try network.makeProblem(outputs: [out.output])
-        let (result, timings) = try MomentsJob.run(problem, matrix: matrix, exactLimit: exactLimit, probes: probes, seed: network.seed,
-                                                   reporter: Runtime.progress("moments", quiet: out.quiet))
-        let theory = TheoryBlock.make(for: problem, matrix: matrix).comparing(["mean_eigenvalue": result.meanEigenvalue,
-                                                               "second_moment": result.secondMoment])
+        let (seed, exactLimit, probes, matrix) = (network.seed, exactLimit, probes, matrix)
+        let reporter = Runtime.progress("moments", quiet: out.quiet)
+        if network.isLayerNetwork {
+            let problem = try network.makeLayerProblem(outputs: [out.output], matrix: matrix)
+            try report(NetworkContext(problem, file: network.layerFile, checkpointing: nil)) {
+                try MomentsJob.run(sampleSpaceOf: problem, matrix: matrix, exactLimit: exactLimit, probes: probes, seed: seed, reporter: reporter)
+            }
+        } else {
+            let problem = try network.makeProblem(outputs: [out.output])
+            try report(NetworkContext(problem, checkpointing: nil)) {
+                try MomentsJob.run(problem, matrix: matrix, exactLimit: exactLimit, probes: probes, seed: seed, reporter: reporter)
+            }
+        }
+    }
+
+    /// The moments `measure` returns (``MomentsJob``: an MLP's, or a layer network's from its
+    /// sample-space matrix), with the theory block where the theory covers the network; rank 0
+    /// writes the record and prints the summary. Collective.
+    func report(_ context: NetworkContext, measure: () throws -> (MomentsResult, Timings)) throws {
+        let (result, timings) = try measure()
+        let theory = context.theory?(matrix).comparing(["mean_eigenvalue": result.meanEigenvalue, "second_moment": result.secondMoment])
         guard Runtime.isLead else { return }
         if let path = out.output {
-            try RunRecord(command: "moments", problem: problem,
+            try RunRecord(command: "moments", subject: context.subject,
                           settings: MomentsRunSettings(matrix: matrix, exactLimit: exactLimit, probes: probes, seed: network.seed),
                           timings: timings, theory: theory, result: result).write(to: path)
         }
-        say(Summary.header(problem))
+        say(context.header)
         say(Summary.moments(result, probes: probes))
-        say(Summary.theory(theory))
+        if let theory { say(Summary.theory(theory)) }
         say(Summary.timing(timings))
         if let path = out.output { say("  output     \(path)") }
     }

@@ -2,9 +2,9 @@ import ArgumentParser
 import Foundation
 import Wisp
 
-/// `wisp top`, `moments` and `train` with `--architecture FILE`: the same jobs as on an MLP
-/// (``TopJob``, ``MomentsJob``, ``TrainJob``) on a network given as layers (``LayerProblem``);
-/// `density`, `align` and `run` have one body for both kinds (``NetworkContext``).
+/// `wisp top` and `train` with `--architecture FILE`: the same jobs as on an MLP (``TopJob``,
+/// ``TrainJob``) on a network given as layers (``LayerProblem``); `density`, `moments`, `align`
+/// and `run` have one body for both kinds (``NetworkContext``).
 extension NetworkOptions {
     /// Reads and checks the description (`--architecture`, or the one `--model` records) and
     /// the model's θ, after checking every output path (rank 0), then the inputs (collective:
@@ -126,27 +126,6 @@ extension Top {
             let missing = result.converged.filter { !$0 }.count
             throw WispError.numerical("\(missing) of \(k) eigenpairs did not reach --tol \(tol) after \(result.operatorApplications) operator applications; they are reported with their residuals (raise --max-applications or --basis, or --tol)")
         }
-    }
-}
-
-extension Moments {
-    /// `wisp moments` on a layer network (``MomentsJob/run(sampleSpaceOf:matrix:exactLimit:probes:seed:reporter:)``):
-    /// F's from the formed K when TC ≤ --exact-limit, else and for G, H, S by Hutchinson.
-    func runLayers() throws {
-        let file = network.layerFile
-        let problem = try network.makeLayerProblem(outputs: [out.output], matrix: matrix)
-        let (result, timings) = try MomentsJob.run(sampleSpaceOf: problem, matrix: matrix, exactLimit: exactLimit, probes: probes,
-                                                   seed: network.seed, reporter: Runtime.progress("moments", quiet: out.quiet))
-        guard Runtime.isLead else { return }
-        if let path = out.output {
-            try RunRecord(command: "moments", problem: problem,
-                          settings: MomentsRunSettings(matrix: matrix, exactLimit: exactLimit, probes: probes, seed: network.seed),
-                          timings: timings, result: result).write(to: path)
-        }
-        say(LayerSummary.header(problem, file: file))
-        say(Summary.moments(result, probes: probes))
-        say(Summary.timing(timings))
-        if let path = out.output { say("  output     \(path)") }
     }
 }
 
