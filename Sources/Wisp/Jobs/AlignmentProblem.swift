@@ -108,7 +108,7 @@ extension LayerProblem: AlignmentProblem {
     }
 
     public var exactLayerKernelsUnavailable: String? {
-        if let reason = exactKernel.reason { return reason }
+        if let reason = exactKernel.layerReason { return reason }
         // The kernel's sites are the parameter blocks unless a module with parameters has no factor (refused above).
         guard exactSites.map(\.name) == parameterBlocks.map(\.name) else {
             return "the exact kernel's layers (\(exactSites.map(\.name))) are not the network's parameter blocks (\(parameterBlocks.map(\.name)))"
