@@ -35,8 +35,12 @@ final class LayerJobsTests: XCTestCase {
                 XCTAssertLessThanOrEqual(abs(m.estimate - e), 4 * m.standardError + 1e-10 * abs(e), "\(name) tr(F^\(k + 1))/P")
             }
         }
-        // A layer network has no cheap exact trace yet: the estimates stand alone.
-        XCTAssertNil(slq.moments[0].exact)
+        // The exact tr F / P from the per-sample gradient norms (``LayerProblem/exactFisherTrace(withinProducts:)``)
+        // stands beside the estimates, equal to the first moment of the exact spectrum (1e-12 relative).
+        for (name, moments) in [("KPM", kpm.moments), ("SLQ", slq.moments)] {
+            let e = exact.moments[0].estimate
+            XCTAssertEqual(try XCTUnwrap(moments[0].exact, name), e, accuracy: 1e-12 * e, name)
+        }
         XCTAssertEqual(slq.densityOf, "F")
     }
 
