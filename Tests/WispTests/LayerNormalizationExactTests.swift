@@ -189,6 +189,25 @@ final class LayerNormalizationExactTests: XCTestCase {
         for i in 0..<3 { XCTAssertEqual(top.eigenvalues[i], dense[i], accuracy: 1e-10 * dense[0], "λ_\(i + 1)") }
     }
 
+    /// `moments` on the BatchNorm network: K by columns (TC products) only when TC ≤ limit/8, as
+    /// for the MLP; tr F there against the dense F's trace (1e-12), and above it Hutchinson whose
+    /// method says why the trace is not exact.
+    func testBatchNormMomentsFormByColumnsWithinAnEighthOfTheLimit() throws {
+        let problem = try LayerProblem(architecture: try LayerArchitecture.parse(Data(Self.batchNormArchitecture.utf8), name: "bn.json"),
+                                       totalSamples: 6, seed: 5)
+        let TC = problem.sampleSpaceDimension
+        XCTAssertEqual(problem.exactFormProducts, TC)
+        let F = DenseReference.dense(try problem.makeOperator(.fisher))
+        let P = problem.parameterCount
+        let trace = (0..<P).reduce(0.0) { $0 + F[$1 * P + $1] }
+        let (exact, _) = try MomentsJob.run(sampleSpaceOf: problem, exactLimit: 8 * TC, probes: 4, seed: 1)
+        XCTAssertTrue(exact.traceMethod.contains("formed column by column"), exact.traceMethod)
+        XCTAssertEqual(exact.trace, trace, accuracy: 1e-12 * trace)
+        let (estimate, _) = try MomentsJob.run(sampleSpaceOf: problem, exactLimit: 8 * TC - 1, probes: 4, seed: 1)
+        XCTAssertTrue(estimate.traceMethod.hasSuffix("(batch statistics make the exact trace cost TC products)"), estimate.traceMethod)
+        XCTAssertGreaterThan(estimate.traceStandardError, 0)
+    }
+
     /// exactFisherTrace against tr F of the dense F (from the matrix-free operator, i.e.
     /// tr(JᵀJ)/T of the explicit Jacobian) on the conv/residual CNN, the LayerNorm network and
     /// the BatchNorm network: 1e-12 relative. The BatchNorm network's column fallback is refused

@@ -131,6 +131,7 @@ extension LayerProblem: AlignmentProblem {
     public func exactLayerKernels(_ visit: (ExactLayerKernel) -> Void) throws {
         if let reason = exactLayerKernelsUnavailable { throw WispError.invalidConfiguration("the exact layer kernels: \(reason)") }
         let scale = 1 / Double(totalSamples)
+        try prepareExact()
         exactKernel.layerRows { i, rows in
             var rows = rows
             for j in rows.indices { rows[j] *= scale }

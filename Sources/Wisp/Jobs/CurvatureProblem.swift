@@ -13,10 +13,14 @@ public protocol CurvatureProblem: ExactSampleSpaceProblem {
     /// Exact tr F = tr K when it costs at most `products` operator applications (nil: none that
     /// cheap). Collective.
     func exactFisherTrace(withinProducts products: Int) -> Double?
+    /// Operator applications the exact sample-space K costs when it is formed column by column
+    /// (TC, batch statistics coupling the samples), or 0 when it is formed from factors.
+    var exactFormProducts: Int { get }
 }
 
 extension Problem: CurvatureProblem {
     public var matrixLoss: Loss { configuration.loss }
+    public var exactFormProducts: Int { exactMomentsCost }
 
     /// From the per-sample gradient norms (no products), or, when batch statistics couple the
     /// samples, the diagonal of K formed column by column (TC products).
@@ -27,6 +31,7 @@ extension Problem: CurvatureProblem {
 
 extension LayerProblem: CurvatureProblem {
     public var matrixLoss: Loss { loss ?? .mse }
+    public var exactFormProducts: Int { exactKernel.columns ? sampleSpaceDimension : 0 }
 
     /// tr F = tr K = (1/T) Σ_(t,k) ‖∇θ f_k(x_t)‖²: from the per-sample gradient norms of the
     /// factor walk (``LayerTangentKernel/localTrace()``: one forward and C backward passes, about
@@ -37,7 +42,7 @@ extension LayerProblem: CurvatureProblem {
     public func exactFisherTrace(withinProducts products: Int) -> Double? {
         guard exactKernel.reason == nil else { return nil }
         let cost = exactKernel.columns ? sampleSpaceDimension : outputCount + 1
-        guard cost <= products else { return nil }
+        guard cost <= products, (try? prepareExact()) != nil else { return nil }
         let trace = exactKernel.trace() / Double(totalSamples)
         return trace.isFinite ? trace : nil
     }

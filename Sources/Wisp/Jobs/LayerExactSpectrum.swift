@@ -158,6 +158,7 @@ extension LayerProblem: ExactSampleSpaceProblem {
 
     public func exactSampleSpaceRows(_ matrix: CurvatureMatrix) throws -> SampleSpaceRows {
         if let reason = exactUnsupportedReason(matrix) { throw WispError.invalidConfiguration("\(Setting.method) exact: \(reason)") }
+        try prepareExact()
         var rows = exactKernel.rows()
         let scale = 1 / Double(totalSamples)
         for i in rows.indices { rows[i] *= scale }
