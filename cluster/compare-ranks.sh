@@ -87,6 +87,12 @@ cat > "$work/cnn-bn.json" <<'JSON'
  "layers": [{"kind": "Conv2d", "in_channels": 2, "out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1}, {"kind": "BatchNorm2d", "num_features": 3},
             {"kind": "ReLU"}, {"kind": "Flatten"}, {"kind": "Linear", "in_features": 48, "out_features": 2}]}
 JSON
+# LayerNorm (per sample: in the exact path's factor walk) after a conv and before the head.
+cat > "$work/cnn-ln.json" <<'JSON'
+{"input": [2, 8, 8],
+ "layers": [{"kind": "Conv2d", "in_channels": 2, "out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1}, {"kind": "LayerNorm", "normalized_shape": [3, 4, 4]},
+            {"kind": "ReLU"}, {"kind": "Flatten"}, {"kind": "Linear", "in_features": 48, "out_features": 2}]}
+JSON
 # A PyTorch-style state dict (no metadata) whose middle layer has no bias (Linear(bias=False)).
 python3 - "$work/mixed-bias.safetensors" <<'PY'
 import json, math, struct, sys
@@ -197,6 +203,8 @@ jobs=(
   "layers-top-exact|1e-12|top --quiet --architecture $work/cnn.json --samples 13 --k 4 --method exact --seed 5"
   "layers-density-exact|1e-12|density --quiet --architecture $work/cnn.json --samples 13 --method exact"
   "layers-align|1e-12|align --quiet --architecture $work/cnn.json --samples 13 --labels $work/cnn-labels.csv"
+  "layers-batchnorm-exact|1e-12|top --quiet --architecture $work/cnn-bn.json --samples 13 --k 3 --method exact"
+  "layers-layernorm-exact|1e-12|density --quiet --architecture $work/cnn-ln.json --samples 13 --method exact"
   "layers-align-hutchinson|1e-12|align --quiet --architecture $work/cnn-bn.json --samples 13 --exact-limit 0 --probes 5 --seed 4"
   "layers-train|1e-12|train --quiet --architecture $work/cnn-bn.json --samples 13 --loss cross-entropy --steps 12 --every 6 --lr 0.1 --batch-size 5 --optimizer momentum --measure moments,top --top 2 --probes 3 --slq-steps 8 --output-dir $work/train-files --no-save-models"
   "layers-train-validation|1e-12|train --quiet --architecture $work/cnn12.json --inputs $work/inputs.npy --labels $work/npy-labels.csv --samples 13 --loss cross-entropy --steps 12 --every 6 --lr 0.05 --batch-size 4 --optimizer adam --validation-inputs $work/inputs.npy --validation-labels $work/npy-labels.csv --validation-samples 11 --measure density --density-grid linear --probes 3 --slq-steps 8 --output-dir $work/train-files --no-save-models"

@@ -35,8 +35,12 @@ final class LayerJobsTests: XCTestCase {
                 XCTAssertLessThanOrEqual(abs(m.estimate - e), 4 * m.standardError + 1e-10 * abs(e), "\(name) tr(F^\(k + 1))/P")
             }
         }
-        // A layer network has no cheap exact trace yet: the estimates stand alone.
-        XCTAssertNil(slq.moments[0].exact)
+        // The exact tr F / P from the per-sample gradient norms (``LayerProblem/exactFisherTrace(withinProducts:)``)
+        // stands beside the estimates, equal to the first moment of the exact spectrum (1e-12 relative).
+        for (name, moments) in [("KPM", kpm.moments), ("SLQ", slq.moments)] {
+            let e = exact.moments[0].estimate
+            XCTAssertEqual(try XCTUnwrap(moments[0].exact, name), e, accuracy: 1e-12 * e, name)
+        }
         XCTAssertEqual(slq.densityOf, "F")
     }
 
@@ -133,7 +137,10 @@ final class LayerJobsTests: XCTestCase {
 
         let (estimate, timings) = try MomentsJob.run(sampleSpaceOf: p, exactLimit: 0, probes: 40, seed: 1)
         XCTAssertEqual(timings.operatorApplications, 40)
-        XCTAssertLessThanOrEqual(abs(estimate.trace - exact.trace), 4 * estimate.traceStandardError)
+        // Above the limit tr F still comes exactly from the per-sample gradient norms.
+        XCTAssertEqual(estimate.traceMethod, MomentsResult.gradientNormTrace)
+        XCTAssertEqual(estimate.traceStandardError, 0)
+        XCTAssertEqual(estimate.trace, exact.trace, accuracy: 1e-12 * exact.trace)
         XCTAssertLessThanOrEqual(abs(estimate.secondMoment - exact.secondMoment), 4 * estimate.secondMomentStandardError)
 
         let withLoss = try LayerProblem(architecture: p.architecture, inputs: LayerInputs(

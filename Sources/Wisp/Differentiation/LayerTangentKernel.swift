@@ -13,6 +13,13 @@
 /// For a dense layer (Q = 1) the position-pair form is the Hadamard form of Lou et al. eq. 9,
 /// (Δ Δᵀ) ∘ (X Xᵀ + 11ᵀ), always the cheaper; for a convolution the per-sample gradients win
 /// whenever K + 1 < Q² roughly (every layer with more than a few output positions).
+///
+/// A normalization's elementwise affine map y = γ ⊙ ẑ + β (``LayerNorm``: per-sample groups of D
+/// entries, Q of them per sample, γ and β of length D; ``LayerKernelSite/elementwise``) has only
+/// per-sample gradients, with O = D and K = 1:
+///
+///     ∇γ f_k(x_t) = Σ_groups δ_(t,k) ⊙ ẑ_t,   ∇β f_k(x_t) = Σ_groups δ_(t,k),   K_γ + K_β = G Gᵀ
+///                        flops 2·nC·D·Q (the gradients) + 2·nC·NC·P_l (the Gram), memory as above.
 public enum LayerKernelForm: String, Sendable, Codable, CaseIterable {
     case perSampleGradient = "per-sample gradients"
     case positionPairs = "position pairs"
@@ -30,6 +37,9 @@ public struct LayerKernelSite: Sendable, Equatable {
     /// K.
     public let patchLength: Int
     public let hasBias: Bool
+    /// A normalization's elementwise affine γ ⊙ ẑ + β (O = D, Q = groups per sample, K = 1):
+    /// formed from its per-sample gradients in either form.
+    public var elementwise: Bool = false
     /// P_l.
     public var parameterCount: Int { outChannels * patchLength + (hasBias ? outChannels : 0) }
 
@@ -38,6 +48,7 @@ public struct LayerKernelSite: Sendable, Equatable {
     public func cost(_ form: LayerKernelForm, localSamples n: Int, totalSamples N: Int, outputs C: Int) -> (flops: Double, bytes: Double) {
         let (n, N, C) = (Double(n), Double(N), Double(C))
         let (O, Q, K, P) = (Double(outChannels), Double(positions), Double(patchLength), Double(parameterCount))
+        if elementwise { return (2 * n * C * O * Q + 2 * n * C * N * C * P, 8 * (n + N) * C * P) }
         switch form {
         case .perSampleGradient:
             return (2 * n * C * O * Q * K + 2 * n * C * N * C * P, 8 * (n + N) * C * P)
@@ -49,7 +60,8 @@ public struct LayerKernelSite: Sendable, Equatable {
 
     /// The cheaper form by flop count (position pairs on a tie, so dense layers take the Hadamard form).
     public func cheaperForm(localSamples n: Int, totalSamples N: Int, outputs C: Int) -> LayerKernelForm {
-        cost(.perSampleGradient, localSamples: n, totalSamples: N, outputs: C).flops
+        if elementwise { return .perSampleGradient }
+        return cost(.perSampleGradient, localSamples: n, totalSamples: N, outputs: C).flops
             < cost(.positionPairs, localSamples: n, totalSamples: N, outputs: C).flops ? .perSampleGradient : .positionPairs
     }
 }
@@ -70,9 +82,12 @@ public struct LayerKernelSite: Sendable, Equatable {
 /// form (``LayerKernelForm``). Memory: every layer's input over the local batch, the stacked
 /// signals nC·O·Q of every parameterized layer, and one layer's factors at a time.
 ///
-/// Layers other than dense, conv2d, activations, pooling, flatten and residual blocks (for
-/// instance normalizations, which may couple samples or carry parameters with no factor here)
-/// are refused at construction, naming the layer.
+/// Layer normalization is per sample, so the factor structure holds through it: the signals
+/// pass through it by its input VJP (per sample, per output k), and its γ, β (if affine) are a
+/// site of their own (``LayerKernelSite/elementwise``: ∇γ f_k(x_t) = Σ_groups δ_(t,k) ⊙ ẑ_t,
+/// ∇β f_k(x_t) = Σ_groups δ_(t,k), with ẑ_t the standardized input of the forward pass).
+/// Batch normalization with batch statistics couples the samples (J's rows do not factor per
+/// sample) and is refused at construction, naming the layer, as is any other layer kind.
 public final class LayerTangentKernel<S: BLASScalar> {
     public typealias Site = LayerKernelSite
 
@@ -115,7 +130,7 @@ public final class LayerTangentKernel<S: BLASScalar> {
                     if let p = projection, let s = p.site {
                         let old = sites[s]
                         sites[s] = Site(name: "\(name).projection", kind: old.kind, outChannels: old.outChannels, positions: old.positions,
-                                        patchLength: old.patchLength, hasBias: old.hasBias)
+                                        patchLength: old.patchLength, hasBias: old.hasBias, elementwise: old.elementwise)
                     }
                     result.append(Node(layer: layer, offset: o, site: nil, body: body, projection: projection))
                 } else if let d = layer as? Dense<S> {
@@ -125,12 +140,18 @@ public final class LayerTangentKernel<S: BLASScalar> {
                     sites.append(Site(name: name, kind: c.kind, outChannels: c.outChannels, positions: c.positions, patchLength: c.patchLength,
                                       hasBias: c.hasBias))
                     result.append(Node(layer: layer, offset: o, site: sites.count - 1))
+                } else if let norm = layer as? LayerNorm<S>, norm.parameterCount > 0 {
+                    let D = norm.affineLength
+                    sites.append(Site(name: name, kind: norm.kind, outChannels: D, positions: norm.inputShape.count / D, patchLength: 1,
+                                      hasBias: norm.hasBias, elementwise: true))
+                    result.append(Node(layer: layer, offset: o, site: sites.count - 1))
                 } else if layer.parameterCount == 0
-                            && (layer is ActivationLayer<S> || layer is AveragePool2D<S> || layer is MaxPool2D<S> || layer is Flatten<S>) {
+                            && (layer is ActivationLayer<S> || layer is AveragePool2D<S> || layer is MaxPool2D<S> || layer is Flatten<S>
+                                || layer is LayerNorm<S>) {
                     result.append(Node(layer: layer, offset: o, site: nil))
                 } else {
                     throw WispError.invalidConfiguration(
-                        "layer \(name) (\(layer.kind)) has no exact sample-space factor (dense, conv2d, activations, pooling, flatten and residual blocks have); use the matrix-free method")
+                        "layer \(name) (\(layer.kind)) has no exact sample-space factor (dense, conv2d, layernorm, activations, pooling, flatten and residual blocks have)\(layer.couplesSamples ? ": its batch statistics couple the samples" : "")")
                 }
             }
             return result
@@ -180,6 +201,68 @@ public final class LayerTangentKernel<S: BLASScalar> {
     private func form(forms: [LayerKernelForm]?, gather: ([Double], Int, Int) -> [Double], perSite: Bool,
                       visit: (Int, [Double]) -> Void) -> [Double] {
         let n = sampleCount, C = outputCount
+        var stacked = backwardSignals()
+        // N from the gathered sample counts.
+        let N = gather([Double](repeating: 0, count: n), 1, 1).count
+        var rows = [Double](repeating: 0, count: n * C * N * C)
+        let chosen = forms ?? cheaperForms(totalSamples: N)
+        for (i, site) in sites.enumerated() {
+            let signals = S.float64(stacked[i])
+            stacked[i] = []
+            let patches = self.patches(site: i)
+            switch site.elementwise ? .perSampleGradient : chosen[i] {
+            case .perSampleGradient:
+                addPerSampleGradientKernel(site, signals: signals, patches: patches, totalSamples: N, gather: gather, into: &rows)
+            case .positionPairs:
+                addPositionPairKernel(site, signals: signals, patches: patches, totalSamples: N, gather: gather, into: &rows)
+            }
+            if perSite {
+                visit(i, rows)
+                rows.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            }
+        }
+        for node in allNodes(nodes) { node.input = [] }
+        return rows
+    }
+
+    /// This process's part of tr(J Jᵀ), Σ_(t local, k) ‖∇θ f_k(x_t)‖², from the per-sample
+    /// gradient norms site by site, with no Gram and no communication: a dense layer's
+    /// (‖x_t‖² + 1_bias)·‖δ_(t,k)‖², a convolution's ‖Σ_p δ_(t,k)(p) ⊗ patch_t(p)‖²_F (+ the bias
+    /// sums'), a normalization's ‖Σ δ ⊙ ẑ‖² + ‖Σ δ‖². Cost: one forward and C backward passes
+    /// plus 2·nC·O·Q·K per convolution; memory the stacked signals and one sample's C·P_l gradients.
+    @_specialize(where S == Double)
+    @_specialize(where S == Float)
+    public func localTrace() -> Double {
+        let n = sampleCount, C = outputCount
+        var stacked = backwardSignals()
+        var trace = 0.0
+        for (i, site) in sites.enumerated() {
+            let signals = S.float64(stacked[i])
+            stacked[i] = []
+            let patches = self.patches(site: i)
+            if !site.elementwise && site.positions == 1 {
+                let (O, K) = (site.outChannels, site.patchLength)
+                for t in 0..<n {
+                    var x2 = site.hasBias ? 1.0 : 0.0
+                    for j in 0..<K { x2 += patches[t * K + j] * patches[t * K + j] }
+                    var d2 = 0.0
+                    for j in 0..<(C * O) { d2 += signals[t * C * O + j] * signals[t * C * O + j] }
+                    trace += x2 * d2
+                }
+            } else {
+                for t in 0..<n {
+                    for g in localGradients(site, signals: signals, patches: patches, samples: t..<(t + 1)) { trace += g * g }
+                }
+            }
+        }
+        for node in allNodes(nodes) { node.input = [] }
+        return trace
+    }
+
+    /// One forward pass over the local batch and C backward passes: each site's signals
+    /// δ_(t,k) at its output, row t·C + k, O·Q columns in the layer's output order.
+    private func backwardSignals() -> [[S]] {
+        let n = sampleCount, C = outputCount
         precondition(network.sampleCount == n, "the network ran forward on another batch since the kernel was made")
         let parameters = network.parameters
         // One forward pass: every layer's input and cache over the local batch (one spare
@@ -201,48 +284,59 @@ public final class LayerTangentKernel<S: BLASScalar> {
                 }
             }
         }
-        // N from the gathered sample counts.
-        let N = gather([Double](repeating: 0, count: n), 1, 1).count
-        var rows = [Double](repeating: 0, count: n * C * N * C)
-        let chosen = forms ?? cheaperForms(totalSamples: N)
-        for (i, site) in sites.enumerated() {
-            let signals = S.float64(stacked[i])
-            stacked[i] = []
-            let patches = self.patches(site: i)
-            switch chosen[i] {
-            case .perSampleGradient:
-                addPerSampleGradientKernel(site, signals: signals, patches: patches, totalSamples: N, gather: gather, into: &rows)
-            case .positionPairs:
-                addPositionPairKernel(site, signals: signals, patches: patches, totalSamples: N, gather: gather, into: &rows)
-            }
-            if perSite {
-                visit(i, rows)
-                rows.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-            }
-        }
-        for node in allNodes(nodes) { node.input = [] }
-        return rows
+        return stacked
     }
 
     // MARK: Forms
 
-    /// rows += G_local G_allᵀ with G's row (t,k) = [Σ_p δ_(t,k)(·, p) patch_t(p)ᵀ (O × K), Σ_p δ_(t,k)(·, p)].
+    /// rows += G_local G_allᵀ with G's row (t,k) the per-sample gradient (``localGradients(_:signals:patches:samples:)``).
     private func addPerSampleGradientKernel(_ site: Site, signals: [Double], patches: [Double], totalSamples N: Int,
                                             gather: ([Double], Int, Int) -> [Double], into rows: inout [Double]) {
-        let n = sampleCount, C = outputCount
+        let n = sampleCount, C = outputCount, P = site.parameterCount
+        var local = localGradients(site, signals: signals, patches: patches, samples: 0..<n)
+        if n * C * P == 0 { local = [] }
+        let all = gather(local, C, P)
+        if all.count == local.count {
+            gramOfRows(n: n * C, k: P, alpha: 1, a: local, beta: 1, c: &rows)
+        } else if n > 0 {
+            Double.gemm(transA: false, transB: true, m: n * C, n: N * C, k: P, alpha: 1, a: local, lda: P, b: all, ldb: P,
+                        beta: 1, c: &rows, ldc: N * C)
+        }
+    }
+
+    /// The per-sample gradients of `site` for the local samples `range`, one row (t,k) of P_l
+    /// each (at least one scalar): [Σ_p δ_(t,k)(·, p) patch_t(p)ᵀ (O × K), Σ_p δ_(t,k)(·, p)], or
+    /// for a normalization's affine map [Σ_groups δ_(t,k) ⊙ ẑ_t, Σ_groups δ_(t,k)] (D each).
+    private func localGradients(_ site: Site, signals: [Double], patches: [Double], samples range: Range<Int>) -> [Double] {
+        let C = outputCount
         let (O, Q, K, P) = (site.outChannels, site.positions, site.patchLength, site.parameterCount)
-        var local = [Double](repeating: 0, count: max(n * C * P, 1))
+        var local = [Double](repeating: 0, count: max(range.count * C * P, 1))
+        if site.elementwise {
+            for t in range {
+                let z = t * O * Q
+                for k in 0..<C {
+                    let r = t * C + k, d = r * O * Q, row = ((t - range.lowerBound) * C + k) * P
+                    for q in 0..<Q {
+                        for j in 0..<O {
+                            local[row + j] += signals[d + q * O + j] * patches[z + q * O + j]
+                            if site.hasBias { local[row + O + j] += signals[d + q * O + j] }
+                        }
+                    }
+                }
+            }
+            return local
+        }
         // One GEMM per sample for its C outputs: (C·O × Q) signals times its Q × K patches.
         var block = [Double](repeating: 0, count: C * O * K)
         local.withUnsafeMutableBufferPointer { g in
             signals.withUnsafeBufferPointer { d in
                 patches.withUnsafeBufferPointer { x in
                     block.withUnsafeMutableBufferPointer { w in
-                        for t in 0..<n {
+                        for t in range {
                             Double.gemm(transA: false, transB: false, m: C * O, n: K, k: Q, alpha: 1, a: d.baseAddress! + t * C * O * Q, lda: Q,
                                         b: x.baseAddress! + t * Q * K, ldb: K, beta: 0, c: w.baseAddress!, ldc: K)
                             for k in 0..<C {
-                                let r = t * C + k, row = g.baseAddress! + r * P, delta = d.baseAddress! + r * O * Q
+                                let r = t * C + k, row = g.baseAddress! + ((t - range.lowerBound) * C + k) * P, delta = d.baseAddress! + r * O * Q
                                 row.update(from: w.baseAddress! + k * O * K, count: O * K)
                                 if site.hasBias {
                                     for o in 0..<O {
@@ -257,14 +351,7 @@ public final class LayerTangentKernel<S: BLASScalar> {
                 }
             }
         }
-        if n * C * P == 0 { local = [] }
-        let all = gather(local, C, P)
-        if all.count == local.count {
-            gramOfRows(n: n * C, k: P, alpha: 1, a: local, beta: 1, c: &rows)
-        } else if n > 0 {
-            Double.gemm(transA: false, transB: true, m: n * C, n: N * C, k: P, alpha: 1, a: local, lda: P, b: all, ldb: P,
-                        beta: 1, c: &rows, ldc: N * C)
-        }
+        return local
     }
 
     /// rows[(t,k),(s,k')] += Σ_(p,q) (Δ Δᵀ)[(t,k,p),(s,k',q)] · (Π Πᵀ + 1)[(t,p),(s,q)]; for
@@ -335,7 +422,7 @@ public final class LayerTangentKernel<S: BLASScalar> {
     }
 
     /// The patch matrix of site i over the local batch (n·Q × K) in Float64: the dense layer's
-    /// input, or the convolution's cached Π(X).
+    /// input, the convolution's cached Π(X), or a normalization's ẑ (n·Q·D).
     private func patches(site i: Int) -> [Double] {
         func find(_ nodes: [Node]) -> Node? {
             for node in nodes {
@@ -345,6 +432,7 @@ public final class LayerTangentKernel<S: BLASScalar> {
             return nil
         }
         let node = find(nodes)!
+        if let norm = node.layer as? LayerNorm<S> { return S.float64(norm.normalizedEntries, count: sampleCount * norm.inputShape.count) }
         let count = sampleCount * sites[i].positions * sites[i].patchLength
         if let conv = node.layer as? Conv2D<S> { return S.float64(conv.cachedPatches, count: count) }
         return node.input.withUnsafeBufferPointer { S.float64($0.baseAddress, count: count) }

@@ -108,7 +108,7 @@ extension LayerProblem: AlignmentProblem {
     }
 
     public var exactLayerKernelsUnavailable: String? {
-        if let reason = exactKernel.reason { return reason }
+        if let reason = exactKernel.layerReason { return reason }
         // The kernel's sites are the parameter blocks unless a module with parameters has no factor (refused above).
         guard exactSites.map(\.name) == parameterBlocks.map(\.name) else {
             return "the exact kernel's layers (\(exactSites.map(\.name))) are not the network's parameter blocks (\(parameterBlocks.map(\.name)))"
@@ -131,6 +131,7 @@ extension LayerProblem: AlignmentProblem {
     public func exactLayerKernels(_ visit: (ExactLayerKernel) -> Void) throws {
         if let reason = exactLayerKernelsUnavailable { throw WispError.invalidConfiguration("the exact layer kernels: \(reason)") }
         let scale = 1 / Double(totalSamples)
+        try prepareExact()
         exactKernel.layerRows { i, rows in
             var rows = rows
             for j in rows.indices { rows[j] *= scale }

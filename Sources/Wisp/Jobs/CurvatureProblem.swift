@@ -13,10 +13,14 @@ public protocol CurvatureProblem: ExactSampleSpaceProblem {
     /// Exact tr F = tr K when it costs at most `products` operator applications (nil: none that
     /// cheap). Collective.
     func exactFisherTrace(withinProducts products: Int) -> Double?
+    /// Operator applications the exact sample-space K costs when it is formed column by column
+    /// (TC, batch statistics coupling the samples), or 0 when it is formed from factors.
+    var exactFormProducts: Int { get }
 }
 
 extension Problem: CurvatureProblem {
     public var matrixLoss: Loss { configuration.loss }
+    public var exactFormProducts: Int { exactMomentsCost }
 
     /// From the per-sample gradient norms (no products), or, when batch statistics couple the
     /// samples, the diagonal of K formed column by column (TC products).
@@ -27,8 +31,19 @@ extension Problem: CurvatureProblem {
 
 extension LayerProblem: CurvatureProblem {
     public var matrixLoss: Loss { loss ?? .mse }
+    public var exactFormProducts: Int { exactKernel.columns ? sampleSpaceDimension : 0 }
 
-    /// None yet: a layer network's tr F needs its per-sample gradient norms, which the layers do
-    /// not keep; the estimates stand alone (their `exact` field is absent).
-    public func exactFisherTrace(withinProducts products: Int) -> Double? { nil }
+    /// tr F = tr K = (1/T) Σ_(t,k) ‖∇θ f_k(x_t)‖²: from the per-sample gradient norms of the
+    /// factor walk (``LayerTangentKernel/localTrace()``: one forward and C backward passes, about
+    /// (C + 1)/3 products, so allowed when C + 1 ≤ `products`), or, when a layer couples samples
+    /// (batch norm), from the diagonal of K formed column by column (TC products, allowed when
+    /// TC ≤ `products`). Nil when neither applies within `products` or the trace is not finite.
+    /// Collective.
+    public func exactFisherTrace(withinProducts products: Int) -> Double? {
+        guard exactKernel.reason == nil else { return nil }
+        let cost = exactKernel.columns ? sampleSpaceDimension : outputCount + 1
+        guard cost <= products, (try? prepareExact()) != nil else { return nil }
+        let trace = exactKernel.trace() / Double(totalSamples)
+        return trace.isFinite ? trace : nil
+    }
 }

@@ -10,7 +10,8 @@ import Foundation
 /// of Lou et al. eq. 9 (``BatchedJacobian/layerKernelFactors(layers:gather:visit:)``, C backward
 /// passes and Σ_l 2(TC)² M_l + 2T² M_(l−1) flops; with batch statistics column by column, TC
 /// operator applications), for networks given as layers ``LayerTangentKernel`` (dense and
-/// convolutional blocks, ``LayerKernelForm``). The problem supplies them
+/// convolutional blocks, ``LayerKernelForm``, layer norms; with batch norm column by column,
+/// ``LayerExactKernel``). The problem supplies them
 /// (``ExactSampleSpaceProblem``).
 /// Eigenvectors u are sample-space vectors (index t·C + k); F's are v = Jᵀ u / √(T λ)
 /// (``EigenvectorExport``).

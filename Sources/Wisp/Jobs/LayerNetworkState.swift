@@ -15,6 +15,9 @@ protocol LayerNetworkBox: AnyObject {
     /// K_B = (1/T) J_B J_Bᵀ of the slice `block` of θ (``LayerGramOperator`` restricted to the layer's block).
     func makeBlockOperator(_ block: Range<Int>) throws -> any LinearOperator
     func setParameters(_ theta: [Double]) throws
+    /// Reruns the forward pass over this process's samples if the caches hold a minibatch (the
+    /// exact kernel's walk and column fallback read the caches). Collective with batch statistics.
+    func prepareSamples() throws
     func localLossAndGradient(gradient: Bool) throws -> (sums: [Double], classes: Bool)
     func localBatchGradient(parameters theta: [Double], local: [Int], batchSize: Int) throws -> [Double]
 }
@@ -74,6 +77,8 @@ final class LayerNetworkState<S: BLASScalar>: LayerNetworkBox {
         holdsBatch = false
         evaluation = nil
     }
+
+    func prepareSamples() throws { try restoreSamples() }
 
     private func lossAndTargets() throws -> (Loss, Targets) {
         guard let loss, let targets else {

@@ -62,6 +62,9 @@ public final class LayerProblem {
     public var setupSeconds: Double = 0
     /// The exact sample-space path's kernel of J Jᵀ (``LayerTangentKernel``), or why there is none.
     let exactKernel: LayerExactKernel
+    /// Puts the network's caches back on this process's samples at θ (after a minibatch) before
+    /// the exact kernel reads them. Collective with batch statistics.
+    func prepareExact() throws { try box.prepareSamples() }
     /// The modules that own parameters, in θ's order: each one's state-dict prefix ("0",
     /// "3.body.0", "3.projection") and its range of θ (its weight and bias together).
     public let parameterBlocks: [(name: String, range: Range<Int>)]

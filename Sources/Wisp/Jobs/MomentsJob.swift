@@ -91,18 +91,30 @@ public enum MomentsJob {
     /// (``ExactSampleSpaceProblem/exactSampleSpaceRows(_:)``), tr F = tr K and tr(F²) = ‖K‖²_F
     /// (F = (1/T) JᵀJ and K = (1/T) J Jᵀ share their nonzero eigenvalues), and every tr(Fᵖ)/P
     /// from the eigenvalues of the same K when the dense solve costs no more than forming it; else
-    /// Hutchinson in sample space, tr F ≈ TC·E rᵀKr and tr(F²)/P ≈ (TC/P)·E‖Kr‖². G, H and S:
+    /// Hutchinson in sample space, tr F ≈ TC·E rᵀKr and tr(F²)/P ≈ (TC/P)·E‖Kr‖², with tr F then
+    /// exact from the per-sample gradient norms (``CurvatureProblem/exactFisherTrace(withinProducts:)``)
+    /// unless batch statistics couple the samples. K formed column by column (batch statistics,
+    /// ``CurvatureProblem/exactFormProducts``: TC products) only when TC ≤ `exactLimit`/8, as for the MLP. G, H and S:
     /// Hutchinson in parameter space, E rᵀAr and E‖Ar‖² (as ``run(_:matrix:exactLimit:probes:seed:reporter:)``
     /// above the limit). Cost: forming K once (``ExactSampleSpaceProblem/exactFormFlops()``) or 2 × `probes` products.
     public static func run(sampleSpaceOf problem: some CurvatureProblem, matrix: CurvatureMatrix = .fisher, exactLimit: Int, probes: Int,
                            seed: UInt64, reporter: ProgressReporter? = nil) throws -> (MomentsResult, Timings) {
         try timed(problem.communicator, parameters: problem.parameterCount, matrix: matrix) { result in
             let n = problem.sampleSpaceDimension
-            guard matrix == .fisher, n <= exactLimit, problem.exactUnsupportedReason(.ntk) == nil else {
+            // K by columns (batch statistics) costs TC products: formed only for TC ≤ limit/8, as for the MLP.
+            let byColumns = problem.exactFormProducts > 0
+            guard matrix == .fisher, n <= (byColumns ? exactLimit / 8 : exactLimit), problem.exactUnsupportedReason(.ntk) == nil else {
                 let sampleSpace = matrix == .fisher
-                return try hutchinson(try problem.makeOperator(sampleSpace ? .ntk : matrix),
-                                      space: sampleSpace ? "sample space (K; tr F = tr K)" : "parameter space",
-                                      probes: probes, seed: seed, reporter: reporter, into: &result)
+                let cost = try hutchinson(try problem.makeOperator(sampleSpace ? .ntk : matrix),
+                                          space: sampleSpace ? "sample space (K; tr F = tr K)" : "parameter space",
+                                          probes: probes, seed: seed, reporter: reporter, into: &result)
+                // tr F exactly from the per-sample gradient norms where they are cheap (no batch statistics).
+                if sampleSpace, !byColumns, let trace = problem.exactFisherTrace(withinProducts: problem.outputCount + 1) {
+                    (result.trace, result.traceStandardError, result.traceMethod) = (trace, 0, MomentsResult.gradientNormTrace)
+                } else if sampleSpace, byColumns {
+                    result.traceMethod += " (batch statistics make the exact trace cost TC products)"
+                }
+                return cost
             }
             let c = problem.communicator
             reporter?.report("forming the \(n) × \(n) NTK Gram matrix", force: true)

@@ -42,6 +42,13 @@ public final class LayerNorm<S: BLASScalar>: Layer {
         standardization = Standardization(runLength: groupLength, runsPerSample: input.count / groupLength, channels: nil, epsilon: epsilon)
     }
 
+    /// D, the entries of one group (γ's and β's length).
+    var affineLength: Int { groupLength }
+
+    /// ẑ of the last forward pass (n·count entries, sample-major; a sample's groups are its runs
+    /// of D entries): what ∇γ f = Σ_groups ȳ ⊙ ẑ needs (``LayerTangentKernel``).
+    var normalizedEntries: UnsafePointer<S> { UnsafePointer(standardization.normalized.pointer) }
+
     public var parameterCount: Int { (elementwiseAffine ? groupLength : 0) + (hasBias ? groupLength : 0) }
 
     public var parameterTensors: [ParameterTensor] {
