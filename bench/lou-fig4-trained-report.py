@@ -7,7 +7,9 @@ loss gap (test loss − training loss, the paper's number in each panel), how tr
 final model with the peak layer l* = argmax_l A_l; also A_l at initialization (step 0, the same
 for every B and η of a seed: checked through the step-0 loss).
 
-Writes runs.csv (one row per run), alignments.csv (one row per run and layer, with the
+Writes runs.csv (one row per run; also the excess centroid Σ l (A_l − min A) / Σ (A_l − min A)),
+correlations.csv (per network, of max_l A_l with the test accuracy, test loss, loss gap and
+training loss over the runs), alignments.csv (one row per run and layer, with the
 initial A_l), settings.csv (per network, B, η: means over seeds) and fig4.svg: per network a
 grid of panels, rows B and columns η as in the paper's Fig. 4, each with A_l against the layer
 (bars: mean over seeds, dots: seeds, grey line: at initialization, peak bar dark), the panel's
@@ -56,14 +58,37 @@ for arch in order:
         if len(l0) != 1:
             sys.exit(f"{arch} seed {seed}: step-0 losses differ across settings ({sorted(l0)}): the initial A_l is not shared")
 
+def centroid(A):
+    """The excess centroid Σ l (A_l − min A) / Σ (A_l − min A) (as bench/lou-fig3-report.py): where the profile's mass above its floor sits."""
+    m = min(A)
+    w = [a - m for a in A]
+    return sum((i + 1) * x for i, x in enumerate(w)) / sum(w) if sum(w) > 0 else (len(A) + 1) / 2
+
+
+def pearson(x, y):
+    mx, my = mean(x), mean(y)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))
+    sxx = sum((a - mx) ** 2 for a in x) ** 0.5
+    syy = sum((b - my) ** 2 for b in y) ** 0.5
+    return sxy / (sxx * syy) if sxx > 0 and syy > 0 else float("nan")
+
+
+def ranks(x):
+    order = sorted(range(len(x)), key=lambda i: x[i])
+    r = [0.0] * len(x)
+    for k, i in enumerate(order):
+        r[i] = float(k)
+    return r
+
+
 with open(f"{out}/runs.csv", "w") as f:
     f.write("architecture,seed,batch_size,learning_rate,status,steps,epochs,train_loss,train_accuracy,test_loss,test_accuracy,loss_gap,"
-            "layers,peak_layer,peak_name,peak_relative_depth,peak_alignment,min_alignment,mean_alignment,init_peak_layer,init_max_alignment,"
+            "layers,peak_layer,peak_name,peak_relative_depth,excess_centroid,peak_alignment,min_alignment,mean_alignment,init_peak_layer,init_max_alignment,"
             "train_seconds,align_seconds\n")
     for r in sorted(runs, key=lambda r: (order.index(r["arch"]), r["seed"], r["B"], r["lr"])):
         L = len(r["A"])
         f.write(f"{r['arch']},{r['seed']},{r['B']},{r['lr']},{r['stopped'].replace(' ', '-')},{r['steps']},{r['epochs']:g},{r['loss']},{r['accuracy']},"
-                f"{r['test_loss']},{r['test_accuracy']},{r['test_loss'] - r['loss']},{L},{r['peak']},{r['names'][r['peak'] - 1]},{r['peak'] / L},"
+                f"{r['test_loss']},{r['test_accuracy']},{r['test_loss'] - r['loss']},{L},{r['peak']},{r['names'][r['peak'] - 1]},{r['peak'] / L},{centroid(r['A'])},"
                 f"{max(r['A'])},{min(r['A'])},{mean(r['A'])},{r['init_peak']},{max(r['A0']) if r['A0'] else ''},"
                 f"{r['train_seconds']},{r['align_seconds']}\n")
     for d in diverged:
@@ -110,6 +135,25 @@ for arch in order:
     a1 = [a for r in runs if r["arch"] == arch for a in r["A"]]
     pk = [init[k]["peak_layer"] for k in sorted(init) if k[0] == arch]
     print(f"{arch}: A_l at init {min(a0):.4f}–{max(a0):.4f} (peaks {pk}), after training {min(a1):.4f}–{max(a1):.4f}")
+
+# The paper's claim: the peak's height correlates with generalization. Per network, over the runs
+# (all that did not diverge, and those that reached the target loss), Pearson and Spearman
+# correlations of max_l A_l with the test accuracy, the test loss and the loss gap.
+with open(f"{out}/correlations.csv", "w") as f:
+    f.write("architecture,runs,count,quantity,pearson,spearman\n")
+    for arch in order:
+        for which, rs in (("all", [r for r in runs if r["arch"] == arch]),
+                          ("reached-target", [r for r in runs if r["arch"] == arch and r["stopped"] == "target loss"])):
+            if len(rs) < 3:
+                continue
+            peak = [max(r["A"]) for r in rs]
+            line = []
+            for q, vals in (("test_accuracy", [r["test_accuracy"] for r in rs]), ("test_loss", [r["test_loss"] for r in rs]),
+                            ("loss_gap", [r["test_loss"] - r["loss"] for r in rs]), ("train_loss", [r["loss"] for r in rs])):
+                p, sp = pearson(peak, vals), pearson(ranks(peak), ranks(vals))
+                f.write(f"{arch},{which},{len(rs)},{q},{p},{sp}\n")
+                line.append(f"{q} {p:+.2f}/{sp:+.2f}")
+            print(f"{arch} ({which}, {len(rs)} runs): corr(max A_l, ·) Pearson/Spearman: " + ", ".join(line))
 
 # fig4.svg
 pw, ph, gx, gy = 132, 96, 8, 8           # panel size and gaps
