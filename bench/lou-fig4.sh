@@ -15,7 +15,7 @@
 # and accuracy on the first VALIDATION (500) test images at each check. A_l is then measured
 # exactly on the SAMPLES training images (TC = 10·SAMPLES ≤ 4096) of the final model, and of the
 # step-0 model once per network and seed (the initialization does not depend on the batch size or
-# η). Seeds: FFNN_SEEDS and VGG_SEEDS ("1 2"), RESNET_SEEDS ("1"). JOBS (2) trainings run at once,
+# η). Seeds: FFNN_SEEDS and VGG_SEEDS ("1 2"), RESNET_SEEDS ("1"; "" skips). JOBS (2) trainings at once,
 # one BLAS thread each. A diverging run (wisp stops it: loss not finite or 10⁶× its start) is
 # recorded as runs/diverged-<tag>.txt, not retried. Out: bench/results/lou-fig4/trained.
 #
@@ -32,7 +32,7 @@
 #
 #   bench/lou-fig4.sh                       (SUBSET=400 SEEDS="1 2 3", out bench/results/lou-fig4)
 #   python3 bench/lou-fig4-report.py bench/results/lou-fig4
-#   bench/lou-fig4.sh --trained             (out bench/results/lou-fig4/trained; ~15 min on 2 loaded cores)
+#   bench/lou-fig4.sh --trained             (out bench/results/lou-fig4/trained; ~18 min on 2 loaded cores)
 #   python3 bench/lou-fig4-report.py --trained bench/results/lou-fig4/trained
 #
 # Writes $OUT/runs/<arch>-s<seed>.json (+ .csv, .svg) and, through the report,
