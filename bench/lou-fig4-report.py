@@ -6,8 +6,16 @@ max_l A_l against the relative depth l/L, one panel per architecture, a line per
 columns of Lou et al. Fig. 4 at initialization).
 
     python3 bench/lou-fig4-report.py bench/results/lou-fig4
+
+With --trained DIR, runs bench/lou-fig4-trained-report.py DIR (the runs of `bench/lou-fig4.sh --trained`).
 """
-import glob, json, re, sys
+import glob, json, os, re, runpy, sys
+if len(sys.argv) == 3 and sys.argv[1] == "--trained":
+    sys.argv = [sys.argv[0], sys.argv[2]]
+    runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "lou-fig4-trained-report.py"), run_name="__main__")
+    sys.exit(0)
+if len(sys.argv) != 2:
+    sys.exit("usage: lou-fig4-report.py [--trained] DIR")
 out = sys.argv[1]
 runs = {}
 for path in sorted(glob.glob(f"{out}/runs/*-s*.json")):
