@@ -126,6 +126,7 @@ extension Top {
                 say(String(format: "  λ_%-3d %.10e   residual %.2e%@", i + 1, value, residual,
                            result.converged[i] ? "" : result.atRoundingFloor[i] ? "  (not converged: at the rounding floor)" : "  (not converged)"))
             }
+            if let e = result.eigenvectors { say(Summary.eigenvectors(e)) }
             say(Summary.timing(timings))
             if let path = out.output { say("  output     \(path)") }
         }
