@@ -104,50 +104,67 @@ final class LayerReductionTests: XCTestCase {
         let model = dir.appendingPathComponent("mlp.safetensors").path, targetsPath = dir.appendingPathComponent("y.npy").path
         try net.save(safetensors: model)
         let T = 9
-        let y = L.normals(T * 2, seed: 5, stream: 9)
-        try NPY.write(values: y, shape: [T, 2], dtype: .float64, to: targetsPath)
-        var c = ProblemConfiguration()
-        c.modelPath = model
-        c.given = NetworkHyperparameters(activation: nil, parametrization: nil, sigmaW2: nil, sigmaB2: nil, normalization: nil)
-        c.samples = T
-        c.targetsPath = targetsPath
-        c.seed = 5
-        let mlp = try Problem(c)
         let specs: [LayerSpec] = [
             .dense(inFeatures: 4, outFeatures: 6, bias: true), .activation(.tanh),
             .dense(inFeatures: 6, outFeatures: 5, bias: false), .activation(.tanh),
             .dense(inFeatures: 5, outFeatures: 2, bias: true),
         ]
-        let layered = try LayerProblem(architecture: LayerArchitecture(input: .features(4), layers: specs),
-                                       inputs: LayerInputs(dataset: mlp.dataset, source: .gaussian,
-                                                           targets: try Targets(columns: 2, samples: 0..<T, values: y, source: "y")),
-                                       weights: .loaded(path: model, dtype: "f64", parameters: net.parameters), seed: 5, loss: .mse)
-        XCTAssertEqual(layered.parameterLayout, mlp.parameterLayout)
-        XCTAssertEqual(try ReductionEmbedding.localPredictions(layered, samples: T), try ReductionEmbedding.localPredictions(mlp, samples: T))
-        let w0 = Network<Double>(architecture: arch, seed: 6).parameters
-        let settings = ReductionSettings(keep: .count(4), sweep: [.count(0), .count(2), .count(10), .percent(100)], inpca: InPCASettings())
-        let (a, _, savedA) = try ModelReduction.run(mlp, initial: w0, settings: settings)
-        let (b, _, savedB) = try ModelReduction.run(layered, initial: w0, settings: settings)
-        XCTAssertEqual(a.parameters, b.parameters)
-        XCTAssertLessThan(DenseReference.relativeError(b.eigenvalues, a.eigenvalues), 1e-10)
-        XCTAssertEqual(a.sweep.map(\.k), b.sweep.map(\.k))
-        XCTAssertEqual(a.sweep.map(\.variant), b.sweep.map(\.variant))
-        XCTAssertLessThan(DenseReference.relativeError((b.sweep + b.reduced).map(\.loss), (a.sweep + a.reduced).map(\.loss)), 1e-10)
-        XCTAssertEqual(b.full.loss, a.full.loss, accuracy: 1e-12 * a.full.loss)
-        XCTAssertEqual(try XCTUnwrap(b.initial).loss, try XCTUnwrap(a.initial).loss, accuracy: 1e-12 * a.initial!.loss)
-        XCTAssertLessThan(Self.distance(savedB["change"]!, savedA["change"]!), 1e-10 * Self.norm(savedA["change"]!))
-        // InPCA: the same models, the same spectrum and distances, and the full model's points (the first T) alike up to each axis's sign.
-        let (ea, eb) = (try XCTUnwrap(a.inpca), try XCTUnwrap(b.inpca))
-        XCTAssertEqual(ea.models, eb.models)
-        XCTAssertLessThan(DenseReference.relativeError(eb.eigenvalues, ea.eigenvalues), 1e-10)
-        XCTAssertLessThan(DenseReference.relativeError(eb.modelLevel.distanceFromFull, ea.modelLevel.distanceFromFull), 1e-9)
-        let q = ea.components
-        for axis in 0..<q {
-            let xa = (0..<T).map { ea.coordinates[$0 * q + axis] }, xb = (0..<T).map { eb.coordinates[$0 * q + axis] }
-            let sign = zip(xa, xb).reduce(0.0) { $0 + $1.0 * $1.1 } < 0 ? -1.0 : 1.0
-            XCTAssertLessThan(DenseReference.relativeError(xb.map { sign * $0 }, xa), 1e-8, "InPCA axis \(axis)")
+        /// The MLP and the layer network on the same inputs and targets (`y`, T × 2, written as a targets file).
+        func problems(_ loss: Loss, _ y: [Double]) throws -> (Problem, LayerProblem) {
+            try NPY.write(values: y, shape: [T, 2], dtype: .float64, to: targetsPath)
+            var c = ProblemConfiguration()
+            c.modelPath = model
+            c.given = NetworkHyperparameters(activation: nil, parametrization: nil, sigmaW2: nil, sigmaB2: nil, normalization: nil)
+            c.samples = T
+            c.targetsPath = targetsPath
+            c.seed = 5
+            c.loss = loss
+            let mlp = try Problem(c)
+            let layered = try LayerProblem(architecture: LayerArchitecture(input: .features(4), layers: specs),
+                                           inputs: LayerInputs(dataset: mlp.dataset, source: .gaussian,
+                                                               targets: try Targets(columns: 2, samples: 0..<T, values: y, source: "y")),
+                                           weights: .loaded(path: model, dtype: "f64", parameters: net.parameters), seed: 5, loss: loss)
+            return (mlp, layered)
+        }
+        // mse (F, Gaussian predictions) and cross-entropy on one-hot targets (G, softmax probabilities).
+        let oneHot: [Double] = (0..<T).flatMap { t -> [Double] in t % 3 == 0 ? [1, 0] : [0, 1] }
+        let cases: [(Loss, [Double])] = [(.crossEntropy, oneHot), (.mse, L.normals(T * 2, seed: 5, stream: 9))]
+        for (loss, y) in cases {
+            let (mlp, layered) = try problems(loss, y)
+            XCTAssertEqual(layered.parameterLayout, mlp.parameterLayout)
+            XCTAssertLessThan(DenseReference.relativeError(try ReductionEmbedding.localPredictions(layered, samples: T),
+                                                           try ReductionEmbedding.localPredictions(mlp, samples: T)), 1e-14, "\(loss)")
+            let w0 = Network<Double>(architecture: arch, seed: 6).parameters
+            // k below the rank of G (T(C − 1) = 9 for cross-entropy): past it the kept vectors are an arbitrary basis of the null space.
+            let settings = ReductionSettings(keep: .count(4), sweep: [.count(0), .count(2), .count(7), .percent(100)], inpca: InPCASettings())
+            let (a, _, savedA) = try ModelReduction.run(mlp, initial: w0, settings: settings)
+            let (b, _, savedB) = try ModelReduction.run(layered, initial: w0, settings: settings)
+            XCTAssertEqual(a.parameters, b.parameters)
+            XCTAssertEqual(a.matrix, b.matrix)
+            XCTAssertLessThan(DenseReference.relativeError(b.eigenvalues, a.eigenvalues), 1e-10, "\(loss)")
+            XCTAssertEqual(a.sweep.map(\.k), b.sweep.map(\.k))
+            XCTAssertEqual(a.sweep.map(\.variant), b.sweep.map(\.variant))
+            XCTAssertLessThan(DenseReference.relativeError((b.sweep + b.reduced).map(\.loss), (a.sweep + a.reduced).map(\.loss)), 1e-10, "\(loss)")
+            XCTAssertEqual((b.sweep + b.reduced).map(\.accuracy), (a.sweep + a.reduced).map(\.accuracy), "\(loss)")
+            XCTAssertEqual(b.full.loss, a.full.loss, accuracy: 1e-12 * a.full.loss)
+            XCTAssertEqual(try XCTUnwrap(b.initial).loss, try XCTUnwrap(a.initial).loss, accuracy: 1e-12 * a.initial!.loss)
+            XCTAssertLessThan(Self.distance(savedB["change"]!, savedA["change"]!), 1e-10 * Self.norm(savedA["change"]!))
+            // InPCA: the same models, spectrum, distances and labels, and the full model's points (the first T) alike up to each axis's sign.
+            let (ea, eb) = (try XCTUnwrap(a.inpca), try XCTUnwrap(b.inpca))
+            XCTAssertEqual(ea.models, eb.models)
+            XCTAssertEqual(ea.family, eb.family)
+            XCTAssertEqual(ea.labels, eb.labels)
+            XCTAssertLessThan(DenseReference.relativeError(eb.eigenvalues, ea.eigenvalues), 1e-10, "\(loss)")
+            XCTAssertLessThan(DenseReference.relativeError(eb.modelLevel.distanceFromFull, ea.modelLevel.distanceFromFull), 1e-9, "\(loss)")
+            let q = ea.components
+            for axis in 0..<q {
+                let xa = (0..<T).map { ea.coordinates[$0 * q + axis] }, xb = (0..<T).map { eb.coordinates[$0 * q + axis] }
+                let sign = zip(xa, xb).reduce(0.0) { $0 + $1.0 * $1.1 } < 0 ? -1.0 : 1.0
+                XCTAssertLessThan(DenseReference.relativeError(xb.map { sign * $0 }, xa), 1e-8, "InPCA axis \(axis), \(loss)")
+            }
         }
 
+        let (mlp, layered) = try problems(.mse, L.normals(T * 2, seed: 5, stream: 9))
         // --save-eigenvectors: F's top 3 by Lanczos on K (mapped with the VJP), both written.
         let lanczos = LanczosSettings(count: 3, which: .largest, tolerance: 1e-12, seed: 2)
         var files = [String]()
