@@ -10,7 +10,10 @@ struct Reduce: ParsableCommand {
         Variants: weights, w ≈ Σ_(i≤k) ⟨w, e_i⟩ e_i (the paper's), and with --init, change, \
         w ≈ w₀ + Σ_(i≤k) ⟨w − w₀, e_i⟩ e_i. Writes JSON, and with --sweep a CSV and an SVG of loss and accuracy against k. \
         With --inpca, the InPCA embedding (Quinn et al. 2019; Cowlagi & Chaudhari Fig. 3) of the full and every reduced \
-        model's predicted distributions, each (model, sample) a point: <output>.inpca.csv and an SVG scatter coloured by label.
+        model's predicted distributions, each (model, sample) a point: <output>.inpca.csv and an SVG scatter coloured by label. \
+        On a network given as layers (--model of a layer model file, or --architecture FILE with the data flags): the same, \
+        --init a layer model of the same architecture, --save-reduced a layer model file; with BatchNorm every model is \
+        evaluated with the batch statistics of all T samples.
         """)
 
     @OptionGroup var network: NetworkOptions
