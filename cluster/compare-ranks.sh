@@ -205,6 +205,8 @@ jobs=(
   "layers-align|1e-12|align --quiet --architecture $work/cnn.json --samples 13 --labels $work/cnn-labels.csv"
   "layers-batchnorm-exact|1e-12|top --quiet --architecture $work/cnn-bn.json --samples 13 --k 3 --method exact"
   "layers-layernorm-exact|1e-12|density --quiet --architecture $work/cnn-ln.json --samples 13 --method exact"
+  "layers-reduce|1e-12|reduce --quiet --architecture $work/cnn.json --samples 13 --loss cross-entropy --labels $work/cnn-labels.csv --keep 5 --sweep 1,5,10 --inpca --save-reduced $work/layers-reduced.safetensors"
+  "layers-eigenvectors|1e-12|top --quiet --architecture $work/cnn.json --samples 13 --k 3 --matrix ntk --method lanczos --save-eigenvectors $work/layers-ev.safetensors"
   "layers-align-hutchinson|1e-12|align --quiet --architecture $work/cnn-bn.json --samples 13 --exact-limit 0 --probes 5 --seed 4"
   "layers-train|1e-12|train --quiet --architecture $work/cnn-bn.json --samples 13 --loss cross-entropy --steps 12 --every 6 --lr 0.1 --batch-size 5 --optimizer momentum --measure moments,top --top 2 --probes 3 --slq-steps 8 --output-dir $work/train-files --no-save-models"
   "layers-train-validation|1e-12|train --quiet --architecture $work/cnn12.json --inputs $work/inputs.npy --labels $work/npy-labels.csv --samples 13 --loss cross-entropy --steps 12 --every 6 --lr 0.05 --batch-size 4 --optimizer adam --validation-inputs $work/inputs.npy --validation-labels $work/npy-labels.csv --validation-samples 11 --measure density --density-grid linear --probes 3 --slq-steps 8 --output-dir $work/train-files --no-save-models"

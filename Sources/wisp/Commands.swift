@@ -82,11 +82,7 @@ struct Top: ParsableCommand {
             say(String(format: "  λ_%-3d %.10e   residual %.2e%@", i + 1, value, residual,
                        result.converged[i] ? "" : result.atRoundingFloor[i] ? "  (not converged: at the rounding floor)" : "  (not converged)"))
         }
-        if let e = result.eigenvectors {
-            say(String(format: "  vectors    %d written to %@ (%@ space, %.2f s), orthogonality %.1e, worst relative residual %.1e%@", e.written.count,
-                       e.file, e.space, e.seconds, e.orthogonality, e.relativeResiduals.max() ?? 0,
-                       e.unmapped.isEmpty ? "" : "; not mapped (λ ≈ 0): \(e.unmapped)"))
-        }
+        if let e = result.eigenvectors { say(Summary.eigenvectors(e)) }
         say(Summary.theory(theory))
         say(Summary.timing(timings))
         if let path = out.output { say("  output     \(path)") }

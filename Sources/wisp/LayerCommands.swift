@@ -11,15 +11,16 @@ extension NetworkOptions {
     /// each process its rows), and builds this process's part of the problem; all processes
     /// agree on success at each step. Saves the network if asked (rank 0). `matrix`'s loss
     /// matrices, and training (`withLoss`), get `--loss` and the targets (the file's, else a
-    /// teacher network's). `inputs`: further files the run reads (none may be an output).
-    func makeLayerProblem(outputs: [String?], siblings: [String] = [], directories: [String?] = [], inputs extraInputs: [String?] = [],
+    /// teacher network's). `files`: further binary files the run writes; `inputs`: further
+    /// files the run reads (none may be an output).
+    func makeLayerProblem(outputs: [String?], siblings: [String] = [], files: [String?] = [], directories: [String?] = [], inputs extraInputs: [String?] = [],
                           matrix: CurvatureMatrix = .fisher, withLoss: Bool = false) throws -> LayerProblem {
         let communicator = Runtime.communicator
         if outputs.contains(where: { $0.map(OutputPath.isStandardOutput) ?? false }) { Runtime.summaryToStandardError = true }
         let c = dataConfiguration
         let (description, weights) = try communicator.agree { () throws -> (LayerArchitecture, LayerWeightSource) in
             if Runtime.isLead {
-                try OutputOptions.check(outputs: outputs, siblings: siblings, files: [saveModel], directories: directories,
+                try OutputOptions.check(outputs: outputs, siblings: siblings, files: [saveModel] + files, directories: directories,
                                         inputs: [architecture, model, c.inputsPath, c.targetsPath, c.labelsPath] + extraInputs)
             }
             let given = try architecture.map { try LayerArchitecture.read(path: $0) }
@@ -83,11 +84,14 @@ enum LayerSummary {
 
 extension Top {
     /// `wisp top` on a layer network: the exact sample-space path or Lanczos (``TopJob``), with
-    /// checkpoints, as on an MLP; not yet `--save-eigenvectors`.
+    /// checkpoints, as on an MLP; `--save-eigenvectors` maps and writes F's eigenvectors with
+    /// the layers' VJP (``EigenvectorExport``: the MLP path's file format, tensors named as in
+    /// the layer model file).
     func runLayers() throws {
-        guard saveEigenvectors == nil else { throw ValidationError("--save-eigenvectors is not available with --architecture yet") }
         let file = network.layerFile
-        let problem = try network.makeLayerProblem(outputs: [out.output], directories: [checkpointing.checkpoint], matrix: matrix)
+        let problem = try network.makeLayerProblem(outputs: [out.output], files: [saveEigenvectors], directories: [checkpointing.checkpoint],
+                                                   matrix: matrix)
+        if saveEigenvectors != nil { try problem.communicator.agree { try EigenvectorExport.ensureFits(problem, k: k) } }
         let tol = solverTolerance(self.tol, fallback: 1e-8, precision: problem.precision)
         let lanczos = LanczosSettings(count: k, which: which, tolerance: tol, basisSize: basis, maxApplications: maxApplications, seed: network.seed)
         let settings = TopSettings(matrix: matrix, method: method, lanczos: lanczos)
@@ -104,11 +108,15 @@ extension Top {
             (result, timings) = try TopJob.runExact(problem, matrix: matrix, count: k, which: which, tolerance: tol, solver: solver, reporter: reporter)
         } else {
             // Tolerance and budget only decide when to stop, so a run may resume with other values.
-            let checkpoint = try checkpointing.open("top", problem: problem, settings: settings.resumable(matrix: matrix),
-                                                    replicated: !matrix.isSampleSpace)
-            (result, timings) = try TopJob.run(problem, matrix: matrix, settings: lanczos, checkpoint: checkpoint, reporter: reporter)
+            let solved = saveEigenvectors != nil && EigenvectorExport.usesSampleSpace(matrix: matrix, k: k, problem: problem) ? .ntk : matrix
+            let checkpoint = try checkpointing.open("top", problem: problem, settings: settings.resumable(matrix: solved),
+                                                    replicated: !solved.isSampleSpace)
+            (result, timings) = try TopJob.run(problem, matrix: solved, settings: lanczos, checkpoint: checkpoint, reporter: reporter)
         }
         result.methodChoice = choice
+        if let path = saveEigenvectors {
+            result.eigenvectors = try EigenvectorExport.run(problem, top: result, path: path, rule: EigenvectorExport.rule)
+        }
         if Runtime.isLead {
             if let path = out.output {
                 try RunRecord(command: "top", problem: problem, settings: settings, timings: timings, result: result).write(to: path)
@@ -119,6 +127,7 @@ extension Top {
                 say(String(format: "  λ_%-3d %.10e   residual %.2e%@", i + 1, value, residual,
                            result.converged[i] ? "" : result.atRoundingFloor[i] ? "  (not converged: at the rounding floor)" : "  (not converged)"))
             }
+            if let e = result.eigenvectors { say(Summary.eigenvectors(e)) }
             say(Summary.timing(timings))
             if let path = out.output { say("  output     \(path)") }
         }

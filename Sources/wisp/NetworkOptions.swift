@@ -125,8 +125,8 @@ struct NetworkOptions: ParsableArguments {
     /// message. Saves the network if asked (rank 0).
     func makeProblem(outputs: [String?], siblings: [String] = [], files: [String?] = [], directories: [String?] = [],
                      inputs: [String?] = []) throws -> Problem {
-        if architecture != nil { throw ValidationError("--architecture is supported by `wisp run`, `wisp top`, `wisp density`, `wisp moments`, `wisp train` and `wisp align` only (for now)") }
-        if isLayerModel { throw ValidationError("--model \(model!) holds a network given as layers (metadata \(LayerModelFile.architectureKey)), which `wisp top`, `wisp density`, `wisp moments`, `wisp train` and `wisp align` read, and no other command yet") }
+        if architecture != nil { throw ValidationError("--architecture is supported by `wisp run`, `wisp top`, `wisp density`, `wisp moments`, `wisp train`, `wisp align` and `wisp reduce` only (for now)") }
+        if isLayerModel { throw ValidationError("--model \(model!) holds a network given as layers (metadata \(LayerModelFile.architectureKey)), which `wisp run`, `wisp top`, `wisp density`, `wisp moments`, `wisp train`, `wisp align` and `wisp reduce` read, and no other command yet") }
         let communicator = Runtime.communicator
         if outputs.contains(where: { $0.map(OutputPath.isStandardOutput) ?? false }) { Runtime.summaryToStandardError = true }
         let configuration = self.configuration

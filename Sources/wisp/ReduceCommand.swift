@@ -10,11 +10,14 @@ struct Reduce: ParsableCommand {
         Variants: weights, w ≈ Σ_(i≤k) ⟨w, e_i⟩ e_i (the paper's), and with --init, change, \
         w ≈ w₀ + Σ_(i≤k) ⟨w − w₀, e_i⟩ e_i. Writes JSON, and with --sweep a CSV and an SVG of loss and accuracy against k. \
         With --inpca, the InPCA embedding (Quinn et al. 2019; Cowlagi & Chaudhari Fig. 3) of the full and every reduced \
-        model's predicted distributions, each (model, sample) a point: <output>.inpca.csv and an SVG scatter coloured by label.
+        model's predicted distributions, each (model, sample) a point: <output>.inpca.csv and an SVG scatter coloured by label. \
+        On a network given as layers (--model of a layer model file, or --architecture FILE with the data flags): the same, \
+        --init a layer model of the same architecture, --save-reduced a layer model file; with BatchNorm every model is \
+        evaluated with the batch statistics of all T samples.
         """)
 
     @OptionGroup var network: NetworkOptions
-    @Option(name: .customLong("init"), help: "The initial model (e.g. train's models/step-000000000.safetensors) for the change variant.")
+    @Option(name: .customLong("init"), help: "The initial model (e.g. train's models/step-000000000.safetensors) for the change variant; for a layer network, a model file of the same architecture.")
     var initial: String?
     @Option(help: "Eigenvectors kept: a count k or a percentage of P (e.g. 40 or 5%).")
     var keep: String = "5%"
@@ -24,7 +27,7 @@ struct Reduce: ParsableCommand {
     var denseLimit: Int = 4096
     @Option(help: "Relative residual tolerance of the Lanczos eigenpairs (P > --dense-limit). Default: 1e-8, or 100·ε of --precision where larger.")
     var tol: Double?
-    @Option(name: .customLong("save-reduced"), help: "Write the reduced model at --keep to this .safetensors file.")
+    @Option(name: .customLong("save-reduced"), help: "Write the reduced model at --keep to this .safetensors file (for a layer network, a layer model file that --model reads back).")
     var saveReduced: String?
     @Option(help: "Variant written by --save-reduced: weights or change (default: change with --init, else weights).")
     var variant: String?
@@ -35,7 +38,9 @@ struct Reduce: ParsableCommand {
     @OptionGroup var out: OutputOptions
 
     func run() throws {
-        guard network.model != nil else { throw ValidationError("wisp reduce needs the trained model: --model FILE.safetensors") }
+        guard network.model != nil || network.architecture != nil else {
+            throw ValidationError("wisp reduce needs the trained model: --model FILE.safetensors (an MLP's, or a layer network's with or without --architecture FILE)")
+        }
         let keepCount = try KeepCount(parsing: keep)
         let sweepCounts = try (sweep ?? "").split(separator: ",").map { try KeepCount(parsing: String($0)) }
         if sweep != nil, sweepCounts.isEmpty { throw ValidationError("--sweep needs at least one k") }
@@ -45,11 +50,39 @@ struct Reduce: ParsableCommand {
         if chosen == "change", initial == nil { throw ValidationError("--variant change needs --init FILE (the initial model)") }
         if inpcaSamples != nil, !inpca { throw ValidationError("--inpca-samples needs --inpca") }
         let path = out.output ?? "wisp-output/reduce.json"
+        let siblings = (sweepCounts.isEmpty ? [] : ["csv", "svg"]) + (inpca ? ["inpca.csv", "inpca.svg"] : [])
+        let job = Job(keep: keepCount, sweep: sweepCounts, variant: chosen, path: path)
+        if network.isLayerNetwork {
+            // --architecture alone reduces the Gaussian initial network (a test of the path); the loss needs its targets.
+            let file = network.layerFile
+            let problem = try network.makeLayerProblem(outputs: [path], siblings: siblings, files: [saveReduced], inputs: [initial], withLoss: true)
+            try run(job, problem, header: LayerSummary.header(problem, file: file)) {
+                try RunRecord(command: "reduce", problem: problem, settings: $0, timings: $1, result: $2).write(to: path)
+            }
+        } else {
+            let problem = try network.makeProblem(outputs: [path], siblings: siblings, files: [saveReduced], inputs: [initial])
+            try run(job, problem, header: Summary.header(problem)) {
+                try RunRecord(command: "reduce", problem: problem, settings: $0, timings: $1, result: $2).write(to: path)
+            }
+        }
+    }
+
+    /// The checked settings of one run.
+    private struct Job {
+        var keep: KeepCount
+        var sweep: [KeepCount]
+        var variant: String
+        var path: String
+    }
+
+    /// The reduction on an MLP or a layer network (``ModelReduction/run(_:initial:settings:reporter:)``),
+    /// its files and summary; `record` writes the run record (rank 0).
+    private func run(_ job: Job, _ problem: some ReducibleProblem, header: @autoclosure () -> String,
+                     record: (ReduceRunSettings, Timings, ReductionResult) throws -> Void) throws {
+        let (keepCount, sweepCounts, chosen, path) = (job.keep, job.sweep, job.variant, job.path)
         let start = DispatchTime.now().uptimeNanoseconds
-        let problem = try network.makeProblem(outputs: [path], siblings: (sweepCounts.isEmpty ? [] : ["csv", "svg"]) + (inpca ? ["inpca.csv", "inpca.svg"] : []), files: [saveReduced],
-                                              inputs: [initial])
         let init0 = try problem.communicator.agree { try initial.map { try ModelReduction.loadInitial($0, problem: problem) } }
-        let tol = solverTolerance(self.tol, fallback: 1e-8, precision: problem.configuration.precision)
+        let tol = solverTolerance(self.tol, fallback: 1e-8, precision: problem.passPrecision)
         let settings = ReductionSettings(keep: keepCount, sweep: sweepCounts, denseLimit: denseLimit, tolerance: tol, seed: network.seed,
                                          inpca: inpca ? InPCASettings(samples: inpcaSamples) : nil)
         var (result, basis, reducedParameters) = try ModelReduction.run(problem, initial: init0, settings: settings,
@@ -57,10 +90,7 @@ struct Reduce: ParsableCommand {
         if let file = saveReduced {
             result.savedVariant = chosen
             result.reducedModel = file
-            if Runtime.isLead {
-                try Network<Double>(architecture: problem.architecture, parameters: reducedParameters[chosen]!)
-                    .save(safetensors: file, dtype: network.saveDtype)
-            }
+            if Runtime.isLead { try problem.saveModel(reducedParameters[chosen]!, to: file, dtype: network.saveDtype) }
         }
         guard Runtime.isLead else { return }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
@@ -68,10 +98,9 @@ struct Reduce: ParsableCommand {
             (result.inpca!.csvFile, result.inpca!.svgFile) = InPCAFiles.paths(jsonPath: path)
         }
         let timings = Timings(totalSeconds: seconds, operatorSeconds: basis.operatorSeconds, operatorApplications: basis.operatorApplications)
-        try RunRecord(command: "reduce", problem: problem,
-                      settings: ReduceRunSettings(keep: keepCount, sweep: sweepCounts, denseLimit: denseLimit, tolerance: tol, initial: initial,
-                                                  variant: chosen, inpca: inpca, inpcaSamples: result.inpca?.samples),
-                      timings: timings, result: result).write(to: path)
+        try record(ReduceRunSettings(keep: keepCount, sweep: sweepCounts, denseLimit: denseLimit, tolerance: tol, initial: initial,
+                                     variant: chosen, inpca: inpca, inpcaSamples: result.inpca?.samples),
+                   timings, result)
         var files = [path]
         if !result.sweep.isEmpty {
             let f = try ReductionFiles.write(result, jsonPath: path,
@@ -84,7 +113,7 @@ struct Reduce: ParsableCommand {
             files += [f.csv, f.svg].filter { !$0.isEmpty }
         }
         func accuracy(_ a: Double?) -> String { a.map { String(format: ", accuracy %.4f", $0) } ?? "" }
-        say(Summary.header(problem))
+        say(header())
         say("  FIM        \(result.matrixDescription)")
         say("  method     \(result.method)")
         say(String(format: "  λ          %@ … (worst residual %.1e)", result.eigenvalues.prefix(3).map { String(format: "%.4e", $0) }.joined(separator: ", "),

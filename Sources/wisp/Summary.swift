@@ -20,6 +20,13 @@ enum Summary {
         """
     }
 
+    /// The `--save-eigenvectors` line of `top`.
+    static func eigenvectors(_ e: EigenvectorReport) -> String {
+        String(format: "  vectors    %d written to %@ (%@ space, %.2f s), orthogonality %.1e, worst relative residual %.1e%@", e.written.count,
+               e.file, e.space, e.seconds, e.orthogonality, e.relativeResiduals.max() ?? 0,
+               e.unmapped.isEmpty ? "" : "; not mapped (λ ≈ 0): \(e.unmapped)")
+    }
+
     static func timing(_ t: Timings) -> String {
         String(format: "  time       %.2f s (operator %.2f s over %d applications), peak memory %@", t.totalSeconds,
                t.operatorSeconds, t.operatorApplications, ResourceUsage.format(bytes: ResourceUsage.peakResidentBytes()))

@@ -260,8 +260,8 @@ final class AlignmentTests: XCTestCase {
         let (fisher, _) = try TopJob.run(problem, matrix: .fisher, settings: settings)
         let (ntk, _) = try TopJob.run(problem, matrix: .ntk, settings: settings)
         let P = problem.parameterCount
-        let vp = EigenvectorExport.parameterVectors(problem, top: fisher)
-        let vs = EigenvectorExport.parameterVectors(problem, top: ntk)
+        let vp = try EigenvectorExport.parameterVectors(problem, top: fisher)
+        let vs = try EigenvectorExport.parameterVectors(problem, top: ntk)
         XCTAssertEqual(vs.written, [0, 1, 2, 3])
         XCTAssertEqual(vs.unmapped, [])
         for i in 0..<4 {
@@ -301,7 +301,7 @@ final class AlignmentTests: XCTestCase {
     func testZeroEigenvaluesAreNotMapped() throws {
         let problem = try Self.problem { $0.samples = 6; $0.outputs = 1; $0.normalization = .lastMean }
         let (ntk, _) = try TopJob.run(problem, matrix: .ntk, settings: LanczosSettings(count: 6, tolerance: 1e-10, seed: 1))
-        let mapped = EigenvectorExport.parameterVectors(problem, top: ntk)
+        let mapped = try EigenvectorExport.parameterVectors(problem, top: ntk)
         XCTAssertEqual(mapped.unmapped, [5])
         XCTAssertEqual(mapped.written, [0, 1, 2, 3, 4])
         XCTAssertEqual(mapped.vectors.count, 5 * problem.parameterCount)

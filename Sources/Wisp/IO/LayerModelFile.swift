@@ -175,7 +175,7 @@ public enum LayerModelFile {
     }
 
     /// Where two descriptions first differ, in words.
-    private static func firstDifference(_ a: LayerArchitecture, _ b: LayerArchitecture) -> String {
+    static func firstDifference(_ a: LayerArchitecture, _ b: LayerArchitecture) -> String {
         if a.input != b.input { return "input \(a.input) there, \(b.input) here" }
         if a.layers.count != b.layers.count { return "\(a.layers.count) layers there, \(b.layers.count) here" }
         let i = a.layers.indices.first { a.layers[$0] != b.layers[$0] } ?? 0

@@ -8,7 +8,7 @@ public struct EigenvectorReport: Encodable, Sendable {
     public var method: String
     /// Why that space was chosen.
     public var rule: String
-    public var tensorLayout = "eigenvector.<i>.<n>.weight [M_l, M_(l-1)] and eigenvector.<i>.<n>.bias [M_l]: eigenvector i (0 = largest eigenvalue) restricted to layer l, n = 2(l-1) as in the model file (PyTorch nn.Sequential); eigenvalues [count]; each vector unit-norm over all layers, sign fixed so its largest-magnitude entry is positive"
+    public var tensorLayout = "eigenvector.<i>.<name> shaped as the model file's tensor <name> (its state-dict name: for an MLP <n>.weight [M_l, M_(l-1)] and <n>.bias [M_l], n = 2(l-1) as in PyTorch nn.Sequential; for a network given as layers the names of its model file, e.g. 3.body.0.weight): eigenvector i (0 = largest eigenvalue) restricted to that tensor; eigenvalues [count]; each vector unit-norm over all tensors, sign fixed so its largest-magnitude entry is positive"
     /// Indices i (0-based, descending eigenvalues) of the vectors written.
     public var written: [Int]
     public var eigenvalues: [Double]
@@ -46,7 +46,7 @@ public enum EigenvectorExport {
     /// λ > 0 lies in range(Jᵀ), so nothing is lost.
     public static let rule = "sample space if \(Setting.matrix) ntk, or if k >= 32 and TC <= P/2 (and k <= TC); else parameter space"
 
-    public static func usesSampleSpace(matrix: CurvatureMatrix, k: Int, problem: Problem) -> Bool {
+    public static func usesSampleSpace(matrix: CurvatureMatrix, k: Int, problem: some ExactSampleSpaceProblem) -> Bool {
         if matrix == .ntk { return true }
         guard matrix == .fisher else { return false }
         let n = problem.sampleSpaceDimension
@@ -55,7 +55,7 @@ public enum EigenvectorExport {
 
     /// Refuses, before any solve, k vectors of length P (plus their k × k Gram matrix) that do not
     /// fit in 80 % of the available memory.
-    public static func ensureFits(_ problem: Problem, k: Int) throws {
+    public static func ensureFits(_ problem: some ExactSampleSpaceProblem, k: Int) throws {
         let bytes = (Double(k) * Double(problem.parameterCount) + Double(k) * Double(k)) * 8
         if let available = ResourceUsage.availableBytes(), bytes > 0.8 * Double(available) {
             throw WispError.invalidConfiguration(String(
@@ -66,9 +66,9 @@ public enum EigenvectorExport {
 
     /// The unit eigenvectors of F from `top` (all P entries each, on every process), in one
     /// array k_written × P. Collective.
-    public static func parameterVectors(_ problem: Problem, top: TopResult) -> (vectors: [Double], written: [Int], unmapped: [Int], threshold: Double) {
+    public static func parameterVectors(_ problem: some ReducibleProblem, top: TopResult) throws -> (vectors: [Double], written: [Int], unmapped: [Int], threshold: Double) {
         let P = problem.parameterCount, T = Double(problem.totalSamples)
-        let unit = problem.configuration.precision == .float32 ? Double(Float.ulpOfOne) : Double.ulpOfOne
+        let unit = problem.passPrecision == .float32 ? Double(Float.ulpOfOne) : Double.ulpOfOne
         let lambda1 = top.eigenvalues.map(abs).max() ?? 0
         let threshold = 100 * unit * lambda1
         var written = [Int](), unmapped = [Int]()
@@ -79,7 +79,7 @@ public enum EigenvectorExport {
                 v = top.vectors[i]
             } else {
                 guard lambda > threshold else { unmapped.append(i); continue }
-                v = problem.jacobianTransposeProduct(top.vectors[i])
+                v = try problem.jacobianTransposeProduct(top.vectors[i])
                 let scale = 1 / (T * lambda).squareRoot()
                 v.withUnsafeMutableBufferPointer { Double.scal(n: P, alpha: scale, x: $0.baseAddress!) }
             }
@@ -119,10 +119,10 @@ public enum EigenvectorExport {
     }
 
     /// Maps, checks and (on rank 0) writes the eigenvectors in `top` to `path`. Collective.
-    public static func run(_ problem: Problem, top: TopResult, path: String, rule: String) throws -> EigenvectorReport {
+    public static func run(_ problem: some ReducibleProblem, top: TopResult, path: String, rule: String) throws -> EigenvectorReport {
         let start = DispatchTime.now().uptimeNanoseconds
         let P = problem.parameterCount
-        let (flat, written, unmapped, threshold) = parameterVectors(problem, top: top)
+        let (flat, written, unmapped, threshold) = try parameterVectors(problem, top: top)
         let k = written.count
         let values = written.map { top.eigenvalues[$0] }
         let residuals = top.space == "parameter" ? written.map { top.residuals[$0] }
@@ -142,27 +142,22 @@ public enum EigenvectorExport {
             rule: rule, written: written, eigenvalues: values, unmapped: unmapped, zeroThreshold: threshold, residuals: residuals,
             relativeResiduals: zip(residuals, values).map { $0 / max(abs($1), .leastNormalMagnitude) }, orthogonality: orthogonality)
         if problem.communicator.rank == 0 {
-            try write(flat, values: values, architecture: problem.architecture, to: path,
+            try write(flat, values: values, layout: problem.parameterLayout, P: P, to: path,
                       content: sample ? "eigenvectors of the Fisher matrix F = (1/T) J^T J, mapped from K = (1/T) J J^T" : "eigenvectors of \(top.matrix.rawValue)")
         }
         report.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         return report
     }
 
-    /// Writes k × P vectors as `eigenvector.<i>.<n>.weight`/`.bias` plus `eigenvalues` (f64).
-    public static func write(_ flat: [Double], values: [Double], architecture a: Architecture, to path: String, content: String) throws {
-        let P = a.parameterCount
+    /// Writes k × P vectors as `eigenvector.<i>.<name>` for each tensor of θ's `layout` (the
+    /// model file's state-dict names and shapes), plus `eigenvalues` (f64).
+    public static func write(_ flat: [Double], values: [Double], layout: [ParameterSlot], P: Int, to path: String, content: String) throws {
+        precondition(flat.count == values.count * P && layout.reduce(0) { $0 + $1.count } == P)
         var tensors = [String: SafeTensor]()
         for i in values.indices {
-            let base = i * P
-            for l in 1...a.depth {
-                let name = "eigenvector.\(i).\(2 * (l - 1))"
-                let nW = a.widths[l] * a.widths[l - 1], w = base + a.weightOffset(l)
-                tensors["\(name).weight"] = SafeTensor(dtype: .f64, shape: [a.widths[l], a.widths[l - 1]], values: Array(flat[w..<(w + nW)]))
-                if a.hasBias(l) {
-                    let b = base + a.biasOffset(l)
-                    tensors["\(name).bias"] = SafeTensor(dtype: .f64, shape: [a.widths[l]], values: Array(flat[b..<(b + a.widths[l])]))
-                }
+            for slot in layout {
+                let o = i * P + slot.offset
+                tensors["eigenvector.\(i).\(slot.name)"] = SafeTensor(dtype: .f64, shape: slot.shape, values: Array(flat[o..<(o + slot.count)]))
             }
         }
         tensors["eigenvalues"] = SafeTensor(dtype: .f64, shape: [values.count], values: values)

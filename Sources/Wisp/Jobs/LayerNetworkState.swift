@@ -20,6 +20,10 @@ protocol LayerNetworkBox: AnyObject {
     func prepareSamples() throws
     func localLossAndGradient(gradient: Bool) throws -> (sums: [Double], classes: Bool)
     func localBatchGradient(parameters theta: [Double], local: [Int], batchSize: Int) throws -> [Double]
+    /// This process's outputs f (rows × C) or, with `probabilities`, the loss's predicted probabilities.
+    func localPredictions(probabilities: Bool) throws -> [Double]
+    /// This process's Jᵀ u (P) over its samples (not reduced).
+    func localTransposeProduct(_ u: [Double]) throws -> [Double]
 }
 
 /// A layer network, this process's block of the samples, and the loss ℓ with its targets y:
@@ -166,6 +170,16 @@ final class LayerNetworkState<S: BLASScalar>: LayerNetworkBox {
         var g = transposeProduct(e.gradient, scale: 1 / Double(batchSize), extra: 1)
         g[parameterCount] = e.sum
         return g
+    }
+
+    func localPredictions(probabilities: Bool) throws -> [Double] {
+        try restoreSamples()
+        return probabilities ? try lossEvaluation().outputHessian.probabilities : network.outputs.map { Double($0) }
+    }
+
+    func localTransposeProduct(_ u: [Double]) throws -> [Double] {
+        try restoreSamples()
+        return transposeProduct(u, scale: 1, extra: 0)
     }
 
     /// α Jᵀ u in Float64 over the cached batch (P entries), followed by `extra` zeros for the

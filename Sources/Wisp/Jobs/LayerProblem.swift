@@ -199,6 +199,21 @@ public final class LayerProblem {
         return try evaluateLoss().value
     }
 
+    /// This process's predicted distributions at θ (rows × C): the outputs f for mse (or no
+    /// loss), the loss's probabilities otherwise (softmax, or σ per output for bce). Local.
+    public func localPredictions() throws -> [Double] {
+        try box.localPredictions(probabilities: (loss ?? .mse) != .mse)
+    }
+
+    /// Jᵀ u (P, on every process) for u this process's rows × C. Collective: one backward pass
+    /// over this process's samples and one allreduce of P doubles.
+    public func jacobianTransposeProduct(_ u: [Double]) throws -> [Double] {
+        precondition(u.count == samples.count * outputCount)
+        var g = try box.localTransposeProduct(u)
+        g.withUnsafeMutableBufferPointer { communicator.allreduceSum($0) }
+        return g
+    }
+
     private static func build<S: BLASScalar>(_ architecture: LayerArchitecture, _: S.Type, _ inputs: LayerInputs, _ weights: LayerWeightSource,
                                               _ seed: UInt64, _ communicator: any Communicator, _ loss: Loss?)
         throws -> (box: any LayerNetworkBox, source: LayerTargetSource?, footprint: (weightsBytes: Int, activationsBytes: Int)) {

@@ -187,7 +187,7 @@ public enum ModelReduction {
     /// else thick-restart Lanczos for the top `count` (for F in sample space and mapped by
     /// v = Jᵀu/√(Tλ) when ``EigenvectorExport/usesSampleSpace(matrix:k:problem:)`` says so).
     /// Collective.
-    public static func eigenbasis(_ problem: Problem, matrix: CurvatureMatrix, count: Int, denseLimit: Int, tolerance: Double,
+    public static func eigenbasis(_ problem: some ReducibleProblem, matrix: CurvatureMatrix, count: Int, denseLimit: Int, tolerance: Double,
                                   seed: UInt64, reporter: ProgressReporter? = nil) throws -> FisherEigenbasis {
         let P = problem.parameterCount
         if P <= denseLimit {
@@ -229,7 +229,7 @@ public enum ModelReduction {
         if !top.converged.allSatisfy({ $0 }) {
             throw WispError.numerical("\(top.converged.filter { !$0 }.count) of \(count) eigenpairs of \(matrix.rawValue) did not reach \(Setting.reductionTolerance) \(tolerance) after \(top.operatorApplications) operator applications; lower k or raise \(Setting.reductionDenseLimit) above P = \(P)")
         }
-        let (flat, written, _, _) = EigenvectorExport.parameterVectors(problem, top: top)
+        let (flat, written, _, _) = try EigenvectorExport.parameterVectors(problem, top: top)
         let values = written.map { top.eigenvalues[$0] }
         // Residuals with the parameter-space operator (the sample-space ones are K's).
         let worst = EigenvectorExport.residuals(try problem.makeOperator(matrix), vectors: flat, values: values, P: P).max() ?? 0
@@ -257,7 +257,12 @@ public enum ModelReduction {
     /// Reduces the problem's model (the trained one) at `settings.keep` and over `settings.sweep`,
     /// evaluating each reduced model on the problem's data; `initial` (P) enables the "change"
     /// variant. Leaves the problem at the last evaluated parameters. Collective.
-    public static func run(_ problem: Problem, initial: [Double]?, settings: ReductionSettings,
+    ///
+    /// Every model is evaluated on the whole data set as one batch: with BatchNorm (batch
+    /// statistics), a reduced model's loss uses the mean and variance of its own activations over
+    /// all T samples (summed over the processes), exactly as the full model's and as F's
+    /// operators do, so the loss at k = P is the full model's.
+    public static func run(_ problem: some ReducibleProblem, initial: [Double]?, settings: ReductionSettings,
                            reporter: ProgressReporter? = nil) throws -> (result: ReductionResult, basis: FisherEigenbasis, reducedParameters: [String: [Double]]) {
         let P = problem.parameterCount
         if let initial, initial.count != P {
@@ -266,7 +271,7 @@ public enum ModelReduction {
         let keep = try settings.keep.resolve(parameters: P)
         let ks = Array(Set(try settings.sweep.map { try $0.resolve(parameters: P) })).sorted()
         let kMax = max(keep, ks.last ?? 0)
-        let matrix = fisherMatrix(for: problem.configuration.loss)
+        let matrix = fisherMatrix(for: problem.reductionLoss)
         let variantCount = initial == nil ? 1 : 2
         // The embedded models: the full one and each (k, variant) evaluated, once.
         let embeddedKs = Array(Set(ks + [keep])).sorted()
@@ -280,8 +285,8 @@ public enum ModelReduction {
             embedded.append(model)
             predictions.append(try ReductionEmbedding.localPredictions(problem, samples: inpcaSamples))
         }
-        let w = problem.parameters
-        let full = try problem.loss()
+        let w = problem.parameterValues
+        let full = try problem.evaluateLoss()
         try collect(EmbeddedModel(name: "full"))
         let basis = try eigenbasis(problem, matrix: matrix, count: kMax, denseLimit: settings.denseLimit, tolerance: settings.tolerance,
                                    seed: settings.seed, reporter: reporter)
@@ -305,7 +310,7 @@ public enum ModelReduction {
             diff.withUnsafeMutableBufferPointer { Double.axpy(n: P, alpha: -1, x: w, y: $0.baseAddress!) }
             let dd = projectedNorm2[name]!
             try problem.setParameters(theta)
-            let e = try problem.loss()
+            let e = try problem.evaluateLoss()
             try collect(EmbeddedModel(name: "\(name) k=\(k)", k: k, fraction: Double(k) / Double(P), variant: name))
             if k == keep { saved[name] = theta }
             return ReducedModel(k: k, fraction: Double(k) / Double(P), variant: name, loss: e.value, accuracy: e.accuracy,
@@ -322,7 +327,7 @@ public enum ModelReduction {
         var initialRatio: Double? = nil, changeRatio: Double? = nil
         if let initial {
             try problem.setParameters(initial)
-            let e = try problem.loss()
+            let e = try problem.evaluateLoss()
             initialEvaluation = ModelEvaluation(loss: e.value, accuracy: e.accuracy)
             initialRatio = Double.dot(n: P, x: initial, y: initial).squareRoot() / wNorm
             changeRatio = projectedNorm2["change"]!.squareRoot() / wNorm
@@ -337,7 +342,7 @@ public enum ModelReduction {
                                            samples: inpcaSamples, components: $0.components)
         }
         var result = ReductionResult(
-            matrix: matrix, matrixDescription: matrixDescription(problem.configuration.loss), method: basis.method, parameters: P,
+            matrix: matrix, matrixDescription: matrixDescription(problem.reductionLoss), method: basis.method, parameters: P,
             eigenvalues: basis.values, worstResidual: basis.worstResidual, full: ModelEvaluation(loss: full.value, accuracy: full.accuracy),
             initial: initialEvaluation, initialNormRatio: initialRatio, changeNormRatio: changeRatio, keep: keep, reduced: reduced,
             sweep: sweep, operatorApplications: basis.operatorApplications)
@@ -345,17 +350,11 @@ public enum ModelReduction {
         return (result, basis, saved)
     }
 
-    /// The parameters of the initial model in `path`, checked against the problem's architecture
-    /// (layer shapes and biases; the activation and parametrization come from the same flags).
-    public static func loadInitial(_ path: String, problem: Problem) throws -> [Double] {
-        let a = problem.architecture
-        let net = try Network<Double>.load(safetensors: path, activation: a.activation, parametrization: a.parametrization,
-                                           sigmaW2: a.sigmaW2, sigmaB2: a.sigmaB2, normalization: a.normalization)
-        let b = net.architecture
-        guard b.widths == a.widths, b.layerBias == a.layerBias else {
-            throw WispError.badInput("\(Setting.reductionInitial) \(path): layer widths \(b.widths) with layer biases \(b.layerBias) differ from the model's \(a.widths) with \(a.layerBias)")
-        }
-        return net.parameters
+    /// The parameters of the initial model in `path`, checked against the problem's network
+    /// (``ReducibleProblem/readModel(_:setting:)``: an MLP's layer shapes and biases, a layer
+    /// network's whole description).
+    public static func loadInitial(_ path: String, problem: some ReducibleProblem) throws -> [Double] {
+        try problem.readModel(path, setting: .reductionInitial)
     }
 
     /// max_j ‖A v_j − λ_j v_j‖ with A dense (one GEMM, 2P³ flops).

@@ -118,22 +118,21 @@ public struct ReductionEmbedding: Encodable, Sendable {
     }
 
     /// The first S samples of this process's block (a prefix of its rows).
-    static func localRows(_ problem: Problem, samples S: Int, rank: Int? = nil) -> Int {
+    static func localRows(_ problem: some ExactSampleSpaceProblem, samples S: Int, rank: Int? = nil) -> Int {
         let b = problem.communicator.block(of: problem.totalSamples, rank: rank)
         return max(0, min(b.upperBound, S) - b.lowerBound)
     }
 
     /// This process's predictions for its share of the first S samples (rows × C), for the
     /// problem's current parameters: softmax or σ probabilities, or the outputs for mse.
-    public static func localPredictions(_ problem: Problem, samples S: Int) throws -> [Double] {
-        let C = problem.architecture.outputs, rows = localRows(problem, samples: S)
-        let all = problem.configuration.loss == .mse ? problem.localOutputs() : try problem.lossEvaluation().outputHessian.probabilities
-        return Array(all.prefix(rows * C))
+    public static func localPredictions(_ problem: some ReducibleProblem, samples S: Int) throws -> [Double] {
+        let C = problem.outputCount, rows = localRows(problem, samples: S)
+        return Array(try problem.localPredictions().prefix(rows * C))
     }
 
     /// Checks, before any work, that the embedding of `models` models over the first S samples
     /// fits in memory (agreed by every process).
-    public static func checkMemory(_ problem: Problem, models N: Int, samples S: Int) throws {
+    public static func checkMemory(_ problem: some ExactSampleSpaceProblem, models N: Int, samples S: Int) throws {
         try problem.communicator.agree {
             let n = try MemoryBudget.count("the InPCA points", N, S)
             try MemoryBudget.require(try IntensivePCA.bytes(points: n),
@@ -144,18 +143,18 @@ public struct ReductionEmbedding: Encodable, Sendable {
     /// Gathers every process's predictions (`local[model]`, this process's first-S rows × C) and
     /// labels, and embeds them. Collective (one allgather per model and one for the labels);
     /// every process computes the same embedding from the same gathered bits.
-    public static func compute(_ problem: Problem, local: [[Double]], models: [EmbeddedModel], samples S: Int,
+    public static func compute(_ problem: some ReducibleProblem, local: [[Double]], models: [EmbeddedModel], samples S: Int,
                                components: Int) throws -> ReductionEmbedding {
         precondition(local.count == models.count && !models.isEmpty)
-        let c = problem.communicator, C = problem.architecture.outputs, N = models.count
+        let c = problem.communicator, C = problem.outputCount, N = models.count
         let rowCounts = (0..<c.size).map { localRows(problem, samples: S, rank: $0) }
         var values = [Double]()
         values.reserveCapacity(N * S * C)
         for m in local { values += c.allgather(m, counts: rowCounts.map { $0 * C }) }
-        let targets = try problem.targets()
+        let targets = try problem.localTargets()
         let rows = localRows(problem, samples: S)
         var localLabels = [Double](repeating: -1, count: rows)
-        let loss = problem.configuration.loss
+        let loss = problem.reductionLoss
         for t in 0..<rows {
             let y = targets.values[(t * C)..<((t + 1) * C)]
             if C >= 2, loss == .crossEntropy || targets.classes != nil {
