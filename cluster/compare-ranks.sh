@@ -4,6 +4,7 @@
 #
 #   cluster/compare-ranks.sh [path/to/wisp]      (default: .build/release/wisp, built if missing)
 #   WISP_MPIRUN=mpiexec.mpich cluster/compare-ranks.sh .build-mpich/release/wisp   # the MPICH build (WISP_MPI=mpich)
+#   WISP_COMPARE_JOBS='layers-ggn.*|layers-reduce' cluster/compare-ranks.sh .build/debug/wisp   # only the jobs whose names match
 #
 # Covers: top in parameter space (replicated vectors) and sample space (sharded vectors; the lean
 # K·u with forward-Gram layers, gathered signals, and gradient-block layers, allreduced, in both precisions),
@@ -206,6 +207,8 @@ jobs=(
   "layers-batchnorm-exact|1e-12|top --quiet --architecture $work/cnn-bn.json --samples 13 --k 3 --method exact"
   "layers-layernorm-exact|1e-12|density --quiet --architecture $work/cnn-ln.json --samples 13 --method exact"
   "layers-reduce|1e-12|reduce --quiet --architecture $work/cnn.json --samples 13 --loss cross-entropy --labels $work/cnn-labels.csv --keep 5 --sweep 1,5,10 --inpca --save-reduced $work/layers-reduced.safetensors"
+  "layers-ggn-exact|1e-12|top --quiet --architecture $work/cnn.json --samples 13 --loss cross-entropy --labels $work/cnn-labels.csv --matrix ggn --k 3 --method exact"
+  "layers-ggn-moments|1e-12|moments --quiet --architecture $work/cnn-bn.json --samples 13 --loss cross-entropy --labels $work/cnn-labels.csv --matrix ggn"
   "layers-eigenvectors|1e-12|top --quiet --architecture $work/cnn.json --samples 13 --k 3 --matrix ntk --method lanczos --save-eigenvectors $work/layers-ev.safetensors"
   "layers-align-hutchinson|1e-12|align --quiet --architecture $work/cnn-bn.json --samples 13 --exact-limit 0 --probes 5 --seed 4"
   "layers-train|1e-12|train --quiet --architecture $work/cnn-bn.json --samples 13 --loss cross-entropy --steps 12 --every 6 --lr 0.1 --batch-size 5 --optimizer momentum --measure moments,top --top 2 --probes 3 --slq-steps 8 --output-dir $work/train-files --no-save-models"
@@ -228,6 +231,13 @@ if [ -d "$data/digits" ] && [ -d "$data/diabetes" ]; then
   )
 else
   echo "note: $data/digits and $data/diabetes not found (set WISP_DATA); the real-data jobs are skipped" >&2
+fi
+# WISP_COMPARE_JOBS: an extended regular expression; only the jobs whose names match run.
+if [[ -n "${WISP_COMPARE_JOBS:-}" ]]; then
+  selected=()
+  for entry in "${jobs[@]}"; do [[ ${entry%%|*} =~ ^(${WISP_COMPARE_JOBS})$ ]] && selected+=("$entry"); done
+  (( ${#selected[@]} )) || { echo "error: WISP_COMPARE_JOBS='$WISP_COMPARE_JOBS' matches no job" >&2; exit 1; }
+  jobs=("${selected[@]}")
 fi
 for entry in "${jobs[@]}"; do
   name=${entry%%|*}; rest=${entry#*|}; args=${rest#*|}

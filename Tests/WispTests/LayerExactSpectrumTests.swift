@@ -131,14 +131,19 @@ final class LayerExactSpectrumTests: XCTestCase {
     }
 
     /// Every layer kind of the descriptions has a factor (no reason for fisher); `--method exact`
-    /// on ggn is refused with the layer path's reason.
+    /// on ggn without a loss is refused naming the loss setting, and on H (indefinite, no
+    /// sample-space dual) with the shared reason. (ggn with a loss: ``LayerGaussNewtonExactTests``.)
     func testUnsupportedMatricesAreRefused() throws {
         let problem = try LayerProblem(architecture: try LayerArchitecture.parse(Data(LayerArchitectureTests.cnn.utf8), name: "cnn.json"),
                                        totalSamples: 4, seed: 2)
         XCTAssertNil(problem.exactUnsupportedReason(.fisher))
         XCTAssertThrowsError(try ExactSpectrumJob.run(problem, matrix: .ggn, selection: .all, vectors: false,
                                                       solver: ReplicatedLAPACKEigensolver())) { error in
-            XCTAssertTrue("\(error)".contains("forms K for fisher and ntk only; \(Setting.matrix) ggn runs matrix-free"), "\(error)")
+            XCTAssertTrue("\(error)".contains("G needs a loss (\(Setting.loss))"), "\(error)")
+        }
+        XCTAssertThrowsError(try ExactSpectrumJob.run(problem, matrix: .hessian, selection: .all, vectors: false,
+                                                      solver: ReplicatedLAPACKEigensolver())) { error in
+            XCTAssertTrue("\(error)".contains("no sample-space dual"), "\(error)")
         }
     }
 

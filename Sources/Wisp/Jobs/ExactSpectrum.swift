@@ -61,6 +61,21 @@ public struct SampleSpaceRows {
     public init(rows: [Double], described: String, formed: String, formApplications: Int = 0, root: OutputHessianRoot? = nil) {
         (self.rows, self.described, self.formed, self.formApplications, self.root) = (rows, described, formed, formApplications, root)
     }
+
+    /// K's rows turned into those of B K B, B = H_ℓ^(1/2) of `loss` at this process's outputs
+    /// (``OutputHessianRoot``; block-diagonal over samples), whose nonzero eigenvalues are G's
+    /// (G = (1/T) Jᵀ H_ℓ J = (1/T) (B J)ᵀ (B J)). Collective: gathers every process's blocks
+    /// (T·C² doubles). Cost O(T C³) for the roots and O(n_local · TC · C) for the product.
+    public mutating func sandwich(_ hessian: OutputHessian, loss: Loss, totalSamples T: Int, outputs C: Int,
+                                  communicator c: any Communicator) throws {
+        let local = c.block(of: T)
+        let mine = try OutputHessianRoot(hessian, rows: local.count)
+        let counts = (0..<c.size).map { c.block(of: T, rank: $0).count * C * C }
+        let all = OutputHessianRoot(columns: C, blocks: c.allgather(mine.blocks, counts: counts))
+        mine.sandwich(&rows, localRows: local.count * C, all: all)
+        described = "B K B with B = H_ℓ^(1/2) of the \(loss.rawValue) loss (block-diagonal over samples)"
+        root = mine
+    }
 }
 
 /// What the exact sample-space path (``ExactSpectrumJob``, ``MethodChoice``,
@@ -253,13 +268,8 @@ extension Problem: ExactSampleSpaceProblem {
                                      formed: coupled ? "formed column by column (K e_i, batch statistics couple the samples)" : "formed from per-layer Gram factors (Lou et al. eq. 9)",
                                      formApplications: coupled ? sampleSpaceDimension : 0)
         if matrix == .ggn && configuration.loss != .mse {
-            let local = c.block(of: totalSamples)
-            let mine = try OutputHessianRoot(try lossEvaluation().outputHessian, rows: local.count)
-            let counts = (0..<c.size).map { c.block(of: totalSamples, rank: $0).count * C * C }
-            let all = OutputHessianRoot(columns: C, blocks: c.allgather(mine.blocks, counts: counts))
-            mine.sandwich(&formed.rows, localRows: local.count * C, all: all)
-            formed.described = "B K B with B = H_ℓ^(1/2) of the \(configuration.loss.rawValue) loss (block-diagonal over samples)"
-            formed.root = mine
+            try formed.sandwich(try lossEvaluation().outputHessian, loss: configuration.loss, totalSamples: totalSamples, outputs: C,
+                                communicator: c)
         }
         return formed
     }

@@ -103,7 +103,8 @@ struct LayerExactKernel {
     func layerRows(forms: [LayerKernelForm]? = nil, visit: (Int, [Double]) -> Void) { formLayerRows(forms, visit) }
 }
 
-/// `--method exact` on a network given as layers: K = (1/T) J Jᵀ formed from the per-layer
+/// `--method exact` on a network given as layers (fisher, ntk, and ggn as B K B with
+/// B = H_ℓ^(1/2), ``SampleSpaceRows/sandwich(_:loss:totalSamples:outputs:communicator:)``): K = (1/T) J Jᵀ formed from the per-layer
 /// factors of ``LayerTangentKernel`` (the dense layers' Hadamard form, each convolution's
 /// cheaper form by flop count, layer norms' per-sample gradients), or, when a layer couples
 /// samples (batch norm), column by column from the matrix-free operator (TC products;
@@ -115,7 +116,8 @@ extension LayerProblem: ExactSampleSpaceProblem {
     public func exactUnsupportedReason(_ matrix: CurvatureMatrix) -> String? {
         switch matrix {
         case .fisher, .ntk: return exactKernel.reason
-        case .ggn, .hessian, .residual: return "the exact path on layer networks forms K for fisher and ntk only; \(Setting.matrix) \(matrix.rawValue) runs matrix-free (\(Setting.method) lanczos or slq)"
+        case .ggn: return exactKernel.reason ?? (loss == nil ? "G needs a loss (\(Setting.loss))" : nil)
+        case .hessian, .residual: return ExactSpectrumJob.unsupportedReason(matrix)
         }
     }
 
@@ -169,14 +171,21 @@ extension LayerProblem: ExactSampleSpaceProblem {
                 throw WispError.nonFinite("K[\(samples.lowerBound * C + row), \(bad % max(N, 1))] is \(rows[bad]) (overflow in the layer passes)")
             }
         }
+        var formed: SampleSpaceRows
         if exactKernel.columns {
             let N = sampleSpaceDimension
-            return SampleSpaceRows(rows: rows, described: "K = (1/T) J Jᵀ",
-                                   formed: "formed column by column from the matrix-free operator, K e_j for all \(N) columns (TC = \(N) products of J v + Jᵀ u, \(String(format: "%.3g", exactFormFlops())) flops), as no per-layer factor applies: \(exactKernel.layerReason ?? "")")
+            formed = SampleSpaceRows(rows: rows, described: "K = (1/T) J Jᵀ",
+                                     formed: "formed column by column from the matrix-free operator, K e_j for all \(N) columns (TC = \(N) products of J v + Jᵀ u, \(String(format: "%.3g", exactFormFlops())) flops), as no per-layer factor applies: \(exactKernel.layerReason ?? "")")
+        } else {
+            let forms = zip(exactSites, exactForms).map { "\($0.name) \($0.kind): \($1.rawValue)" }.joined(separator: ", ")
+            formed = SampleSpaceRows(rows: rows, described: "K = (1/T) J Jᵀ",
+                                     formed: "formed from per-layer factors (\(forms.isEmpty ? "no parameterized layers" : forms))")
         }
-        let forms = zip(exactSites, exactForms).map { "\($0.name) \($0.kind): \($1.rawValue)" }.joined(separator: ", ")
-        return SampleSpaceRows(rows: rows, described: "K = (1/T) J Jᵀ",
-                               formed: "formed from per-layer factors (\(forms.isEmpty ? "no parameterized layers" : forms))")
+        // G of a loss other than mse (whose H_ℓ = I makes G = F): B K B, B = H_ℓ^(1/2).
+        if matrix == .ggn, let loss, loss != .mse {
+            try formed.sandwich(try outputHessian(), loss: loss, totalSamples: totalSamples, outputs: outputCount, communicator: communicator)
+        }
+        return formed
     }
 
     public func sampleSpaceGramOperator() throws -> any LinearOperator { try makeOperator(.ntk) }

@@ -12,6 +12,8 @@ protocol LayerNetworkBox: AnyObject {
     var targets: Targets? { get }
     func parameters() -> [Double]
     func makeOperator(_ matrix: CurvatureMatrix) throws -> any LinearOperator
+    /// ℓ, r = ∂ℓ/∂f and H_ℓ at this process's outputs and targets (kept until θ changes).
+    func lossEvaluation() throws -> LossEvaluation
     /// K_B = (1/T) J_B J_Bᵀ of the slice `block` of θ (``LayerGramOperator`` restricted to the layer's block).
     func makeBlockOperator(_ block: Range<Int>) throws -> any LinearOperator
     func setParameters(_ theta: [Double]) throws
@@ -91,7 +93,7 @@ final class LayerNetworkState<S: BLASScalar>: LayerNetworkBox {
         return (loss, targets)
     }
 
-    private func lossEvaluation() throws -> LossEvaluation {
+    func lossEvaluation() throws -> LossEvaluation {
         try restoreSamples()
         if let evaluation { return evaluation }
         let (loss, targets) = try lossAndTargets()

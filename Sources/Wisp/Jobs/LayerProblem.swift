@@ -65,6 +65,8 @@ public final class LayerProblem {
     /// Puts the network's caches back on this process's samples at θ (after a minibatch) before
     /// the exact kernel reads them. Collective with batch statistics.
     func prepareExact() throws { try box.prepareSamples() }
+    /// H_ℓ of the loss at this process's outputs (G's weight; needs a loss).
+    func outputHessian() throws -> OutputHessian { try box.lossEvaluation().outputHessian }
     /// The modules that own parameters, in θ's order: each one's state-dict prefix ("0",
     /// "3.body.0", "3.projection") and its range of θ (its weight and bias together).
     public let parameterBlocks: [(name: String, range: Range<Int>)]

@@ -94,16 +94,20 @@ public enum MomentsJob {
     /// Hutchinson in sample space, tr F ≈ TC·E rᵀKr and tr(F²)/P ≈ (TC/P)·E‖Kr‖², with tr F then
     /// exact from the per-sample gradient norms (``CurvatureProblem/exactFisherTrace(withinProducts:)``)
     /// unless batch statistics couple the samples. K formed column by column (batch statistics,
-    /// ``CurvatureProblem/exactFormProducts``: TC products) only when TC ≤ `exactLimit`/8, as for the MLP. G, H and S:
-    /// Hutchinson in parameter space, E rᵀAr and E‖Ar‖² (as ``run(_:matrix:exactLimit:probes:seed:reporter:)``
-    /// above the limit). Cost: forming K once (``ExactSampleSpaceProblem/exactFormFlops()``) or 2 × `probes` products.
+    /// ``CurvatureProblem/exactFormProducts``: TC products) only when TC ≤ `exactLimit`/8, as for the MLP. G
+    /// the same way from B K B, B = H_ℓ^(1/2) (G = (1/T) Jᵀ H_ℓ J shares its nonzero eigenvalues;
+    /// Jacot et al. §3.1). H and S, and G above the limit: Hutchinson in parameter space, E rᵀAr
+    /// and E‖Ar‖² (as ``run(_:matrix:exactLimit:probes:seed:reporter:)``). Cost: forming K once (``ExactSampleSpaceProblem/exactFormFlops()``) or 2 × `probes` products.
     public static func run(sampleSpaceOf problem: some CurvatureProblem, matrix: CurvatureMatrix = .fisher, exactLimit: Int, probes: Int,
                            seed: UInt64, reporter: ProgressReporter? = nil) throws -> (MomentsResult, Timings) {
         try timed(problem.communicator, parameters: problem.parameterCount, matrix: matrix) { result in
             let n = problem.sampleSpaceDimension
             // K by columns (batch statistics) costs TC products: formed only for TC ≤ limit/8, as for the MLP.
             let byColumns = problem.exactFormProducts > 0
-            guard matrix == .fisher, n <= (byColumns ? exactLimit / 8 : exactLimit), problem.exactUnsupportedReason(.ntk) == nil else {
+            // F from K, G from B K B (B = H_ℓ^(1/2)): the same nonzero eigenvalues, so the same traces.
+            let dual: CurvatureMatrix = matrix == .ggn ? .ggn : .ntk
+            guard matrix == .fisher || matrix == .ggn, n <= (byColumns ? exactLimit / 8 : exactLimit),
+                  problem.exactUnsupportedReason(dual) == nil else {
                 let sampleSpace = matrix == .fisher
                 let cost = try hutchinson(try problem.makeOperator(sampleSpace ? .ntk : matrix),
                                           space: sampleSpace ? "sample space (K; tr F = tr K)" : "parameter space",
@@ -119,7 +123,7 @@ public enum MomentsJob {
             let c = problem.communicator
             reporter?.report("forming the \(n) × \(n) NTK Gram matrix", force: true)
             let formStart = DispatchTime.now().uptimeNanoseconds
-            var formed: SampleSpaceRows? = try problem.exactSampleSpaceRows(.ntk)
+            var formed: SampleSpaceRows? = try problem.exactSampleSpaceRows(dual)
             let formSeconds = Double(DispatchTime.now().uptimeNanoseconds - formStart) * 1e-9
             let local = c.block(of: problem.totalSamples), C = problem.outputCount
             let localRows = local.count * C, first = local.lowerBound * C
@@ -130,10 +134,11 @@ public enum MomentsJob {
             }
             result.trace = c.sum(diagonal)
             result.secondMoment = c.sum(squares) / Double(problem.parameterCount)
-            result.traceMethod = "exact: tr K, K = \(formed!.described) \(formed!.formed)"
-            result.secondMomentMethod = "exact: ‖K‖²_F / P, K \(formed!.formed)"
+            let name = dual == .ggn ? "G" : "F"
+            result.traceMethod = "exact: tr \(name) = tr of \(formed!.described), K \(formed!.formed)"
+            result.secondMomentMethod = "exact: tr(\(name)²) / P = ‖\(formed!.described)‖²_F / P"
             // One K: the eigensolve consumes the rows the moments were read from.
-            try addPowerMoments(problem, formed: &formed, formSeconds: formSeconds, reporter: reporter, into: &result)
+            try addPowerMoments(problem, matrix: dual, formed: &formed, formSeconds: formSeconds, reporter: reporter, into: &result)
             return (0, 0)
         }
     }
@@ -179,8 +184,8 @@ public enum MomentsJob {
     /// when the dense solve (3 × 4/3 n³ flops) costs no more than forming K did; else the reason.
     /// `formed`: K's rows if the caller formed them (taken, and consumed by the solver); nil: the
     /// problem forms them (the MLP path hands over the Gram rows it kept from the moments).
-    private static func addPowerMoments(_ problem: some ExactSampleSpaceProblem, formed: inout SampleSpaceRows?, formSeconds: Double,
-                                        reporter: ProgressReporter?, into result: inout MomentsResult) throws {
+    private static func addPowerMoments(_ problem: some ExactSampleSpaceProblem, matrix: CurvatureMatrix = .ntk, formed: inout SampleSpaceRows?,
+                                        formSeconds: Double, reporter: ProgressReporter?, into result: inout MomentsResult) throws {
         let (form, solve) = ExactSpectrumJob.flops(problem, selection: .all, vectors: false)
         guard 3 * solve <= form else {
             result.powerMomentsMethod = String(format: "omitted: the dense eigensolve (%.3g flops) would cost more than forming K (%.3g flops); use wisp density \(Setting.method) exact", 3 * solve, form)
@@ -191,16 +196,16 @@ public enum MomentsJob {
             rows = f
             formed = nil
         } else {
-            rows = try problem.exactSampleSpaceRows(.ntk)
+            rows = try problem.exactSampleSpaceRows(matrix)
         }
         let n = problem.sampleSpaceDimension
-        reporter?.report("eigenvalues of the \(n) × \(n) NTK Gram matrix", force: true)
-        let spectrum = try ExactSpectrumJob.solve(&rows, of: problem, matrix: .ntk, selection: .all, vectors: false,
+        reporter?.report("eigenvalues of the \(n) × \(n) sample-space matrix", force: true)
+        let spectrum = try ExactSpectrumJob.solve(&rows, of: problem, matrix: matrix, selection: .all, vectors: false,
                                                   solver: ReplicatedLAPACKEigensolver(communicator: problem.communicator),
                                                   formSeconds: formSeconds)
         let kept = spectrum.values.prefix(result.parameters), P = Double(result.parameters)
         result.powerMoments = (1...4).map { p in kept.reduce(0.0) { $0 + Foundation.pow($1, Double(p)) } / P }
-        result.powerMomentsMethod = "exact: Σ λ_iᵖ / P over every eigenvalue of K (\(spectrum.method))"
+        result.powerMomentsMethod = "exact: Σ λ_iᵖ / P over every eigenvalue of \(matrix == .ggn ? "B K B" : "K") (\(spectrum.method))"
         result.largestEigenvalue = kept.first
     }
 }
