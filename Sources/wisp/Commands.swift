@@ -28,9 +28,22 @@ struct Top: ParsableCommand {
     @OptionGroup var out: OutputOptions
 
     func run() throws {
-        if network.isLayerNetwork { return try runLayers() }
-        let problem = try network.makeProblem(outputs: [out.output], files: [saveEigenvectors], directories: [checkpointing.checkpoint])
-        let precision = problem.configuration.precision
+        let directories = [checkpointing.checkpoint]
+        if network.isLayerNetwork {
+            let problem = try network.makeLayerProblem(outputs: [out.output], files: [saveEigenvectors], directories: directories, matrix: matrix)
+            try solve(problem, NetworkContext(problem, file: network.layerFile, checkpointing: checkpointing), precision: problem.precision)
+        } else {
+            let problem = try network.makeProblem(outputs: [out.output], files: [saveEigenvectors], directories: directories)
+            try solve(problem, NetworkContext(problem, checkpointing: checkpointing), precision: problem.configuration.precision)
+        }
+    }
+
+    /// The top eigenpairs of `--matrix` on `problem` (an MLP or a layer network): the exact
+    /// sample-space path or Lanczos by ``MethodChoice``, Lanczos resumable from a checkpoint,
+    /// with `--save-eigenvectors` F's eigenvectors mapped and written (``EigenvectorExport``),
+    /// and the theory block where the theory covers the network. Rank 0 writes the record, then
+    /// the summary; unconverged pairs are reported with their residuals and then an error.
+    func solve(_ problem: some ReducibleProblem, _ context: NetworkContext, precision: Precision) throws {
         let tol = solverTolerance(self.tol, fallback: 1e-8, precision: precision)
         let settings = LanczosSettings(count: k, which: which, tolerance: tol, basisSize: basis, maxApplications: maxApplications,
                                        seed: network.seed)
@@ -49,8 +62,8 @@ struct Top: ParsableCommand {
         } else {
             let matrix = saveEigenvectors != nil && EigenvectorExport.usesSampleSpace(matrix: self.matrix, k: k, problem: problem) ? .ntk : self.matrix
             // Tolerance and budget only decide when to stop, so a run may resume with other values.
-            let checkpoint = try checkpointing.open("top", problem: problem, settings: TopSettings(matrix: self.matrix, method: method, lanczos: settings).resumable(matrix: matrix),
-                                                    replicated: !matrix.isSampleSpace)
+            let checkpoint = try context.open("top", TopSettings(matrix: self.matrix, method: method, lanczos: settings).resumable(matrix: matrix),
+                                              !matrix.isSampleSpace)
             (result, timings) = try TopJob.run(problem, matrix: matrix, settings: settings, checkpoint: checkpoint,
                                                reporter: Runtime.progress("top", quiet: out.quiet))
         }
@@ -59,8 +72,8 @@ struct Top: ParsableCommand {
         if let path = saveEigenvectors {
             result.eigenvectors = try EigenvectorExport.run(problem, top: result, path: path, rule: EigenvectorExport.rule)
         }
-        let theory = TheoryBlock.make(for: problem, matrix: matrix).comparing(["lambda_max": result.eigenvalues[0]])
-        if Runtime.isLead { try report(problem, result, TopSettings(matrix: matrix, method: method, lanczos: settings), timings, theory) }
+        let theory = context.theory?(matrix).comparing(["lambda_max": result.eigenvalues[0]])
+        if Runtime.isLead { try report(context, result, TopSettings(matrix: matrix, method: method, lanczos: settings), timings, theory) }
         if !choice.isExact && !result.converged.allSatisfy({ $0 }) {
             let missing = result.converged.filter { !$0 }.count
             if result.atRoundingFloor.contains(true) {
@@ -71,19 +84,19 @@ struct Top: ParsableCommand {
         }
     }
 
-    private func report(_ problem: Problem, _ result: TopResult, _ settings: TopSettings, _ timings: Timings, _ theory: TheoryBlock) throws {
+    private func report(_ context: NetworkContext, _ result: TopResult, _ settings: TopSettings, _ timings: Timings, _ theory: TheoryBlock?) throws {
         // The file first, the summary after: a summary that cannot be written never loses it.
         if let path = out.output {
-            try RunRecord(command: "top", problem: problem, settings: settings, timings: timings, theory: theory, result: result).write(to: path)
+            try RunRecord(command: "top", subject: context.subject, settings: settings, timings: timings, theory: theory, result: result).write(to: path)
         }
-        say(Summary.header(problem))
+        say(context.header)
         if let c = result.methodChoice { say("  method     \(c.method) (\(c.requested == "auto" ? "auto: " : "")\(c.reason))") }
         for (i, (value, residual)) in zip(result.eigenvalues, result.residuals).enumerated() {
             say(String(format: "  λ_%-3d %.10e   residual %.2e%@", i + 1, value, residual,
                        result.converged[i] ? "" : result.atRoundingFloor[i] ? "  (not converged: at the rounding floor)" : "  (not converged)"))
         }
         if let e = result.eigenvectors { say(Summary.eigenvectors(e)) }
-        say(Summary.theory(theory))
+        if let theory { say(Summary.theory(theory)) }
         say(Summary.timing(timings))
         if let path = out.output { say("  output     \(path)") }
     }

@@ -2,9 +2,9 @@ import ArgumentParser
 import Foundation
 import Wisp
 
-/// `wisp top` and `train` with `--architecture FILE`: the same jobs as on an MLP (``TopJob``,
-/// ``TrainJob``) on a network given as layers (``LayerProblem``); `density`, `moments`, `align`
-/// and `run` have one body for both kinds (``NetworkContext``).
+/// `wisp train` with `--architecture FILE`: the same job as on an MLP (``TrainJob``) on a network
+/// given as layers (``LayerProblem``); `top`, `density`, `moments`, `align`, `reduce` and `run`
+/// have one body for both kinds (most through ``NetworkContext``).
 extension NetworkOptions {
     /// Reads and checks the description (`--architecture`, or the one `--model` records) and
     /// the model's θ, after checking every output path (rank 0), then the inputs (collective:
@@ -79,62 +79,6 @@ enum LayerSummary {
             default: return spec.kind
             }
         }.joined(separator: " → ")
-    }
-}
-
-extension Top {
-    /// `wisp top` on a layer network: the exact sample-space path or Lanczos (``TopJob``), with
-    /// checkpoints, as on an MLP; `--save-eigenvectors` maps and writes F's eigenvectors with
-    /// the layers' VJP (``EigenvectorExport``: the MLP path's file format, tensors named as in
-    /// the layer model file).
-    func runLayers() throws {
-        let file = network.layerFile
-        let problem = try network.makeLayerProblem(outputs: [out.output], files: [saveEigenvectors], directories: [checkpointing.checkpoint],
-                                                   matrix: matrix)
-        if saveEigenvectors != nil { try problem.communicator.agree { try EigenvectorExport.ensureFits(problem, k: k) } }
-        let tol = solverTolerance(self.tol, fallback: 1e-8, precision: problem.precision)
-        let lanczos = LanczosSettings(count: k, which: which, tolerance: tol, basisSize: basis, maxApplications: maxApplications, seed: network.seed)
-        let settings = TopSettings(matrix: matrix, method: method, lanczos: lanczos)
-        let n = problem.sampleSpaceDimension
-        let solver = try eigen.solver(dimension: n)
-        let choice = try MethodChoice.choose(problem, matrix: matrix, requested: method.rawValue, iterative: "lanczos",
-                                             iterativeApplications: 2 * min(problem.parameterCount, basis ?? max(2 * k + 20, 40)),
-                                             selection: .indices(max(n - k, 0)..<n), vectors: true, solver: solver,
-                                             exactRestriction: MethodChoice.topRestriction(matrix: matrix, which: which, count: k,
-                                                                                           parameters: problem.parameterCount, dimension: n))
-        let reporter = Runtime.progress("top", quiet: out.quiet)
-        var result: TopResult, timings: Timings
-        if choice.isExact {
-            (result, timings) = try TopJob.runExact(problem, matrix: matrix, count: k, which: which, tolerance: tol, solver: solver, reporter: reporter)
-        } else {
-            // Tolerance and budget only decide when to stop, so a run may resume with other values.
-            let solved = saveEigenvectors != nil && EigenvectorExport.usesSampleSpace(matrix: matrix, k: k, problem: problem) ? .ntk : matrix
-            let checkpoint = try checkpointing.open("top", problem: problem, settings: settings.resumable(matrix: solved),
-                                                    replicated: !solved.isSampleSpace)
-            (result, timings) = try TopJob.run(problem, matrix: solved, settings: lanczos, checkpoint: checkpoint, reporter: reporter)
-        }
-        result.methodChoice = choice
-        if let path = saveEigenvectors {
-            result.eigenvectors = try EigenvectorExport.run(problem, top: result, path: path, rule: EigenvectorExport.rule)
-        }
-        if Runtime.isLead {
-            if let path = out.output {
-                try RunRecord(command: "top", problem: problem, settings: settings, timings: timings, result: result).write(to: path)
-            }
-            say(LayerSummary.header(problem, file: file))
-            say("  method     \(choice.method) (\(choice.requested == "auto" ? "auto: " : "")\(choice.reason))")
-            for (i, (value, residual)) in zip(result.eigenvalues, result.residuals).enumerated() {
-                say(String(format: "  λ_%-3d %.10e   residual %.2e%@", i + 1, value, residual,
-                           result.converged[i] ? "" : result.atRoundingFloor[i] ? "  (not converged: at the rounding floor)" : "  (not converged)"))
-            }
-            if let e = result.eigenvectors { say(Summary.eigenvectors(e)) }
-            say(Summary.timing(timings))
-            if let path = out.output { say("  output     \(path)") }
-        }
-        if !choice.isExact && !result.converged.allSatisfy({ $0 }) {
-            let missing = result.converged.filter { !$0 }.count
-            throw WispError.numerical("\(missing) of \(k) eigenpairs did not reach --tol \(tol) after \(result.operatorApplications) operator applications; they are reported with their residuals (raise --max-applications or --basis, or --tol)")
-        }
     }
 }
 
