@@ -114,6 +114,19 @@ public enum DenseReference {
     }
 
     /// Largest |a_i − b_i| / (|b|_∞), the error measure of the comparisons.
+    /// Π_k w = Σ_(i<k) z_i z_iᵀ w, the projection of w on the top k eigenvectors of a P × P
+    /// matrix, `z` LAPACK's eigenvectors (row-major, column c the c-th eigenvalue ascending, so
+    /// z_i = column P − 1 − i). Scalar loops, O(k P²).
+    public static func topProjection(_ w: [Double], eigenvectors z: [Double], P: Int, k: Int) -> [Double] {
+        var projected = [Double](repeating: 0, count: P)
+        for i in 0..<k {
+            let c = P - 1 - i
+            let coefficient = (0..<P).reduce(0.0) { $0 + z[$1 * P + c] * w[$1] }
+            for j in 0..<P { projected[j] += coefficient * z[j * P + c] }
+        }
+        return projected
+    }
+
     public static func relativeError(_ a: [Double], _ b: [Double]) -> Double {
         precondition(a.count == b.count)
         let scale = b.map(abs).max() ?? 0

@@ -51,12 +51,7 @@ final class LayerReductionTests: XCTestCase {
         let ks = (1...TC).filter { values[$0 - 1] - values[$0] >= 1e-3 * values[0] }
         XCTAssertTrue(ks.contains(TC), "F has rank TC = \(TC): \(values.prefix(TC + 1))")
         for k in ks {
-            var reference = [Double](repeating: 0, count: P)
-            for i in 0..<k {
-                let c = P - 1 - i
-                let coefficient = (0..<P).reduce(0.0) { $0 + z[$1 * P + c] * w[$1] }
-                for j in 0..<P { reference[j] += coefficient * z[j * P + c] }
-            }
+            let reference = DenseReference.topProjection(w, eigenvectors: z, P: P, k: k)
             let projected = ModelReduction.project(w, origin: nil, basis: basis.vectors, k: k, P: P).parameters
             XCTAssertLessThan(Self.distance(projected, reference), 1e-10 * Self.norm(w), "k = \(k)")
         }
@@ -99,38 +94,12 @@ final class LayerReductionTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wisp-layer-reduce-mlp-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let arch = try Architecture(widths: [4, 6, 5, 2], activation: .tanh, layerBias: [true, false, true], sigmaB2: 0.1)
-        let net = Network<Double>(architecture: arch, seed: 5)
-        let model = dir.appendingPathComponent("mlp.safetensors").path, targetsPath = dir.appendingPathComponent("y.npy").path
-        try net.save(safetensors: model)
-        let T = 9
-        let specs: [LayerSpec] = [
-            .dense(inFeatures: 4, outFeatures: 6, bias: true), .activation(.tanh),
-            .dense(inFeatures: 6, outFeatures: 5, bias: false), .activation(.tanh),
-            .dense(inFeatures: 5, outFeatures: 2, bias: true),
-        ]
-        /// The MLP and the layer network on the same inputs and targets (`y`, T × 2, written as a targets file).
-        func problems(_ loss: Loss, _ y: [Double]) throws -> (Problem, LayerProblem) {
-            try NPY.write(values: y, shape: [T, 2], dtype: .float64, to: targetsPath)
-            var c = ProblemConfiguration()
-            c.modelPath = model
-            c.given = NetworkHyperparameters(activation: nil, parametrization: nil, sigmaW2: nil, sigmaB2: nil, normalization: nil)
-            c.samples = T
-            c.targetsPath = targetsPath
-            c.seed = 5
-            c.loss = loss
-            let mlp = try Problem(c)
-            let layered = try LayerProblem(architecture: LayerArchitecture(input: .features(4), layers: specs),
-                                           inputs: LayerInputs(dataset: mlp.dataset, source: .gaussian,
-                                                               targets: try Targets(columns: 2, samples: 0..<T, values: y, source: "y")),
-                                           weights: .loaded(path: model, dtype: "f64", parameters: net.parameters), seed: 5, loss: loss)
-            return (mlp, layered)
-        }
+        let twin = try MLPTwin(directory: dir), arch = twin.architecture, T = MLPTwin.T
         // mse (F, Gaussian predictions) and cross-entropy on one-hot targets (G, softmax probabilities).
         let oneHot: [Double] = (0..<T).flatMap { t -> [Double] in t % 3 == 0 ? [1, 0] : [0, 1] }
         let cases: [(Loss, [Double])] = [(.crossEntropy, oneHot), (.mse, L.normals(T * 2, seed: 5, stream: 9))]
         for (loss, y) in cases {
-            let (mlp, layered) = try problems(loss, y)
+            let (mlp, layered) = try twin.problems(loss: loss, targets: y)
             XCTAssertEqual(layered.parameterLayout, mlp.parameterLayout)
             XCTAssertLessThan(DenseReference.relativeError(try ReductionEmbedding.localPredictions(layered, samples: T),
                                                            try ReductionEmbedding.localPredictions(mlp, samples: T)), 1e-14, "\(loss)")
@@ -164,7 +133,7 @@ final class LayerReductionTests: XCTestCase {
             }
         }
 
-        let (mlp, layered) = try problems(.mse, L.normals(T * 2, seed: 5, stream: 9))
+        let (mlp, layered) = try twin.problems(loss: .mse, targets: L.normals(T * 2, seed: 5, stream: 9))
         // --save-eigenvectors: F's top 3 by Lanczos on K (mapped with the VJP), both written.
         let lanczos = LanczosSettings(count: 3, which: .largest, tolerance: 1e-12, seed: 2)
         var files = [String]()

@@ -187,29 +187,7 @@ final class LayerTrainTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wisp-layer-mlp-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let arch = try Architecture(widths: [4, 6, 5, 2], activation: .tanh, layerBias: [true, false, true], sigmaB2: 0.1)
-        let net = Network<Double>(architecture: arch, seed: 5)
-        let model = dir.appendingPathComponent("mlp.safetensors").path, targetsPath = dir.appendingPathComponent("y.npy").path
-        try net.save(safetensors: model)
-        let T = 9
-        let y = L.normals(T * 2, seed: 5, stream: 9)
-        try NPY.write(values: y, shape: [T, 2], dtype: .float64, to: targetsPath)
-        var c = ProblemConfiguration()
-        c.modelPath = model
-        c.given = NetworkHyperparameters(activation: nil, parametrization: nil, sigmaW2: nil, sigmaB2: nil, normalization: nil)
-        c.samples = T
-        c.targetsPath = targetsPath
-        c.seed = 5
-        let mlp = try Problem(c)
-        let specs: [LayerSpec] = [
-            .dense(inFeatures: 4, outFeatures: 6, bias: true), .activation(.tanh),
-            .dense(inFeatures: 6, outFeatures: 5, bias: false), .activation(.tanh),
-            .dense(inFeatures: 5, outFeatures: 2, bias: true),
-        ]
-        let layered = try LayerProblem(architecture: LayerArchitecture(input: .features(4), layers: specs),
-                                       inputs: LayerInputs(dataset: mlp.dataset, source: .gaussian,
-                                                           targets: try Targets(columns: 2, samples: 0..<T, values: y, source: "y")),
-                                       weights: .loaded(path: model, dtype: "f64", parameters: net.parameters), seed: 5, loss: .mse)
+        let (mlp, layered) = try MLPTwin(directory: dir).problems(loss: .mse, targets: L.normals(MLPTwin.T * 2, seed: 5, stream: 9))
         var quiet = MeasurementSettings()
         quiet.moments = false
         let training = TrainingSettings(steps: 15, learningRate: 0.2, every: 5)

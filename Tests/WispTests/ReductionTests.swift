@@ -111,13 +111,7 @@ final class ReductionTests: XCTestCase {
         let lanczos = try ModelReduction.eigenbasis(problem, matrix: .ggn, count: ks.max()!, denseLimit: 0, tolerance: 1e-10, seed: 1)
         XCTAssertTrue(lanczos.method.contains("Lanczos"))
         for k in ks {
-            // Π_k w = Σ_(i<k) z_i z_iᵀ w with z_i = column P−1−i of z.
-            var reference = [Double](repeating: 0, count: P)
-            for i in 0..<k {
-                let c = P - 1 - i
-                let coefficient = (0..<P).reduce(0.0) { $0 + z[$1 * P + c] * w[$1] }
-                for j in 0..<P { reference[j] += coefficient * z[j * P + c] }
-            }
+            let reference = DenseReference.topProjection(w, eigenvectors: z, P: P, k: k)
             let dense = ModelReduction.project(w, origin: nil, basis: basis.vectors, k: k, P: P).parameters
             XCTAssertLessThan(Self.distance(dense, reference), 1e-9 * Self.norm(w), "k = \(k)")
             let krylov = ModelReduction.project(w, origin: nil, basis: lanczos.vectors, k: k, P: P).parameters
