@@ -114,6 +114,19 @@ public enum DenseReference {
     }
 
     /// Largest |a_i − b_i| / (|b|_∞), the error measure of the comparisons.
+    /// J (rows × P, row-major) formed column by column from `jvp` (J e_j for every unit vector
+    /// e_j: P products), for networks whose only access to J is a JVP pass.
+    public static func jacobian(rows n: Int, parameters P: Int, jvp: ([Double], inout [Double]) -> Void) -> [Double] {
+        var J = [Double](repeating: 0, count: n * P), e = [Double](repeating: 0, count: P), column = [Double](repeating: 0, count: n)
+        for j in 0..<P {
+            e[j] = 1
+            jvp(e, &column)
+            e[j] = 0
+            for i in 0..<n { J[i * P + j] = column[i] }
+        }
+        return J
+    }
+
     /// Π_k w = Σ_(i<k) z_i z_iᵀ w, the projection of w on the top k eigenvectors of a P × P
     /// matrix, `z` LAPACK's eigenvectors (row-major, column c the c-th eigenvalue ascending, so
     /// z_i = column P − 1 − i). Scalar loops, O(k P²).

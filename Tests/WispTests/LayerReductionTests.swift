@@ -20,13 +20,7 @@ final class LayerReductionTests: XCTestCase {
     static func denseFisher(parameters theta: [Double]) throws -> [Double] {
         let seq = try H.network(parameters: theta)
         let P = theta.count, n = H.samples * H.outputs
-        var J = [Double](repeating: 0, count: n * P), e = [Double](repeating: 0, count: P), column = [Double](repeating: 0, count: n)
-        for j in 0..<P {
-            e[j] = 1
-            seq.jvp(e, into: &column)
-            e[j] = 0
-            for i in 0..<n { J[i * P + j] = column[i] }
-        }
+        let J = DenseReference.jacobian(rows: n, parameters: P) { seq.jvp($0, into: &$1) }
         return DenseReference.fisher(jacobian: J, rows: n, parameters: P, totalSamples: H.samples)
     }
 

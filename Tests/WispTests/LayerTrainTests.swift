@@ -63,13 +63,7 @@ final class LayerTrainTests: XCTestCase {
             // J (TC × P) from JVPs of the basis vectors, then (1/T) Jᵀ r by explicit sums.
             let seq = try H.network(parameters: theta)
             let n = H.samples * H.outputs
-            var J = [Double](repeating: 0, count: n * P), e = [Double](repeating: 0, count: P), column = [Double](repeating: 0, count: n)
-            for j in 0..<P {
-                e[j] = 1
-                seq.jvp(e, into: &column)
-                e[j] = 0
-                for i in 0..<n { J[i * P + j] = column[i] }
-            }
+            let J = DenseReference.jacobian(rows: n, parameters: P) { seq.jvp($0, into: &$1) }
             let r = loss.evaluate(outputs: seq.outputs, targets: H.targets(loss), columns: H.outputs).gradient
             let explicit = (0..<P).map { j in (0..<n).reduce(0.0) { $0 + J[$1 * P + j] * r[$1] } / Double(H.samples) }
             // The same products summed in another order: ε · n terms.
