@@ -271,7 +271,7 @@ public enum ModelReduction {
         let keep = try settings.keep.resolve(parameters: P)
         let ks = Array(Set(try settings.sweep.map { try $0.resolve(parameters: P) })).sorted()
         let kMax = max(keep, ks.last ?? 0)
-        let matrix = fisherMatrix(for: problem.reductionLoss)
+        let matrix = fisherMatrix(for: problem.matrixLoss)
         let variantCount = initial == nil ? 1 : 2
         // The embedded models: the full one and each (k, variant) evaluated, once.
         let embeddedKs = Array(Set(ks + [keep])).sorted()
@@ -342,7 +342,7 @@ public enum ModelReduction {
                                            samples: inpcaSamples, components: $0.components)
         }
         var result = ReductionResult(
-            matrix: matrix, matrixDescription: matrixDescription(problem.reductionLoss), method: basis.method, parameters: P,
+            matrix: matrix, matrixDescription: matrixDescription(problem.matrixLoss), method: basis.method, parameters: P,
             eigenvalues: basis.values, worstResidual: basis.worstResidual, full: ModelEvaluation(loss: full.value, accuracy: full.accuracy),
             initial: initialEvaluation, initialNormRatio: initialRatio, changeNormRatio: changeRatio, keep: keep, reduced: reduced,
             sweep: sweep, operatorApplications: basis.operatorApplications)

@@ -1,13 +1,11 @@
 /// What model reduction (``ModelReduction``, ``ReductionEmbedding``) and the export of F's
 /// eigenvectors (``EigenvectorExport``) need of a problem, on top of training's θ, its
-/// replacement and the loss (``TrainableProblem``): the loss whose Fisher is reduced on, this
-/// process's predictions and targets for the InPCA embedding, the VJP Jᵀu that maps sample-space
+/// replacement and the loss (``TrainableProblem``; its ``CurvatureProblem/matrixLoss`` is the
+/// loss whose Fisher is reduced on): this process's predictions and targets for the InPCA embedding, the VJP Jᵀu that maps sample-space
 /// eigenvectors to parameter space, the state-dict layout of θ (names, shapes, offsets) for the
 /// files, and reading an initial model of the same network. ``Problem`` (MLPs) and
 /// ``LayerProblem`` (networks given as layers) conform, so one code path serves both.
 public protocol ReducibleProblem: TrainableProblem {
-    /// The loss ℓ of L(θ) and of the Fisher matrix (mse: F; otherwise G with H_ℓ).
-    var reductionLoss: Loss { get }
     /// The precision of the passes (the zero threshold of mapped eigenvectors scales with its ε).
     var passPrecision: Precision { get }
     /// This process's predicted distributions at θ, rows × C over its samples: the outputs f
@@ -41,7 +39,6 @@ public struct ParameterSlot: Sendable, Equatable {
 }
 
 extension Problem: ReducibleProblem {
-    public var reductionLoss: Loss { configuration.loss }
     public var passPrecision: Precision { configuration.precision }
 
     public func localPredictions() throws -> [Double] {
@@ -79,8 +76,6 @@ extension Problem: ReducibleProblem {
 }
 
 extension LayerProblem: ReducibleProblem {
-    /// mse when none was given (then F); ``ModelReduction`` requires one with its targets.
-    public var reductionLoss: Loss { loss ?? .mse }
     public var passPrecision: Precision { precision }
 
     public func localTargets() throws -> Targets {

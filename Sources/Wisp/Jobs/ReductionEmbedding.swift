@@ -154,7 +154,7 @@ public struct ReductionEmbedding: Encodable, Sendable {
         let targets = try problem.localTargets()
         let rows = localRows(problem, samples: S)
         var localLabels = [Double](repeating: -1, count: rows)
-        let loss = problem.reductionLoss
+        let loss = problem.matrixLoss
         for t in 0..<rows {
             let y = targets.values[(t * C)..<((t + 1) * C)]
             if C >= 2, loss == .crossEntropy || targets.classes != nil {
