@@ -81,22 +81,8 @@ struct LayerExactKernel {
     /// `diagonalOnly`). Collective: every process applies the operator TC times.
     private static func columnRows<S: BLASScalar>(network: LayerSequence<S>, samples: Range<Int>, totalSamples T: Int,
                                                   communicator: any Communicator, diagonalOnly: Bool) -> [Double] {
-        let op = LayerGramOperator(network: network, samples: samples, totalSamples: T, communicator: communicator)
-        let N = op.dimension, local = op.space.local, m = local.count
-        var result = [Double](repeating: 0, count: diagonalOnly ? m : m * N)
-        var e = [Double](repeating: 0, count: max(m, 1)), y = e
-        let scale = Double(T)
-        for j in 0..<N {
-            if local.contains(j) { e[j - local.lowerBound] = 1 }
-            e.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { op.apply(x.baseAddress!, into: $0.baseAddress!) } }
-            if local.contains(j) { e[j - local.lowerBound] = 0 }
-            if diagonalOnly {
-                if local.contains(j) { result[j - local.lowerBound] = scale * y[j - local.lowerBound] }
-            } else {
-                for r in 0..<m { result[r * N + j] = scale * y[r] }
-            }
-        }
-        return result
+        LayerGramOperator(network: network, samples: samples, totalSamples: T, communicator: communicator)
+            .formedRows(scale: Double(T), diagonalOnly: diagonalOnly)
     }
 
     /// This process's rows of each site's J_l J_lᵀ, site by site (``LayerTangentKernel/layerRows(forms:gather:visit:)``).

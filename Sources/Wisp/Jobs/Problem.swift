@@ -182,17 +182,7 @@ public final class Problem {
         if let cachedGram { return cachedGram }
         let rows: [Double]
         if architecture.normalization.couplesSamples {
-            let op = try! makeOperator(.ntk)
-            let n = op.dimension, local = op.space.local
-            var result = [Double](repeating: 0, count: local.count * n)
-            var e = [Double](repeating: 0, count: max(local.count, 1)), y = e
-            for i in 0..<n {
-                if local.contains(i) { e[i - local.lowerBound] = 1 }
-                e.withUnsafeBufferPointer { ep in y.withUnsafeMutableBufferPointer { op.apply(ep.baseAddress!, into: $0.baseAddress!) } }
-                if local.contains(i) { e[i - local.lowerBound] = 0 }
-                for r in 0..<local.count { result[r * n + i] = y[r] }
-            }
-            rows = result
+            rows = try! makeOperator(.ntk).formedRows()
         } else {
             rows = box.gramRows()
         }
