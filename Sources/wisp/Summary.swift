@@ -62,7 +62,7 @@ enum Summary {
             lines.append(String(format: "  %@ %.10e  (%@)", label("tr(\(a)²)/P"), result.secondMoment, result.secondMomentMethod))
         }
         for (p, m) in (result.powerMoments ?? []).enumerated() {
-            lines.append(String(format: "  tr(%@^%d)/P %.10e  (exact, from every eigenvalue of K)", a, p + 1, m))
+            lines.append(String(format: "  tr(%@^%d)/P %.10e  (exact, from every eigenvalue of %@)", a, p + 1, m, a == "G" ? "B K B" : "K"))
         }
         return lines.joined(separator: "\n")
     }

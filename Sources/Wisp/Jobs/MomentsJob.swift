@@ -134,9 +134,9 @@ public enum MomentsJob {
             }
             result.trace = c.sum(diagonal)
             result.secondMoment = c.sum(squares) / Double(problem.parameterCount)
-            let name = dual == .ggn ? "G" : "F"
-            result.traceMethod = "exact: tr \(name) = tr of \(formed!.described), K \(formed!.formed)"
-            result.secondMomentMethod = "exact: tr(\(name)²) / P = ‖\(formed!.described)‖²_F / P"
+            let (name, solved) = dual == .ggn ? ("G", "B K B") : ("F", "K")
+            result.traceMethod = "exact: tr \(name) = tr \(solved), \(formed!.described), K \(formed!.formed)"
+            result.secondMomentMethod = "exact: tr(\(name)²) / P = ‖\(solved)‖²_F / P, K \(formed!.formed)"
             // One K: the eigensolve consumes the rows the moments were read from.
             try addPowerMoments(problem, matrix: dual, formed: &formed, formSeconds: formSeconds, reporter: reporter, into: &result)
             return (0, 0)
